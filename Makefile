@@ -1,0 +1,60 @@
+# hdr-gateway-ingest — every task a contributor or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CI (and anyone with the shared reference folder beside the checkout) copies the pinned schema pack
+# from this mirror; without it `make schemas` downloads the pinned HDRUK/schemata commit.
+HDRUK_SCHEMATA_DIR ?= $(wildcard $(CURDIR)/../shared/hdruk/schemata)
+export HDRUK_SCHEMATA_DIR
+
+.PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## create .venv with the pinned dependencies
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+schemas: setup ## fill the schema pack from the pinned HDRUK/schemata commit (sha256-checked)
+	$(PY) scripts/schema_pack.py fetch
+
+lint: setup ## ruff, mypy and cfn-lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+
+test: setup schemas lint ## the whole suite: lint, unit, integration, end-to-end, infrastructure
+	$(PY) -m pytest
+
+test-unit: setup schemas ## unit tests only
+	$(PY) -m pytest -m unit
+
+test-integration: setup schemas
+	$(PY) -m pytest -m integration
+
+test-e2e: setup schemas
+	$(PY) -m pytest -m e2e
+
+test-infra: setup
+	$(PY) -m pytest -m infra
+
+run: setup schemas ## the whole pipeline locally: moto server, Gateway emulator, sample drops
+	$(PY) -m local_stack $(ARGS)
+
+build: schemas ## sam build (needs the AWS SAM CLI and python3.12 on PATH)
+	sam build
+
+lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch venv
+	rm -rf /tmp/hgi-lock && $(PYTHON) -m venv /tmp/hgi-lock
+	/tmp/hgi-lock/bin/pip install --quiet -r requirements/dev.txt
+	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/schemata .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,120 @@
+"""Runtime configuration: read from the environment once, validated, failing fast with a clear message.
+
+The same names are used by template.yaml, the local stack and the tests; README "Configuration" lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hdr_ingest.schema_pack import SchemaRef, default_pack_dir
+
+DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
+DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
+
+
+class ConfigError(Exception):
+    """The function is misconfigured. The message names every bad or missing variable."""
+
+
+class HeaderStyle(StrEnum):
+    """How app credentials are sent: the current Gateway reads ``x-application-id``/``x-client-id``;
+    deployments older than February 2024 read ``app_id``/``client_id``."""
+
+    X_HEADERS = "x-headers"
+    LEGACY = "legacy"
+
+
+@dataclass(frozen=True)
+class Settings:
+    gateway_url: str
+    gateway_secret_id: str
+    ledger_table: str
+    dlq_url: str
+    header_style: HeaderStyle = HeaderStyle.X_HEADERS
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
+    target_schema: SchemaRef | None = None
+    max_receive_count: int = 5
+    schema_pack_dir: Path = Path()
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 30.0
+    max_gateway_attempts: int = 3
+    secret_max_age_s: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required but not set")
+            return value
+
+        def number(name: str, default: float, minimum: float, kind: type = int) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number")
+                return default
+            if value < minimum:
+                problems.append(f"{name}={raw!r} must be at least {minimum}")
+            return float(value)
+
+        gateway_url = env.get("GATEWAY_URL", "").strip() or DEFAULT_GATEWAY_URL
+        parts = urlsplit(gateway_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            problems.append(f"GATEWAY_URL={gateway_url!r} must be an http(s) URL such as {DEFAULT_GATEWAY_URL}")
+        secret_id = required("GATEWAY_SECRET_ID")
+        ledger_table = required("LEDGER_TABLE")
+        dlq_url = required("DLQ_URL")
+
+        style_raw = env.get("GATEWAY_HEADER_STYLE", "").strip() or HeaderStyle.X_HEADERS.value
+        try:
+            header_style = HeaderStyle(style_raw)
+        except ValueError:
+            header_style = HeaderStyle.X_HEADERS
+            problems.append(f"GATEWAY_HEADER_STYLE={style_raw!r} must be 'x-headers' or 'legacy'")
+
+        target_raw = env.get("TARGET_SCHEMA", "").strip()
+        target: SchemaRef | None = None
+        if target_raw and target_raw.lower() != "auto":
+            try:
+                target = SchemaRef.parse(target_raw)
+            except ValueError as exc:
+                problems.append(f"TARGET_SCHEMA: {exc}")
+
+        max_bytes = number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
+        max_receive = number("MAX_RECEIVE_COUNT", 5, 1)
+        connect_timeout = number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float)
+        read_timeout = number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
+        attempts = number("GATEWAY_MAX_ATTEMPTS", 3, 1)
+        secret_age = number("SECRET_MAX_AGE", 300, 0)
+        pack_dir = Path(env["SCHEMA_PACK_DIR"]) if env.get("SCHEMA_PACK_DIR") else default_pack_dir()
+
+        if problems:
+            raise ConfigError("invalid configuration: " + "; ".join(problems))
+        return cls(
+            gateway_url=gateway_url.rstrip("/"),
+            gateway_secret_id=secret_id,
+            ledger_table=ledger_table,
+            dlq_url=dlq_url,
+            header_style=header_style,
+            max_object_bytes=int(max_bytes),
+            target_schema=target,
+            max_receive_count=int(max_receive),
+            schema_pack_dir=pack_dir,
+            connect_timeout_s=connect_timeout,
+            read_timeout_s=read_timeout,
+            max_gateway_attempts=int(attempts),
+            secret_max_age_s=int(secret_age),
+        )

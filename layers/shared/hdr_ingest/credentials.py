@@ -1,0 +1,61 @@
+"""The Gateway app credentials, read from Secrets Manager through Powertools parameters (cached)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class CredentialsError(Exception):
+    """The secret is missing, unreadable or malformed. The message says what to fix (never the values)."""
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """A Gateway app's identity. Both values together are the whole credential: never log them."""
+
+    app_id: str = field(repr=False)
+    client_id: str = field(repr=False)
+
+    @classmethod
+    def from_secret(cls, value: Any, secret_id: str) -> AppCredentials:
+        if not isinstance(value, dict):
+            raise CredentialsError(f'secret {secret_id!r} must hold a JSON object {{"app_id": ..., "client_id": ...}}')
+        missing = [k for k in ("app_id", "client_id") if not isinstance(value.get(k), str) or not value[k].strip()]
+        if missing:
+            raise CredentialsError(
+                f"secret {secret_id!r} lacks {' and '.join(missing)}: it must hold "
+                '{"app_id": "<Application ID>", "client_id": "<Client ID>"} from the Gateway team\'s '
+                "Integrations > Applications page"
+            )
+        return cls(app_id=value["app_id"].strip(), client_id=value["client_id"].strip())
+
+    def secret_values(self) -> tuple[str, str]:
+        return (self.app_id, self.client_id)
+
+
+class SecretsManagerCredentials:
+    """Reads ``{"app_id", "client_id"}`` from a secret; cached for ``max_age`` seconds per container."""
+
+    def __init__(self, secret_id: str, max_age: int = 300) -> None:
+        self.secret_id = secret_id
+        self.max_age = max_age
+
+    def get(self, refresh: bool = False) -> AppCredentials:
+        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
+        try:
+            value = parameters.get_secret(self.secret_id, transform="json", max_age=self.max_age, force_fetch=refresh)
+        except TransformParameterError as exc:
+            raise CredentialsError(
+                f"secret {self.secret_id!r} is not valid JSON: store "
+                '{"app_id": "...", "client_id": "..."} as the secret string'
+            ) from exc
+        except GetParameterError as exc:
+            cause = exc.__cause__ or exc
+            raise CredentialsError(
+                f"cannot read secret {self.secret_id!r} ({type(cause).__name__}): check that it exists in this "
+                "account and region and that GATEWAY_SECRET_ID names it"
+            ) from exc
+        return AppCredentials.from_secret(value, self.secret_id)

@@ -1,0 +1,87 @@
+"""DynamoDB adapter for the ledger: one item per source object, holding its latest outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hdr_ingest.outcome import ErrorDetail, Status
+from hdr_ingest.pipeline import LedgerEntry
+
+_INT_FIELDS = ("dataset_id", "dataset_version", "gateway_status", "attempts", "errors_total")
+
+
+def to_item(entry: LedgerEntry) -> dict[str, Any]:
+    """The item as written (plain Python values; the boto3 resource layer types them)."""
+    item: dict[str, Any] = {
+        "source": entry.source,
+        "status": entry.status.value,
+        "reason": entry.reason,
+        "bucket": entry.bucket,
+        "key": entry.key,
+        "datasetid": entry.datasetid,
+        "updated_at": entry.updated_at,
+        "attempts": entry.attempts,
+        "errors": [e.as_dict() for e in entry.errors],
+        "errors_total": entry.errors_total,
+        "warnings": list(entry.warnings),
+    }
+    optional = {
+        "dataset_id": entry.dataset_id,
+        "dataset_version": entry.dataset_version,
+        "schema": entry.schema,
+        "sha256": entry.sha256,
+        "etag": entry.etag,
+        "version_id": entry.version_id,
+        "sequencer": entry.sequencer,
+        "gateway_status": entry.gateway_status,
+    }
+    item.update({k: v for k, v in optional.items() if v is not None})
+    return item
+
+
+def from_item(item: dict[str, Any]) -> LedgerEntry:
+    ints = {k: int(item[k]) for k in _INT_FIELDS if item.get(k) is not None}
+    return LedgerEntry(
+        source=str(item["source"]),
+        status=Status(str(item["status"])),
+        reason=str(item.get("reason", "")),
+        bucket=str(item.get("bucket", "")),
+        key=str(item.get("key", "")),
+        datasetid=str(item.get("datasetid", "")),
+        updated_at=str(item.get("updated_at", "")),
+        attempts=ints.get("attempts", 1),
+        dataset_id=ints.get("dataset_id"),
+        dataset_version=ints.get("dataset_version"),
+        schema=item.get("schema"),
+        errors=tuple(ErrorDetail(str(e.get("path", "$")), str(e.get("message", ""))) for e in item.get("errors", [])),
+        errors_total=ints.get("errors_total", 0),
+        warnings=tuple(str(w) for w in item.get("warnings", [])),
+        sha256=item.get("sha256"),
+        etag=item.get("etag"),
+        version_id=item.get("version_id"),
+        sequencer=item.get("sequencer"),
+        gateway_status=ints.get("gateway_status"),
+    )
+
+
+class DynamoDbLedger:
+    def __init__(self, table: Any) -> None:
+        """``table`` is a boto3 ``dynamodb.Table`` resource."""
+        self.table = table
+
+    def get(self, source: str) -> LedgerEntry | None:
+        item = self.table.get_item(Key={"source": source}, ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def record(self, entry: LedgerEntry) -> None:
+        self.table.put_item(Item=to_item(entry))
+
+    def scan(self) -> list[LedgerEntry]:
+        items: list[LedgerEntry] = []
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            page = self.table.scan(**kwargs)
+            items.extend(from_item(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda e: e.source)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

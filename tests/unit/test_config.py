@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from hdr_ingest.config import DEFAULT_GATEWAY_URL, ConfigError, HeaderStyle, Settings
+from hdr_ingest.schema_pack import SchemaRef
+
+pytestmark = pytest.mark.unit
+
+BASE = {"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/q"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.gateway_url == DEFAULT_GATEWAY_URL
+    assert settings.header_style is HeaderStyle.X_HEADERS
+    assert settings.max_object_bytes == 10 * 1024 * 1024
+    assert settings.target_schema is None
+    assert settings.max_receive_count == 5
+
+
+def test_values_are_parsed() -> None:
+    env = {
+        "GATEWAY_URL": "http://127.0.0.1:9/api/v1/",
+        "TARGET_SCHEMA": "HDRUK 4.0.0",
+        "GATEWAY_HEADER_STYLE": "legacy",
+        "MAX_OBJECT_BYTES": "100",
+        "MAX_RECEIVE_COUNT": "3",
+    }
+    settings = Settings.from_env({**BASE, **env})
+    assert settings.gateway_url == "http://127.0.0.1:9/api/v1"
+    assert settings.target_schema == SchemaRef("HDRUK", "4.0.0")
+    assert settings.header_style is HeaderStyle.LEGACY
+    assert (settings.max_object_bytes, settings.max_receive_count) == (100, 3)
+
+
+def test_every_problem_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(
+            {
+                "GATEWAY_URL": "ftp://x",
+                "GATEWAY_HEADER_STYLE": "bearer",
+                "MAX_OBJECT_BYTES": "ten",
+                "TARGET_SCHEMA": "HDRUK",
+            }
+        )
+    message = str(caught.value)
+    for fragment in (
+        "GATEWAY_SECRET_ID is required",
+        "LEDGER_TABLE is required",
+        "DLQ_URL is required",
+        "GATEWAY_URL='ftp://x'",
+        "GATEWAY_HEADER_STYLE='bearer'",
+        "MAX_OBJECT_BYTES='ten'",
+        "TARGET_SCHEMA",
+    ):
+        assert fragment in message

@@ -1,0 +1,345 @@
+"""The pipeline over in-memory ports: every branch of create/update/retry/record, no network."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hdr_ingest.credentials import AppCredentials, CredentialsError
+from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer, transient
+from hdr_ingest.outcome import Status
+from hdr_ingest.pipeline import (
+    Budget,
+    Delivery,
+    IngestPipeline,
+    LedgerEntry,
+    ObjectReadError,
+    PipelineSettings,
+    RetryLater,
+    StoredObject,
+)
+from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.source_object import SourceObject
+from tests.conftest import example
+
+pytestmark = pytest.mark.unit
+
+OBJ = SourceObject("bucket", "incoming/ds.json", etag="e1")
+VALID = json.dumps(example("schemata/HDRUK/4.0.0/docs.example.json")).encode()
+
+
+class Store:
+    def __init__(self, data: bytes | Exception = VALID) -> None:
+        self.data = data
+
+    def read(self, obj: SourceObject, max_bytes: int) -> StoredObject:
+        if isinstance(self.data, Exception):
+            raise self.data
+        return StoredObject(self.data, etag="e1")
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.items: dict[str, LedgerEntry] = {}
+
+    def get(self, source: str) -> LedgerEntry | None:
+        return self.items.get(source)
+
+    def record(self, entry: LedgerEntry) -> None:
+        self.items[entry.source] = entry
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
+class Credentials:
+    def __init__(self, values: list[AppCredentials | Exception]) -> None:
+        self.values = values
+        self.refreshes = 0
+
+    def get(self, refresh: bool = False) -> AppCredentials:
+        if refresh:
+            self.refreshes += 1
+            self.values.pop(0)
+        value = self.values[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+@dataclass
+class Gateway:
+    """Scripted answers for create/update; records every call."""
+
+    creates: list[GatewayAnswer] = field(default_factory=list)
+    updates: list[GatewayAnswer] = field(default_factory=list)
+    found: GatewayAnswer = field(default_factory=lambda: GatewayAnswer(AnswerKind.SUCCESS, 200, "not found"))
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def create(
+        self,
+        document: dict[str, Any],
+        schema: SchemaRef | None,
+        datasetid: str,
+        credentials: AppCredentials,
+        read_timeout_s: float,
+    ) -> GatewayAnswer:
+        self.calls.append(("create", (schema, datasetid, credentials.app_id)))
+        return self.creates.pop(0)
+
+    def update(
+        self,
+        dataset_id: int,
+        document: dict[str, Any],
+        schema: SchemaRef | None,
+        credentials: AppCredentials,
+        read_timeout_s: float,
+    ) -> GatewayAnswer:
+        self.calls.append(("update", dataset_id))
+        return self.updates.pop(0)
+
+    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+        self.calls.append(("find", datasetid))
+        return self.found
+
+
+def created(dataset_id: int = 7, version: int = 1) -> GatewayAnswer:
+    return GatewayAnswer(AnswerKind.SUCCESS, 201, "created", dataset_id=dataset_id, dataset_version=version)
+
+
+def updated(dataset_id: int = 7, version: int = 2) -> GatewayAnswer:
+    return GatewayAnswer(AnswerKind.SUCCESS, 200, "success", dataset_id=dataset_id, dataset_version=version)
+
+
+@dataclass
+class World:
+    pack: SchemaPack
+    store: Store = field(default_factory=Store)
+    ledger: Ledger = field(default_factory=Ledger)
+    dlq: DeadLetters = field(default_factory=DeadLetters)
+    credentials: Credentials = field(default_factory=lambda: Credentials([AppCredentials("app", "client")]))
+    gateway: Gateway = field(default_factory=Gateway)
+    sleeps: list[float] = field(default_factory=list)
+
+    def pipeline(self, **settings: Any) -> IngestPipeline:
+        return IngestPipeline(
+            PipelineSettings(max_object_bytes=10_000_000, **settings),
+            lambda: self.pack,
+            self.store,
+            self.ledger,
+            self.dlq,
+            self.credentials,
+            self.gateway,
+            clock=lambda: datetime(2026, 11, 22, 6, 0, tzinfo=UTC),
+        )
+
+    def budget(self, remaining_ms: int = 60_000) -> Budget:
+        return Budget(remaining_ms=lambda: remaining_ms, sleep=self.sleeps.append)
+
+
+@pytest.fixture
+def world(pack: SchemaPack) -> World:
+    return World(pack)
+
+
+def test_valid_document_is_created_and_recorded(world: World) -> None:
+    world.gateway.creates = [created(7, 1)]
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.CREATED and outcome.dataset_id == 7
+    entry = world.ledger.items[OBJ.source]
+    assert (entry.status, entry.dataset_id, entry.dataset_version) == (Status.CREATED, 7, 1)
+    assert entry.schema == "HDRUK 4.0.0"
+    assert entry.sha256 and entry.etag == "e1" and entry.updated_at == "2026-11-22T06:00:00.000Z"
+    # looked up by the stable datasetid first, created with it and with the detected schema
+    assert world.gateway.calls == [
+        ("find", OBJ.datasetid),
+        ("create", (SchemaRef("HDRUK", "4.0.0"), OBJ.datasetid, "app")),
+    ]
+    assert world.dlq.messages == []
+
+
+def test_same_bytes_again_is_unchanged_without_a_gateway_call(world: World) -> None:
+    world.gateway.creates = [created(7, 1)]
+    pipeline = world.pipeline()
+    pipeline.process(OBJ, Delivery(), world.budget())
+    calls = len(world.gateway.calls)
+    outcome = pipeline.process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.UNCHANGED and outcome.dataset_id == 7
+    assert len(world.gateway.calls) == calls
+
+
+def test_changed_document_updates_the_recorded_dataset(world: World) -> None:
+    world.gateway.creates = [created(7, 1)]
+    world.gateway.updates = [updated(7, 2)]
+    pipeline = world.pipeline()
+    pipeline.process(OBJ, Delivery(), world.budget())
+    document = json.loads(VALID)
+    document["summary"]["title"] = "A new title"
+    world.store.data = json.dumps(document).encode()
+    outcome = pipeline.process(OBJ, Delivery(), world.budget())
+    assert (outcome.status, outcome.dataset_id, outcome.dataset_version) == (Status.UPDATED, 7, 2)
+    assert world.gateway.calls[-1] == ("update", 7)
+
+
+def test_dataset_found_by_lookup_is_updated_not_duplicated(world: World) -> None:
+    world.gateway.found = GatewayAnswer(AnswerKind.SUCCESS, 200, "found", dataset_id=11, found=True)
+    world.gateway.updates = [updated(11, 4)]
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 11)
+    assert [c[0] for c in world.gateway.calls] == ["find", "update"]
+
+
+def test_invalid_document_is_recorded_with_every_error_and_dead_lettered(world: World) -> None:
+    document = json.loads(VALID)
+    del document["summary"]["title"]
+    del document["identifier"]
+    world.store.data = json.dumps(document).encode()
+    original = {"Records": [{"eventSource": "aws:s3"}]}
+    outcome = world.pipeline(target_schema=SchemaRef("HDRUK", "4.0.0")).process(
+        OBJ, Delivery(receive_count=1, final=False, original=original), world.budget()
+    )
+    assert outcome.status is Status.INVALID
+    assert {e.path for e in outcome.errors} == {"$.summary.title", "$.identifier"}
+    entry = world.ledger.items[OBJ.source]
+    assert entry.status is Status.INVALID and entry.errors_total == 2
+    (message,) = world.dlq.messages
+    assert message["status"] == "INVALID" and message["source"] == OBJ.source
+    assert {e["path"] for e in message["errors"]} == {"$.summary.title", "$.identifier"}
+    assert message["event"] == original
+    assert "HDRUK 4.0.0" in message["reason"]
+    assert world.gateway.calls == []
+
+
+def test_unparseable_object_is_invalid(world: World) -> None:
+    world.store.data = b"not json"
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.INVALID and "not valid JSON" in outcome.reason
+    assert len(world.dlq.messages) == 1
+
+
+def test_oversized_object_is_invalid(world: World) -> None:
+    world.store.data = ObjectReadError("s3://bucket/incoming/ds.json is 11000000 bytes, over the limit", False)
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.INVALID and "over the limit" in outcome.reason
+
+
+def test_non_json_key_is_invalid(world: World) -> None:
+    outcome = world.pipeline().process(SourceObject("bucket", "incoming/notes.txt"), Delivery(), world.budget())
+    assert outcome.status is Status.INVALID and "not a .json object" in outcome.reason
+
+
+def test_500_then_201_is_created_after_a_backoff(world: World) -> None:
+    world.gateway.creates = [GatewayAnswer(AnswerKind.TRANSIENT, 500, "boom"), created()]
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.CREATED
+    assert len(world.sleeps) == 1 and 0.25 <= world.sleeps[0] <= 0.75
+
+
+def test_transient_failure_before_the_last_delivery_is_retried_by_sqs(world: World) -> None:
+    world.gateway.creates = [transient("timed out")] * 3
+    with pytest.raises(RetryLater) as caught:
+        world.pipeline().process(OBJ, Delivery(receive_count=2, final=False), world.budget())
+    assert caught.value.outcome.status is Status.RETRYING
+    entry = world.ledger.items[OBJ.source]
+    assert (entry.status, entry.attempts) == (Status.RETRYING, 2)
+    assert world.dlq.messages == []
+    assert len(world.sleeps) == 2  # three attempts, two backoffs
+
+
+def test_transient_failure_on_the_last_delivery_is_failed_and_dead_lettered(world: World) -> None:
+    world.gateway.creates = [GatewayAnswer(AnswerKind.TRANSIENT, 500, "The Gateway failed (HTTP 500)")] * 3
+    outcome = world.pipeline().process(OBJ, Delivery(receive_count=5, final=True), world.budget())
+    assert outcome.status is Status.FAILED and "Gave up after 5 deliveries" in outcome.reason
+    assert world.ledger.items[OBJ.source].gateway_status == 500
+    assert world.dlq.messages[0]["status"] == "FAILED"
+
+
+def test_no_retry_when_the_invocation_is_nearly_over(world: World) -> None:
+    world.gateway.creates = [transient("timed out")]
+    with pytest.raises(RetryLater):
+        world.pipeline().process(OBJ, Delivery(final=False), world.budget(remaining_ms=9_000))
+    assert world.sleeps == []
+    assert [c[0] for c in world.gateway.calls] == ["find", "create"]
+
+
+def test_401_fetches_the_credentials_again_once(world: World) -> None:
+    world.credentials = Credentials([AppCredentials("old", "c"), AppCredentials("new", "c")])
+    world.gateway.creates = [
+        GatewayAnswer(AnswerKind.UNAUTHORISED, 401, "The credentials provided are invalid"),
+        created(),
+    ]
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.CREATED
+    assert world.credentials.refreshes == 1
+    assert [c[1][2] for c in world.gateway.calls if c[0] == "create"] == ["old", "new"]
+
+
+def test_401_twice_is_rejected_with_the_operator_message(world: World) -> None:
+    world.credentials = Credentials([AppCredentials("a", "c"), AppCredentials("a", "c")])
+    message = "The credentials provided are invalid: The client_id in the secret does not belong to the app_id."
+    world.gateway.creates = [GatewayAnswer(AnswerKind.UNAUTHORISED, 401, message)] * 2
+    outcome = world.pipeline().process(OBJ, Delivery(final=False), world.budget())
+    assert outcome.status is Status.REJECTED and outcome.gateway_status == 401
+    assert "client_id" in outcome.reason
+    assert world.dlq.messages[0]["status"] == "REJECTED"
+
+
+def test_metadata_rejected_by_the_gateway(world: World) -> None:
+    world.gateway.creates = [GatewayAnswer(AnswerKind.METADATA_REJECTED, 400, "The Gateway's validator rejected it")]
+    outcome = world.pipeline().process(OBJ, Delivery(final=False), world.budget())
+    assert outcome.status is Status.REJECTED and world.dlq.messages
+
+
+def test_unreadable_secret_is_retried_then_failed(world: World) -> None:
+    world.credentials = Credentials([CredentialsError("secret 'x' lacks client_id")])
+    with pytest.raises(RetryLater) as caught:
+        world.pipeline().process(OBJ, Delivery(final=False), world.budget())
+    assert "lacks client_id" in caught.value.outcome.reason
+    outcome = world.pipeline().process(OBJ, Delivery(receive_count=5, final=True), world.budget())
+    assert outcome.status is Status.FAILED
+
+
+def test_update_of_a_dataset_deleted_on_the_gateway_creates_a_new_one(world: World) -> None:
+    world.ledger.record(
+        LedgerEntry(OBJ.source, Status.CREATED, "", "bucket", OBJ.key, OBJ.datasetid, "t", dataset_id=3, sha256="old")
+    )
+    world.gateway.updates = [GatewayAnswer(AnswerKind.NOT_FOUND, 500, "gone")]
+    world.gateway.creates = [created(9, 1)]
+    outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert (outcome.status, outcome.dataset_id) == (Status.CREATED, 9)
+
+
+def test_failed_re_export_keeps_the_published_dataset_id(world: World) -> None:
+    world.ledger.record(
+        LedgerEntry(
+            OBJ.source,
+            Status.CREATED,
+            "",
+            "bucket",
+            OBJ.key,
+            OBJ.datasetid,
+            "t",
+            dataset_id=3,
+            dataset_version=1,
+            sha256="old",
+        )
+    )
+    world.store.data = b"{broken"
+    world.pipeline().process(OBJ, Delivery(), world.budget())
+    entry = world.ledger.items[OBJ.source]
+    assert (entry.status, entry.dataset_id) == (Status.INVALID, 3)
+
+
+def test_transient_object_read_error_is_retried(world: World) -> None:
+    world.store.data = ObjectReadError("could not read (SlowDown); will retry.", True)
+    with pytest.raises(RetryLater):
+        world.pipeline().process(OBJ, Delivery(final=False), world.budget())
