@@ -84,6 +84,8 @@ def traser_errors(traser_message: Any) -> tuple[ErrorDetail, ...]:
     items: list[Any] = []
     if isinstance(traser_message, dict):
         details = traser_message.get("details")
+        if isinstance(details, dict):  # translate: {"details": {"validationErrors": [...], "data": ...}}
+            details = details.get("validationErrors") or details.get("errors")
         items = details if isinstance(details, list) else []
         if not items:
             text = traser_message.get("error") or traser_message.get("message")

@@ -1,0 +1,227 @@
+"""The emulator's view of TRASER: a dependency-injected validator and the Gateway's 400 body on rejection.
+
+The validator is anything with ``validate(document, target) -> report`` where the report has ``valid``,
+``schema`` and ``errors`` (each error with ``path`` and ``message``), e.g.
+``hdr_ingest.schema_pack.SchemaPack``.
+``target`` is ``None`` (TRASER's "first schema in available.json order that matches") or an object with
+``name`` and ``version``; see :func:`default_target_factory` for how the emulator builds it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ErrorLike",
+    "ReportLike",
+    "SchemaTarget",
+    "TraserOutcome",
+    "Validator",
+    "default_target_factory",
+    "run_traser",
+]
+
+
+class ErrorLike(Protocol):
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class ReportLike(Protocol):
+    @property
+    def valid(self) -> bool: ...
+
+    @property
+    def schema(self) -> object | None: ...
+
+    @property
+    def errors(self) -> Sequence[ErrorLike]: ...
+
+
+@runtime_checkable
+class Validator(Protocol):
+    """What the emulator needs from a schema validator (``SchemaPack`` satisfies it)."""
+
+    def validate(self, document: Any, target: Any = None) -> ReportLike: ...
+
+
+@dataclass(frozen=True)
+class SchemaTarget:
+    """Fallback target object (same shape as ``hdr_ingest.schema_pack.SchemaRef``)."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+TargetFactory = Callable[[str, str], object]
+
+
+def default_target_factory(validator: object) -> TargetFactory:
+    """Targets of the validator's own ``SchemaRef`` type if its module defines one, else ``SchemaTarget``.
+
+    ``SchemaPack`` lives in ``hdr_ingest.schema_pack`` next to ``SchemaRef``, so the real pack receives real
+    ``SchemaRef`` objects; fakes in tests receive :class:`SchemaTarget`.
+    """
+    module = sys.modules.get(type(validator).__module__)
+    ref_type = getattr(module, "SchemaRef", None) if module is not None else None
+    if isinstance(ref_type, type):
+
+        def build(name: str, version: str) -> object:
+            return ref_type(name=name, version=version)
+
+        return build
+    return SchemaTarget
+
+
+@dataclass(frozen=True)
+class TraserOutcome:
+    """Result of the emulated ``MMC::translateDataModelType`` call."""
+
+    ok: bool
+    schema: str | None = None
+    details: dict[str, Any] | None = None  # the Gateway's "details" object when not ok
+    server_error: str | None = None  # set when the Gateway would answer 500 instead of 400
+
+
+_INDEX_RE = re.compile(r"\[(\d+)\]")
+
+
+def _pointer(path: str) -> str:
+    """``$.summary.keywords[2]`` -> ``/summary/keywords/2`` (Ajv's ``instancePath``)."""
+    text = path[1:] if path.startswith("$") else path
+    text = _INDEX_RE.sub(r".\1", text)
+    parts = [part for part in text.split(".") if part]
+    return "".join(f"/{part}" for part in parts)
+
+
+def _failure(traser_body: dict[str, Any], status: int = 400) -> TraserOutcome:
+    return TraserOutcome(
+        ok=False,
+        details={
+            "traser_message": traser_body,
+            "wasTranslated": False,
+            "metadata": None,
+            "statusCode": status,
+        },
+    )
+
+
+def _supports(validator: object, target: object) -> bool:
+    """``target in validator`` when the validator can answer that (``SchemaPack`` can), else assume yes."""
+    contains = getattr(validator, "__contains__", None)
+    if not callable(contains):
+        return True
+    try:
+        return bool(contains(target))
+    except Exception:  # noqa: BLE001 - an odd validator: let validate() decide
+        return True
+
+
+def _unsupported(input_schema: str, input_version: str, reason: str) -> TraserOutcome:
+    return _failure(
+        {
+            "message": "Cannot support the input model",
+            "details": {"input_schema": input_schema, "input_version": input_version, "error": reason},
+        }
+    )
+
+
+def _available_schemas(validator: object) -> dict[str, Any]:
+    refs = getattr(validator, "refs", None)
+    if isinstance(refs, (list, tuple)) and refs:
+        grouped: dict[str, list[str]] = {}
+        for ref in refs:
+            name, version = getattr(ref, "name", None), getattr(ref, "version", None)
+            if isinstance(name, str) and isinstance(version, str):
+                grouped.setdefault(name, []).append(version)
+        if grouped:
+            return grouped
+    for name in ("available", "available_schemas"):
+        value = getattr(validator, name, None)
+        if callable(value):
+            try:
+                value = value()
+            except Exception:  # noqa: BLE001 - best effort only
+                value = None
+        if isinstance(value, Mapping):
+            return {str(key): _jsonable(item) for key, item in value.items()}
+    return {}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return str(value)
+
+
+def run_traser(
+    validator: Validator | None,
+    document: Any,
+    input_schema: str | None,
+    input_version: str | None,
+    target_factory: TargetFactory,
+) -> TraserOutcome:
+    """Validate like TRASER's ``/translate`` input step and shape a failure like the Gateway does.
+
+    * ``document`` must be a JSON object (TRASER requires ``body.metadata`` to be an object).
+    * With both ``input_schema`` and ``input_version``: validate against that schema only; an unknown schema
+      gives "Cannot support the input model"; a failure gives "Input metadata validation failed" with the
+      first error only (Ajv ``allErrors: false``) as ``validationErrors`` plus the document as ``data``.
+    * Otherwise: first match in available.json order; no match gives "Input metadata object matched no known
+      schemas" (no per-schema errors, like TRASER).
+    * A validator that raises anything else is reported as the Gateway's 500 "Translation Service error".
+    """
+    if not isinstance(document, dict):
+        return _failure({"message": "metadata must be a JSON object", "details": {"data": _jsonable(document)}})
+    if validator is None:
+        return TraserOutcome(ok=True)
+    target: object | None = None
+    if input_schema and input_version:
+        target = target_factory(input_schema, input_version)
+        if not _supports(validator, target):
+            return _unsupported(input_schema, input_version, "not in the schema pack")
+    try:
+        report = validator.validate(document, target)
+    except (KeyError, LookupError, ValueError, FileNotFoundError) as exc:
+        if target is None or input_schema is None or input_version is None:
+            return TraserOutcome(ok=False, server_error=_translation_error())
+        return _unsupported(input_schema, input_version, str(exc))
+    except Exception:  # noqa: BLE001 - the Gateway turns any TRASER failure into a 500
+        return TraserOutcome(ok=False, server_error=_translation_error())
+    if report.valid:
+        return TraserOutcome(ok=True, schema=str(report.schema) if report.schema is not None else None)
+    if target is None:
+        return _failure(
+            {
+                "message": "Input metadata object matched no known schemas",
+                "details": {"available_schemas": _available_schemas(validator)},
+            }
+        )
+    errors = [
+        {"instancePath": _pointer(error.path), "path": error.path, "message": error.message}
+        for error in list(report.errors)[:1]
+    ]
+    return _failure(
+        {
+            "message": "Input metadata validation failed",
+            "details": {"validationErrors": errors, "data": document},
+        }
+    )
+
+
+def _translation_error() -> str:
+    return "Translation Service error. Contact Technical Support if this issue persists."

@@ -1,0 +1,477 @@
+"""The Lambda handler against moto (S3, SQS, DynamoDB, Secrets Manager) and the Gateway emulator over HTTP.
+
+S3 really notifies the queue (moto delivers the notification); the SQS event handed to the handler is
+built from the received messages, exactly as Lambda's event source mapping builds it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hdr_ingest.schema_pack import SchemaPack
+from local_stack.gateway_emulator import App, GatewayEmulator
+from tests.conftest import event, example
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "hgi-test-metadata"
+SECRET = "hgi-test/gateway-app"
+MAX_RECEIVE = 3
+APP = App("app-1234", "client-5678")
+
+
+@dataclass
+class Stack:
+    emulator: GatewayEmulator
+    s3: Any
+    sqs: Any
+    secrets: Any
+    table: Any
+    queue_url: str
+    dlq_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    # -- driving -----------------------------------------------------------------------------------------
+    def put(self, key: str, body: bytes | dict[str, Any]) -> None:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+    def receive(self, expected: int = 1) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while len(messages) < expected and time.monotonic() < deadline:
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            messages.extend(m for m in got if "s3:TestEvent" not in m["Body"])
+            for m in got:
+                if "s3:TestEvent" in m["Body"]:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        assert len(messages) == expected, f"expected {expected} notifications, got {len(messages)}"
+        return messages
+
+    def sqs_event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        records = []
+        for m in messages:
+            attributes = dict(m["Attributes"])
+            if receive_count is not None:
+                attributes["ApproximateReceiveCount"] = str(receive_count)
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:hgi-test-ingest",
+                    "awsRegion": "eu-west-2",
+                }
+            )
+        return {"Records": records}
+
+    def invoke(self, event_: dict[str, Any]) -> dict[str, Any]:
+        from app import lambda_handler
+
+        return dict(lambda_handler(event_, Context()))
+
+    def deliver(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        """Invoke with an SQS batch, then delete what succeeded, as Lambda's event source mapping does."""
+        response = self.invoke(self.sqs_event(messages, receive_count))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return response
+
+    def drop_and_invoke(self, key: str, body: bytes | dict[str, Any], receive_count: int | None = None) -> Any:
+        self.put(key, body)
+        return self.deliver(self.receive(), receive_count)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def ledger(self, key: str) -> dict[str, Any]:
+        item = self.table.get_item(Key={"source": f"s3://{BUCKET}/{key}"}).get("Item")
+        assert item, f"no ledger item for {key}"
+        return dict(item)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def gateway_datasets(self) -> list[dict[str, Any]]:
+        return self.emulator.datasets()
+
+    def set_secret(self, value: Any) -> None:
+        self.secrets.put_secret_value(SecretId=SECRET, SecretString=json.dumps(value))
+
+
+class Context:
+    function_name = "hgi-test-IngestFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:hgi-test-IngestFunction"
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/hgi-test"
+    log_stream_name = "stream"
+
+    def __init__(self, seconds: float = 60) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+@pytest.fixture(scope="module")
+def emulator(pack: SchemaPack) -> Iterator[GatewayEmulator]:
+    with GatewayEmulator(apps=[APP], validator=pack) as running:
+        yield running
+
+
+@pytest.fixture
+def stack(emulator: GatewayEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    emulator.reset()
+    emulator.set_apps([APP], replace=True)
+    with mock_aws():
+        region = "eu-west-2"
+        s3 = boto3.client("s3", region_name=region)
+        sqs = boto3.client("sqs", region_name=region)
+        secrets = boto3.client("secretsmanager", region_name=region)
+        dynamodb = boto3.resource("dynamodb", region_name=region)
+        dlq_url = sqs.create_queue(QueueName="hgi-test-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName="hgi-test-ingest",
+            Attributes={
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE)}),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": "incoming/"},
+                                    {"Name": "suffix", "Value": ".json"},
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+        table = dynamodb.create_table(
+            TableName="hgi-test-ledger",
+            KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        secrets.create_secret(Name=SECRET, SecretString=json.dumps({"app_id": APP.app_id, "client_id": APP.client_id}))
+        env = {
+            "GATEWAY_URL": emulator.base_url,
+            "GATEWAY_SECRET_ID": SECRET,
+            "LEDGER_TABLE": "hgi-test-ledger",
+            "DLQ_URL": dlq_url,
+            "MAX_RECEIVE_COUNT": str(MAX_RECEIVE),
+            "GATEWAY_READ_TIMEOUT": "2",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Stack(emulator, s3, sqs, secrets, table, queue_url, dlq_url, env)
+
+
+# --- happy paths -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("relative", "schema"),
+    [
+        ("schemata/HDRUK/4.0.0/docs.example.json", "HDRUK 4.0.0"),
+        ("traser/hdruk300.json", "HDRUK 3.0.0"),
+        ("traser/hdrukv211.json", "HDRUK 2.1.2"),
+        ("traser/gwdm20.json", "GWDM 2.0"),
+    ],
+)
+def test_valid_documents_are_created_on_the_gateway(stack: Stack, relative: str, schema: str) -> None:
+    key = "incoming/dataset.json"
+    response = stack.drop_and_invoke(key, example(relative))
+    assert response == {"batchItemFailures": []}
+    item = stack.ledger(key)
+    assert item["status"] == "CREATED", item["reason"]
+    assert item["schema"] == schema
+    (dataset,) = stack.gateway_datasets()
+    assert int(item["dataset_id"]) == dataset["id"]
+    assert int(item["dataset_version"]) >= 1
+    assert dataset["datasetid"] == item["datasetid"]
+    assert int(item["gateway_status"]) == 201 and int(item["attempts"]) == 1
+    assert item["sha256"] and item["etag"] and item["updated_at"].endswith("Z")
+    (post,) = [r for r in stack.emulator.requests() if r.method == "POST"]
+    name, version = schema.split()
+    assert post.query.get("input_schema") in (name, [name]) and post.query.get("input_version") in (
+        version,
+        [version],
+    )
+    assert stack.dead_letters() == []
+
+
+def test_same_file_dropped_again_is_unchanged_and_a_changed_one_updates(stack: Stack) -> None:
+    key = "incoming/again.json"
+    document = example("schemata/HDRUK/4.0.0/docs.example.json")
+    stack.drop_and_invoke(key, document)
+    stack.drop_and_invoke(key, document)
+    assert stack.ledger(key)["status"] == "UNCHANGED"
+    document["summary"]["title"] = "A renamed dataset"
+    stack.drop_and_invoke(key, document)
+    item = stack.ledger(key)
+    assert item["status"] == "UPDATED"
+    (dataset,) = stack.gateway_datasets()
+    assert int(item["dataset_id"]) == dataset["id"] and int(item["dataset_version"]) == 2
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+
+def test_invalid_document_is_recorded_and_dead_lettered_with_every_error(stack: Stack) -> None:
+    document = example("schemata/HDRUK/4.0.0/docs.example.json")
+    del document["summary"]["title"]
+    document["summary"]["populationSize"] = "lots"
+    key = "incoming/invalid.json"
+    response = stack.drop_and_invoke(key, document)
+    assert response == {"batchItemFailures": []}  # acknowledged: the DLQ holds it
+    item = stack.ledger(key)
+    assert item["status"] == "INVALID"
+    paths = {e["path"] for e in item["errors"]}
+    assert paths == {"$.summary.title", "$.summary.populationSize"}
+    (message,) = stack.dead_letters()
+    assert message["status"] == "INVALID" and message["source"] == f"s3://{BUCKET}/{key}"
+    assert {e["path"] for e in message["errors"]} == paths
+    assert message["event"]["Records"][0]["s3"]["object"]["key"] == "incoming%2Finvalid.json"  # as S3 sent it
+    assert stack.gateway_datasets() == []
+
+
+def test_non_json_object_is_invalid(stack: Stack) -> None:
+    stack.drop_and_invoke("incoming/broken.json", b'{"summary": ')
+    item = stack.ledger("incoming/broken.json")
+    assert item["status"] == "INVALID" and "not valid JSON" in item["reason"]
+    assert stack.dead_letters()[0]["status"] == "INVALID"
+
+
+def test_oversized_object_is_invalid_without_reaching_the_gateway(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_OBJECT_BYTES", "1000")
+    stack.drop_and_invoke("incoming/big.json", {"padding": "x" * 2000})
+    item = stack.ledger("incoming/big.json")
+    assert item["status"] == "INVALID" and "over the 1000-byte limit" in item["reason"]
+    assert stack.emulator.requests() == []
+
+
+@pytest.mark.parametrize("key", ["incoming/my dataset 2024.json", "incoming/a+b.json", "incoming/café ü+%.json"])
+def test_keys_with_spaces_plus_and_unicode(stack: Stack, key: str) -> None:
+    stack.drop_and_invoke(key, example("schemata/HDRUK/4.0.0/docs.example.json"))
+    assert stack.ledger(key)["status"] == "CREATED"
+
+
+def test_s3_test_event_is_skipped(stack: Stack) -> None:
+    response = stack.invoke(event("sqs-s3-test-event.json"))
+    assert response == {"batchItemFailures": []}
+    assert stack.table.scan()["Items"] == [] and stack.dead_letters() == []
+
+
+# --- the Gateway's answers ---------------------------------------------------------------------------------
+
+
+def test_500_then_201_is_created(stack: Stack) -> None:
+    stack.emulator.faults.script(["find-ok", "500"])
+    stack.drop_and_invoke("incoming/flaky.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
+    item = stack.ledger("incoming/flaky.json")
+    assert item["status"] == "CREATED"
+    # lookup, failed POST, lookup again (the POST may have succeeded before failing), POST
+    assert [(r.method, r.status) for r in stack.emulator.requests()] == [
+        ("GET", 200),
+        ("POST", 500),
+        ("GET", 200),
+        ("POST", 201),
+    ]
+    assert len(stack.gateway_datasets()) == 1
+
+
+def test_gateway_down_is_retried_by_sqs_then_failed_and_dead_lettered(stack: Stack) -> None:
+    stack.emulator.faults.set_rates(error_rate=1.0, timeout_rate=0.0)
+    key = "incoming/down.json"
+    stack.put(key, example("schemata/HDRUK/4.0.0/docs.example.json"))
+    messages = stack.receive()
+    response = stack.invoke(stack.sqs_event(messages, receive_count=1))
+    assert response == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert stack.ledger(key)["status"] == "RETRYING"
+    assert stack.dead_letters() == []
+    response = stack.invoke(stack.sqs_event(messages, receive_count=MAX_RECEIVE))
+    assert response == {"batchItemFailures": []}
+    item = stack.ledger(key)
+    assert item["status"] == "FAILED" and int(item["attempts"]) == MAX_RECEIVE and int(item["gateway_status"]) == 500
+    (message,) = stack.dead_letters()
+    assert message["status"] == "FAILED" and "Gave up after 3 deliveries" in message["reason"]
+    stack.emulator.faults.set_rates(error_rate=0.0, timeout_rate=0.0)
+    # Replaying the dead-letter message (what `redrive` puts back on the queue) publishes it.
+    replay = {"Records": [{**stack.sqs_event(messages)["Records"][0], "body": json.dumps(message)}]}
+    assert stack.invoke(replay) == {"batchItemFailures": []}
+    assert stack.ledger(key)["status"] == "CREATED"
+    assert len(stack.gateway_datasets()) == 1
+
+
+def test_one_failing_record_does_not_fail_its_batch(stack: Stack) -> None:
+    stack.put("incoming/one.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
+    stack.put("incoming/two.json", b"[1, 2, 3]")
+    stack.put("incoming/three.json", example("traser/hdruk300.json"))
+    messages = stack.receive(3)
+    by_key = {json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"]: m for m in messages}
+    # the Gateway fails every request for the third object only
+    stack.emulator.faults.script(["ok", "ok", "500", "500", "500"])  # find+create, then three failed finds
+    ordered = [by_key["incoming%2Fone.json"], by_key["incoming%2Ftwo.json"], by_key["incoming%2Fthree.json"]]
+    response = stack.invoke(stack.sqs_event(ordered, receive_count=1))
+    assert response == {"batchItemFailures": [{"itemIdentifier": by_key["incoming%2Fthree.json"]["MessageId"]}]}
+    assert stack.ledger("incoming/one.json")["status"] == "CREATED"
+    assert stack.ledger("incoming/two.json")["status"] == "INVALID"
+    assert stack.ledger("incoming/three.json")["status"] == "RETRYING"
+
+
+@pytest.mark.parametrize(
+    ("app", "secret", "status", "message", "fix"),
+    [
+        (
+            APP,
+            {"app_id": "unknown-app", "client_id": APP.client_id},
+            401,
+            "No known integration matches the credentials provided",
+            "app_id",
+        ),
+        (APP, {"app_id": APP.app_id, "client_id": "wrong"}, 401, "The credentials provided are invalid", "client_id"),
+        (App(APP.app_id, APP.client_id, enabled=False), None, 400, "Application has not been enabled!", "enable it"),
+        (
+            App(APP.app_id, APP.client_id, permissions=frozenset({"datasets.read"})),
+            None,
+            400,
+            "Application permissions do not allow this request",
+            "datasets.create",
+        ),
+    ],
+)
+def test_documented_gateway_errors_are_rejected_with_an_operator_message(
+    stack: Stack, app: App, secret: dict[str, str] | None, status: int, message: str, fix: str
+) -> None:
+    stack.emulator.set_apps([app], replace=True)
+    if secret:
+        stack.set_secret(secret)
+    key = f"incoming/{uuid.uuid4().hex}.json"
+    assert stack.drop_and_invoke(key, example("schemata/HDRUK/4.0.0/docs.example.json")) == {"batchItemFailures": []}
+    item = stack.ledger(key)
+    assert item["status"] == "REJECTED"
+    assert int(item["gateway_status"]) == status
+    assert item["reason"].startswith(message) and fix in item["reason"]
+    (dead,) = stack.dead_letters()
+    assert dead["status"] == "REJECTED" and dead["reason"] == item["reason"]
+    for value in (secret or {}).values():
+        assert value not in json.dumps(dead)
+
+
+def test_metadata_rejected_by_the_gateway_keeps_its_message(stack: Stack) -> None:
+    # Valid as sent, but the Gateway HTML-encodes ">" on this route, so "> 10 Years" leaves the enum.
+    document = example("schemata/HDRUK/4.0.0/docs.example.json")
+    document["coverage"]["followUp"] = "> 10 Years"
+    stack.drop_and_invoke("incoming/quirk.json", document)
+    item = stack.ledger("incoming/quirk.json")
+    assert item["status"] == "REJECTED" and int(item["gateway_status"]) == 400
+    assert "validator rejected the metadata" in item["reason"]
+    assert any("followUp" in e["path"] for e in item["errors"])
+
+
+def test_rotated_credentials_are_fetched_again_after_a_401(stack: Stack) -> None:
+    stack.drop_and_invoke("incoming/first.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
+    rotated = App("app-rotated", "client-rotated")
+    stack.emulator.set_apps([rotated], replace=True)
+    stack.set_secret({"app_id": rotated.app_id, "client_id": rotated.client_id})  # cached copy is now stale
+    stack.drop_and_invoke("incoming/second.json", example("traser/hdruk300.json"))
+    assert stack.ledger("incoming/second.json")["status"] == "CREATED"
+    assert [r.status for r in stack.emulator.requests()][-3:] == [401, 200, 201]
+
+
+def test_legacy_header_style(stack: Stack, pack: SchemaPack, monkeypatch: pytest.MonkeyPatch) -> None:
+    with GatewayEmulator(apps=[APP], validator=pack, legacy_headers=True) as legacy:
+        monkeypatch.setenv("GATEWAY_URL", legacy.base_url)
+        monkeypatch.setenv("GATEWAY_HEADER_STYLE", "legacy")
+        stack.drop_and_invoke("incoming/legacy.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
+        assert stack.ledger("incoming/legacy.json")["status"] == "CREATED"
+        assert len(legacy.datasets()) == 1
+
+
+# --- other event shapes ------------------------------------------------------------------------------------
+
+
+def _retarget(template: dict[str, Any], key: str) -> dict[str, Any]:
+    text = json.dumps(template).replace("hdr-gateway-ingest-metadata-123456789012-eu-west-2", BUCKET)
+    out = json.loads(text)
+    for record in out.get("Records", []):
+        record["s3"]["object"].pop("versionId", None)
+        record["s3"]["object"]["key"] = key
+    return dict(out)
+
+
+def test_plain_s3_event_as_sam_local_invoke_sends_it(stack: Stack) -> None:
+    stack.put("incoming/example-dataset.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
+    response = stack.invoke(_retarget(event("s3-put.json"), "incoming/example-dataset.json"))
+    assert response == {"processed": [{"source": f"s3://{BUCKET}/incoming/example-dataset.json", "status": "CREATED"}]}
+
+
+def test_multi_record_s3_event_processes_every_record(stack: Stack) -> None:
+    multi = event("s3-put-multi.json")
+    keys = ["incoming/my dataset 2024.json", "incoming/a+b.json", "incoming/café.json"]
+    for key in keys:
+        stack.put(key, example("schemata/HDRUK/4.0.0/docs.example.json"))
+    text = json.dumps(multi).replace("hdr-gateway-ingest-metadata-123456789012-eu-west-2", BUCKET)
+    retargeted = json.loads(text)
+    for record in retargeted["Records"]:
+        record["s3"]["object"].pop("versionId", None)
+    response = stack.invoke(retargeted)
+    assert [p["status"] for p in response["processed"]] == ["CREATED"] * 3
+    assert len(stack.gateway_datasets()) == 3
+
+
+def test_eventbridge_object_created(stack: Stack) -> None:
+    bridge = event("eventbridge-object-created.json")
+    bridge["detail"]["bucket"]["name"] = BUCKET
+    bridge["detail"]["object"].pop("version-id", None)
+    key = bridge["detail"]["object"]["key"]
+    stack.put(key, example("traser/gwdm20.json"))
+    stack.receive()  # the S3 notification for the same put: not used here
+    response = stack.invoke(bridge)
+    assert response["processed"][0]["status"] == "CREATED"
+    assert stack.ledger(key)["schema"] == "GWDM 2.0"
+
+
+def test_folder_marker_is_skipped(stack: Stack) -> None:
+    response = stack.invoke(_retarget(event("s3-folder-marker.json"), "incoming/subfolder/"))
+    assert response == {"processed": []}
+    assert stack.table.scan()["Items"] == []
