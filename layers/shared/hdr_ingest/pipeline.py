@@ -108,14 +108,14 @@ class Gateway(Protocol):
 
 class Observer(Protocol):
     def outcome(self, obj: SourceObject, outcome: Outcome) -> None: ...
-    def gateway_notice(self, deprecation: str | None, sunset: str | None) -> None: ...
+    def gateway_answer(self, operation: str, answer: GatewayAnswer, elapsed_ms: float) -> None: ...
 
 
 class NullObserver:
     def outcome(self, obj: SourceObject, outcome: Outcome) -> None:
         return None
 
-    def gateway_notice(self, deprecation: str | None, sunset: str | None) -> None:
+    def gateway_answer(self, operation: str, answer: GatewayAnswer, elapsed_ms: float) -> None:
         return None
 
 
@@ -323,22 +323,27 @@ class IngestPipeline:
         if dataset_id is None:
             # No id recorded: look for a dataset created earlier for this source (a lost ledger write, a
             # crash after POST, a timed-out POST that did succeed) before creating one.
-            found = self.gateway.find(obj.datasetid, credentials, timeout())
-            self._notice(found)
+            found = self._call("find", lambda: self.gateway.find(obj.datasetid, credentials, timeout()))
             if found.kind is not AnswerKind.SUCCESS:
                 return found, None
             dataset_id = found.dataset_id if found.found else None
+
+        def create() -> GatewayAnswer:
+            return self.gateway.create(document, schema, obj.datasetid, credentials, timeout())
+
         if dataset_id is None:
-            answer = self.gateway.create(document, schema, obj.datasetid, credentials, timeout())
-        else:
-            answer = self.gateway.update(dataset_id, document, schema, credentials, timeout())
-            if answer.kind is AnswerKind.NOT_FOUND:
-                # Deleted or archived on the Gateway since: publish it as a new dataset.
-                self._notice(answer)
-                dataset_id = None
-                answer = self.gateway.create(document, schema, obj.datasetid, credentials, timeout())
-        self._notice(answer)
+            return self._call("create", create), None
+        answer = self._call("update", lambda: self.gateway.update(dataset_id, document, schema, credentials, timeout()))
+        if answer.kind is AnswerKind.NOT_FOUND:
+            # Deleted or archived on the Gateway since: publish it as a new dataset.
+            return self._call("create", create), None
         return answer, dataset_id
+
+    def _call(self, operation: str, call: Callable[[], GatewayAnswer]) -> GatewayAnswer:
+        started = time.perf_counter()
+        answer = call()
+        self.observer.gateway_answer(operation, answer, (time.perf_counter() - started) * 1000)
+        return answer
 
     def _credentials(self, refresh: bool) -> AppCredentials:
         try:
@@ -350,10 +355,6 @@ class IngestPipeline:
             raise Failure(
                 Outcome(Status.RETRYING, f"Could not read the Gateway credentials ({type(exc).__name__}); will retry.")
             ) from exc
-
-    def _notice(self, answer: GatewayAnswer) -> None:
-        if answer.deprecation or answer.sunset:
-            self.observer.gateway_notice(answer.deprecation, answer.sunset)
 
     @staticmethod
     def _outcome_of(answer: GatewayAnswer, schema: SchemaRef | None) -> Outcome:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hdr_ingest.config import Settings
+from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
 from hdr_ingest.outcome import Outcome
 from hdr_ingest.pipeline import DLQ_MESSAGE_KIND, Budget, Delivery, IngestPipeline, PipelineSettings
 from hdr_ingest.schema_pack import SchemaPack
@@ -64,13 +65,20 @@ class PowertoolsObserver:
         else:
             logger.info("source object processed", extra=fields)
 
-    def gateway_notice(self, deprecation: str | None, sunset: str | None) -> None:
-        metrics.add_metric(name="GatewayDeprecationNotice", unit=MetricUnit.Count, value=1)
-        if not self._warned:
+    def gateway_answer(self, operation: str, answer: GatewayAnswer, elapsed_ms: float) -> None:
+        metrics.add_metric(name="GatewayLatency", unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 1))
+        if answer.kind is not AnswerKind.SUCCESS:
+            metrics.add_metric(name="GatewayError", unit=MetricUnit.Count, value=1)
+            logger.info(
+                "gateway answer",
+                extra={"operation": operation, "kind": answer.kind.value, "http_status": answer.http_status},
+            )
+        if (answer.deprecation or answer.sunset) and not self._warned:
             self._warned = True
+            metrics.add_metric(name="GatewayDeprecationNotice", unit=MetricUnit.Count, value=1)
             logger.warning(
                 "the Gateway marks the integrations API as deprecated",
-                extra={"deprecation": deprecation, "sunset": sunset},
+                extra={"deprecation": answer.deprecation, "sunset": answer.sunset},
             )
 
 
