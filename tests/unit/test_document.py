@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hdr_ingest.document import DocumentError, parse_document
+from hdr_ingest.document import DocumentError, parse_document, parse_export
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +30,8 @@ def test_gateway_request_shape_is_unwrapped() -> None:
         (b'{"a": "\xff\xfe\xfd"}', "not valid UTF-8 (bad byte at offset 7)"),
         (b'{"a": 1,,}', "is not valid JSON"),
         (b'{"a": [1, 2', "is not valid JSON"),
-        (b"[1, 2]", "not a JSON array"),
+        (b"[1, 2]", "element 0 is a JSON number"),
+        (b"[]", "empty JSON array"),
         (b'"text"', "not a JSON string"),
         (b"42", "not a JSON number"),
         (b"null", "not a JSON null"),
@@ -43,7 +44,7 @@ def test_bad_objects_get_a_clear_error(data: bytes, fragment: str) -> None:
     with pytest.raises(DocumentError) as caught:
         parse_document(data)
     assert fragment in str(caught.value)
-    assert caught.value.detail.path == "$"
+    assert caught.value.detail.path == ("$[0]" if fragment.startswith("element 0") else "$")
 
 
 def test_json_error_names_line_and_column() -> None:
@@ -55,3 +56,9 @@ def test_json_error_names_line_and_column() -> None:
 def test_large_valid_document_parses() -> None:
     document = {"items": [{"n": i, "text": "x" * 50} for i in range(20_000)]}
     assert parse_document(json.dumps(document).encode()) == document
+
+
+def test_catalogue_is_an_array_of_documents() -> None:
+    assert parse_export(b'[{"a": 1}, {"metadata": {"b": 2}}]') == [{"a": 1}, {"b": 2}]
+    with pytest.raises(DocumentError, match="not a JSON array"):
+        parse_document(b'[{"a": 1}]')

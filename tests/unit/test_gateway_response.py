@@ -111,7 +111,12 @@ def test_form_validation_error_is_permanent_with_fields() -> None:
 
 
 def test_found_dataset_prefers_active_over_archived() -> None:
-    body = {"data": [{"id": 5, "deleted_at": "2026-01-01", "status": "ARCHIVED"}, {"id": 3, "deleted_at": None}]}
-    assert found_dataset(body) == (3, False)
-    assert found_dataset({"data": [{"id": 5, "deleted_at": "x", "status": "ARCHIVED"}]}) == (5, True)
-    assert found_dataset({"data": []}) == (None, False)
+    body = {
+        "data": [
+            {"id": 5, "deleted_at": "2026-01-01", "status": "ARCHIVED"},
+            {"id": 3, "deleted_at": None, "versions": [{"version": 2}]},
+        ]
+    }
+    assert found_dataset(body) == (3, False, 2)
+    assert found_dataset({"data": [{"id": 5, "deleted_at": "x", "status": "ARCHIVED"}]}) == (5, True, None)
+    assert found_dataset({"data": []}) == (None, False, None)

@@ -43,13 +43,30 @@ class Store:
 
 
 class Ledger:
+    """In-memory ledger with the same lease rules as the DynamoDB one."""
+
     def __init__(self) -> None:
         self.items: dict[str, LedgerEntry] = {}
+        self.leases: dict[str, tuple[str, float]] = {}
 
     def get(self, source: str) -> LedgerEntry | None:
         return self.items.get(source)
 
-    def record(self, entry: LedgerEntry) -> None:
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> bool:
+        held = self.leases.get(source)
+        if held and held[1] >= now_epoch and held[0] != owner:
+            return False
+        self.leases[source] = (owner, until_epoch)
+        return True
+
+    def release(self, source: str, owner: str) -> None:
+        if self.leases.get(source, ("", 0))[0] == owner:
+            del self.leases[source]
+
+    def record(self, entry: LedgerEntry, owner: str | None = None) -> None:
+        held = self.leases.get(entry.source)
+        assert owner is None or held is None or held[0] == owner, "lease lost"
+        self.leases.pop(entry.source, None)
         self.items[entry.source] = entry
 
 
@@ -110,6 +127,14 @@ class Gateway:
     def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
         self.calls.append(("find", datasetid))
         return self.found
+
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+        self.calls.append(("archive", dataset_id))
+        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+        self.calls.append(("unarchive", dataset_id))
+        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
 
 def created(dataset_id: int = 7, version: int = 1) -> GatewayAnswer:

@@ -45,6 +45,8 @@ class Settings:
     read_timeout_s: float = 30.0
     max_gateway_attempts: int = 3
     secret_max_age_s: int = 300
+    archive_on_delete: bool = False
+    catalogue_id_pointer: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +101,12 @@ class Settings:
         read_timeout = number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
         attempts = number("GATEWAY_MAX_ATTEMPTS", 3, 1)
         secret_age = number("SECRET_MAX_AGE", 300, 0)
+        archive_raw = env.get("ARCHIVE_ON_DELETE", "").strip().lower() or "false"
+        if archive_raw not in ("true", "false"):
+            problems.append(f"ARCHIVE_ON_DELETE={archive_raw!r} must be 'true' or 'false'")
+        pointer = env.get("CATALOGUE_ID_POINTER", "").strip() or None
+        if pointer is not None and not pointer.startswith("/"):
+            problems.append(f"CATALOGUE_ID_POINTER={pointer!r} must be a JSON pointer such as /identifier")
         pack_dir = Path(env["SCHEMA_PACK_DIR"]) if env.get("SCHEMA_PACK_DIR") else default_pack_dir()
 
         if problems:
@@ -117,4 +125,6 @@ class Settings:
             read_timeout_s=read_timeout,
             max_gateway_attempts=int(attempts),
             secret_max_age_s=int(secret_age),
+            archive_on_delete=archive_raw == "true",
+            catalogue_id_pointer=pointer,
         )

@@ -25,10 +25,11 @@ def _reject_constant(name: str) -> Any:
     )
 
 
-def parse_document(data: bytes) -> dict[str, Any]:
-    """Decode and parse ``data`` as one JSON object (a UTF-8 byte-order mark is tolerated).
+def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
+    """Decode and parse ``data``: one metadata document (a JSON object) or a catalogue (a JSON array of them).
 
-    A body of the form ``{"metadata": {...}}`` (the Gateway's request shape) is unwrapped.
+    A UTF-8 byte-order mark is tolerated; a body of the form ``{"metadata": {...}}`` (the Gateway's request
+    shape) is unwrapped.
     """
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
@@ -51,8 +52,34 @@ def parse_document(data: bytes) -> dict[str, Any]:
         ) from exc
     except RecursionError as exc:
         raise DocumentError("is nested too deeply to be a metadata document.") from exc
+    if isinstance(document, list):
+        if not document:
+            raise DocumentError("is an empty JSON array; a catalogue must hold at least one metadata document.")
+        for index, element in enumerate(document):
+            if not isinstance(element, dict):
+                raise DocumentError(
+                    f"is a JSON array whose element {index} is a JSON {_json_type(element)}; a catalogue must be "
+                    "an array of metadata documents (JSON objects).",
+                    path=f"$[{index}]",
+                )
+        return [_unwrap(element) for element in document]
     if not isinstance(document, dict):
-        raise DocumentError(f"must be a JSON object holding one metadata document, not a JSON {_json_type(document)}.")
+        raise DocumentError(
+            f"must be a JSON object holding one metadata document (or an array of them), "
+            f"not a JSON {_json_type(document)}."
+        )
+    return _unwrap(document)
+
+
+def parse_document(data: bytes) -> dict[str, Any]:
+    """Like :func:`parse_export`, for exactly one metadata document."""
+    document = parse_export(data)
+    if isinstance(document, list):
+        raise DocumentError("must be a JSON object holding one metadata document, not a JSON array.")
+    return document
+
+
+def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
     wrapped = document.get("metadata")
     if len(document) == 1 and isinstance(wrapped, dict):
         return wrapped

@@ -150,13 +150,32 @@ class GatewayClient:
         body = self._decode(response)
         if response.status_code != 200:
             return classify(response.status_code, body, dict(response.headers))
-        dataset_id, archived = found_dataset(body)
+        dataset_id, archived, version = found_dataset(body)
         return GatewayAnswer(
             AnswerKind.SUCCESS,
             200,
             "archived" if archived else "found" if dataset_id else "not found",
             dataset_id=dataset_id,
+            dataset_version=version,
             found=dataset_id is not None and not archived,
             deprecation=response.headers.get("Deprecation"),
             sunset=response.headers.get("Sunset"),
         )
+
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+        """DELETE: the Gateway archives (soft-deletes) the dataset."""
+        response, failure = self._call("DELETE", f"/integrations/datasets/{dataset_id}", credentials, read_timeout_s)
+        if failure:
+            return failure
+        assert response is not None
+        return classify(response.status_code, self._decode(response), dict(response.headers))
+
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+        """The integrations routes cannot un-archive; ``PATCH /datasets/{id}?unarchive`` can, with app headers."""
+        response, failure = self._call(
+            "PATCH", f"/datasets/{dataset_id}", credentials, read_timeout_s, {"unarchive": 1}, {"status": "ACTIVE"}
+        )
+        if failure:
+            return failure
+        assert response is not None
+        return classify(response.status_code, self._decode(response), dict(response.headers))

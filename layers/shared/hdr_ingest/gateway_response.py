@@ -226,16 +226,18 @@ def _latest_version(dataset: dict[str, Any]) -> int | None:
     return None
 
 
-def found_dataset(body: Any) -> tuple[int | None, bool]:
-    """From a list answer filtered by ``dataset_id``: the first dataset's id and whether it is archived."""
+def found_dataset(body: Any) -> tuple[int | None, bool, int | None]:
+    """From a list answer filtered by ``dataset_id``: the dataset's id, whether it is archived, and its
+    latest version. An active dataset is preferred over an archived one."""
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        return None, False
+        return None, False, None
     ordered = sorted(
         (i for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)),
         key=lambda i: (i.get("deleted_at") is not None, i.get("status") == "ARCHIVED", -int(i["id"])),
     )
     if not ordered:
-        return None, False
+        return None, False, None
     first = ordered[0]
-    return int(first["id"]), first.get("deleted_at") is not None or first.get("status") == "ARCHIVED"
+    archived = first.get("deleted_at") is not None or first.get("status") == "ARCHIVED"
+    return int(first["id"]), archived, _latest_version(first)

@@ -16,6 +16,7 @@ class Status(StrEnum):
     REJECTED = "REJECTED"  # the Gateway refused it permanently (metadata, credentials or permissions)
     FAILED = "FAILED"  # transient failures outlasted every retry; the DLQ holds it for replay
     RETRYING = "RETRYING"  # a transient failure; SQS will deliver it again
+    ARCHIVED = "ARCHIVED"  # the object was deleted and its Gateway dataset archived
 
     @property
     def is_failure(self) -> bool:
@@ -49,3 +50,4 @@ class Outcome:
     gateway_status: int | None = None
     attempts: int = 0
     warnings: tuple[str, ...] = field(default=())
+    digest: str | None = None  # sha256 of the document's canonical JSON, once parsed

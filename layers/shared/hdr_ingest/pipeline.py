@@ -7,15 +7,19 @@ HTTP adapters live in their own modules and the wiring in ``runtime``.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from hdr_ingest.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.credentials import AppCredentials, CredentialsError
-from hdr_ingest.document import DocumentError, parse_document
+from hdr_ingest.document import DocumentError, parse_export
 from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
 from hdr_ingest.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.schema_pack import SchemaPack, SchemaRef
@@ -71,11 +75,19 @@ class LedgerEntry:
     version_id: str | None = None
     sequencer: str | None = None
     gateway_status: int | None = None
+    document_sha256: str | None = None  # of the canonical JSON: re-serialised exports are still UNCHANGED
+    members: tuple[str, ...] = ()  # for a catalogue file: the identifiers of its datasets
+
+
+class LeaseLost(Exception):
+    """Another invocation took over this source while we worked: our outcome must not be written."""
 
 
 class Ledger(Protocol):
     def get(self, source: str) -> LedgerEntry | None: ...
-    def record(self, entry: LedgerEntry) -> None: ...
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> bool: ...
+    def release(self, source: str, owner: str) -> None: ...
+    def record(self, entry: LedgerEntry, owner: str | None = None) -> None: ...
 
 
 class DeadLetters(Protocol):
@@ -104,6 +116,8 @@ class Gateway(Protocol):
         read_timeout_s: float,
     ) -> GatewayAnswer: ...
     def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
 
 
 class Observer(Protocol):
@@ -159,6 +173,8 @@ class PipelineSettings:
     max_gateway_attempts: int = 3
     read_timeout_s: float = 30.0
     backoff_base_s: float = 0.5
+    archive_on_delete: bool = False
+    catalogue_id_pointer: str | None = None
 
 
 # --- the pipeline ----------------------------------------------------------------------------------------
@@ -199,36 +215,54 @@ class IngestPipeline:
 
     # The one entry point -------------------------------------------------------------------------------
     def process(self, obj: SourceObject, delivery: Delivery, budget: Budget | None = None) -> Outcome:
-        """Publish ``obj`` and record the outcome. Raises :class:`RetryLater` for a transient failure
-        that SQS will deliver again; any other exception means nothing was recorded."""
-        budget = budget or Budget()
-        previous = self.ledger.get(obj.source)
-        digest: str | None = None
-        stored: StoredObject | None = None
-        try:
-            stored, digest = self._read(obj)
-            outcome = self._publish(obj, stored, digest, previous, budget)
-        except Failure as failure:
-            outcome = failure.outcome
-        outcome = replace(outcome, attempts=delivery.receive_count)
+        """Publish (or, for a removal, archive) ``obj`` and record the outcome.
 
-        if outcome.status is Status.RETRYING and delivery.final:
-            outcome = replace(
-                outcome,
-                status=Status.FAILED,
-                reason=f"{outcome.reason} Gave up after {delivery.receive_count} deliveries; "
-                "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
-            )
-        entry = self._entry(obj, outcome, previous, digest, stored)
-        self.ledger.record(entry)
-        if outcome.status.is_failure:
-            self.dead_letters.send(self._dead_letter(obj, outcome, delivery))
-        self.observer.outcome(obj, outcome)
-        if outcome.status is Status.RETRYING:
-            raise RetryLater(outcome)
-        return outcome
+        Raises :class:`RetryLater` for a transient failure that SQS will deliver again (including "another
+        invocation is working on this source right now"); any other exception means nothing was recorded."""
+        budget = budget or Budget()
+        if obj.is_removal:
+            return self._remove(obj, delivery, budget)
+        with self._lease(obj, budget) as owner:
+            previous = self.ledger.get(obj.source)
+            if obj.newer_than(previous.sequencer if previous else None) is False and previous is not None:
+                return self._stale(obj, previous)
+            stored: StoredObject | None = None
+            digest: str | None = None
+            catalogue: list[dict[str, Any]] | None = None
+            try:
+                stored, digest = self._read(obj)
+                if previous and previous.status in PUBLISHED and previous.sha256 == digest:
+                    outcome = self._unchanged(previous, "Same bytes as the export already published")
+                else:
+                    export = self._parse(stored)
+                    if isinstance(export, list):
+                        catalogue = export
+                        outcome = Outcome(Status.CREATED, "")  # replaced below
+                    else:
+                        outcome = self._publish(obj, export, previous, budget)
+            except Failure as failure:
+                outcome = failure.outcome
+            if catalogue is not None:
+                return self._catalogue(obj, catalogue, previous, stored, digest, owner, delivery, budget)
+            return self._finish(obj, outcome, previous, delivery, owner, stored=stored, digest=digest)
 
     # Steps ---------------------------------------------------------------------------------------------
+    @contextmanager
+    def _lease(self, obj: SourceObject, budget: Budget) -> Iterator[str]:
+        """Hold the source for this invocation (a conditional write), so that duplicate or concurrent
+        deliveries for one source never publish twice. The lease ends when the invocation must have ended."""
+        owner = uuid.uuid4().hex
+        now = self.clock().timestamp()
+        until = now + min(budget.remaining_ms() / 1000 + 5, 900)
+        if not self.ledger.acquire(obj.source, owner, until, now):
+            raise RetryLater(
+                Outcome(Status.RETRYING, f"{obj.source} is being processed by another invocation; will retry.")
+            )
+        try:
+            yield owner
+        finally:
+            self.ledger.release(obj.source, owner)
+
     def _read(self, obj: SourceObject) -> tuple[StoredObject, str]:
         if not obj.key.lower().endswith(".json"):
             raise Failure(
@@ -245,22 +279,43 @@ class IngestPipeline:
             raise Failure(Outcome(status, str(exc), (ErrorDetail("$", str(exc)),))) from exc
         return stored, hashlib.sha256(stored.data).hexdigest()
 
-    def _publish(
-        self, obj: SourceObject, stored: StoredObject, digest: str, previous: LedgerEntry | None, budget: Budget
-    ) -> Outcome:
-        if previous and previous.status in PUBLISHED and previous.sha256 == digest and previous.dataset_id:
-            return Outcome(
-                Status.UNCHANGED,
-                "Same document as the one already published; nothing sent to the Gateway.",
-                schema=previous.schema,
-                dataset_id=previous.dataset_id,
-                dataset_version=previous.dataset_version,
-            )
+    @staticmethod
+    def _parse(stored: StoredObject) -> dict[str, Any] | list[dict[str, Any]]:
         try:
-            document = parse_document(stored.data)
+            return parse_export(stored.data)
         except DocumentError as exc:
             raise Failure(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
 
+    @staticmethod
+    def _unchanged(previous: LedgerEntry, why: str) -> Outcome:
+        return Outcome(
+            Status.UNCHANGED,
+            f"{why} (Gateway dataset {previous.dataset_id}, version {previous.dataset_version}); "
+            "nothing sent to the Gateway.",
+            schema=previous.schema,
+            dataset_id=previous.dataset_id,
+            dataset_version=previous.dataset_version,
+        )
+
+    def _stale(self, obj: SourceObject, previous: LedgerEntry) -> Outcome:
+        """An event older than the one that produced the ledger's state: it never overwrites newer state."""
+        outcome = Outcome(
+            previous.status,
+            f"Ignored an S3 event older than the one already processed for {obj.source} "
+            f"(sequencer {obj.sequencer} < {previous.sequencer}).",
+            schema=previous.schema,
+            dataset_id=previous.dataset_id,
+            dataset_version=previous.dataset_version,
+        )
+        self.observer.outcome(obj, outcome)
+        return outcome
+
+    def _publish(
+        self, obj: SourceObject, document: dict[str, Any], previous: LedgerEntry | None, budget: Budget
+    ) -> Outcome:
+        canonical = canonical_digest(document)
+        if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
+            return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
         report = self._pack().validate(document, self.settings.target_schema)
         if not report.valid:
             raise Failure(
@@ -269,12 +324,14 @@ class IngestPipeline:
                     f"The document {report.summary}. Fix each error listed and upload it again.",
                     report.errors,
                     schema=str(report.schema) if report.schema else None,
+                    digest=canonical,
                 )
             )
         schema = report.schema
         known_id = previous.dataset_id if previous else None
-        answer = self._send(obj, document, schema, known_id, budget)
-        return self._outcome_of(answer, schema)
+        archived = previous is not None and previous.status is Status.ARCHIVED
+        answer = self._send(obj, document, schema, known_id, archived, budget)
+        return replace(self._outcome_of(answer, schema), digest=canonical)
 
     def _send(
         self,
@@ -282,27 +339,47 @@ class IngestPipeline:
         document: dict[str, Any],
         schema: SchemaRef | None,
         dataset_id: int | None,
+        archived: bool,
         budget: Budget,
     ) -> GatewayAnswer:
         """Create or update, retrying transient failures with backoff while the invocation has time."""
+
+        def attempt(credentials: AppCredentials) -> GatewayAnswer:
+            nonlocal dataset_id, archived
+            answer, dataset_id, archived = self._create_or_update(
+                obj, document, schema, dataset_id, archived, credentials, budget
+            )
+            return answer
+
+        return self._with_retries(attempt, budget)
+
+    def _with_retries(self, attempt: Callable[[AppCredentials], GatewayAnswer], budget: Budget) -> GatewayAnswer:
         refresh = refreshed = False
         last: GatewayAnswer | None = None
-        for attempt in range(1, self.settings.max_gateway_attempts + 2):  # +1: the re-try after a 401
+        for number in range(1, self.settings.max_gateway_attempts + 2):  # +1: the re-try after a 401
             credentials = self._credentials(refresh=refresh)
             refresh = False
-            answer, dataset_id = self._create_or_update(obj, document, schema, dataset_id, credentials, budget)
-            last = answer
+            if self._timeout(budget) < 1:
+                return last or GatewayAnswer(
+                    AnswerKind.TRANSIENT,
+                    None,
+                    "Too little time left in this invocation to call the Gateway; will retry.",
+                )
+            answer = last = attempt(credentials)
             if answer.kind is AnswerKind.UNAUTHORISED and not refreshed:
                 refresh = refreshed = True  # the secret may have rotated: fetch it again, once
                 continue
-            if answer.kind is not AnswerKind.TRANSIENT or attempt >= self.settings.max_gateway_attempts:
+            if answer.kind is not AnswerKind.TRANSIENT or number >= self.settings.max_gateway_attempts:
                 return answer
-            delay = self.settings.backoff_base_s * (2 ** (attempt - 1)) * (0.5 + self.rng.random())
+            delay = self.settings.backoff_base_s * (2 ** (number - 1)) * (0.5 + self.rng.random())
             if budget.left_s() < delay + min(self.settings.read_timeout_s, 10):
                 return answer
             budget.sleep(delay)
         assert last is not None
         return last
+
+    def _timeout(self, budget: Budget) -> float:
+        return min(self.settings.read_timeout_s, budget.left_s())
 
     def _create_or_update(
         self,
@@ -310,34 +387,40 @@ class IngestPipeline:
         document: dict[str, Any],
         schema: SchemaRef | None,
         dataset_id: int | None,
+        archived: bool,
         credentials: AppCredentials,
         budget: Budget,
-    ) -> tuple[GatewayAnswer, int | None]:
-        def timeout() -> float:
-            return min(self.settings.read_timeout_s, budget.left_s())
-
-        if timeout() < 1:
-            return GatewayAnswer(
-                AnswerKind.TRANSIENT, None, "Too little time left in this invocation to call the Gateway; will retry."
-            ), dataset_id
+    ) -> tuple[GatewayAnswer, int | None, bool]:
+        """One try. Returns the answer and what is now known of the dataset (its id, whether archived)."""
         if dataset_id is None:
             # No id recorded: look for a dataset created earlier for this source (a lost ledger write, a
-            # crash after POST, a timed-out POST that did succeed) before creating one.
-            found = self._call("find", lambda: self.gateway.find(obj.datasetid, credentials, timeout()))
+            # crash after POST, a timed-out POST that did succeed), archived ones included.
+            found = self._call("find", lambda: self.gateway.find(obj.datasetid, credentials, self._timeout(budget)))
             if found.kind is not AnswerKind.SUCCESS:
-                return found, None
-            dataset_id = found.dataset_id if found.found else None
+                return found, None, False
+            dataset_id, archived = found.dataset_id, found.dataset_id is not None and not found.found
 
         def create() -> GatewayAnswer:
-            return self.gateway.create(document, schema, obj.datasetid, credentials, timeout())
+            return self.gateway.create(document, schema, obj.datasetid, credentials, self._timeout(budget))
 
         if dataset_id is None:
-            return self._call("create", create), None
-        answer = self._call("update", lambda: self.gateway.update(dataset_id, document, schema, credentials, timeout()))
+            return self._call("create", create), None, False
+        if archived:
+            # Re-upload after a deletion: bring the same Gateway dataset back, then update it.
+            restored = self._call(
+                "unarchive", lambda: self.gateway.unarchive(dataset_id, credentials, self._timeout(budget))
+            )
+            if restored.kind is AnswerKind.NOT_FOUND:
+                return self._call("create", create), None, False
+            if restored.kind is not AnswerKind.SUCCESS:
+                return restored, dataset_id, True
+        answer = self._call(
+            "update", lambda: self.gateway.update(dataset_id, document, schema, credentials, self._timeout(budget))
+        )
         if answer.kind is AnswerKind.NOT_FOUND:
-            # Deleted or archived on the Gateway since: publish it as a new dataset.
-            return self._call("create", create), None
-        return answer, dataset_id
+            # Deleted on the Gateway since: publish it as a new dataset.
+            return self._call("create", create), None, False
+        return answer, dataset_id, False
 
     def _call(self, operation: str, call: Callable[[], GatewayAnswer]) -> GatewayAnswer:
         started = time.perf_counter()
@@ -361,7 +444,7 @@ class IngestPipeline:
         schema_name = str(schema) if schema else None
         if answer.kind is AnswerKind.SUCCESS:
             status = Status.CREATED if answer.http_status == 201 else Status.UPDATED
-            verb = "Updated" if status is Status.UPDATED else "Created"
+            verb = "Created" if status is Status.CREATED else "Updated"
             return Outcome(
                 status,
                 f"{verb} Gateway dataset {answer.dataset_id} (version {answer.dataset_version}).",
@@ -380,7 +463,179 @@ class IngestPipeline:
             gateway_status=answer.http_status,
         )
 
+    # Catalogues ----------------------------------------------------------------------------------------
+    def _catalogue(
+        self,
+        obj: SourceObject,
+        elements: list[dict[str, Any]],
+        previous: LedgerEntry | None,
+        stored: StoredObject | None,
+        digest: str | None,
+        owner: str,
+        delivery: Delivery,
+        budget: Budget,
+    ) -> Outcome:
+        """Publish each element as its own dataset (its own ledger item, ``<source>#<id>``); then archive the
+        elements that left the catalogue, when deletion is enabled."""
+        counts: dict[str, int] = {}
+        members: list[str] = []
+        problems: list[ErrorDetail] = []
+        retry: RetryLater | None = None
+        for index, element in enumerate(elements):
+            identifier = element_identifier(element, self.settings.catalogue_id_pointer)
+            if identifier is None:
+                detail = ErrorDetail(f"$[{index}]", missing_identifier_message(self.settings.catalogue_id_pointer))
+                problems.append(detail)
+                member = obj.element(f"[{index}]")
+                outcome = Outcome(Status.INVALID, f"Catalogue element {index} {detail.message}", (detail,))
+                with self._lease(member, budget) as element_owner:
+                    self._finish(member, outcome, self.ledger.get(member.source), delivery, element_owner)
+                counts["INVALID"] = counts.get("INVALID", 0) + 1
+                continue
+            if identifier in members:
+                problems.append(ErrorDetail(f"$[{index}]", f"repeats identifier {identifier!r}; the first one is used"))
+                continue
+            members.append(identifier)
+            member = obj.element(identifier)
+            try:
+                with self._lease(member, budget) as element_owner:
+                    before = self.ledger.get(member.source)
+                    try:
+                        outcome = self._publish(member, element, before, budget)
+                    except Failure as failure:
+                        outcome = failure.outcome
+                    outcome = self._finish(member, outcome, before, delivery, element_owner)
+            except RetryLater as exc:
+                retry = retry or exc
+                outcome = exc.outcome
+            if outcome.status.is_failure:
+                problems.append(ErrorDetail(f"$[{index}]", f"{identifier}: {outcome.status.value}: {outcome.reason}"))
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+
+        gone = [m for m in (previous.members if previous else ()) if m not in members]
+        for identifier in gone:
+            if self.settings.archive_on_delete:
+                member = obj.element(identifier)
+                try:
+                    outcome = self._archive_source(member, delivery, budget)
+                except RetryLater as exc:
+                    retry = retry or exc
+                    outcome = exc.outcome
+                counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+            else:
+                counts["LEFT"] = counts.get("LEFT", 0) + 1
+
+        summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+        left = (
+            " (elements no longer exported are left on the Gateway: deletion is not enabled)"
+            if ("LEFT" in counts)
+            else ""
+        )
+        parent = Outcome(
+            Status.UPDATED if previous else Status.CREATED,
+            f"Catalogue of {len(elements)} datasets: {summary}{left}.",
+            tuple(problems),
+        )
+        self._finish(obj, parent, previous, delivery, owner, stored=stored, digest=digest, members=tuple(members))
+        if retry is not None:
+            raise retry
+        return parent
+
+    # Removals ------------------------------------------------------------------------------------------
+    def _remove(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
+        """``s3:ObjectRemoved:*``: archive the source's Gateway dataset (and a catalogue's members)."""
+        if not self.settings.archive_on_delete:
+            outcome = Outcome(Status.UNCHANGED, "Object deleted; archiving on delete is not enabled.")
+            self.observer.outcome(obj, outcome)
+            return outcome
+        previous = self.ledger.get(obj.source)
+        retry: RetryLater | None = None
+        for identifier in previous.members if previous else ():
+            try:
+                self._archive_source(obj.element(identifier), delivery, budget)
+            except RetryLater as exc:
+                retry = retry or exc
+        outcome = self._archive_source(obj, delivery, budget)
+        if retry is not None:
+            raise retry
+        return outcome
+
+    def _archive_source(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
+        with self._lease(obj, budget) as owner:
+            previous = self.ledger.get(obj.source)
+            if previous is not None and obj.newer_than(previous.sequencer) is False:
+                return self._stale(obj, previous)
+            if previous is not None and previous.status is Status.ARCHIVED:
+                outcome = replace(self._unchanged(previous, "Already archived"), status=Status.ARCHIVED)
+                return self._finish(obj, outcome, previous, delivery, owner)
+            if previous is not None and previous.members and previous.dataset_id is None:
+                # a catalogue file: its members were archived one by one
+                outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
+                return self._finish(obj, outcome, previous, delivery, owner)
+            known = previous.dataset_id if previous else None
+
+            def attempt(credentials: AppCredentials) -> GatewayAnswer:
+                nonlocal known
+                if known is None:
+                    found = self._call(
+                        "find", lambda: self.gateway.find(obj.datasetid, credentials, self._timeout(budget))
+                    )
+                    if found.kind is not AnswerKind.SUCCESS or not found.found:
+                        return found
+                    known = found.dataset_id
+                dataset_id = known
+                assert dataset_id is not None
+                return self._call(
+                    "archive", lambda: self.gateway.archive(dataset_id, credentials, self._timeout(budget))
+                )
+
+            try:
+                answer = self._with_retries(attempt, budget)
+            except Failure as failure:
+                return self._finish(obj, failure.outcome, previous, delivery, owner)
+            if answer.kind is AnswerKind.SUCCESS or answer.kind is AnswerKind.NOT_FOUND:
+                what = f"Archived Gateway dataset {known}" if known is not None else "No Gateway dataset to archive"
+                outcome = Outcome(
+                    Status.ARCHIVED,
+                    f"{what}: the object was deleted. Uploading it again restores and updates the dataset.",
+                    dataset_id=known,
+                    dataset_version=previous.dataset_version if previous else None,
+                    gateway_status=answer.http_status,
+                )
+            else:
+                outcome = self._outcome_of(answer, None)
+            return self._finish(obj, outcome, previous, delivery, owner)
+
     # Records -------------------------------------------------------------------------------------------
+    def _finish(
+        self,
+        obj: SourceObject,
+        outcome: Outcome,
+        previous: LedgerEntry | None,
+        delivery: Delivery,
+        owner: str,
+        stored: StoredObject | None = None,
+        digest: str | None = None,
+        members: tuple[str, ...] = (),
+    ) -> Outcome:
+        """Record the outcome (ledger, then DLQ for a failure), then tell the observer. Raises RetryLater
+        for a transient failure that SQS will deliver again."""
+        outcome = replace(outcome, attempts=delivery.receive_count)
+        if outcome.status is Status.RETRYING and delivery.final:
+            outcome = replace(
+                outcome,
+                status=Status.FAILED,
+                reason=f"{outcome.reason} Gave up after {delivery.receive_count} deliveries; "
+                "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
+            )
+        self.ledger.record(self._entry(obj, outcome, previous, digest, stored, members), owner)
+        if outcome.status.is_failure:
+            self.dead_letters.send(self._dead_letter(obj, outcome, delivery))
+        self.observer.outcome(obj, outcome)
+        if outcome.status is Status.RETRYING:
+            raise RetryLater(outcome)
+        return outcome
+
     def _entry(
         self,
         obj: SourceObject,
@@ -388,8 +643,9 @@ class IngestPipeline:
         previous: LedgerEntry | None,
         digest: str | None,
         stored: StoredObject | None,
+        members: tuple[str, ...],
     ) -> LedgerEntry:
-        keep_previous = outcome.status not in PUBLISHED and previous is not None
+        keep = outcome.status not in PUBLISHED and previous is not None
         return LedgerEntry(
             source=obj.source,
             status=outcome.status,
@@ -400,18 +656,19 @@ class IngestPipeline:
             updated_at=self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             attempts=outcome.attempts,
             # A failed re-export keeps pointing at the dataset already on the Gateway.
-            dataset_id=outcome.dataset_id or (previous.dataset_id if keep_previous and previous else None),
-            dataset_version=outcome.dataset_version
-            or (previous.dataset_version if keep_previous and previous else None),
+            dataset_id=outcome.dataset_id or (previous.dataset_id if keep and previous else None),
+            dataset_version=outcome.dataset_version or (previous.dataset_version if keep and previous else None),
             schema=outcome.schema,
             errors=outcome.errors[:MAX_RECORDED_ERRORS],
             errors_total=len(outcome.errors),
             warnings=outcome.warnings,
-            sha256=digest,
+            sha256=digest or (previous.sha256 if keep and previous else None),
             etag=(stored.etag if stored and stored.etag else obj.etag),
             version_id=(stored.version_id if stored and stored.version_id else obj.version_id),
-            sequencer=obj.sequencer,
+            sequencer=obj.sequencer or (previous.sequencer if previous else None),
             gateway_status=outcome.gateway_status,
+            document_sha256=outcome.digest or (previous.document_sha256 if keep and previous else None),
+            members=members or (previous.members if previous and outcome.status is Status.ARCHIVED else ()),
         )
 
     @staticmethod
@@ -430,3 +687,10 @@ class IngestPipeline:
             "attempts": delivery.receive_count,
             "event": dict(delivery.original),
         }
+
+
+def canonical_digest(document: Any) -> str:
+    """sha256 of the document's canonical JSON (sorted keys, no whitespace): the same document however
+    it was serialised."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -105,6 +105,8 @@ class Runtime:
                 target_schema=settings.target_schema,
                 max_gateway_attempts=settings.max_gateway_attempts,
                 read_timeout_s=settings.read_timeout_s,
+                archive_on_delete=settings.archive_on_delete,
+                catalogue_id_pointer=settings.catalogue_id_pointer,
             ),
             pack=pack_loader,
             store=S3ObjectStore(session.client("s3")),
@@ -177,9 +179,6 @@ class Runtime:
             logger.append_keys(source=obj.source, correlation_id=obj.sequencer or obj.etag)
             if obj.is_folder_marker:
                 logger.info("skipping folder marker")
-                continue
-            if obj.is_removal:
-                logger.info("skipping removal event: deleting datasets is not enabled")
                 continue
             try:
                 outcome = self.pipeline.process(

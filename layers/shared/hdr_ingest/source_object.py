@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -22,11 +22,26 @@ class SourceObject:
     version_id: str | None = None
     sequencer: str | None = None
     size: int | None = None
+    element_id: str | None = None  # set for one dataset of a catalogue file (a JSON array of documents)
 
     @property
     def source(self) -> str:
-        """The ledger's partition key: ``s3://<bucket>/<key>``."""
-        return f"s3://{self.bucket}/{self.key}"
+        """The ledger's partition key: ``s3://<bucket>/<key>``, plus ``#<id>`` for a catalogue element."""
+        base = f"s3://{self.bucket}/{self.key}"
+        return f"{base}#{self.element_id}" if self.element_id is not None else base
+
+    def element(self, element_id: str) -> SourceObject:
+        """One dataset of this catalogue file."""
+        return replace(self, element_id=element_id)
+
+    def newer_than(self, sequencer: str | None) -> bool | None:
+        """Whether this event is newer than one with ``sequencer`` for the same key (None: cannot tell).
+
+        S3 sequencers are hex strings, comparable for the same key once left-padded to equal length."""
+        if not self.sequencer or not sequencer:
+            return None
+        width = max(len(self.sequencer), len(sequencer))
+        return self.sequencer.upper().rjust(width, "0") > sequencer.upper().rjust(width, "0")
 
     @property
     def datasetid(self) -> str:
@@ -53,6 +68,7 @@ class SourceObject:
             "sequencer": self.sequencer,
             "size": self.size,
             "event_name": self.event_name,
+            "element_id": self.element_id,
         }
 
 

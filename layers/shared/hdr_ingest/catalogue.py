@@ -1,0 +1,51 @@
+"""Catalogue files: one S3 object holding a JSON array of metadata documents, one Gateway dataset each.
+
+Each element is identified by its own identifier, so it keeps its Gateway dataset across exports whatever
+its position in the array: HDRUK 3.x/4.x ``identifier``, GWDM ``required.gatewayPid``, HDRUK 2.x
+``identifier``/``id``, or the JSON pointer configured in ``CATALOGUE_ID_POINTER``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+AUTO_POINTERS = ("/identifier", "/required/gatewayPid", "/id")
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """RFC 6901 JSON pointer lookup; ``None`` when the path does not exist."""
+    if pointer == "":
+        return document
+    if not pointer.startswith("/"):
+        raise ValueError(f"a JSON pointer starts with '/': {pointer!r}")
+    node = document
+    for raw in pointer[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            if part not in node:
+                return None
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def element_identifier(element: dict[str, Any], pointer: str | None = None) -> str | None:
+    """The element's identifier as text, or ``None`` when it has none (the element is then INVALID)."""
+    for candidate in (pointer,) if pointer else AUTO_POINTERS:
+        value = resolve_pointer(element, candidate)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (str, int)) and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def missing_identifier_message(pointer: str | None) -> str:
+    where = f"at {pointer}" if pointer else "(identifier, required.gatewayPid or id)"
+    return (
+        f"has no identifier {where}; each dataset of a catalogue needs one so that it keeps its Gateway "
+        "dataset across exports. Add it and upload the file again."
+    )

@@ -1,0 +1,197 @@
+"""Fixtures for the integration tests: moto (in-process) for AWS and the Gateway emulator over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hdr_ingest.schema_pack import SchemaPack
+from local_stack.gateway_emulator import App, GatewayEmulator
+
+BUCKET = "hgi-test-metadata"
+SECRET = "hgi-test/gateway-app"
+MAX_RECEIVE = 3
+APP = App("app-1234", "client-5678")
+
+
+@dataclass
+class Stack:
+    emulator: GatewayEmulator
+    s3: Any
+    sqs: Any
+    secrets: Any
+    table: Any
+    queue_url: str
+    dlq_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    # -- driving -----------------------------------------------------------------------------------------
+    def put(self, key: str, body: bytes | dict[str, Any] | list[Any]) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+    def receive(self, expected: int = 1) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while len(messages) < expected and time.monotonic() < deadline:
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            messages.extend(m for m in got if "s3:TestEvent" not in m["Body"])
+            for m in got:
+                if "s3:TestEvent" in m["Body"]:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        assert len(messages) == expected, f"expected {expected} notifications, got {len(messages)}"
+        return messages
+
+    def sqs_event(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        records = []
+        for m in messages:
+            attributes = dict(m["Attributes"])
+            if receive_count is not None:
+                attributes["ApproximateReceiveCount"] = str(receive_count)
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": attributes,
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:hgi-test-ingest",
+                    "awsRegion": "eu-west-2",
+                }
+            )
+        return {"Records": records}
+
+    def invoke(self, event_: dict[str, Any]) -> dict[str, Any]:
+        from app import lambda_handler
+
+        return dict(lambda_handler(event_, Context()))
+
+    def deliver(self, messages: list[dict[str, Any]], receive_count: int | None = None) -> dict[str, Any]:
+        """Invoke with an SQS batch, then delete what succeeded, as Lambda's event source mapping does."""
+        response = self.invoke(self.sqs_event(messages, receive_count))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return response
+
+    def drop_and_invoke(
+        self, key: str, body: bytes | dict[str, Any] | list[Any], receive_count: int | None = None
+    ) -> Any:
+        self.put(key, body)
+        return self.deliver(self.receive(), receive_count)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def ledger(self, key: str) -> dict[str, Any]:
+        item = self.table.get_item(Key={"source": f"s3://{BUCKET}/{key}"}).get("Item")
+        assert item, f"no ledger item for {key}"
+        return dict(item)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def gateway_datasets(self) -> list[dict[str, Any]]:
+        return self.emulator.datasets()
+
+    def set_secret(self, value: Any) -> None:
+        self.secrets.put_secret_value(SecretId=SECRET, SecretString=json.dumps(value))
+
+
+class Context:
+    function_name = "hgi-test-IngestFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:hgi-test-IngestFunction"
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/hgi-test"
+    log_stream_name = "stream"
+
+    def __init__(self, seconds: float = 60) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+@pytest.fixture(scope="module")
+def emulator(pack: SchemaPack) -> Iterator[GatewayEmulator]:
+    with GatewayEmulator(apps=[APP], validator=pack) as running:
+        yield running
+
+
+@pytest.fixture
+def stack(emulator: GatewayEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    emulator.reset()
+    emulator.set_apps([APP], replace=True)
+    with mock_aws():
+        region = "eu-west-2"
+        s3 = boto3.client("s3", region_name=region)
+        sqs = boto3.client("sqs", region_name=region)
+        secrets = boto3.client("secretsmanager", region_name=region)
+        dynamodb = boto3.resource("dynamodb", region_name=region)
+        dlq_url = sqs.create_queue(QueueName="hgi-test-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName="hgi-test-ingest",
+            Attributes={
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE)}),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": "incoming/"},
+                                    {"Name": "suffix", "Value": ".json"},
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+        table = dynamodb.create_table(
+            TableName="hgi-test-ledger",
+            KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        secrets.create_secret(Name=SECRET, SecretString=json.dumps({"app_id": APP.app_id, "client_id": APP.client_id}))
+        env = {
+            "GATEWAY_URL": emulator.base_url,
+            "GATEWAY_SECRET_ID": SECRET,
+            "LEDGER_TABLE": "hgi-test-ledger",
+            "DLQ_URL": dlq_url,
+            "MAX_RECEIVE_COUNT": str(MAX_RECEIVE),
+            "GATEWAY_READ_TIMEOUT": "2",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Stack(emulator, s3, sqs, secrets, table, queue_url, dlq_url, env)

@@ -1,0 +1,271 @@
+"""Issue: exactly one Gateway dataset per source, always current. The pipeline over a stateful fake Gateway."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hdr_ingest.credentials import AppCredentials
+from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
+from hdr_ingest.outcome import Status
+from hdr_ingest.pipeline import Budget, Delivery, IngestPipeline, PipelineSettings, RetryLater, StoredObject
+from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.source_object import SourceObject
+from tests.conftest import example
+from tests.unit.test_pipeline import Credentials, DeadLetters, Ledger
+
+pytestmark = pytest.mark.unit
+
+DOC = example("schemata/HDRUK/4.0.0/docs.example.json")
+
+
+@dataclass
+class FakeGateway:
+    """Datasets by id, with the Gateway's rules: PUT overwrites and bumps the version, DELETE archives."""
+
+    datasets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def _ok(self, status: int, dataset_id: int) -> GatewayAnswer:
+        d = self.datasets[dataset_id]
+        return GatewayAnswer(AnswerKind.SUCCESS, status, "ok", dataset_id=dataset_id, dataset_version=d["version"])
+
+    def create(self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float) -> Any:
+        self.calls.append("create")
+        new_id = len(self.datasets) + 1
+        self.datasets[new_id] = {"datasetid": datasetid, "version": 1, "archived": False, "doc": document}
+        return self._ok(201, new_id)
+
+    def update(self, dataset_id: int, document: dict[str, Any], schema: SchemaRef | None, c: Any, t: float) -> Any:
+        self.calls.append("update")
+        d = self.datasets.get(dataset_id)
+        if d is None or d["archived"]:
+            return GatewayAnswer(AnswerKind.NOT_FOUND, 500, "No query results for model")
+        d["version"] += 1
+        d["doc"] = document
+        return self._ok(200, dataset_id)
+
+    def find(self, datasetid: str, c: Any, t: float) -> GatewayAnswer:
+        self.calls.append("find")
+        for dataset_id, d in self.datasets.items():
+            if d["datasetid"] == datasetid:
+                return GatewayAnswer(
+                    AnswerKind.SUCCESS,
+                    200,
+                    "x",
+                    dataset_id=dataset_id,
+                    found=not d["archived"],
+                    dataset_version=d["version"],
+                )
+        return GatewayAnswer(AnswerKind.SUCCESS, 200, "not found")
+
+    def archive(self, dataset_id: int, c: Any, t: float) -> GatewayAnswer:
+        self.calls.append("archive")
+        self.datasets[dataset_id]["archived"] = True
+        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+
+    def unarchive(self, dataset_id: int, c: Any, t: float) -> GatewayAnswer:
+        self.calls.append("unarchive")
+        self.datasets[dataset_id]["archived"] = False
+        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+
+    def per_datasetid(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in self.datasets.values():
+            counts[d["datasetid"]] = counts.get(d["datasetid"], 0) + 1
+        return counts
+
+
+class Store:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def read(self, obj: SourceObject, max_bytes: int) -> StoredObject:
+        return StoredObject(self.objects[obj.key])
+
+
+@dataclass
+class World:
+    pack: SchemaPack
+    archive_on_delete: bool = False
+    store: Store = field(default_factory=Store)
+    ledger: Ledger = field(default_factory=Ledger)
+    dlq: DeadLetters = field(default_factory=DeadLetters)
+    gateway: FakeGateway = field(default_factory=FakeGateway)
+
+    def pipeline(self) -> IngestPipeline:
+        return IngestPipeline(
+            PipelineSettings(max_object_bytes=10_000_000, archive_on_delete=self.archive_on_delete),
+            lambda: self.pack,
+            self.store,
+            self.ledger,
+            self.dlq,
+            Credentials([AppCredentials("a", "c")]),
+            self.gateway,
+            clock=lambda: datetime(2026, 11, 22, tzinfo=UTC),
+        )
+
+    def drop(self, key: str, body: Any, sequencer: str | None = None, raw: bytes | None = None) -> Any:
+        self.store.objects[key] = raw if raw is not None else json.dumps(body).encode()
+        obj = SourceObject("bucket", key, sequencer=sequencer)
+        return self.pipeline().process(obj, Delivery(), Budget(sleep=lambda s: None))
+
+    def delete(self, key: str, sequencer: str | None = None) -> Any:
+        obj = SourceObject("bucket", key, event_name="ObjectRemoved:Delete", sequencer=sequencer)
+        return self.pipeline().process(obj, Delivery(), Budget())
+
+
+@pytest.fixture
+def world(pack: SchemaPack) -> World:
+    return World(pack)
+
+
+def titled(title: str, identifier: str | None = None) -> dict[str, Any]:
+    document = copy.deepcopy(DOC)
+    document["summary"]["title"] = title
+    if identifier is not None:
+        document["identifier"] = f"https://example.org/{identifier}"
+    return document
+
+
+def test_same_file_three_times_is_one_dataset(world: World) -> None:
+    statuses = [world.drop("incoming/a.json", DOC).status for _ in range(3)]
+    assert statuses == [Status.CREATED, Status.UNCHANGED, Status.UNCHANGED]
+    assert len(world.gateway.datasets) == 1
+    assert world.gateway.calls == ["find", "create"]
+
+
+def test_same_document_serialised_differently_is_unchanged(world: World) -> None:
+    world.drop("incoming/a.json", DOC)
+    outcome = world.drop("incoming/a.json", None, raw=json.dumps(DOC, indent=4, sort_keys=True).encode())
+    assert outcome.status is Status.UNCHANGED
+    assert world.gateway.calls == ["find", "create"]
+
+
+def test_changed_export_updates_with_a_higher_version(world: World) -> None:
+    world.drop("incoming/a.json", DOC)
+    outcome = world.drop("incoming/a.json", titled("Renamed"))
+    assert (outcome.status, outcome.dataset_id, outcome.dataset_version) == (Status.UPDATED, 1, 2)
+    assert world.gateway.datasets[1]["doc"]["summary"]["title"] == "Renamed"
+
+
+def test_lost_ledger_write_is_found_by_lookup(world: World) -> None:
+    world.drop("incoming/a.json", DOC)
+    world.ledger.items.clear()  # the ledger write after the POST was lost
+    outcome = world.drop("incoming/a.json", titled("Again"))
+    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 1)
+    assert world.gateway.per_datasetid() == {SourceObject("bucket", "incoming/a.json").datasetid: 1}
+
+
+def test_concurrent_delivery_of_one_source_is_held_off(world: World) -> None:
+    source = SourceObject("bucket", "incoming/a.json").source
+    assert world.ledger.acquire(source, "other-invocation", 2e9, 1.7e9)
+    with pytest.raises(RetryLater, match="being processed by another invocation"):
+        world.drop("incoming/a.json", DOC)
+    assert world.gateway.calls == []
+    world.ledger.release(source, "other-invocation")
+    assert world.drop("incoming/a.json", DOC).status is Status.CREATED
+
+
+def test_expired_lease_is_taken_over(world: World) -> None:
+    source = SourceObject("bucket", "incoming/a.json").source
+    world.ledger.acquire(source, "crashed-invocation", 1.0, 0.0)  # expired long ago
+    assert world.drop("incoming/a.json", DOC).status is Status.CREATED
+
+
+def test_older_event_never_overwrites_newer_state(world: World) -> None:
+    world.drop("incoming/a.json", titled("Newest"), sequencer="0062E5A1B2C3D4E5F6")
+    outcome = world.drop("incoming/a.json", titled("Oldest"), sequencer="0062E5A1B2C3D4E5F0")
+    assert "older than the one already processed" in outcome.reason
+    assert world.gateway.datasets[1]["doc"]["summary"]["title"] == "Newest"
+    entry = world.ledger.items["s3://bucket/incoming/a.json"]
+    assert entry.sequencer == "0062E5A1B2C3D4E5F6" and entry.status is Status.CREATED
+
+
+def test_sequencers_of_different_length_compare_as_padded_hex(world: World) -> None:
+    assert SourceObject("b", "k", sequencer="0100").newer_than("FF") is True
+    assert SourceObject("b", "k", sequencer="FF").newer_than("0100") is False
+    assert SourceObject("b", "k").newer_than("FF") is None
+
+
+def test_delete_is_ignored_unless_enabled(world: World) -> None:
+    world.drop("incoming/a.json", DOC)
+    world.delete("incoming/a.json")
+    assert world.gateway.datasets[1]["archived"] is False
+    assert world.ledger.items["s3://bucket/incoming/a.json"].status is Status.CREATED
+
+
+def test_delete_archives_and_reupload_restores_the_same_dataset(world: World) -> None:
+    world.archive_on_delete = True
+    world.drop("incoming/a.json", DOC, sequencer="01")
+    assert world.delete("incoming/a.json", sequencer="02").status is Status.ARCHIVED
+    assert world.gateway.datasets[1]["archived"] is True
+    entry = world.ledger.items["s3://bucket/incoming/a.json"]
+    assert (entry.status, entry.dataset_id) == (Status.ARCHIVED, 1)
+    # an older create arriving late does not resurrect it
+    world.drop("incoming/a.json", DOC, sequencer="01")
+    assert world.gateway.datasets[1]["archived"] is True
+    # a re-upload brings back the same Gateway dataset, updated
+    outcome = world.drop("incoming/a.json", DOC, sequencer="03")
+    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 1)
+    assert world.gateway.datasets[1]["archived"] is False and len(world.gateway.datasets) == 1
+    assert world.gateway.calls[-2:] == ["unarchive", "update"]
+
+
+def test_delete_of_a_never_published_object(world: World) -> None:
+    world.archive_on_delete = True
+    outcome = world.delete("incoming/never.json")
+    assert outcome.status is Status.ARCHIVED and "No Gateway dataset to archive" in outcome.reason
+
+
+def test_catalogue_publishes_one_dataset_per_element(world: World) -> None:
+    world.archive_on_delete = True
+    first = [titled("Dataset A", "id-a"), titled("Dataset B", "id-b"), titled("Dataset C", "id-c")]
+    parent = world.drop("incoming/catalogue.json", first)
+    assert parent.status is Status.CREATED and "3 created" in parent.reason
+    sources = {s: e.status for s, e in world.ledger.items.items()}
+    assert sources == {
+        "s3://bucket/incoming/catalogue.json": Status.CREATED,
+        "s3://bucket/incoming/catalogue.json#https://example.org/id-a": Status.CREATED,
+        "s3://bucket/incoming/catalogue.json#https://example.org/id-b": Status.CREATED,
+        "s3://bucket/incoming/catalogue.json#https://example.org/id-c": Status.CREATED,
+    }
+    assert world.ledger.items["s3://bucket/incoming/catalogue.json"].members == (
+        "https://example.org/id-a",
+        "https://example.org/id-b",
+        "https://example.org/id-c",
+    )
+
+    # next export: A unchanged, B changed, C removed, D added (and in a different order)
+    second = [titled("Dataset D", "id-d"), titled("Dataset B2", "id-b"), titled("Dataset A", "id-a")]
+    parent = world.drop("incoming/catalogue.json", second)
+    assert parent.status is Status.UPDATED
+    status = {s.split("/")[-1]: e.status for s, e in world.ledger.items.items() if "#" in s}
+    assert status == {"id-a": Status.UNCHANGED, "id-b": Status.UPDATED, "id-c": Status.ARCHIVED, "id-d": Status.CREATED}
+    assert "1 archived, 1 created, 1 unchanged, 1 updated" in parent.reason
+    assert all(n == 1 for n in world.gateway.per_datasetid().values())
+    assert len(world.gateway.datasets) == 4
+
+
+def test_catalogue_element_without_identifier_is_invalid_alone(world: World) -> None:
+    no_id = titled("No id")
+    del no_id["identifier"]
+    parent = world.drop("incoming/catalogue.json", [titled("Dataset A", "id-a"), no_id])
+    assert world.ledger.items["s3://bucket/incoming/catalogue.json#https://example.org/id-a"].status is Status.CREATED
+    invalid = world.ledger.items["s3://bucket/incoming/catalogue.json#[1]"]
+    assert invalid.status is Status.INVALID and "has no identifier" in invalid.reason
+    assert [m["source"] for m in world.dlq.messages] == ["s3://bucket/incoming/catalogue.json#[1]"]
+    assert "1 created, 1 invalid" in parent.reason and parent.errors[0].path == "$[1]"
+
+
+def test_catalogue_deleted_archives_every_member(world: World) -> None:
+    world.archive_on_delete = True
+    world.drop("incoming/catalogue.json", [titled("Dataset A", "id-a"), titled("Dataset B", "id-b")])
+    world.delete("incoming/catalogue.json")
+    assert all(d["archived"] for d in world.gateway.datasets.values())
+    assert world.ledger.items["s3://bucket/incoming/catalogue.json"].status is Status.ARCHIVED
