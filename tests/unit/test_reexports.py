@@ -269,3 +269,34 @@ def test_catalogue_deleted_archives_every_member(world: World) -> None:
     world.delete("incoming/catalogue.json")
     assert all(d["archived"] for d in world.gateway.datasets.values())
     assert world.ledger.items["s3://bucket/incoming/catalogue.json"].status is Status.ARCHIVED
+
+
+def test_ledger_is_rebuilt_from_the_gateway(world: World) -> None:
+    from hdr_ingest.ledger_rebuild import rebuild_ledger, sources_of
+
+    world.archive_on_delete = True
+    world.drop("incoming/single.json", DOC)
+    world.drop("incoming/catalogue.json", [titled("Dataset A", "a"), titled("Dataset B", "b")])
+    world.drop("incoming/gone.json", titled("Deleted later"))
+    world.delete("incoming/gone.json")
+    world.ledger.items.clear()
+    world.store.objects["incoming/new.json"] = json.dumps(titled("Never published")).encode()
+    objects = [
+        SourceObject("bucket", k)
+        for k in ("incoming/single.json", "incoming/catalogue.json", "incoming/gone.json", "incoming/new.json")
+    ]
+    lines = rebuild_ledger(sources_of(objects, world.store), world.ledger, world.gateway, AppCredentials("a", "c"))
+    by_source = {line.source: line.status for line in lines}
+    assert by_source == {
+        "s3://bucket/incoming/single.json": "CREATED",
+        "s3://bucket/incoming/catalogue.json": "NOT_ON_GATEWAY",
+        "s3://bucket/incoming/catalogue.json#https://example.org/a": "CREATED",
+        "s3://bucket/incoming/catalogue.json#https://example.org/b": "CREATED",
+        "s3://bucket/incoming/gone.json": "ARCHIVED",
+        "s3://bucket/incoming/new.json": "NOT_ON_GATEWAY",
+    }
+    calls = len(world.gateway.calls)
+    # the next drop of a rebuilt source updates its dataset: no duplicate
+    assert world.drop("incoming/single.json", titled("Updated after rebuild")).status is Status.UPDATED
+    assert world.gateway.calls[calls:] == ["update"]
+    assert len(world.gateway.datasets) == 4
