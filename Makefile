@@ -3,12 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# checkov lives in its own venv: its dependencies clash with the pinned test stack (boto3, packaging).
+SCAN_VENV ?= .venv-scan
 # CI (and anyone with the shared reference folder beside the checkout) copies the pinned schema pack
 # from this mirror; without it `make schemas` downloads the pinned HDRUK/schemata commit.
 HDRUK_SCHEMATA_DIR ?= $(wildcard $(CURDIR)/../shared/hdruk/schemata)
 export HDRUK_SCHEMATA_DIR
 
 .PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock
+.PHONY: scan
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -29,6 +32,16 @@ lint: setup ## ruff, mypy and cfn-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
+	$(MAKE) --no-print-directory scan
+
+scan: $(SCAN_VENV)/.installed ## checkov on template.yaml: no failed checks (suppressions are justified inline)
+	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+$(SCAN_VENV)/.installed: requirements/scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements/scan.txt
+	touch $@
 
 test: setup schemas lint ## the whole suite: lint, unit, integration, end-to-end, infrastructure
 	$(PY) -m pytest
@@ -58,3 +71,4 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 
 clean:
 	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/schemata .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(SCAN_VENV)
