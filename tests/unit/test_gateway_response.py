@@ -10,8 +10,9 @@ NOTICE = {"Deprecation": "true", "Sunset": "Thurs, 22 Jan 2026 23:59:59 GMT"}
 
 
 def test_created() -> None:
+    # "version" in a create answer is the dataset_versions row id, not the version number
     answer = classify(201, {"message": "created", "data": 42, "version": 7}, NOTICE)
-    assert (answer.kind, answer.dataset_id, answer.dataset_version) == (AnswerKind.SUCCESS, 42, 7)
+    assert (answer.kind, answer.dataset_id, answer.dataset_version) == (AnswerKind.SUCCESS, 42, 1)
     assert answer.deprecation == "true" and answer.sunset.startswith("Thurs")
 
 

@@ -118,9 +118,11 @@ def classify(status: int, body: Any, headers: dict[str, str] | None = None) -> G
     if status in (200, 201):
         data = body.get("data") if isinstance(body, dict) else None
         dataset_id = data if isinstance(data, int) else (data.get("id") if isinstance(data, dict) else None)
-        version = body.get("version") if isinstance(body, dict) else None
-        if not isinstance(version, int) and isinstance(data, dict):
-            version = _latest_version(data)
+        # A create answers {"data": <id>, "version": <dataset_versions row id>}: the row id is not the version
+        # number, and a new dataset is at version 1. An update answers the dataset with its versions.
+        version: int | None = 1 if status == 201 else None
+        if isinstance(data, dict):
+            version = _latest_version(data) or version
         return GatewayAnswer(
             AnswerKind.SUCCESS,
             status,

@@ -1,0 +1,298 @@
+"""The whole pipeline on this machine: `python -m local_stack` (`make run`).
+
+Starts moto (S3, SQS, DynamoDB, Secrets Manager) with the stack's resources, the Gateway emulator (validating
+with the real schema pack) and the ingest function behind an SQS poller; uploads the sample documents in
+`local_stack/samples/`, prints what became of each, then keeps running, printing every new outcome, until
+Ctrl-C. `--once` exits after the samples: 0 when each ended in its expected status, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+import tomllib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from hdr_ingest.outcome import Status
+from hdr_ingest.pipeline import LedgerEntry
+from hdr_ingest.schema_pack import SchemaPackError
+from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
+from local_stack.table import render, shorten
+
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
+
+
+@dataclass(frozen=True)
+class Sample:
+    file: Path
+    key: str
+    expect: frozenset[str]
+    about: str
+
+
+def load_samples(directory: Path = SAMPLES_DIR) -> list[Sample]:
+    manifest = tomllib.loads((directory / "manifest.toml").read_text(encoding="utf-8"))
+    return [
+        Sample(directory / item["file"], item["key"], frozenset(item["expect"]), item.get("about", ""))
+        for item in manifest["sample"]
+    ]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the results table: a sample, or one dataset of a catalogue sample."""
+
+    label: str
+    entry: LedgerEntry | None
+    expect: frozenset[str]
+
+    @property
+    def as_expected(self) -> bool:
+        return self.entry is not None and self.entry.status.value in self.expect
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--once", action="store_true", help="exit after the samples (exit 1 if any was unexpected)")
+    parser.add_argument("--no-samples", action="store_true", help="do not upload the bundled samples")
+    parser.add_argument("--port", type=int, default=0, help="moto server port (default: a free port)")
+    parser.add_argument("--stack-name", default="hgi-local", help="resource name prefix (default: hgi-local)")
+    parser.add_argument("--region", default="eu-west-2")
+    parser.add_argument("--visibility-timeout", type=int, default=30, help="ingest queue VisibilityTimeout, s")
+    parser.add_argument("--max-receive-count", type=int, default=5, help="deliveries before the DLQ (default 5)")
+    parser.add_argument("--function-timeout", type=float, default=60.0, help="the function's timeout, s")
+    parser.add_argument(
+        "--log-level",
+        default="ERROR",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
+    )
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
+    parser.add_argument("--in-memory", action="store_true", help="keep the Gateway emulator's data in memory")
+    parser.add_argument("--emulator-port", type=int, default=0, help="Gateway emulator port (default: free)")
+    parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the samples' outcomes")
+    gateway = parser.add_argument_group("a real Gateway instead of the emulator")
+    gateway.add_argument("--gateway-url", help="e.g. https://api.dev.hdruk.cloud/api/v1")
+    gateway.add_argument("--app-id", help="the Gateway app's Application ID")
+    gateway.add_argument("--client-id", help="the Gateway app's Client ID")
+    return parser
+
+
+# --- output -----------------------------------------------------------------------------------------------
+
+
+def first_problem(entry: LedgerEntry) -> str:
+    if entry.errors:
+        more = f" (+{entry.errors_total - 1} more)" if entry.errors_total > 1 else ""
+        return f"{entry.errors[0]}{more}"
+    return "" if entry.status in PUBLISHED else entry.reason
+
+
+def shown(entry: LedgerEntry) -> str:
+    """The source without its bucket: the key, plus ``#<identifier>`` for a dataset of a catalogue file."""
+    return entry.source.removeprefix(f"s3://{entry.bucket}/")
+
+
+def outcome_row(entry: LedgerEntry) -> list[str]:
+    return [
+        shown(entry),
+        entry.status.value,
+        entry.schema or "-",
+        str(entry.dataset_id) if entry.dataset_id is not None else "-",
+        str(entry.dataset_version) if entry.dataset_version is not None else "-",
+    ]
+
+
+def _cli_command() -> str:
+    """How to run the CLI here: the console script once installed, else the module."""
+    return "hdr-ingest" if shutil.which("hdr-ingest") else "python -m local_stack.cli"
+
+
+def print_endpoints(stack: Any, state_path: Path) -> None:
+    aws = stack.aws
+    emulator = stack.emulator
+    gateway = f"{stack.gateway_url} (emulator; admin {emulator.root_url}/_emulator/datasets)" if emulator else ""
+    rows = [
+        ["moto endpoint", aws.endpoint_url],
+        ["bucket", aws.bucket],
+        ["ingest queue", aws.queue_url],
+        ["dead-letter queue", aws.dlq_url],
+        ["ledger table", aws.table],
+        ["Gateway", gateway or stack.gateway_url],
+        ["state file", str(state_path)],
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\nLocal stack {aws.stack_name} ({aws.region}) is running:")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    creds = " ".join(f"{k}={v}" for k, v in aws.credentials.items() if k != "AWS_SESSION_TOKEN")
+    cli = _cli_command()
+    print("\nDrop a file (any name ending in .json under incoming/):")
+    print(f"  {creds} AWS_DEFAULT_REGION={aws.region} \\")
+    print(f"    aws --endpoint-url {aws.endpoint_url} s3 cp my.json s3://{aws.bucket}/incoming/")
+    print(f"  {cli} drop my.json")
+    print(f"Ledger: {cli} status [--failed]    Replay the dead-letter queue: {cli} redrive")
+
+
+def print_results(results: list[Result]) -> None:
+    headers = ["source", "status", "schema", "dataset id", "version", "expected", "first error"]
+    rows = []
+    for result in results:
+        expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
+        entry = result.entry
+        if entry is None:
+            rows.append([result.label, "TIMEOUT", "-", "-", "-", expected, "no final outcome in time"])
+            continue
+        rows.append([result.label, *outcome_row(entry)[1:], expected, first_problem(entry)])
+    print(render(headers, rows))
+
+
+def print_outcome_line(entry: LedgerEntry) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    where = f"dataset {entry.dataset_id} v{entry.dataset_version}" if entry.dataset_id is not None else ""
+    if entry.status is Status.RETRYING:
+        where = f"attempt {entry.attempts}"
+    detail = first_problem(entry)
+    columns = shutil.get_terminal_size((160, 24)).columns
+    text = "  ".join(p for p in (stamp, f"{entry.status.value:<9}", shown(entry), entry.schema or "", where) if p)
+    if detail:
+        text += "  " + shorten(detail, max(30, columns - len(text) - 2))
+    print(text, flush=True)
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+
+def run_samples(stack: Any, samples: list[Sample], timeout: float) -> list[Result]:
+    """Upload every sample, then wait for each one's final ledger status (and its datasets', for a catalogue)."""
+    from local_stack.stack import FINAL_STATUSES
+
+    print(f"\nUploading {len(samples)} sample documents to s3://{stack.aws.bucket}/incoming/ …", flush=True)
+    for sample in samples:
+        stack.put(sample.key, sample.file.read_bytes())
+    deadline = time.monotonic() + timeout
+
+    def final(source: str) -> LedgerEntry | None:
+        try:
+            entry: LedgerEntry = stack.wait_for(source, FINAL_STATUSES, timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            return None
+        return entry
+
+    results: list[Result] = []
+    for sample in samples:
+        source = stack.source(sample.key)
+        entry = final(source)
+        results.append(Result(sample.key, entry, sample.expect))
+        for member in entry.members if entry else ():
+            results.append(Result(f"{sample.key}#{member}", final(f"{source}#{member}"), sample.expect))
+    return results
+
+
+def watch(stack: Any, seen: dict[str, str]) -> None:
+    """Print every new ledger outcome until interrupted."""
+    ledger = stack.ledger()
+    while True:
+        for entry in ledger.scan():
+            if seen.get(entry.source) != entry.updated_at:
+                seen[entry.source] = entry.updated_at
+                print_outcome_line(entry)
+        time.sleep(1.0)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    real_gateway = bool(args.gateway_url)
+    if real_gateway and not (args.app_id and args.client_id):
+        print("--gateway-url needs --app-id and --client-id (the Gateway app's credentials)", file=sys.stderr)
+        return 2
+    # The function's metrics are disabled locally; Powertools still warns when an invocation has none.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
+
+    state_dir: Path = args.state_dir
+    if not args.in_memory and not real_gateway:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    options = StackOptions(
+        stack_name=args.stack_name,
+        region=args.region,
+        moto_port=args.port,
+        visibility_timeout=args.visibility_timeout,
+        max_receive_count=args.max_receive_count,
+        function_timeout_s=args.function_timeout,
+        gateway_url=args.gateway_url,
+        app_id=args.app_id or LOCAL_APP_ID,
+        client_id=args.client_id or LOCAL_CLIENT_ID,
+        emulator_port=args.emulator_port,
+        emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
+        log_level=args.log_level,
+    )
+    samples = [] if args.no_samples else load_samples()
+    state_path = state_dir / STATE_FILE_NAME
+    stack = LocalStack(options)
+    print("Starting moto, " + ("" if real_gateway else "the Gateway emulator, ") + "and the ingest function …")
+    try:
+        stack.start()
+    except SchemaPackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ok = True
+    try:
+        write_state(
+            state_path,
+            {
+                "pid": os.getpid(),
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "aws": stack.aws.to_json(),
+                "gateway_url": stack.gateway_url,
+                "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
+                "function_env": stack.function_env,
+            },
+        )
+        seen: dict[str, str] = {}
+        if samples:
+            results = run_samples(stack, samples, args.wait)
+            print()
+            print_results(results)
+            ok = all(result.as_expected for result in results)
+            seen.update({r.entry.source: r.entry.updated_at for r in results if r.entry is not None})
+        print_endpoints(stack, state_path)
+        if args.once:
+            counters = stack.poller.counters()
+            print(
+                f"\n{counters['batches']} batches, {counters['messages']} messages, "
+                f"{counters['failures']} reported for retry. "
+                + ("Every sample ended as expected." if ok else "Some samples did NOT end as expected.")
+            )
+            return 0 if ok else 1
+        print("\nWatching for new drops; Ctrl-C stops the stack.\n", flush=True)
+        watch(stack, seen)
+    except KeyboardInterrupt:
+        print("\nStopping …")
+    finally:
+        remove_state(state_path)
+        stack.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,297 @@
+"""The stack's AWS resources on a moto server: the same bucket, queues, table and secret as template.yaml.
+
+    server = MotoServer().start()                  # http://127.0.0.1:<free port>
+    aws = provision(server.url, AwsOptions(), app_id="...", client_id="...")
+    env = aws.function_env(gateway_url)            # the IngestFunction's environment, pointed at moto
+
+Names follow the template for a stack called ``hgi-local``: bucket ``hgi-local-metadata-<account>-<region>``,
+queue ``hgi-local-ingest``, its DLQ ``hgi-local-dlq``, table ``hgi-local-ledger`` and secret
+``hgi-local/gateway-app``. Two things differ on purpose: the ingest queue's VisibilityTimeout is short
+(30 s instead of 360 s) so that retries are visible in seconds, and the ``DenyInsecureTransport`` policy
+statements are left out because moto is reached over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+__all__ = [
+    "DEFAULT_REGION",
+    "DEFAULT_STACK_NAME",
+    "FAKE_CREDENTIALS",
+    "MOTO_ACCOUNT_ID",
+    "AwsOptions",
+    "LocalAws",
+    "MotoServer",
+    "provision",
+]
+
+DEFAULT_STACK_NAME = "hgi-local"
+DEFAULT_REGION = "eu-west-2"
+MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# The function's settings that do not depend on where the resources are.
+_FUNCTION_DEFAULTS = {
+    "GATEWAY_HEADER_STYLE": "x-headers",
+    "MAX_OBJECT_BYTES": "10485760",
+    "TARGET_SCHEMA": "auto",
+    "POWERTOOLS_SERVICE_NAME": "hdr-gateway-ingest",
+    "POWERTOOLS_METRICS_NAMESPACE": "HdrGatewayIngest",
+    # Quiet: no X-Ray daemon locally, and no EMF metric lines printed after every invocation.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+class MotoServer:
+    """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
+        self.host = host
+        self.port = port
+        self.quiet = quiet
+        self._server: Any = None
+
+    def start(self) -> MotoServer:
+        if self._server is not None:
+            return self
+        if self.quiet:
+            # werkzeug logs every request and every NotImplementedError traceback at INFO/ERROR.
+            logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=not self.quiet)
+        server.start()
+        self.port = int(server.get_host_and_port()[1])
+        self._server = server
+        return self
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the moto server is not running; call start() first")
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    stack_name: str = DEFAULT_STACK_NAME
+    region: str = DEFAULT_REGION
+    visibility_timeout: int = 30
+    max_receive_count: int = 5
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """Where the provisioned resources are, and the function's environment for them."""
+
+    endpoint_url: str
+    region: str
+    stack_name: str
+    bucket: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    table: str
+    secret_id: str
+    max_receive_count: int
+    visibility_timeout: int
+    account_id: str = MOTO_ACCOUNT_ID
+    credentials: dict[str, str] = field(default_factory=lambda: dict(FAKE_CREDENTIALS))
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on the moto endpoint (one quick attempt: moto answers at once)."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def ledger_table(self) -> Any:
+        """The ledger as a boto3 ``dynamodb.Table`` resource."""
+        resource = boto3.session.Session().resource(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
+        )
+        return resource.Table(self.table)
+
+    def function_env(
+        self,
+        gateway_url: str,
+        log_level: str = "WARNING",
+        schema_pack_dir: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The IngestFunction's environment (template.yaml ``Environment.Variables``) pointed at moto."""
+        env = {
+            **_FUNCTION_DEFAULTS,
+            "GATEWAY_URL": gateway_url,
+            "GATEWAY_SECRET_ID": self.secret_id,
+            "LEDGER_TABLE": self.table,
+            "DLQ_URL": self.dlq_url,
+            "MAX_RECEIVE_COUNT": str(self.max_receive_count),
+            "POWERTOOLS_LOG_LEVEL": log_level,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            **self.credentials,
+        }
+        if schema_pack_dir:
+            env["SCHEMA_PACK_DIR"] = schema_pack_dir
+        env.update(extra or {})
+        return env
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LocalAws:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: str) -> LocalAws:
+    """Create the template's resources on ``endpoint_url`` (a fresh moto server) and return where they are."""
+    stack, region, account = options.stack_name, options.region, MOTO_ACCOUNT_ID
+    aws = LocalAws(
+        endpoint_url=endpoint_url,
+        region=region,
+        stack_name=stack,
+        bucket=f"{stack}-metadata-{account}-{region}",
+        queue_url="",
+        queue_arn=f"arn:aws:sqs:{region}:{account}:{stack}-ingest",
+        dlq_url="",
+        dlq_arn=f"arn:aws:sqs:{region}:{account}:{stack}-dlq",
+        table=f"{stack}-ledger",
+        secret_id=f"{stack}/gateway-app",
+        max_receive_count=options.max_receive_count,
+        visibility_timeout=options.visibility_timeout,
+    )
+    sqs, s3, dynamodb, secrets = (aws.client(name) for name in ("sqs", "s3", "dynamodb", "secretsmanager"))
+
+    # DeadLetterQueue: 14 days' retention; only the ingest queue may use it.
+    dlq_url = sqs.create_queue(
+        QueueName=f"{stack}-dlq",
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "MessageRetentionPeriod": "1209600",
+            "RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArnList": [aws.queue_arn]}),
+        },
+    )["QueueUrl"]
+
+    # IngestQueue with IngestQueuePolicy (S3 may send to it) and the redrive policy to the DLQ.
+    bucket_arn = f"arn:aws:s3:::{aws.bucket}"
+    queue_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowS3Notifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": aws.queue_arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": bucket_arn}, "StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+    queue_url = sqs.create_queue(
+        QueueName=f"{stack}-ingest",
+        Attributes={
+            "SqsManagedSseEnabled": "true",
+            "VisibilityTimeout": str(options.visibility_timeout),
+            "MessageRetentionPeriod": "345600",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": aws.dlq_arn, "maxReceiveCount": options.max_receive_count}
+            ),
+            "Policy": json.dumps(queue_policy),
+        },
+    )["QueueUrl"]
+
+    # LedgerTable: PK source, on demand, encrypted, point-in-time recovery.
+    dynamodb.create_table(
+        TableName=aws.table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+        SSESpecification={"Enabled": True},
+    )
+    dynamodb.update_continuous_backups(
+        TableName=aws.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+
+    # MetadataBucket: versioned, SSE-S3, no public access, owner-enforced; notifications to the queue.
+    bucket_args: dict[str, Any] = {"Bucket": aws.bucket}
+    if region != "us-east-1":
+        bucket_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**bucket_args)
+    s3.put_bucket_versioning(Bucket=aws.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=aws.bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=aws.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_ownership_controls(
+        Bucket=aws.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    # S3 answers this with an s3:TestEvent message on the queue, which the function skips.
+    s3.put_bucket_notification_configuration(
+        Bucket=aws.bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": aws.queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": "incoming/"},
+                                {"Name": "suffix", "Value": ".json"},
+                            ]
+                        }
+                    },
+                }
+            ]
+        },
+    )
+
+    # The Gateway app credentials, as the function reads them (GATEWAY_SECRET_ID).
+    secrets.create_secret(
+        Name=aws.secret_id,
+        Description="Gateway application credentials for the local stack",
+        SecretString=json.dumps({"app_id": app_id, "client_id": client_id}),
+    )
+    return LocalAws(**{**aws.to_json(), "queue_url": queue_url, "dlq_url": dlq_url})

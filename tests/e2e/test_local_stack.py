@@ -1,0 +1,328 @@
+"""The whole pipeline on the local stack: S3 put -> notification -> SQS -> poller -> handler -> Gateway emulator,
+ledger and DLQ, with real SQS visibility timeouts and redrive (moto server) and real HTTP (the emulator)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hdr_ingest.outcome import Status
+from hdr_ingest.pipeline import DLQ_MESSAGE_KIND
+from hdr_ingest.source_object import SourceObject
+from local_stack import cli
+from local_stack.poller import load_handler
+from local_stack.stack import LocalStack, StackOptions
+from tests.conftest import EXAMPLES, PACK_DIR, ROOT
+
+pytestmark = pytest.mark.e2e
+
+HDRUK4_EXAMPLE = EXAMPLES / "schemata" / "HDRUK" / "4.0.0" / "docs.example.json"
+SAMPLES = ROOT / "local_stack" / "samples"
+MAX_RECEIVES = 3
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    if not (PACK_DIR / "available.json").is_file():
+        pytest.fail("schema pack missing: run `make schemas` first")
+    # Powertools reads its settings when the handler module is imported: import it under the test suite's
+    # environment (tests/conftest.py), not the stack's, so later tests see the same Logger and Metrics.
+    load_handler()
+    options = StackOptions(
+        stack_name="hgi-e2e",
+        visibility_timeout=2,
+        max_receive_count=MAX_RECEIVES,
+        wait_time_s=1,
+        schema_pack_dir=PACK_DIR,
+        log_level="ERROR",
+    )
+    with LocalStack(options) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "stack" in request.fixturenames:
+        stack: LocalStack = request.getfixturevalue("stack")
+        assert stack.emulator is not None
+        stack.emulator.faults.reset()
+        stack.poller.resume()
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def emulator_datasets(stack: LocalStack, key: str) -> list[dict[str, Any]]:
+    assert stack.emulator is not None
+    datasetid = SourceObject(stack.aws.bucket, key).datasetid
+    return [d for d in stack.emulator.datasets() if d["datasetid"] == datasetid]
+
+
+def peek(stack: LocalStack, queue_url: str) -> list[dict[str, Any]]:
+    """The queue's visible messages, left in place (received with a visibility timeout of 0)."""
+    sqs = stack.aws.client("sqs")
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(3):
+        answer = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+        )
+        for message in answer.get("Messages", []):
+            seen[message["MessageId"]] = message
+    return list(seen.values())
+
+
+def dead_letter_for(stack: LocalStack, source: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in peek(stack, stack.aws.dlq_url):
+            body = json.loads(message["Body"])
+            if body.get("source") == source:
+                return {"body": body, "attributes": message.get("MessageAttributes", {})}
+        time.sleep(0.2)
+    raise AssertionError(f"no dead-letter message for {source}")
+
+
+def visible(stack: LocalStack, queue_url: str) -> int:
+    attributes = stack.aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def requests_since(stack: LocalStack, seq: int) -> list[Any]:
+    assert stack.emulator is not None
+    return [r for r in stack.emulator.requests() if r.seq > seq]
+
+
+def last_seq(stack: LocalStack) -> int:
+    assert stack.emulator is not None
+    log = stack.emulator.requests()
+    return log[-1].seq if log else 0
+
+
+def document(title: str) -> bytes:
+    doc = json.loads(HDRUK4_EXAMPLE.read_text(encoding="utf-8"))
+    doc["summary"]["title"] = title
+    return json.dumps(doc).encode()
+
+
+# --- the happy path ---------------------------------------------------------------------------------------
+
+
+def test_valid_hdruk4_example_is_created_then_unchanged_then_updated(stack: LocalStack) -> None:
+    key = "incoming/e2e/hdruk-4-example.json"
+    source = stack.source(key)
+    data = HDRUK4_EXAMPLE.read_bytes()
+    stack.put(key, data)
+
+    entry = stack.wait_for(source)
+    assert entry.status is Status.CREATED, entry.reason
+    assert entry.schema == "HDRUK 4.0.0"
+    assert entry.key == key and entry.attempts == 1 and entry.gateway_status == 201
+    [dataset] = emulator_datasets(stack, key)
+    assert dataset["id"] == entry.dataset_id
+    # A new dataset is at version 1 (the create answer's "version" is a row id, not the version number).
+    assert dataset["version"] == entry.dataset_version == 1
+    assert dataset["status"] == "ACTIVE" and dataset["version"] == 1
+    assert dataset["metadata"]["summary"]["title"] == json.loads(data)["summary"]["title"]
+
+    # The same bytes again: recorded as UNCHANGED without calling the Gateway.
+    seq = last_seq(stack)
+    stack.put(key, data)
+    again = stack.wait_for(source, {Status.UNCHANGED}, newer_than=entry.updated_at)
+    assert again.dataset_id == entry.dataset_id
+    assert requests_since(stack, seq) == []
+
+    # A changed export: the same Gateway dataset is overwritten (PUT), its version number bumped.
+    stack.put(key, document("North West London COVID-19 Patient Level Situation Report (revised)"))
+    updated = stack.wait_for(source, {Status.UPDATED}, newer_than=again.updated_at)
+    [dataset] = emulator_datasets(stack, key)
+    assert updated.dataset_id == dataset["id"] == entry.dataset_id
+    assert dataset["version"] == 2 and updated.dataset_version == 2
+    assert dataset["metadata"]["summary"]["title"].endswith("(revised)")
+    assert [r.method for r in requests_since(stack, seq)] == ["PUT"]
+
+
+def test_key_with_spaces_plus_and_unicode_is_decoded_and_published(stack: LocalStack) -> None:
+    key = "incoming/e2e/Données + résumé 2024 – v2.json"
+    stack.put(key, document("Unicode key"))
+    entry = stack.wait_for(stack.source(key))
+    assert entry.status is Status.CREATED, entry.reason
+    assert entry.key == key
+    assert entry.source == f"s3://{stack.aws.bucket}/{key}"
+    [dataset] = emulator_datasets(stack, key)
+    assert dataset["id"] == entry.dataset_id
+    assert dataset["datasetid"] == entry.datasetid
+
+
+# --- documents that cannot be published -------------------------------------------------------------------
+
+
+def test_invalid_document_is_recorded_with_every_error_and_dead_lettered(stack: LocalStack) -> None:
+    key = "incoming/e2e/invalid.json"
+    source = stack.source(key)
+    seq = last_seq(stack)
+    stack.put(key, (SAMPLES / "invalid-several-errors.json").read_bytes())
+
+    entry = stack.wait_for(source)
+    assert entry.status is Status.INVALID
+    paths = {e.path for e in entry.errors}
+    assert {"$.summary.title", "$.summary.populationSize", "$.issued", "$.internalNotes"} <= paths
+    assert entry.errors_total == len(entry.errors) == 6
+    assert entry.dataset_id is None
+    assert requests_since(stack, seq) == []  # never sent to the Gateway
+    assert emulator_datasets(stack, key) == []
+
+    letter = dead_letter_for(stack, source)
+    body = letter["body"]
+    assert body["kind"] == DLQ_MESSAGE_KIND and body["status"] == "INVALID"
+    assert {e["path"] for e in body["errors"]} == paths
+    assert all(e["message"] for e in body["errors"])
+    assert body["object"]["key"] == key
+    assert body["event"]["Records"][0]["s3"]["bucket"]["name"] == stack.aws.bucket  # replayable
+    assert letter["attributes"]["status"]["StringValue"] == "INVALID"
+
+
+def test_not_json_is_invalid_with_the_position(stack: LocalStack) -> None:
+    key = "incoming/e2e/export.json"
+    stack.put(key, (SAMPLES / "not-json-export.json").read_bytes())
+    entry = stack.wait_for(stack.source(key))
+    assert entry.status is Status.INVALID
+    [error] = entry.errors
+    assert error.path == "$" and "not valid JSON" in error.message and "line 1 column 1" in error.message
+
+
+# --- Gateway failures, retries, DLQ and replay ------------------------------------------------------------
+
+
+def test_a_gateway_500_is_retried_and_the_dataset_created(stack: LocalStack) -> None:
+    assert stack.emulator is not None
+    key = "incoming/e2e/after-a-500.json"
+    seq = last_seq(stack)
+    stack.emulator.faults.script(["500"])
+    stack.put(key, document("After a 500"))
+
+    entry = stack.wait_for(stack.source(key))
+    assert entry.status is Status.CREATED, entry.reason
+    statuses = [(r.method, r.status, r.fault) for r in requests_since(stack, seq)]
+    assert statuses[0] == ("GET", 500, "script:500")
+    assert statuses[-1] == ("POST", 201, None)
+    assert len(emulator_datasets(stack, key)) == 1
+
+
+def test_gateway_down_fails_after_max_receives_to_the_dlq_and_redrive_publishes_it(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert stack.emulator is not None
+    key = "incoming/e2e/gateway-down.json"
+    source = stack.source(key)
+    stack.emulator.faults.set_rates(error_rate=1.0)
+    stack.put(key, document("Gateway down"))
+
+    failed = stack.wait_for(source, timeout=40)
+    assert failed.status is Status.FAILED, failed.reason
+    assert failed.attempts == MAX_RECEIVES
+    assert "redrive" in failed.reason
+    assert emulator_datasets(stack, key) == []
+    letter = dead_letter_for(stack, source)["body"]
+    assert letter["status"] == "FAILED" and letter["attempts"] == MAX_RECEIVES
+    assert visible(stack, stack.aws.queue_url) == 0  # nothing left on the ingest queue
+
+    stack.emulator.faults.reset()
+    waiting = visible(stack, stack.aws.dlq_url)
+    code = cli.main(
+        [
+            "redrive",
+            "--dlq-url",
+            stack.aws.dlq_url,
+            "--queue-url",
+            stack.aws.queue_url,
+            "--endpoint-url",
+            stack.aws.endpoint_url,
+            "--region",
+            stack.aws.region,
+            "--state",
+            str(tmp_path / "no-stack.json"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"moved {waiting} message(s)" in out
+
+    replayed = stack.wait_for(source, {Status.CREATED}, newer_than=failed.updated_at)
+    assert replayed.attempts == 1
+    [dataset] = emulator_datasets(stack, key)
+    assert dataset["id"] == replayed.dataset_id
+    time.sleep(0.5)
+    assert all(json.loads(m["Body"]).get("source") != source for m in peek(stack, stack.aws.dlq_url))
+
+
+def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack) -> None:
+    assert stack.emulator is not None
+    keys = [f"incoming/e2e/batch-{n}.json" for n in range(3)]
+    stack.poller.pause()
+    before = len(stack.poller.reports)
+    for n, key in enumerate(keys):
+        stack.put(key, document(f"Batch member {n}"))
+    # The bucket's filters keep these off the queue.
+    stack.put("incoming/e2e/readme.txt", b"not announced")
+    stack.put("elsewhere/e2e/ignored.json", b"{}")
+    deadline = time.monotonic() + 5
+    while visible(stack, stack.aws.queue_url) < len(keys) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    assert visible(stack, stack.aws.queue_url) == len(keys)
+
+    # Record 1: lookup and create succeed. Record 2: three 500s (every in-invocation attempt). Record 3: fine.
+    stack.emulator.faults.script(["ok", "ok", "500", "500", "500"])
+    stack.poller.resume()
+    entries = [stack.wait_for(stack.source(key), {Status.CREATED}, timeout=30) for key in keys]
+
+    batch = list(stack.poller.reports)[before]
+    assert batch.size == 3 and len(batch.failed_ids) == 1 and batch.deleted == 2 and batch.error is None
+    assert sorted(e.attempts for e in entries) == [1, 1, 2]
+    for key, entry in zip(keys, entries, strict=True):
+        [dataset] = emulator_datasets(stack, key)
+        assert dataset["id"] == entry.dataset_id
+    assert stack.ledger().get(stack.source("incoming/e2e/readme.txt")) is None
+    assert stack.ledger().get(f"s3://{stack.aws.bucket}/elsewhere/e2e/ignored.json") is None
+
+
+# --- make run ---------------------------------------------------------------------------------------------
+
+
+def test_make_run_once_publishes_the_samples_and_exits_zero(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "GATEWAY_", "HGI_"))}
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/ingest", "."))
+    env["COLUMNS"] = "200"
+    done = subprocess.run(
+        [sys.executable, "-m", "local_stack", "--once", "--in-memory", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("incoming/")}
+    assert "CREATED" in rows["incoming/northshire/paediatric-asthma-cohort.json"]
+    assert "HDRUK 3.0.0" in rows["incoming/riverside/acute-stroke-registry.json"]
+    assert "GWDM 2.0" in rows["incoming/lakeside/maternity-outcomes.json"]
+    assert "$.internalNotes" in rows["incoming/hillcrest/diabetes-audit.json"]
+    assert "INVALID" in rows["incoming/hillcrest/export-that-is-csv.json"]
+    assert any("café quarter.json" in line and "CREATED" in line for line in rows.values())
+    catalogue = "incoming/moorland/child-health-catalogue.json"
+    members = [line for source, line in rows.items() if source.startswith(catalogue + "#https://example.org/")]
+    assert len(members) == 2 and all("CREATED" in line and "HDRUK 4.0.0" in line for line in members)
+    assert "Every sample ended as expected." in done.stdout
+    assert "s3 cp my.json s3://hgi-local-metadata-123456789012-eu-west-2/incoming/" in done.stdout
+    assert not (tmp_path / "stack.json").exists()  # removed on exit

@@ -1,0 +1,472 @@
+"""``hdr-ingest`` (local_stack.cli): validate's exit codes and JSON, redrive's receive/send/delete fallback on
+moto (server mode, where StartMessageMoveTask answers 500, and in-process, where it raises NotImplementedError),
+and the status, drop and invoke commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hdr_ingest.ledger import DynamoDbLedger
+from hdr_ingest.outcome import ErrorDetail, Status
+from hdr_ingest.pipeline import LedgerEntry
+from local_stack import cli
+from local_stack.aws import MotoServer
+from tests.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.integration
+
+VALID = EXAMPLES / "schemata" / "HDRUK" / "4.0.0" / "docs.example.json"
+SAMPLES = ROOT / "local_stack" / "samples"
+REGION = "eu-west-2"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def no_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No running local stack: the CLI must not pick up a developer's .local-stack/stack.json."""
+    path = tmp_path / "no-stack.json"
+    monkeypatch.setenv("HGI_LOCAL_STATE", str(path))
+    return path
+
+
+# --- validate ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def invalid_file(tmp_path: Path) -> Path:
+    target = tmp_path / "bad.json"
+    shutil.copy(SAMPLES / "invalid-several-errors.json", target)
+    return target
+
+
+def test_validate_a_valid_file_exits_0_and_names_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", str(VALID))
+    assert code == 0
+    assert out.startswith("ok ")
+    assert "valid HDRUK 4.0.0" in out
+
+
+def test_validate_an_invalid_file_exits_1_and_lists_every_error_with_its_path(
+    capsys: pytest.CaptureFixture[str], invalid_file: Path
+) -> None:
+    code, out, _ = run(capsys, "validate", str(invalid_file))
+    assert code == 1
+    assert out.startswith(f"INVALID  {invalid_file}")
+    for line in (
+        "$.summary.title: is required but missing; add it.",
+        '$.summary.populationSize: is "about 5000"; it must be of type integer.',
+        "$.internalNotes: is not a field of this schema",
+        '$.issued: is "yesterday"; it must be a date-time',
+        "$.summary.dataCustodian.contactPoint:",
+        "$.version:",
+    ):
+        assert line in out
+
+
+def test_validate_json_reports_each_file(
+    capsys: pytest.CaptureFixture[str], invalid_file: Path, tmp_path: Path
+) -> None:
+    not_json = tmp_path / "export.json"
+    not_json.write_text("title,rows\nx,1\n", encoding="utf-8")
+    code, out, _ = run(capsys, "validate", "--json", str(VALID), str(invalid_file), str(not_json))
+    assert code == 1
+    report = json.loads(out)
+    assert report["valid"] is False
+    good, bad, broken = report["files"]
+    assert good == {
+        "file": str(VALID),
+        "valid": True,
+        "schema": "HDRUK 4.0.0",
+        "summary": "valid HDRUK 4.0.0 (first match, as the Gateway detects)",
+        "errors": [],
+    }
+    assert bad["valid"] is False and bad["schema"] == "HDRUK 3.0.0"
+    assert {e["path"] for e in bad["errors"]} == {
+        "$.internalNotes",
+        "$.issued",
+        "$.summary.title",
+        "$.summary.dataCustodian.contactPoint",
+        "$.summary.populationSize",
+        "$.version",
+    }
+    assert broken["valid"] is False and broken["schema"] is None
+    [error] = broken["errors"]
+    assert error["path"] == "$" and "not valid JSON" in error["message"]
+
+
+def test_validate_json_exit_0_when_all_valid_and_directories_are_expanded(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    (folder / "nested").mkdir(parents=True)
+    shutil.copy(VALID, folder / "a.json")
+    shutil.copy(SAMPLES / "gwdm-2.0-maternity-outcomes.json", folder / "nested" / "b.json")
+    (folder / "notes.txt").write_text("not metadata", encoding="utf-8")
+    code, out, _ = run(capsys, "validate", "--json", str(folder))
+    assert code == 0
+    report = json.loads(out)
+    assert report["valid"] is True
+    assert [(Path(f["file"]).name, f["schema"]) for f in report["files"]] == [
+        ("a.json", "HDRUK 4.0.0"),
+        ("b.json", "GWDM 2.0"),
+    ]
+
+
+def test_validate_a_catalogue_checks_every_dataset_and_its_identifier(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "validate", str(SAMPLES / "catalogue-two-datasets.json"))
+    assert code == 0
+    assert "catalogue of 2 datasets: 2 valid, 0 invalid" in out
+    assert "[1] https://example.org/datasets/moorland-immunisation-uptake: valid HDRUK 4.0.0" in out
+
+    elements = json.loads((SAMPLES / "catalogue-two-datasets.json").read_text(encoding="utf-8"))
+    no_id = dict(elements[0], identifier=None)
+    broken = dict(elements[1], summary={**elements[1]["summary"], "populationSize": "lots"})
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps([elements[0], no_id, broken, elements[0]]), encoding="utf-8")
+    code, out, _ = run(capsys, "validate", "--json", str(catalogue))
+    assert code == 1
+    [result] = json.loads(out)["files"]
+    assert result["summary"] == "catalogue of 4 datasets: 1 valid, 3 invalid"
+    assert [e["valid"] for e in result["elements"]] == [True, False, False, False]
+    paths = [e["path"] for e in result["errors"]]
+    assert "$[1]" in paths  # no identifier (HDRUK 4.0.0 allows a null one, a catalogue does not)
+    assert "$[2].summary.populationSize" in paths
+    assert any(e["path"] == "$[3]" and "repeats identifier" in e["message"] for e in result["errors"])
+
+    code, out, _ = run(capsys, "validate", "--json", "--id-pointer", "/summary/title", str(catalogue))
+    [result] = json.loads(out)["files"]
+    assert result["elements"][1]["id"] == elements[0]["summary"]["title"]
+
+
+def test_validate_against_a_named_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", "--json", "--schema", "HDRUK 3.0.0", str(VALID))
+    assert code == 1
+    [result] = json.loads(out)["files"]
+    assert result["schema"] == "HDRUK 3.0.0" and result["errors"]
+    assert result["summary"].startswith("does not conform to HDRUK 3.0.0")
+
+
+def test_validate_rejects_an_unknown_schema_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "validate", "--schema", "HDRUK 9.9.9", str(VALID))
+    assert code == 2
+    assert "HDRUK 9.9.9 is not in the schema pack" in err
+
+
+def test_validate_reports_a_missing_file_as_invalid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "validate", str(tmp_path / "missing.json"))
+    assert code == 1
+    assert "cannot be read" in out
+
+
+# --- redrive ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    server = MotoServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _sqs(endpoint: str | None) -> Any:
+    return boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+
+
+def _fill(sqs: Any, queue_url: str, count: int) -> dict[str, dict[str, Any]]:
+    """``count`` distinct messages with string and binary attributes; returns them by body."""
+    sent: dict[str, dict[str, Any]] = {}
+    for n in range(count):
+        body = json.dumps({"kind": "hdr-gateway-ingest.failure", "source": f"s3://b/incoming/{n}.json", "n": n})
+        attributes = {
+            "status": {"DataType": "String", "StringValue": "FAILED"},
+            "source": {"DataType": "String", "StringValue": f"s3://b/incoming/{n}.json"},
+            "blob": {"DataType": "Binary", "BinaryValue": bytes([n, 255 - n])},
+        }
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes)
+        sent[body] = attributes
+    return sent
+
+
+def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not got:
+            return out
+        out.extend(got)
+        for message in got:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _assert_moved_without_loss(sqs: Any, dlq_url: str, queue_url: str, sent: dict[str, dict[str, Any]]) -> None:
+    assert _counts(sqs, dlq_url) == (0, 0)
+    arrived = _drain(sqs, queue_url)
+    assert sorted(m["Body"] for m in arrived) == sorted(sent)  # each exactly once
+    for message in arrived:
+        attributes = message["MessageAttributes"]
+        expected = sent[message["Body"]]
+        assert attributes["status"]["StringValue"] == expected["status"]["StringValue"]
+        assert attributes["source"]["StringValue"] == expected["source"]["StringValue"]
+        assert attributes["blob"]["BinaryValue"] == expected["blob"]["BinaryValue"]
+
+
+def test_redrive_falls_back_to_receive_send_delete_on_a_moto_server(
+    capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
+) -> None:
+    sqs = _sqs(moto_server)
+    dlq_url = sqs.create_queue(QueueName="cli-dlq")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="cli-ingest")["QueueUrl"]
+    sent = _fill(sqs, dlq_url, 23)  # more than two receive batches
+
+    code, out, _ = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "--endpoint-url", moto_server)
+    assert code == 0, out
+    assert "StartMessageMoveTask is not available here" in out
+    assert f"moved 23 message(s) from {dlq_url} to {queue_url}" in out
+    _assert_moved_without_loss(sqs, dlq_url, queue_url, sent)
+
+
+def test_redrive_falls_back_when_the_mock_raises_not_implemented(
+    capsys: pytest.CaptureFixture[str], no_state: Path
+) -> None:
+    with mock_aws():
+        sqs = _sqs(None)
+        dlq_url = sqs.create_queue(QueueName="cli-dlq")["QueueUrl"]
+        queue_url = sqs.create_queue(QueueName="cli-ingest")["QueueUrl"]
+        sent = _fill(sqs, dlq_url, 4)
+        code, out, _ = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "--region", REGION)
+        assert code == 0, out
+        assert "has not been implemented" in out
+        assert "moved 4 message(s)" in out
+        _assert_moved_without_loss(sqs, dlq_url, queue_url, sent)
+
+
+def test_redrive_never_deletes_what_it_could_not_send(
+    capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
+) -> None:
+    sqs = _sqs(moto_server)
+    dlq_url = sqs.create_queue(QueueName="cli-dlq-2")["QueueUrl"]
+    sent = _fill(sqs, dlq_url, 5)
+    missing = dlq_url.replace("cli-dlq-2", "no-such-queue")
+
+    code, _, err = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", missing, "--endpoint-url", moto_server)
+    assert code == 1
+    assert "error:" in err
+    assert _counts(sqs, dlq_url) == (5, 0)  # all still there, and visible again at once
+    assert sorted(m["Body"] for m in _drain(sqs, dlq_url)) == sorted(sent)
+
+
+def test_redrive_max_messages_moves_only_that_many(
+    capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
+) -> None:
+    sqs = _sqs(moto_server)
+    dlq_url = sqs.create_queue(QueueName="cli-dlq-3")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="cli-ingest-3")["QueueUrl"]
+    _fill(sqs, dlq_url, 6)
+    code, out, _ = run(
+        capsys,
+        "redrive",
+        "--dlq-url",
+        dlq_url,
+        "--queue-url",
+        queue_url,
+        "--endpoint-url",
+        moto_server,
+        "--max-messages",
+        "4",
+    )
+    assert code == 0
+    assert "moved 4 message(s)" in out
+    assert _counts(sqs, dlq_url)[0] == 2
+    assert len(_drain(sqs, queue_url)) == 4
+
+
+def test_redrive_needs_queues_when_no_stack_runs(capsys: pytest.CaptureFixture[str], no_state: Path) -> None:
+    code, _, err = run(capsys, "redrive", "--queue-url", "http://localhost/q")
+    assert code == 2
+    assert "--dlq-url is required" in err
+
+
+# --- status and drop --------------------------------------------------------------------------------------
+
+
+def _entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
+    return LedgerEntry(
+        source=f"s3://bkt/{key}",
+        status=status,
+        reason=extra.pop("reason", status.value.title()),
+        bucket="bkt",
+        key=key,
+        datasetid="hgi-x",
+        updated_at="2025-01-01T00:00:00.000Z",
+        **extra,
+    )
+
+
+def test_status_lists_the_ledger_filters_failures_and_prints_json(
+    capsys: pytest.CaptureFixture[str], no_state: Path
+) -> None:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        table = dynamodb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ledger = DynamoDbLedger(table)
+        ledger.record(_entry("incoming/a.json", Status.CREATED, dataset_id=7, dataset_version=1, schema="HDRUK 4.0.0"))
+        ledger.record(
+            _entry(
+                "incoming/b.json",
+                Status.INVALID,
+                errors=(ErrorDetail("$.summary.title", "is required but missing; add it."),),
+                errors_total=1,
+            )
+        )
+
+        code, out, _ = run(capsys, "status", "--table", "ledger", "--region", REGION)
+        assert code == 0
+        lines = out.splitlines()
+        assert lines[0].split()[:3] == ["source", "status", "schema"]
+        assert any("s3://bkt/incoming/a.json" in line and "CREATED" in line and " 7 " in line for line in lines)
+        assert any("incoming/b.json" in line and "$.summary.title: is required" in line for line in lines)
+
+        code, out, _ = run(capsys, "status", "--failed", "--json", "--table", "ledger", "--region", REGION)
+        assert code == 0
+        [item] = json.loads(out)
+        assert item["source"] == "s3://bkt/incoming/b.json" and item["status"] == "INVALID"
+        assert item["errors"] == [{"path": "$.summary.title", "message": "is required but missing; add it."}]
+
+        code, out, _ = run(capsys, "status", "incoming/b.json", "--table", "ledger", "--region", REGION)
+        assert code == 0
+        assert "status      INVALID" in out and "  $.summary.title: is required but missing; add it." in out
+
+
+def test_drop_uploads_files_and_directories_under_the_prefix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_state: Path
+) -> None:
+    folder = tmp_path / "export"
+    (folder / "team").mkdir(parents=True)
+    shutil.copy(VALID, folder / "one.json")
+    shutil.copy(VALID, folder / "team" / "two.json")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="drop-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+        sources = [str(folder), str(SAMPLES / "not-json-export.json")]
+        code, out, _ = run(capsys, "drop", *sources, "--bucket", "drop-bucket", "--region", REGION)
+        assert code == 0
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="drop-bucket")["Contents"])
+        assert keys == ["incoming/not-json-export.json", "incoming/one.json", "incoming/team/two.json"]
+        assert s3.get_object(Bucket="drop-bucket", Key="incoming/one.json")["Body"].read() == VALID.read_bytes()
+        assert out.count("uploaded ") == 3
+
+
+# --- invoke -----------------------------------------------------------------------------------------------
+
+
+def test_invoke_runs_the_handler_on_an_event_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(
+        json.dumps(
+            {
+                "Parameters": {"POWERTOOLS_LOG_LEVEL": "ERROR"},
+                "IngestFunction": {
+                    "GATEWAY_SECRET_ID": "hgi/gateway-app",
+                    "LEDGER_TABLE": "ledger",
+                    "DLQ_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/dlq",
+                    "AWS_ENDPOINT_URL": "",
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    # The s3:TestEvent is skipped without touching AWS: a successful, empty batch response.
+    code, out, _ = run(capsys, "invoke", str(ROOT / "events" / "sqs-s3-test-event.json"), "--env-file", str(env_file))
+    assert code == 0
+    assert json.loads(out) == {"batchItemFailures": []}
+
+
+def test_invoke_reports_a_misconfigured_function_like_lambda(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(
+        json.dumps({"IngestFunction": {"GATEWAY_SECRET_ID": "", "LEDGER_TABLE": "", "DLQ_URL": ""}}), encoding="utf-8"
+    )
+    code, out, err = run(capsys, "invoke", str(ROOT / "events" / "s3-put.json"), "--env-file", str(env_file))
+    assert code == 1
+    response = json.loads(out)
+    assert response["errorType"] == "ConfigError"
+    assert "GATEWAY_SECRET_ID is required" in response["errorMessage"]
+    assert "Traceback" in err
+
+
+# --- defaults from a running local stack ------------------------------------------------------------------
+
+
+def test_commands_default_to_the_running_local_stack(
+    capsys: pytest.CaptureFixture[str], moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local_stack.aws import FAKE_CREDENTIALS
+    from local_stack.state import write_state
+
+    kwargs: dict[str, Any] = {"region_name": REGION, "endpoint_url": moto_server}
+    s3, dynamodb = boto3.client("s3", **kwargs), boto3.resource("dynamodb", **kwargs)
+    s3.create_bucket(Bucket="state-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    table = dynamodb.create_table(
+        TableName="state-ledger",
+        KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    DynamoDbLedger(table).record(_entry("incoming/x.json", Status.CREATED, dataset_id=3))
+    state = tmp_path / "stack.json"
+    aws = {"endpoint_url": moto_server, "region": REGION, "bucket": "state-bucket", "table": "state-ledger"}
+    write_state(state, {"pid": os.getpid(), "aws": {**aws, "credentials": FAKE_CREDENTIALS}})
+    monkeypatch.setenv("HGI_LOCAL_STATE", str(state))
+    for name in FAKE_CREDENTIALS:  # the stack's credentials come from the state file
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0
+    assert [item["source"] for item in json.loads(out)] == ["s3://bkt/incoming/x.json"]
+
+    code, out, _ = run(capsys, "drop", str(VALID))
+    assert code == 0
+    assert "s3://state-bucket/incoming/docs.example.json" in out
+    assert s3.head_object(Bucket="state-bucket", Key="incoming/docs.example.json")["ContentLength"] > 0
+
+    # Pointed elsewhere, the CLI does not borrow the local stack's names.
+    code, _, err = run(capsys, "status", "--endpoint-url", "http://127.0.0.1:9")
+    assert code == 2 and "--table is required" in err
+
+    write_state(state, {"pid": 2**22 + 12345, "aws": aws})  # a stack that is no longer running
+    code, _, err = run(capsys, "status")
+    assert code == 2 and "--table is required" in err
