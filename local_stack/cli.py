@@ -513,6 +513,53 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 # --- entry point ------------------------------------------------------------------------------------------
 
 
+# --- rebuild-ledger --------------------------------------------------------------------------------------
+
+
+def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
+    """Write a ledger item for every source in the bucket that has a dataset on the Gateway."""
+    from hdr_ingest.config import DEFAULT_GATEWAY_URL, HeaderStyle
+    from hdr_ingest.credentials import AppCredentials
+    from hdr_ingest.gateway_client import GatewayClient
+    from hdr_ingest.ledger import DynamoDbLedger
+    from hdr_ingest.ledger_rebuild import rebuild_ledger, sources_of
+    from hdr_ingest.object_store import S3ObjectStore
+    from hdr_ingest.source_object import SourceObject
+
+    state = _state(args)
+    env = state.function_env if state else {}
+    bucket = _required(args.bucket, state, "bucket", "--bucket")
+    table = _required(args.table, state, "table", "--table")
+    secret_id = args.secret_id or env.get("GATEWAY_SECRET_ID")
+    if not secret_id:
+        raise UsageError("--secret-id is required (the Gateway credentials secret)")
+    gateway_url = args.gateway_url or env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL
+    style = HeaderStyle(args.header_style or env.get("GATEWAY_HEADER_STYLE") or HeaderStyle.X_HEADERS.value)
+    aws = _aws(args, state)
+    s3 = aws.client("s3")
+    secret = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    credentials = AppCredentials.from_secret(json.loads(secret), secret_id)
+    objects = [
+        SourceObject(bucket, item["Key"], etag=str(item.get("ETag", "")).strip('"') or None, size=item.get("Size"))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=args.prefix)
+        for item in page.get("Contents", [])
+        if item["Key"].lower().endswith(".json")
+    ]
+    store = S3ObjectStore(s3)
+    lines = rebuild_ledger(
+        sources_of(objects, store, args.id_pointer),
+        DynamoDbLedger(aws.resource("dynamodb").Table(table)),
+        GatewayClient(gateway_url, style),
+        credentials,
+    )
+    if args.json:
+        print(json.dumps([line.__dict__ for line in lines], indent=2, ensure_ascii=False))
+    else:
+        rows = [[line.source, line.status, str(line.dataset_id or "-"), line.detail] for line in lines]
+        print(render(["source", "status", "dataset", "detail"], rows) if rows else f"no .json objects in {bucket}")
+    return 1 if any(line.status == "ERROR" for line in lines) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hdr-ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -553,6 +600,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="do not wait for a move task to finish")
     _add_aws_options(p)
     p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("rebuild-ledger", help="rebuild a lost ledger from the Gateway (lookup by datasetid)")
+    p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
+    p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
+    p.add_argument("--table", help="the ledger table (default: the local stack's)")
+    p.add_argument("--secret-id", help="the Gateway credentials secret (default: the local stack's)")
+    p.add_argument("--gateway-url", help="Gateway API base URL (default: the local stack's, else HDR UK's dev API)")
+    p.add_argument("--header-style", choices=["x-headers", "legacy"], help="how credentials are sent")
+    p.add_argument("--id-pointer", help="JSON pointer to a catalogue element's identifier (CATALOGUE_ID_POINTER)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_aws_options(p)
+    p.set_defaults(func=cmd_rebuild_ledger)
 
     p = sub.add_parser("invoke", help="run the function on an event file in this process (like sam local invoke)")
     p.add_argument("event", type=Path, help="event JSON, e.g. events/sqs-s3-put.json")
