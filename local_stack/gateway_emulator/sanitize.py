@@ -1,6 +1,7 @@
 """Request pre-processing the Gateway applies before a controller (and TRASER) sees the input.
 
-Mirrors, for JSON bodies:
+The rules live in :mod:`hdr_ingest.gateway_fidelity` (shared with the function's Gateway-faithful
+validation); this module applies them to the emulator's decoded JSON bodies:
 
 * Laravel's global ``TrimStrings`` middleware: strips leading/trailing ASCII whitespace plus U+FEFF, U+200B
   and U+200E from every string, recursively.
@@ -12,31 +13,24 @@ Mirrors, for JSON bodies:
   typographic punctuation such as ``–`` or ``’``) into that entity.  Characters without a named entity (for
   example CJK or emoji) are left as they are, exactly like PHP.  Already-encoded text is encoded again
   (``&amp;`` becomes ``&amp;amp;``), because PHP's ``double_encode`` defaults to true.
+* PHP arrays (``php_arrays``): the metadata handed to TRASER has been through ``json_decode``/``json_encode``,
+  so ``{}`` arrives as ``[]`` (applied by the server to the document it validates, not to what it stores).
 """
 
 from __future__ import annotations
 
-import html.entities
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from .rules import fidelity
 
 __all__ = [
     "Preprocessing",
     "htmlentities",
     "laravel_trim",
+    "php_arrays",
     "preprocess",
 ]
-
-# Laravel 11/12 TrimStrings: '~^[\s\x{FEFF}\x{200B}\x{200E}]+|[\s\x{FEFF}\x{200B}\x{200E}]+$~u'.
-# PCRE's \s without UCP matches ASCII whitespace only (space, \t, \n, \v, \f, \r).
-_TRIM_CHARS = " \t\n\x0b\x0c\r\ufeff\u200b\u200e"
-# PHP trim() default character list, used by SanitizeMiddleware after TrimStrings already ran.
-_PHP_TRIM_CHARS = " \t\n\r\0\x0b"
-
-_ENTITY_TABLE: dict[int, str] = {cp: f"&{name};" for cp, name in html.entities.codepoint2name.items() if cp > 127}
-_ENTITY_TABLE.update({ord("&"): "&amp;", ord('"'): "&quot;", ord("'"): "&#039;", ord("<"): "&lt;", ord(">"): "&gt;"})
-_NEEDS_ENCODING = re.compile("[&\"'<>\u00a0-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -46,49 +40,27 @@ class Preprocessing:
     trim_strings: bool = True
     empty_strings_to_null: bool = True
     html_entities: bool = True
+    php_arrays: bool = True
 
     @classmethod
     def from_flag(cls, value: bool | Preprocessing) -> Preprocessing:
         if isinstance(value, Preprocessing):
             return value
-        return cls() if value else cls(trim_strings=False, empty_strings_to_null=False, html_entities=False)
+        if value:
+            return cls()
+        return cls(trim_strings=False, empty_strings_to_null=False, html_entities=False, php_arrays=False)
 
 
 def laravel_trim(value: str) -> str:
     """Trim the way Laravel's TrimStrings middleware does."""
-    return value.strip(_TRIM_CHARS)
+    result: str = fidelity.laravel_trim(value)
+    return result
 
 
 def htmlentities(value: str) -> str:
     """PHP ``htmlentities(trim($value), ENT_QUOTES, 'UTF-8')`` (HTML 4.01 entity table, double encoding)."""
-    value = value.strip(_PHP_TRIM_CHARS)
-    if not _NEEDS_ENCODING.search(value):
-        return value
-    return value.translate(_ENTITY_TABLE)
-
-
-def _global(value: Any, options: Preprocessing) -> Any:
-    if isinstance(value, str):
-        if options.trim_strings:
-            value = laravel_trim(value)
-        if options.empty_strings_to_null and value == "":
-            return None
-        return value
-    if isinstance(value, dict):
-        return {key: _global(item, options) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_global(item, options) for item in value]
-    return value
-
-
-def _entities(value: Any) -> Any:
-    if isinstance(value, str):
-        return htmlentities(value)
-    if isinstance(value, dict):
-        return {key: _entities(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_entities(item) for item in value]
-    return value
+    result: str = fidelity.php_htmlentities(value)
+    return result
 
 
 def preprocess(value: Any, options: Preprocessing, *, sanitize_route: bool) -> Any:
@@ -96,7 +68,16 @@ def preprocess(value: Any, options: Preprocessing, *, sanitize_route: bool) -> A
 
     Returns a new structure; the input is not modified.
     """
-    result = _global(value, options)
-    if sanitize_route and options.html_entities:
-        result = _entities(result)
-    return result
+    return fidelity.gateway_preprocess(
+        value,
+        trim_strings=options.trim_strings,
+        empty_strings_to_null=options.empty_strings_to_null,
+        html_entities=options.html_entities and sanitize_route,
+    )
+
+
+def php_arrays(value: Any) -> Any:
+    """The PHP ``json_decode``/``json_encode`` round trip: ``{}`` becomes ``[]`` (a new structure)."""
+    return fidelity.gateway_preprocess(
+        value, trim_strings=False, empty_strings_to_null=False, html_entities=False, php_arrays=True
+    )

@@ -19,9 +19,9 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import FaultDecision, FaultPlan
-from .sanitize import Preprocessing, laravel_trim, preprocess
+from .sanitize import Preprocessing, laravel_trim, php_arrays, preprocess
 from .store import DatasetRow, DatasetStore
-from .validation import TargetFactory, Validator, default_target_factory, run_traser
+from .validation import TargetFactory, Validator, as_traser, default_target_factory, run_traser
 
 __all__ = [
     "ALL_DATASET_PERMISSIONS",
@@ -273,14 +273,15 @@ class GatewayEmulator:
     ) -> None:
         self._apps_lock = threading.Lock()
         self._apps: dict[str, App] = {app.app_id: app for app in apps}
-        self.validator = validator
+        # A SchemaPack judges the way TRASER does (hdr_ingest.gateway_fidelity); other validators as given.
+        self.validator = as_traser(validator)
         self.db_path = db_path
         self.host = host
         self.port = port
         self.preprocessing = Preprocessing.from_flag(sanitize)
         self.legacy_headers = legacy_headers
         self.faults = FaultPlan(seed=seed)
-        self._target_factory = target_factory or default_target_factory(validator)
+        self._target_factory = target_factory or default_target_factory(self.validator)
         self._store: DatasetStore | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -781,6 +782,8 @@ class GatewayEmulator:
         return document
 
     def _translate(self, document: Any, query: Mapping[str, str | None]) -> _Reply | None:
+        if self.preprocessing.php_arrays:
+            document = php_arrays(document)  # MMC json_encodes the PHP array it decoded: {} arrives as []
         outcome = run_traser(
             self.validator,
             document,

@@ -1,14 +1,22 @@
 """The emulator's view of TRASER: a dependency-injected validator and the Gateway's 400 body on rejection.
 
 The validator is anything with ``validate(document, target) -> report`` where the report has ``valid``,
-``schema`` and ``errors`` (each error with ``path`` and ``message``), e.g.
-``hdr_ingest.schema_pack.SchemaPack``.
+``schema`` and ``errors`` (each error with ``path`` and ``message``).
 ``target`` is ``None`` (TRASER's "first schema in available.json order that matches") or an object with
 ``name`` and ``version``; see :func:`default_target_factory` for how the emulator builds it.
+
+A ``hdr_ingest.schema_pack.SchemaPack`` is judged the way TRASER judges (:func:`as_traser` wraps it in
+``hdr_ingest.gateway_fidelity.TraserEmulation``, the rules the function's pre-flight validation uses): Ajv's
+defaults and type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL
+pattern that hangs the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
+``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``,
+``keyword``, ``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a
+missing or extra property) and the offending value appended to ``message`` as ``(got ...)``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +29,7 @@ __all__ = [
     "SchemaTarget",
     "TraserOutcome",
     "Validator",
+    "as_traser",
     "default_target_factory",
     "run_traser",
 ]
@@ -64,6 +73,16 @@ class SchemaTarget:
 
 
 TargetFactory = Callable[[str, str], object]
+
+
+def as_traser(validator: Validator | None) -> Validator | None:
+    """A ``SchemaPack`` wrapped so that it judges like TRASER; any other validator unchanged."""
+    if type(validator).__name__ == "SchemaPack" and type(validator).__module__ == "hdr_ingest.schema_pack":
+        from .rules import fidelity
+
+        wrapped: Validator = fidelity.TraserEmulation(validator)
+        return wrapped
+    return validator
 
 
 def default_target_factory(validator: object) -> TargetFactory:
@@ -202,6 +221,9 @@ def run_traser(
         return _unsupported(input_schema, input_version, str(exc))
     except Exception:  # noqa: BLE001 - the Gateway turns any TRASER failure into a 500
         return TraserOutcome(ok=False, server_error=_translation_error())
+    if getattr(report, "hang", False):
+        # TRASER is blocked for minutes; the Gateway's HTTP call to it times out after 30 s.
+        return TraserOutcome(ok=False, server_error=_translation_error())
     if report.valid:
         return TraserOutcome(ok=True, schema=str(report.schema) if report.schema is not None else None)
     if target is None:
@@ -211,16 +233,45 @@ def run_traser(
                 "details": {"available_schemas": _available_schemas(validator)},
             }
         )
-    errors = [
-        {"instancePath": _pointer(error.path), "path": error.path, "message": error.message}
-        for error in list(report.errors)[:1]
-    ]
+    ajv_errors = getattr(report, "ajv_errors", None)
+    data = getattr(report, "document", None)
+    if ajv_errors:
+        errors = [_with_conveniences(error, data) for error in ajv_errors]
+    else:
+        errors = [
+            {"instancePath": _pointer(error.path), "path": error.path, "message": error.message}
+            for error in list(report.errors)[:1]
+        ]
     return _failure(
         {
             "message": "Input metadata validation failed",
-            "details": {"validationErrors": errors, "data": document},
+            "details": {"validationErrors": errors, "data": document if data is None else data},
         }
     )
+
+
+def _with_conveniences(error: Mapping[str, Any], data: Any) -> dict[str, Any]:
+    """An Ajv error plus ``path`` (``$``-style, naming a missing or extra property) and the value it concerns."""
+    pointer = str(error.get("instancePath", ""))
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    params = error.get("params") if isinstance(error.get("params"), Mapping) else {}
+    assert isinstance(params, Mapping)
+    value: Any = data
+    for part in parts:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            value = None
+            break
+    extra = params.get("missingProperty") or params.get("additionalProperty")
+    path = "$" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in [*parts, *([str(extra)] if extra else [])])
+    message = str(error.get("message", ""))
+    if not isinstance(value, (dict, list)):
+        shown = json.dumps(value, ensure_ascii=False)
+        message += f" (got {shown if len(shown) <= 80 else shown[:79] + '…'})"
+    return {**error, "path": path, "message": message}
 
 
 def _translation_error() -> str:

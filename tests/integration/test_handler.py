@@ -214,8 +214,10 @@ def test_documented_gateway_errors_are_rejected_with_an_operator_message(
         assert value not in json.dumps(dead)
 
 
-def test_metadata_rejected_by_the_gateway_keeps_its_message(stack: Stack) -> None:
+def test_metadata_rejected_by_the_gateway_keeps_its_message(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # Valid as sent, but the Gateway HTML-encodes ">" on this route, so "> 10 Years" leaves the enum.
+    # Strict mode sends it anyway, so that the Gateway's own rejection is what gets recorded.
+    monkeypatch.setenv("VALIDATION_MODE", "strict")
     document = example("schemata/HDRUK/4.0.0/docs.example.json")
     document["coverage"]["followUp"] = "> 10 Years"
     stack.drop_and_invoke("incoming/quirk.json", document)
@@ -292,3 +294,16 @@ def test_folder_marker_is_skipped(stack: Stack) -> None:
     response = stack.invoke(_retarget(event("s3-folder-marker.json"), "incoming/subfolder/"))
     assert response == {"processed": []}
     assert stack.table.scan()["Items"] == []
+
+
+def test_gateway_mode_rejects_what_the_gateway_would_reject_before_sending(stack: Stack) -> None:
+    document = example("schemata/HDRUK/4.0.0/docs.example.json")
+    document["coverage"]["followUp"] = "> 10 Years"
+    stack.drop_and_invoke("incoming/quirk.json", document)
+    item = stack.ledger("incoming/quirk.json")
+    assert item["status"] == "INVALID", item["reason"]
+    assert "valid HDRUK 4.0.0 as sent, but the Gateway would reject it" in item["reason"]
+    (error,) = item["errors"]
+    assert error["path"] == "$.coverage.followUp" and "HTML-encodes" in error["message"]
+    assert any("html-entities at $.coverage.followUp" in w for w in item["warnings"])
+    assert [r for r in stack.emulator.requests() if r.method in ("POST", "PUT")] == []

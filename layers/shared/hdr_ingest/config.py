@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hdr_ingest.gateway_fidelity import ValidationMode
 from hdr_ingest.schema_pack import SchemaRef, default_pack_dir
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
@@ -39,6 +40,7 @@ class Settings:
     header_style: HeaderStyle = HeaderStyle.X_HEADERS
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     target_schema: SchemaRef | None = None
+    validation_mode: ValidationMode = ValidationMode.GATEWAY
     max_receive_count: int = 5
     schema_pack_dir: Path = Path()
     connect_timeout_s: float = 3.05
@@ -95,6 +97,13 @@ class Settings:
             except ValueError as exc:
                 problems.append(f"TARGET_SCHEMA: {exc}")
 
+        mode_raw = env.get("VALIDATION_MODE", "").strip().lower() or ValidationMode.GATEWAY.value
+        try:
+            validation_mode = ValidationMode(mode_raw)
+        except ValueError:
+            validation_mode = ValidationMode.GATEWAY
+            problems.append(f"VALIDATION_MODE={mode_raw!r} must be 'gateway' or 'strict'")
+
         max_bytes = number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
         max_receive = number("MAX_RECEIVE_COUNT", 5, 1)
         connect_timeout = number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float)
@@ -119,6 +128,7 @@ class Settings:
             header_style=header_style,
             max_object_bytes=int(max_bytes),
             target_schema=target,
+            validation_mode=validation_mode,
             max_receive_count=int(max_receive),
             schema_pack_dir=pack_dir,
             connect_timeout_s=connect_timeout,

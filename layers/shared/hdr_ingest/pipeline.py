@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from hdr_ingest.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.credentials import AppCredentials, CredentialsError
 from hdr_ingest.document import DocumentError, parse_export
+from hdr_ingest.gateway_fidelity import ValidationMode, judge_for
 from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
 from hdr_ingest.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.schema_pack import SchemaPack, SchemaRef
@@ -170,6 +171,7 @@ class RetryLater(Exception):
 class PipelineSettings:
     max_object_bytes: int
     target_schema: SchemaRef | None = None
+    validation_mode: ValidationMode = ValidationMode.GATEWAY
     max_gateway_attempts: int = 3
     read_timeout_s: float = 30.0
     backoff_base_s: float = 0.5
@@ -316,7 +318,8 @@ class IngestPipeline:
         canonical = canonical_digest(document)
         if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
             return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
-        report = self._pack().validate(document, self.settings.target_schema)
+        judgement = judge_for(self._pack()).judge(document, self.settings.target_schema, self.settings.validation_mode)
+        report = judgement.report
         if not report.valid:
             raise Failure(
                 Outcome(
@@ -325,13 +328,14 @@ class IngestPipeline:
                     report.errors,
                     schema=str(report.schema) if report.schema else None,
                     digest=canonical,
+                    warnings=judgement.warnings,
                 )
             )
-        schema = report.schema
+        schema = judgement.schema_to_send
         known_id = previous.dataset_id if previous else None
         archived = previous is not None and previous.status is Status.ARCHIVED
         answer = self._send(obj, document, schema, known_id, archived, budget)
-        return replace(self._outcome_of(answer, schema), digest=canonical)
+        return replace(self._outcome_of(answer, schema), digest=canonical, warnings=judgement.warnings)
 
     def _send(
         self,

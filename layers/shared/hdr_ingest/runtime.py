@@ -103,6 +103,7 @@ class Runtime:
             PipelineSettings(
                 max_object_bytes=settings.max_object_bytes,
                 target_schema=settings.target_schema,
+                validation_mode=settings.validation_mode,
                 max_gateway_attempts=settings.max_gateway_attempts,
                 read_timeout_s=settings.read_timeout_s,
                 archive_on_delete=settings.archive_on_delete,

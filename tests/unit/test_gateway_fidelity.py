@@ -1,0 +1,308 @@
+"""Gateway-faithful judgement: the Gateway's pre-processing, TRASER's Ajv semantics, and the explanations.
+
+Expected behaviour: shared/notes/hdruk-gateway.md (c), (e), (h); the measured verdicts are checked in
+tests/integration/test_gateway_fidelity.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+import pytest
+
+from hdr_ingest.config import ConfigError, Settings
+from hdr_ingest.gateway_fidelity import (
+    _NO_COERCION,
+    GatewayJudge,
+    Judgement,
+    Quirk,
+    Route,
+    ValidationMode,
+    _coerce,
+    _format_date_time,
+    _format_uri,
+    _js_number_to_string,
+    _js_regex,
+    _js_to_number,
+    explain,
+    gateway_preprocess,
+    judge_for,
+    php_htmlentities,
+)
+from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from tests.conftest import example
+
+pytestmark = pytest.mark.unit
+
+HDRUK_400 = SchemaRef("HDRUK", "4.0.0")
+HDRUK_300 = SchemaRef("HDRUK", "3.0.0")
+CRUK = SchemaRef("CRUK", "1.0.0")
+GWDM_10 = SchemaRef("GWDM", "1.0")
+
+
+@pytest.fixture(scope="module")
+def judge(pack: SchemaPack) -> GatewayJudge:
+    return judge_for(pack)
+
+
+def _hdruk400() -> dict[str, Any]:
+    return copy.deepcopy(example("schemata/HDRUK/4.0.0/docs.example.json"))
+
+
+def _quirks(judgement: Judgement) -> set[Quirk]:
+    return {note.quirk for note in judgement.notes}
+
+
+# --- the Gateway's pre-processing ------------------------------------------------------------------------
+
+
+def test_preprocessing_trims_nulls_encodes_and_records_each_change() -> None:
+    changes: list[Any] = []
+    document = {"a": "  x  ", "b": "   ", "c": "> 10 Years", "d": ["Fish & Chips", 5, None], "e": {}, "f": {"0": "a"}}
+    seen = gateway_preprocess(document, php_arrays=True, changes=changes)
+    assert seen == {"a": "x", "b": None, "c": "&gt; 10 Years", "d": ["Fish &amp; Chips", 5, None], "e": [], "f": ["a"]}
+    assert document["c"] == "> 10 Years"  # the input is left alone
+    kinds = {(c.where, c.quirk) for c in changes}
+    assert {("$.a", Quirk.TRIM), ("$.b", Quirk.EMPTY_TO_NULL), ("$.c", Quirk.HTML_ENTITIES)} <= kinds
+    assert {("$.d[0]", Quirk.HTML_ENTITIES), ("$.e", Quirk.PHP_ARRAYS), ("$.f", Quirk.PHP_ARRAYS)} <= kinds
+
+
+def test_php_htmlentities_matches_php() -> None:
+    assert php_htmlentities('Don\'t "quote" – café') == "Don&#039;t &quot;quote&quot; &ndash; caf&eacute;"
+    assert php_htmlentities("&amp; 日本") == "&amp;amp; 日本"  # double encoding; no entity for CJK
+
+
+def test_datasets_route_does_not_encode(pack: SchemaPack) -> None:
+    document = _hdruk400()
+    document["coverage"]["followUp"] = "> 10 Years"
+    assert not GatewayJudge(pack, Route.INTEGRATIONS).judge(document, HDRUK_400).valid
+    assert GatewayJudge(pack, Route.DATASETS_V1).judge(document, HDRUK_400).valid
+
+
+# --- JavaScript and Ajv semantics ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "targets", "expected"),
+    [
+        ("5", ["integer"], 5),
+        ("5.5", ["integer"], "no"),
+        ("5.5", ["number"], 5.5),
+        (" 5 ", ["number"], 5),
+        ("0x10", ["number"], 16),
+        ("", ["number"], "no"),
+        ("", ["null"], None),
+        (None, ["string"], ""),
+        (None, ["string", "null"], ""),  # the first target that converts wins
+        (5, ["string"], "5"),
+        (True, ["string"], "true"),
+        ("true", ["boolean"], True),
+        (0, ["null"], None),
+        ([], ["string"], "no"),
+    ],
+)
+def test_coercion_follows_ajv(value: Any, targets: list[str], expected: Any) -> None:
+    result = _coerce(value, targets)
+    assert ("no" if result is _NO_COERCION else result) == expected
+
+
+def test_javascript_numbers_and_strings() -> None:
+    assert [_js_number_to_string(x) for x in (5.0, 0.1, 1e21, 1.5e-7, 1e20, 2.5e-6)] == [
+        "5",
+        "0.1",
+        "1e+21",
+        "1.5e-7",
+        "100000000000000000000",
+        "0.0000025",
+    ]
+    assert _js_to_number("  ") == 0 and _js_to_number("Infinity") == math.inf and math.isnan(_js_to_number("5x"))
+
+
+def test_patterns_use_javascript_meanings_on_re2() -> None:
+    assert _js_regex(r"^\s$")("\u00a0")  # JavaScript \s includes NBSP; RE2's does not
+    assert _js_regex(r"^\s$")("\x0b")
+    assert not _js_regex(r"^.$")("\r")  # JavaScript "." excludes line terminators
+    assert not _js_regex(r"^a$")("a\n")  # "$" is the end of input, not before a final newline
+
+
+def test_lone_surrogates_do_not_break_the_regex_engine(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["version"] = "1.0.\ud800"  # legal JSON; RE2 itself only takes UTF-8
+    document["summary"]["dataCustodian"]["contactPoint"] = "a\ud800@example.org"
+    paths = {e.path for e in judge.judge(document, HDRUK_400).report.errors}
+    assert paths == {"$.version", "$.summary.dataCustodian.contactPoint"}
+
+
+def test_ajv_formats_2() -> None:
+    assert _format_date_time("2024-01-01T10:00:00Z") and _format_date_time("2024-01-01 10:00:00+01:00")
+    assert _format_date_time("2024-01-01T10:00:00")  # ajv-formats 2.1.1 never really requires the zone
+    assert not _format_date_time("2023-02-29T10:00:00Z")
+    assert _format_uri("https://example.org/a?b=1&amp;c=2") and not _format_uri("example.org")
+
+
+# --- verdicts, modes and explanations --------------------------------------------------------------------
+
+
+def test_valid_document_is_valid_in_both_modes_and_says_what_to_send(judge: GatewayJudge) -> None:
+    for mode in ValidationMode:
+        judgement = judge.judge(_hdruk400(), None, mode)
+        assert judgement.valid and judgement.schema_to_send == HDRUK_400, judgement.report
+        assert judgement.gateway.valid and judgement.as_sent.valid
+
+
+def test_gateway_mode_reports_every_error(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    del document["summary"]["title"]
+    document["summary"]["populationSize"] = "many"
+    document["issued"] = "yesterday"
+    document["surprise"] = 1
+    judgement = judge.judge(document, HDRUK_400)
+    paths = {e.path for e in judgement.report.errors}
+    assert paths == {"$.summary.title", "$.summary.populationSize", "$.issued", "$.surprise"}
+    assert judgement.schema_to_send is None
+
+
+def test_more_than_10_years_is_rejected_with_the_html_encoding_named(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["coverage"]["followUp"] = "> 10 Years"
+    judgement = judge.judge(document, HDRUK_400)
+    assert not judgement.valid and judgement.as_sent.valid
+    assert "valid HDRUK 4.0.0 as sent, but the Gateway would reject it" in judgement.report.summary
+    (error,) = judgement.report.errors
+    assert error.path == "$.coverage.followUp" and "&gt; 10 Years" in error.message
+    assert "HTML-encodes" in error.message
+    note = next(n for n in judgement.notes if n.path == "$.coverage.followUp")
+    assert note.quirk is Quirk.HTML_ENTITIES and note.decisive and "/api/v1/datasets" in note.explanation
+
+    strict = judge.judge(document, HDRUK_400, ValidationMode.STRICT)
+    assert strict.valid and strict.schema_to_send == HDRUK_400
+    assert strict.warnings[0].startswith("Valid as sent, but the Gateway will reject it: $.coverage.followUp")
+
+
+def test_cruk_without_lead_researcher_is_an_error_in_gateway_mode_and_a_warning_in_strict(judge: GatewayJudge) -> None:
+    document = example("schemata/CRUK/1.0.0/example.json")
+    assert "leadResearcher" not in document["summary"]
+    gateway = judge.judge(document, CRUK)
+    assert not gateway.valid and gateway.as_sent.valid
+    error = next(e for e in gateway.report.errors if e.path == "$.summary.leadResearcher")
+    assert 'is ""' in error.message and "at least 2 characters" in error.message
+    note = next(n for n in gateway.notes if n.path == "$.summary.leadResearcher")
+    assert note.quirk is Quirk.AJV_DEFAULTS and "Add summary.leadResearcher" in note.explanation
+
+    strict = judge.judge(document, CRUK, "strict")
+    assert strict.valid
+    assert any("the Gateway will reject it" in w and "leadResearcher" in w for w in strict.warnings)
+    # CRUK 1.0.0 also has no translation path to GWDM 2.0.
+    assert Quirk.NO_TRANSLATION in _quirks(strict)
+
+    document["summary"]["leadResearcher"] = "Dr A Researcher"
+    document["summary"]["leadResearchInstitute"] = "An Institute"
+    assert judge.judge(document, CRUK).valid
+
+
+def test_empty_string_where_null_is_allowed_is_accepted_by_the_gateway(judge: GatewayJudge) -> None:
+    document = example("gateway-api/gwdm_v1_dataset_min.json")["metadata"]
+    assert document["summary"]["controlledKeywords"] == ""
+    judgement = judge.judge(document)
+    assert judgement.valid and judgement.schema_to_send == GWDM_10
+    assert not judgement.as_sent.valid and judgement.as_sent.schema == GWDM_10
+    assert any(n.path == "$.summary.controlledKeywords" and n.quirk is Quirk.EMPTY_TO_NULL for n in judgement.notes)
+    assert judgement.warnings[0].startswith("Not valid GWDM 1.0 as written")
+    assert not judge.judge(document, None, "strict").valid
+
+
+def test_numeric_string_is_coerced_and_explained(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["summary"]["populationSize"] = "5"
+    judgement = judge.judge(document, HDRUK_400)
+    assert judgement.valid and not judgement.as_sent.valid
+    note = next(n for n in judgement.notes if n.path == "$.summary.populationSize")
+    assert note.quirk is Quirk.AJV_COERCION and 'sent as "5", validated as 5' in note.explanation
+
+
+def test_whitespace_only_value_is_rejected_after_trimming(judge: GatewayJudge) -> None:
+    document = example("fma-custodian-test-server/mdw/242c84be-a866-ac0c-0000-000000001bbd.json")
+    judgement = judge.judge(document, SchemaRef("HDRUK", "2.1.0"))
+    assert judgement.as_sent.valid and not judgement.valid
+    assert any(n.quirk is Quirk.TRIM and n.decisive for n in judgement.notes)
+
+
+def test_empty_object_arrives_as_an_array(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["enrichmentAndLinkage"] = {}
+    judgement = judge.judge(document, HDRUK_400)
+    assert judgement.as_sent.valid and not judgement.valid
+    assert any(n.quirk is Quirk.PHP_ARRAYS and n.path == "$.enrichmentAndLinkage" for n in judgement.notes)
+
+
+def test_revision_url_that_hangs_the_gateway_is_rejected_fast(judge: GatewayJudge) -> None:
+    document = example("gateway-api/hdruk_3p0p0_dataset_min.json")
+    judgement = judge.judge(document, HDRUK_300)
+    assert not judgement.valid and judgement.hang and judgement.schema_to_send is None
+    assert "would hang the Gateway's validator" in judgement.report.summary
+    url_error = next(e for e in judgement.report.errors if e.path == "$.revisions[0].url")
+    assert "backtracking" in url_error.message
+    # A real host name does not hang (and is valid).
+    for revision in document["revisions"]:
+        revision["url"] = "https://example.org/dataset/" + revision["version"]
+    assert not judge.traser(judge.preprocess(document), HDRUK_300).hang
+
+
+def test_detection_hang_is_avoided_by_sending_input_schema(judge: GatewayJudge) -> None:
+    judgement = judge.judge(example("schemata/HDRUK/2.1.2/example.json"))
+    assert judgement.valid and judgement.schema_to_send == SchemaRef("HDRUK", "2.1.0")
+    note = next(n for n in judgement.notes if n.quirk is Quirk.DETECTION_HANG)
+    assert note.path == "$.revisions[0].url" and "input_schema" in note.explanation
+
+
+def test_explain_prints_verdict_errors_and_each_quirk(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["coverage"]["followUp"] = "> 10 Years"
+    lines = explain(judge.judge(document, HDRUK_400))
+    assert lines[0].startswith("INVALID: the document is valid HDRUK 4.0.0 as sent, but the Gateway would reject it")
+    assert any(line.startswith("  $.coverage.followUp:") for line in lines)
+    assert "Gateway behaviour met:" in lines
+    assert any("html-entities at $.coverage.followUp" in line for line in lines)
+    valid = explain(judge.judge(_hdruk400(), None, "strict"))
+    assert valid[0] == "VALID HDRUK 4.0.0 as sent (strict)."
+    assert valid[1] == "It will be sent with input_schema=HDRUK&input_version=4.0.0."
+
+
+def test_judgement_as_json(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["coverage"]["followUp"] = "> 10 Years"
+    data = judge.judge(document, HDRUK_400).as_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert (data["valid"], data["schema"], data["schema_to_send"], data["as_sent"]["valid"]) == (
+        False,
+        "HDRUK 4.0.0",
+        None,
+        True,
+    )
+    assert data["notes"][0]["quirk"] == "html-entities" and data["notes"][0]["decisive"] is True
+
+
+def test_strict_mode_is_the_schema_pack_verdict(judge: GatewayJudge, pack: SchemaPack) -> None:
+    document = _hdruk400()
+    document["summary"]["populationSize"] = "5"
+    assert judge.judge(document, HDRUK_400, "strict").report == pack.validate(document, HDRUK_400)
+
+
+def test_unknown_schema_is_refused(judge: GatewayJudge) -> None:
+    with pytest.raises(Exception, match="not in the schema pack"):
+        judge.judge(_hdruk400(), SchemaRef("HDRUK", "9.9.9"))
+
+
+# --- configuration ---------------------------------------------------------------------------------------
+
+REQUIRED = {"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/q"}
+
+
+def test_validation_mode_setting() -> None:
+    assert Settings.from_env(REQUIRED).validation_mode is ValidationMode.GATEWAY
+    assert Settings.from_env({**REQUIRED, "VALIDATION_MODE": " Strict "}).validation_mode is ValidationMode.STRICT
+    with pytest.raises(ConfigError, match="VALIDATION_MODE='lenient' must be 'gateway' or 'strict'"):
+        Settings.from_env({**REQUIRED, "VALIDATION_MODE": "lenient"})
