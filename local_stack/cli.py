@@ -26,6 +26,7 @@ from typing import Any
 
 from hdr_ingest.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.document import DocumentError, parse_export
+from hdr_ingest.gateway_fidelity import ValidationMode, explain, judge_for
 from hdr_ingest.outcome import ErrorDetail, Status
 from hdr_ingest.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from local_stack.state import StackState, default_state_path
@@ -129,7 +130,9 @@ def _failed(path: Path, summary: str, errors: Iterable[ErrorDetail], schema: str
     }
 
 
-def _validate_one(pack: SchemaPack, path: Path, target: SchemaRef | None, pointer: str | None) -> dict[str, Any]:
+def _validate_one(
+    pack: SchemaPack, path: Path, target: SchemaRef | None, pointer: str | None, mode: ValidationMode
+) -> dict[str, Any]:
     """One file as the pipeline reads it: a metadata document, or a catalogue (a JSON array of them)."""
     try:
         export = parse_export(path.read_bytes())
@@ -138,23 +141,35 @@ def _validate_one(pack: SchemaPack, path: Path, target: SchemaRef | None, pointe
     except DocumentError as exc:
         return _failed(path, "is not a metadata document", [exc.detail])
     if isinstance(export, dict):
-        report = pack.validate(export, target)
+        judgement = judge_for(pack).judge(export, target, mode)
+        report = judgement.report
         schema = str(report.schema) if report.schema else None
-        if report.valid:
-            return {"file": str(path), "valid": True, "schema": schema, "summary": report.summary, "errors": []}
-        return _failed(path, report.summary, report.errors, schema)
-    return _validate_catalogue(pack, path, export, target, pointer)
+        result = (
+            {"file": str(path), "valid": True, "schema": schema, "summary": report.summary, "errors": []}
+            if report.valid
+            else _failed(path, report.summary, report.errors, schema)
+        )
+        # everything after the verdict and the errors: the other mode's verdict and each Gateway behaviour met
+        explanation = [line for line in explain(judgement)[1:] if not line.startswith("  $")]
+        return {**result, "warnings": list(judgement.warnings), "explanation": explanation}
+    return _validate_catalogue(pack, path, export, target, pointer, mode)
 
 
 def _validate_catalogue(
-    pack: SchemaPack, path: Path, elements: list[dict[str, Any]], target: SchemaRef | None, pointer: str | None
+    pack: SchemaPack,
+    path: Path,
+    elements: list[dict[str, Any]],
+    target: SchemaRef | None,
+    pointer: str | None,
+    mode: ValidationMode,
 ) -> dict[str, Any]:
     """Each element must be valid and carry its own identifier (it keeps its Gateway dataset by it)."""
     results: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, element in enumerate(elements):
         identifier = element_identifier(element, pointer)
-        report = pack.validate(element, target)
+        judgement = judge_for(pack).judge(element, target, mode)
+        report = judgement.report
         errors = [ErrorDetail(f"$[{index}]{e.path[1:]}", e.message) for e in report.errors]
         if identifier is None:
             errors.insert(0, ErrorDetail(f"$[{index}]", missing_identifier_message(pointer)))
@@ -170,6 +185,7 @@ def _validate_catalogue(
                 "schema": str(report.schema) if report.schema else None,
                 "summary": report.summary,
                 "errors": [e.as_dict() for e in errors],
+                "warnings": list(judgement.warnings),
             }
         )
     bad = sum(not r["valid"] for r in results)
@@ -202,7 +218,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     pointer = args.id_pointer
     if pointer is not None and not pointer.startswith("/"):
         raise UsageError(f"--id-pointer: {pointer!r} must be a JSON pointer such as /identifier")
-    results = [_validate_one(pack, path, target, pointer) for path in files]
+    mode = ValidationMode(args.mode)
+    results = [_validate_one(pack, path, target, pointer, mode) for path in files]
     valid = all(r["valid"] for r in results)
     if args.json:
         print(json.dumps({"valid": valid, "files": results}, indent=2, ensure_ascii=False))
@@ -214,6 +231,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"           [{element['index']}] {element['id'] or '(no identifier)'}: {verdict}")
         for error in result["errors"]:
             print(f"           {error['path']}: {error['message']}")
+        for line in result.get("explanation", []):
+            print(f"         {line}")
+        for element in result.get("elements", []):
+            for warning in element["warnings"]:
+                print(f"           [{element['index']}] warning: {warning}")
     if len(results) > 1:
         bad = sum(not r["valid"] for r in results)
         print(f"\n{len(results)} files: {len(results) - bad} valid, {bad} invalid")
@@ -574,6 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--id-pointer",
         help="JSON pointer to a catalogue element's identifier, as CATALOGUE_ID_POINTER "
         "(default: /identifier, /required/gatewayPid or /id)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["gateway", "strict"],
+        default="gateway",
+        help="gateway: the verdict the Gateway will reach, after its input pre-processing (default, as the "
+        "function); strict: the document as sent",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_validate)

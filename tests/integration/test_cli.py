@@ -87,13 +87,16 @@ def test_validate_json_reports_each_file(
     report = json.loads(out)
     assert report["valid"] is False
     good, bad, broken = report["files"]
-    assert good == {
+    assert {k: good[k] for k in ("file", "valid", "schema", "summary", "errors")} == {
         "file": str(VALID),
         "valid": True,
         "schema": "HDRUK 4.0.0",
-        "summary": "valid HDRUK 4.0.0 (first match, as the Gateway detects)",
+        "summary": "valid HDRUK 4.0.0 as the Gateway will judge it (first match, as the Gateway detects)",
         "errors": [],
     }
+    # what the Gateway's input pre-processing will do to it, in words and as ledger-style warnings
+    assert "It will be sent with input_schema=HDRUK&input_version=4.0.0." in good["explanation"]
+    assert isinstance(good["warnings"], list)
     assert bad["valid"] is False and bad["schema"] == "HDRUK 3.0.0"
     assert {e["path"] for e in bad["errors"]} == {
         "$.internalNotes",
@@ -470,3 +473,19 @@ def test_commands_default_to_the_running_local_stack(
     write_state(state, {"pid": 2**22 + 12345, "aws": aws})  # a stack that is no longer running
     code, _, err = run(capsys, "status")
     assert code == 2 and "--table is required" in err
+
+
+def test_validate_explains_the_gateway_quirk_and_strict_mode_accepts_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = json.loads(VALID.read_text(encoding="utf-8"))
+    document["coverage"]["followUp"] = "> 10 Years"
+    path = tmp_path / "quirk.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    assert "as sent, but the Gateway would reject it" in out
+    assert "HTML-encodes" in out and "$.coverage.followUp" in out
+    code, out, _ = run(capsys, "validate", "--mode", "strict", str(path))
+    assert code == 0
+    assert "The Gateway: rejects it" in out
