@@ -14,7 +14,7 @@ import pytest
 
 from hdr_ingest.schema_pack import SchemaPack
 from local_stack.gateway_emulator import App, GatewayEmulator
-from tests.conftest import event, example
+from tests.conftest import ROOT, event, example
 from tests.integration.conftest import APP, BUCKET, MAX_RECEIVE, Stack
 
 pytestmark = pytest.mark.integration
@@ -259,9 +259,12 @@ def _retarget(template: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def test_plain_s3_event_as_sam_local_invoke_sends_it(stack: Stack) -> None:
-    stack.put("incoming/example-dataset.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
-    response = stack.invoke(_retarget(event("s3-put.json"), "incoming/example-dataset.json"))
-    assert response == {"processed": [{"source": f"s3://{BUCKET}/incoming/example-dataset.json", "status": "CREATED"}]}
+    # events/s3-put.json announces the bundled sample, with its real size and ETag
+    key = "incoming/hdruk-4.0.0-asthma-cohort.json"
+    stack.put(key, (ROOT / "local_stack" / "samples" / "hdruk-4.0.0-asthma-cohort.json").read_bytes())
+    response = stack.invoke(_retarget(event("s3-put.json"), key))
+    assert response == {"processed": [{"source": f"s3://{BUCKET}/{key}", "status": "CREATED"}]}
+    assert stack.ledger(key)["etag"] == event("s3-put.json")["Records"][0]["s3"]["object"]["eTag"]
 
 
 def test_multi_record_s3_event_processes_every_record(stack: Stack) -> None:

@@ -19,9 +19,9 @@ def test_s3_event_keys_are_decoded_for_every_record() -> None:
 
 def test_s3_put_event_carries_etag_sequencer_and_size() -> None:
     (obj,) = objects_in_event(event("s3-put.json"))
-    assert obj.key == "incoming/example-dataset.json"
+    assert obj.key == "incoming/hdruk-4.0.0-asthma-cohort.json"
     assert obj.etag and obj.sequencer and obj.size
-    assert obj.source == f"s3://{obj.bucket}/incoming/example-dataset.json"
+    assert obj.source == f"s3://{obj.bucket}/incoming/hdruk-4.0.0-asthma-cohort.json"
 
 
 def test_sqs_body_holds_an_s3_notification() -> None:
