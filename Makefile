@@ -10,7 +10,7 @@ SCAN_VENV ?= .venv-scan
 HDRUK_SCHEMATA_DIR ?= $(wildcard $(CURDIR)/../shared/hdruk/schemata)
 export HDRUK_SCHEMATA_DIR
 
-.PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock
+.PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock bench
 .PHONY: scan
 
 help: ## list the targets
@@ -60,6 +60,9 @@ test-infra: setup
 
 run: setup schemas ## the whole pipeline locally: moto server, Gateway emulator, sample drops
 	$(PY) -m local_stack $(ARGS)
+
+bench: setup schemas ## performance figures next to their targets (about 7 min; ARGS="--files 200" is quicker)
+	$(PY) scripts/bench.py $(ARGS)
 
 build: schemas ## sam build (needs the AWS SAM CLI and python3.12 on PATH)
 	sam build

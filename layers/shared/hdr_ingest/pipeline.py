@@ -226,7 +226,7 @@ class IngestPipeline:
             return self._remove(obj, delivery, budget)
         with self._lease(obj, budget) as owner:
             previous = self.ledger.get(obj.source)
-            if obj.newer_than(previous.sequencer if previous else None) is False and previous is not None:
+            if previous is not None and self._older(obj, previous):
                 return self._stale(obj, previous)
             stored: StoredObject | None = None
             digest: str | None = None
@@ -299,6 +299,15 @@ class IngestPipeline:
             dataset_version=previous.dataset_version,
         )
 
+    @staticmethod
+    def _older(obj: SourceObject, previous: LedgerEntry) -> bool:
+        """Whether ``obj``'s event is strictly older than the one that produced ``previous``. The same event
+        again (SQS redelivering it after RETRYING, a duplicate, a dead letter replayed) is not: it is processed
+        again, or a retry would be acknowledged without being retried."""
+        if not obj.sequencer or not previous.sequencer:
+            return False
+        return replace(obj, sequencer=previous.sequencer).newer_than(obj.sequencer) is True
+
     def _stale(self, obj: SourceObject, previous: LedgerEntry) -> Outcome:
         """An event older than the one that produced the ledger's state: it never overwrites newer state."""
         outcome = Outcome(
@@ -363,7 +372,7 @@ class IngestPipeline:
         for number in range(1, self.settings.max_gateway_attempts + 2):  # +1: the re-try after a 401
             credentials = self._credentials(refresh=refresh)
             refresh = False
-            if self._timeout(budget) < 1:
+            if budget.left_s() < min(1.0, self.settings.read_timeout_s):
                 return last or GatewayAnswer(
                     AnswerKind.TRANSIENT,
                     None,
@@ -567,7 +576,7 @@ class IngestPipeline:
     def _archive_source(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
         with self._lease(obj, budget) as owner:
             previous = self.ledger.get(obj.source)
-            if previous is not None and obj.newer_than(previous.sequencer) is False:
+            if previous is not None and self._older(obj, previous):
                 return self._stale(obj, previous)
             if previous is not None and previous.status is Status.ARCHIVED:
                 outcome = replace(self._unchanged(previous, "Already archived"), status=Status.ARCHIVED)

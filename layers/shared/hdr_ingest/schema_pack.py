@@ -1,31 +1,49 @@
-"""The official HDR UK schema pack: which schema a document conforms to, and every error when none.
+r"""The official HDR UK schema pack: which schema a document conforms to, and every error when none.
 
 The pack is a directory holding ``available.json`` (model name -> versions, in the Gateway's order) and
 ``<Model>/<version>/schema.json`` for each entry, exactly as in HDRUK/schemata. Detection mirrors the
 Gateway's validator (TRASER): the first schema in ``available.json`` order that the document satisfies.
 
-Regular expressions in the schemas run on RE2 (linear time): HDRUK 3.0.0's revision-URL pattern
-backtracks exponentially in Python's ``re`` and would hang the function on a ``https://<uuid>`` URL.
+Two engines, one verdict:
+
+* **The verdict** (valid or not, and first-match detection) comes from ``jsonschema-rs`` (Rust) when it is
+  installed: a few milliseconds for a 2 MB document, below the time ``json.loads`` takes to parse it. Its
+  patterns run on Rust's linear-time ``regex`` engine, rewritten where needed to mean exactly what they mean
+  on RE2 (``\s`` is ``[\t\n\f\r ]``, ``\d`` is ``[0-9]``), and its formats (``date``, ``date-time``,
+  ``email``, ``uri``) are checked by regular expressions that accept exactly what pure-Python
+  ``jsonschema``'s format checks accept. A schema it cannot take exactly (a pattern construct with no exact
+  equivalent, ``patternProperties``) and a value it cannot take (a string with an unpaired surrogate, which
+  matches no pattern) are judged in Python.
+* **The errors** of an invalid document, with their JSON paths and messages, come from pure-Python
+  ``jsonschema`` with RE2 patterns, the reference implementation (and the only engine when ``jsonschema-rs``
+  is missing). While it walks the document it asks the fast engine about each ``$ref`` subtree and skips the
+  valid ones, so it only descends where the errors are.
+
+``tests/unit/test_validation_engine.py`` checks that both engines agree on every example document against
+every schema. Regular expressions never backtrack: HDRUK 3.0.0's revision-URL pattern backtracks
+exponentially in Python's ``re`` (and in the Gateway) and would hang the function on a ``https://<uuid>`` URL.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import re2
-from jsonschema import Draft7Validator, Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.outcome import ErrorDetail
+
+if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Python jsonschema
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 __all__ = ["ErrorDetail", "SchemaPack", "SchemaPackError", "SchemaRef", "ValidationReport", "default_pack_dir"]
 
@@ -72,11 +90,13 @@ def default_pack_dir() -> Path:
     return Path(configured) if configured else Path(__file__).with_name("schemata")
 
 
-# --- linear-time ``pattern`` -------------------------------------------------------------------------
+# --- pure Python: jsonschema with linear-time ``pattern`` ----------------------------------------------
 
 
 @lru_cache(maxsize=256)
 def _compile(pattern: str) -> Any:
+    import re2
+
     try:
         return re2.compile(pattern)
     except re2.error:  # pragma: no cover - every pattern in the official pack compiles under RE2
@@ -84,31 +104,406 @@ def _compile(pattern: str) -> Any:
 
 
 def _pattern(validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
-    if isinstance(instance, str) and not _compile(pattern).search(instance):
+    from jsonschema.exceptions import ValidationError
+
+    if isinstance(instance, str) and not _search(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _validator_class(schema: dict[str, Any]) -> type[Validator]:
-    base = validators.validator_for(schema, default=Draft202012Validator)
-    if base not in (Draft7Validator, Draft202012Validator):
-        base = Draft202012Validator
-    return validators.extend(base, {"pattern": _pattern})
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return _compile(pattern).search(text) is not None
+    except UnicodeEncodeError:  # an unpaired surrogate (JSON "\ud800"): not text that any pattern matches
+        return False
+
+
+# jsonschema writes ``repr(instance)`` into the message of every ``type`` and ``anyOf`` error: for a wrong
+# 10 MB subtree (structural metadata against an older schema) that alone takes a second. These two keywords
+# are jsonschema 4.26's own, with a repr cut after _REPR_LIMIT characters; a message is only ever shown cut
+# to 300 characters (see _describe), so what a custodian reads is unchanged.
+_REPR_LIMIT = 1000
+
+
+def _repr_chunks(value: Any) -> Iterator[str]:
+    if type(value) is dict:
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                yield ", "
+            yield repr(key)
+            yield ": "
+            yield from _repr_chunks(item)
+        yield "}"
+    elif type(value) is list:
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ", "
+            yield from _repr_chunks(item)
+        yield "]"
+    else:
+        yield repr(value)
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)``, or a prefix of it longer than ``_REPR_LIMIT`` characters."""
+    parts: list[str] = []
+    size = 0
+    for chunk in _repr_chunks(value):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > _REPR_LIMIT:
+            break
+    return "".join(parts)
+
+
+def _type(validator: Validator, types: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
+    types = [types] if isinstance(types, str) else types
+    if not any(validator.is_type(instance, kind) for kind in types):
+        reprs = ", ".join(repr(kind) for kind in types)
+        yield ValidationError(f"{_short_repr(instance)} is not of type {reprs}")
+
+
+def _any_of(validator: Any, any_of: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
+    all_errors: list[ValidationError] = []
+    for index, subschema in enumerate(any_of):
+        errors = list(validator.descend(instance, subschema, schema_path=index))
+        if not errors:
+            break
+        all_errors.extend(errors)
+    else:
+        yield ValidationError(
+            f"{_short_repr(instance)} is not valid under any of the given schemas",
+            context=all_errors,
+        )
+
+
+_DRAFT7_URI = "http://json-schema.org/draft-07/schema"
+
+
+def _is_draft7(schema: Any) -> bool:
+    """Whether ``jsonschema.validators.validator_for`` picks Draft 7 for ``schema``. Any other draft is
+    validated as 2020-12, the dialect the pydantic-generated schemas (no ``$schema``) are written in."""
+    from urllib.parse import urlsplit
+
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    return isinstance(declared, str) and urlsplit(declared).geturl() == _DRAFT7_URI
+
+
+SkipRef = Callable[[str, Any], bool]
+
+
+def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) -> type[Validator]:
+    """jsonschema's class for ``schema`` with RE2 patterns and, with ``skip_ref``, a ``$ref`` that is not
+    followed where ``skip_ref(reference, instance)`` knows the instance to be valid (it yields no error there)."""
+    from jsonschema import Draft7Validator, Draft202012Validator, validators
+
+    base = Draft7Validator if _is_draft7(schema) else Draft202012Validator
+    keywords: dict[str, Any] = {"pattern": _pattern, "type": _type, "anyOf": _any_of}
+    if skip_ref is not None:
+        follow = base.VALIDATORS["$ref"]
+
+        def ref(validator: Validator, reference: str, instance: Any, subschema: Any) -> Iterator[ValidationError]:
+            if skip_ref(reference, instance):
+                return
+            yield from follow(validator, reference, instance, subschema)
+
+        keywords["$ref"] = ref
+    return validators.extend(base, keywords)
+
+
+# --- the fast engine: jsonschema-rs, made to mean what the pure-Python engine means --------------------
+
+
+@lru_cache(maxsize=1)
+def _rust_engine() -> ModuleType | None:
+    """``jsonschema_rs``, or None when it is not installed (everything then runs in pure Python)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - the layer ships it; pure Python is the fallback
+        return None
+    return jsonschema_rs
+
+
+class _Inexact(Exception):
+    """A schema the fast engine cannot judge exactly as the pure-Python engine does."""
+
+
+# RE2's classes (ASCII only), as ranges that every engine reads the same way. In jsonschema-rs ``\s``
+# follows ECMA-262 and also matches \v, NBSP and other Unicode spaces; RE2's ``\s`` is [\t\n\f\r ].
+_CLASS_ESCAPES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
+_PLAIN_ESCAPES = frozenset("tnrfv")
+
+
+def _rust_pattern(pattern: str) -> str:
+    """``pattern`` rewritten so that Rust's ``regex`` (through jsonschema-rs) matches exactly what RE2
+    matches; raises :class:`_Inexact` for constructs with no exact, engine-independent spelling."""
+    out: list[str] = []
+    in_class = False
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if char == "\\":
+            if i + 1 >= n:
+                raise _Inexact(f"trailing backslash in {pattern!r}")
+            escaped = pattern[i + 1]
+            if escaped in _CLASS_ESCAPES:
+                ranges = _CLASS_ESCAPES[escaped]
+                out.append(ranges if in_class else f"[{ranges}]")
+            elif escaped.lower() in _CLASS_ESCAPES and not in_class:
+                out.append(f"[^{_CLASS_ESCAPES[escaped.lower()]}]")
+            elif escaped in _PLAIN_ESCAPES or (escaped.isascii() and not escaped.isalnum() and escaped != "_"):
+                out.append(char + escaped)
+            else:  # \b \B \p \x \u \0-\9 (back-references), negated classes inside a class, ...
+                raise _Inexact(f"escape \\{escaped} in {pattern!r}")
+            i += 2
+            continue
+        if in_class:
+            if char == "[" or pattern.startswith(("&&", "--", "~~"), i):
+                raise _Inexact(f"nested class or class set operation in {pattern!r}")  # POSIX/Rust only
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            start = i + 2 if pattern.startswith("[^", i) else i + 1
+            if pattern.startswith("]", start):
+                raise _Inexact(f"class starting with ']' in {pattern!r}")  # a literal in RE2, not in ECMA
+            out.append(pattern[i:start])
+            i = start
+            continue
+        elif char == "{" and pattern.startswith("{,", i):
+            raise _Inexact(f"'{{,' in {pattern!r}")  # a literal in RE2, a repetition elsewhere
+        out.append(char)
+        i += 1
+    if in_class:
+        raise _Inexact(f"unterminated class in {pattern!r}")
+    return "".join(out)
+
+
+# Keywords whose value is a schema, a list of schemas, or a map of names to schemas. Everything else
+# (enum, const, default, examples, annotations) is data and is never rewritten.
+_SCHEMA_VALUE = frozenset(
+    {
+        "not", "if", "then", "else", "items", "additionalItems", "additionalProperties", "contains",
+        "propertyNames", "unevaluatedItems", "unevaluatedProperties", "contentSchema",
+    }
+)  # fmt: skip
+_SCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
+_SCHEMA_MAP = frozenset({"properties", "$defs", "definitions", "dependentSchemas", "dependencies"})
+
+
+def _rust_schema(schema: Any, formats: dict[str, dict[str, Any] | None], callbacks: set[str]) -> Any:
+    """A copy of ``schema`` for jsonschema-rs: every ``pattern`` rewritten by :func:`_rust_pattern`, every
+    ``format`` listed in ``formats`` replaced by its equivalent (None: jsonschema does not check it), the
+    names of the other formats (and of those the equivalents still use) collected into ``callbacks``."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    replacement: dict[str, Any] | None = None
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = _rust_pattern(value)
+        elif key == "patternProperties":
+            raise _Inexact("patternProperties (pure-Python jsonschema matches them with Python's re)")
+        elif key == "format" and isinstance(value, str):
+            if value in formats:
+                replacement = formats[value]
+                callbacks.update(_formats_in(replacement))
+            else:
+                callbacks.add(value)
+                out[key] = value
+        elif key in _SCHEMA_MAP and isinstance(value, dict):
+            out[key] = {name: _rust_schema(sub, formats, callbacks) for name, sub in value.items()}
+        elif key in _SCHEMA_LIST and isinstance(value, list):
+            out[key] = [_rust_schema(sub, formats, callbacks) for sub in value]
+        elif key in _SCHEMA_VALUE:
+            out[key] = _rust_schema(value, formats, callbacks)
+        else:
+            out[key] = value
+    if replacement is not None:
+        if list(replacement) == ["pattern"] and "pattern" not in out:
+            out["pattern"] = replacement["pattern"]
+        else:
+            out["allOf"] = [*out.get("allOf", []), replacement]
+    return out
+
+
+def _formats_in(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        found = {schema["format"]} if isinstance(schema.get("format"), str) else set()
+        return found.union(*(_formats_in(value) for value in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_formats_in(value) for value in schema))
+    return set()
+
+
+# --- formats --------------------------------------------------------------------------------------------
+# jsonschema-rs's own format checks are stricter than jsonschema's (it rejects "a b@c" as an e-mail address,
+# accepts the date 0000-01-01 and the leap second 23:59:60), and calling back into Python for each value
+# costs microseconds. So each format jsonschema checks becomes a regular expression that accepts exactly the
+# strings jsonschema accepts (jsonschema 4.26, jsonschema/_format.py, with the layer's packages); the unit
+# tests hold both to the same samples. Other formats are checked by jsonschema itself, through a callback.
+
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001-9999
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+# "date": ^\d{4}-\d{2}-\d{2}$ (ASCII) and datetime.date.fromisoformat() accepts it: a real calendar day.
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+# "date-time": rfc3339_validator on value.upper(), whose ``$`` also accepts one final newline.
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+# "uri": rfc3986_validator's URI_RE (rfc3986-validator 0.1.1), spelled out from RFC 3986's grammar as that
+# package spells it (the unit tests check that the two expressions are identical).
+_PCT = "%[0-9A-Fa-f]{2}"
+_SUB = "a-zA-Z0-9_.~\\-!$&'()*+,;="  # unreserved and sub-delims, inside [...]
+_PCHAR = f"(?:[{_SUB}:@]|{_PCT})"
+_QUERY = f"(?:[{_SUB}:@/?]|{_PCT})*"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
+_IPV4 = f"(?:{_OCTET}\\.){{3}}{_OCTET}"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_LS32 = f"(?:{_H16}:{_H16}|{_IPV4})"
+_IPV6 = (
+    "(?:"
+    + "|".join(
+        (
+            f"(?:{_H16}:){{6}}{_LS32}",
+            f"::(?:{_H16}:){{5}}{_LS32}",
+            f"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+            f"(?:(?:{_H16}:)?{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+            f"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+            f"(?:(?:{_H16}:){{0,3}}{_H16})?::(?:{_H16}:){_LS32}",
+            f"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+            f"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+            f"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+        )
+    )
+    + ")"
+)
+_URI = (
+    "[a-zA-Z][a-zA-Z0-9+.-]*:"  # scheme
+    f"(?://(?:(?:[{_SUB}:]|{_PCT})*@)?"  # "//" [ userinfo "@" ]
+    f"(?:\\[(?:{_IPV6}|v[0-9A-Fa-f]+\\.[{_SUB}:]+)\\]|{_IPV4}|(?:[{_SUB}]|{_PCT})*)"  # host
+    f"(?::[0-9]*)?(?:/{_PCHAR}*)*"  # [ ":" port ], path-abempty
+    f"|/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?"  # path-absolute
+    f"|{_PCHAR}+(?:/{_PCHAR}*)*"  # path-rootless
+    "|)"  # path-empty
+    f"(?:\\?{_QUERY})?(?:\\#{_QUERY})?"  # [ "?" query ] [ "#" fragment ]
+)
+
+
+@lru_cache(maxsize=1)
+def _format_patterns() -> dict[str, dict[str, Any] | None]:
+    """Format name -> a schema jsonschema-rs checks natively that accepts exactly what jsonschema's format
+    check accepts (None: jsonschema does not check it with the packages installed). Formats not listed are
+    checked by jsonschema itself, through a callback (which costs microseconds on every validation)."""
+    spec = importlib.util.find_spec
+    formats: dict[str, dict[str, Any] | None] = {"email": {"pattern": "@"}, "date": {"pattern": f"^{_DATE}$"}}
+    formats["date-time"] = {"pattern": f"^{_DATE}[Tt]{_TIME}\\n?$"} if spec("rfc3339_validator") else None
+    if spec("rfc3987") is None:  # jsonschema prefers rfc3987 for "uri" when it is installed
+        formats["uri"] = {"pattern": f"^(?:{_URI})\\n?$"} if spec("rfc3986_validator") else None
+    return formats
+
+
+def _format_checks(names: set[str], draft7: bool) -> dict[str, Callable[[str], bool]]:
+    """Callbacks for the formats without a pattern: jsonschema's own checker decides."""
+
+    def delegate(name: str) -> Callable[[str], bool]:
+        def check(value: str) -> bool:
+            from jsonschema import Draft7Validator, Draft202012Validator
+
+            checker = (Draft7Validator if draft7 else Draft202012Validator).FORMAT_CHECKER
+            return bool(checker.conforms(value, name))
+
+        return check
+
+    return {name: delegate(name) for name in names}
+
+
+class _FastSchema:
+    """One schema compiled by jsonschema-rs: the verdict, and (built when first needed) a validator for
+    every ``$ref`` target, which lets the pure-Python engine skip valid subtrees."""
+
+    def __init__(self, engine: ModuleType, schema: dict[str, Any]) -> None:
+        self._engine = engine
+        self._original = schema
+        self.schema, options = self._compiled(_format_patterns())
+        cls = engine.Draft7Validator if _is_draft7(schema) else engine.Draft202012Validator
+        self.validator = cls(self.schema, **options)
+        self._refs: Any = None
+        self._lock = threading.Lock()
+
+    def _compiled(self, formats: dict[str, dict[str, Any] | None]) -> tuple[Any, dict[str, Any]]:
+        """The schema for jsonschema-rs and its options, ``formats`` replaced by their equivalents."""
+        callbacks: set[str] = set()
+        schema = _rust_schema(self._original, formats, callbacks)
+        return schema, {
+            "validate_formats": True,
+            "formats": _format_checks(callbacks, _is_draft7(self._original)),
+            "pattern_options": self._engine.RegexOptions(),  # Rust's regex crate: linear time, no backtracking
+        }
+
+    @property
+    def skips_refs(self) -> bool:
+        """Whether skipping a valid ``$ref`` subtree is exact here: a reference must mean the same thing
+        wherever it is used (no nested base URIs or anchors, no dynamic references, no "unevaluated")."""
+        text = json.dumps(self._original)
+        words = ('"$id"', '"$anchor"', "$dynamic", "$recursive", "unevaluated")
+        return "$schema" not in self._original and not any(word in text for word in words)
+
+    def valid_at(self, reference: str, instance: Any) -> bool:
+        """True when ``instance`` is known to be valid against the ``$ref`` target ``reference``."""
+        refs = self._refs
+        if refs is None:
+            with self._lock:
+                if self._refs is None:
+                    # Formats through jsonschema's own checks here: the regular expressions of the verdict
+                    # schema would be compiled again for each of the hundreds of subschemas.
+                    try:
+                        schema, options = self._compiled({})
+                        self._refs = self._engine.validator_map_for(schema, **options)
+                    except Exception:  # noqa: BLE001 - then every subtree is walked in Python
+                        self._refs = {}
+                refs = self._refs
+        validator = refs.get(reference)
+        if validator is None:
+            return False
+        try:
+            return bool(validator.is_valid(instance))
+        except Exception:  # noqa: BLE001
+            return False
 
 
 # --- the pack ------------------------------------------------------------------------------------------
 
 
-class SchemaPack:
-    """The schemas of one pack directory. Validators are built on first use and kept for reuse."""
+def _PYTHON(document: Any) -> bool:  # a sentinel: "no fast verdict, ask pure Python"
+    raise NotImplementedError
 
-    def __init__(self, directory: Path, refs: list[SchemaRef]) -> None:
+
+class SchemaPack:
+    """The schemas of one pack directory. Each schema is read once and each validator built once, on
+    first use, then reused (thread-safe). ``fast=False`` uses pure-Python jsonschema only."""
+
+    def __init__(self, directory: Path, refs: list[SchemaRef], *, fast: bool = True) -> None:
         self.directory = directory
         self._refs = refs
+        self._fast_engine = _rust_engine() if fast else None
+        self._schemas: dict[SchemaRef, dict[str, Any]] = {}
         self._validators: dict[SchemaRef, Validator] = {}
-        self._lock = threading.Lock()
+        self._fast: dict[SchemaRef, _FastSchema | None] = {}
+        self._verdicts: dict[SchemaRef, Callable[[Any], bool]] = {}
+        self._lock = threading.RLock()
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> SchemaPack:
+    def load(cls, directory: Path | None = None, *, fast: bool = True) -> SchemaPack:
         directory = directory or default_pack_dir()
         available = directory / "available.json"
         try:
@@ -122,7 +517,7 @@ class SchemaPack:
         missing = [str(ref) for ref in refs if not cls._schema_path(directory, ref).is_file()]
         if missing:
             raise SchemaPackError(f"schema pack {directory} lacks schema.json for: {', '.join(missing)}")
-        return cls(directory, refs)
+        return cls(directory, refs, fast=fast)
 
     @staticmethod
     def _schema_path(directory: Path, ref: SchemaRef) -> Path:
@@ -133,21 +528,56 @@ class SchemaPack:
         """Every schema, in ``available.json`` order (the Gateway's detection order)."""
         return list(self._refs)
 
+    @property
+    def fast(self) -> bool:
+        """Whether verdicts come from jsonschema-rs (installed and not switched off)."""
+        return self._fast_engine is not None
+
     def __contains__(self, ref: object) -> bool:
         return ref in self._refs
 
+    def schema(self, ref: SchemaRef) -> dict[str, Any]:
+        """The parsed ``schema.json`` of ``ref`` (read once; do not modify it)."""
+        found = self._schemas.get(ref)
+        if found is None:
+            if ref not in self._refs:
+                known = ", ".join(str(r) for r in self._refs)
+                raise SchemaPackError(f"{ref} is not in the schema pack (available: {known})")
+            with self._lock:
+                found = self._schemas.get(ref)
+                if found is None:
+                    found = json.loads(self._schema_path(self.directory, ref).read_text(encoding="utf-8"))
+                    self._schemas[ref] = found
+        return found
+
     def validator(self, ref: SchemaRef) -> Validator:
-        if ref not in self._refs:
-            known = ", ".join(str(r) for r in self._refs)
-            raise SchemaPackError(f"{ref} is not in the schema pack (available: {known})")
+        """The pure-Python jsonschema validator of ``ref`` (RE2 patterns), which reports every error."""
+        found = self._validators.get(ref)
+        if found is None:
+            schema = self.schema(ref)
+            with self._lock:
+                found = self._validators.get(ref)
+                if found is None:
+                    fast = self._fast_schema(ref)
+                    skip_ref = fast.valid_at if fast is not None and fast.skips_refs else None
+                    cls = _validator_class(schema, skip_ref)
+                    found = cls(schema, format_checker=cls.FORMAT_CHECKER)
+                    self._validators[ref] = found
+        return found
+
+    def _fast_schema(self, ref: SchemaRef) -> _FastSchema | None:
+        if self._fast_engine is None:
+            return None
+        if ref in self._fast:
+            return self._fast[ref]
+        schema = self.schema(ref)
         with self._lock:
-            found = self._validators.get(ref)
-            if found is None:
-                schema = json.loads(self._schema_path(self.directory, ref).read_text(encoding="utf-8"))
-                cls = _validator_class(schema)
-                found = cls(schema, format_checker=cls.FORMAT_CHECKER)
-                self._validators[ref] = found
-            return found
+            if ref not in self._fast:
+                try:
+                    self._fast[ref] = _FastSchema(self._fast_engine, schema)
+                except Exception:  # noqa: BLE001 - _Inexact, or a schema jsonschema-rs refuses: pure Python
+                    self._fast[ref] = None
+            return self._fast[ref]
 
     def errors(self, document: Any, ref: SchemaRef) -> tuple[ErrorDetail, ...]:
         """Every error of ``document`` against ``ref``, each with its JSON path and a fix-it message."""
@@ -161,19 +591,47 @@ class SchemaPack:
         return tuple(dict.fromkeys(details))  # de-duplicated, order kept
 
     def is_valid(self, document: Any, ref: SchemaRef) -> bool:
+        fast = self._verdicts.get(ref) or self._verdict(ref)
+        if fast is not _PYTHON:
+            try:
+                return bool(fast(document))
+            except Exception:  # noqa: BLE001, S110 - a value jsonschema-rs cannot take (a lone surrogate)
+                pass
+        return self._python_is_valid(document, ref)
+
+    def _python_is_valid(self, document: Any, ref: SchemaRef) -> bool:
         try:
             return bool(self.validator(ref).is_valid(document))
         except RecursionError:
             return False
 
+    def _verdict(self, ref: SchemaRef) -> Callable[[Any], bool]:
+        """The fast verdict function of ``ref`` (jsonschema-rs), or ``_PYTHON`` when there is none."""
+        fast = self._fast_schema(ref)
+        verdict = fast.validator.is_valid if fast is not None else _PYTHON
+        self._verdicts[ref] = verdict
+        return verdict
+
     def detect(self, document: Any) -> SchemaRef | None:
         """The first schema in ``available.json`` order that ``document`` satisfies, as the Gateway picks."""
-        return next((ref for ref in self._refs if self.is_valid(document, ref)), None)
+        verdicts = self._verdicts
+        for ref in self._refs:  # is_valid(), inlined: detection is on every document's path
+            fast = verdicts.get(ref) or self._verdict(ref)
+            if fast is not _PYTHON:
+                try:
+                    if fast(document):
+                        return ref
+                    continue
+                except Exception:  # noqa: BLE001, S110 - judged in pure Python below
+                    pass
+            if self._python_is_valid(document, ref):
+                return ref
+        return None
 
     def validate(self, document: Any, target: SchemaRef | None = None) -> ValidationReport:
         """Judge ``document`` against ``target``, or detect its schema when ``target`` is None."""
         if target is not None:
-            errors = self.errors(document, target)
+            errors = () if self.is_valid(document, target) else self.errors(document, target)
             if not errors:
                 return ValidationReport(True, target, (), f"valid {target}")
             return ValidationReport(False, target, errors, f"does not conform to {target}: {_count(errors)}")
@@ -189,16 +647,25 @@ class SchemaPack:
         )
 
     def _closest(self, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...]]:
-        """The schema that knows most of the document's top-level fields, then has the fewest errors."""
+        """The schema that knows most of the document's top-level fields, then has the fewest errors (the
+        first such in ``available.json`` order). Errors are listed only for the schemas that can win."""
         keys = set(document) if isinstance(document, dict) else set()
-        best: tuple[tuple[int, int], SchemaRef, tuple[ErrorDetail, ...]] | None = None
-        for ref in self._refs:
-            schema: Any = self.validator(ref).schema
+
+        def unknown(ref: SchemaRef) -> int:
+            schema = self.schema(ref)
             known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+            return len(keys - known)
+
+        fewest = min(unknown(ref) for ref in self._refs)
+        best: tuple[int, SchemaRef, tuple[ErrorDetail, ...]] | None = None
+        for ref in self._refs:
+            if unknown(ref) != fewest:
+                continue
+            if best is not None and best[0] <= 1:
+                break  # no schema matched, so no later one can have fewer errors than 1
             errors = self.errors(document, ref)
-            score = (len(keys - known), len(errors))
-            if best is None or score < best[0]:
-                best = (score, ref, errors)
+            if best is None or len(errors) < best[0]:
+                best = (len(errors), ref, errors)
         assert best is not None, "an empty schema pack cannot be loaded"
         return best[1], best[2]
 
@@ -224,7 +691,15 @@ def json_path(parts: Iterable[Any]) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    """``value`` as JSON, cut to ``_MAX_VALUE_CHARS``; a large object or array is only encoded that far."""
+    parts: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(ensure_ascii=False, default=str).iterencode(value):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > _MAX_VALUE_CHARS:
+            break
+    text = "".join(parts)
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
 
 
