@@ -46,7 +46,8 @@ from typing import Any
 import re2
 
 from hdr_ingest.outcome import ErrorDetail
-from hdr_ingest.schema_pack import SchemaPack, SchemaPackError, SchemaRef, ValidationReport
+from hdr_ingest.schema_pack import SchemaPack, SchemaPackError, SchemaRef, ValidationReport, json_path
+from hdr_ingest.schema_pack import _show as _show_value
 
 __all__ = [
     "GATEWAY_TIMEOUT_S",
@@ -1301,21 +1302,8 @@ _FORMAT_HINTS = {
 }
 
 
-def _json_path(parts: Iterable[Any]) -> str:
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(str(part))}]"
-    return out
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+_json_path = json_path  # one spelling of JSON paths and values across the project
+_show = _show_value
 
 
 def _friendly(error: _Error) -> list[ErrorDetail]:
