@@ -20,7 +20,10 @@ class AppCredentials:
     @classmethod
     def from_secret(cls, value: Any, secret_id: str) -> AppCredentials:
         if not isinstance(value, dict):
-            raise CredentialsError(f'secret {secret_id!r} must hold a JSON object {{"app_id": ..., "client_id": ...}}')
+            raise CredentialsError(
+                f'secret {secret_id!r} must hold a JSON object {{"app_id": "<Application ID>", "client_id": '
+                '"<Client ID>"} from the Gateway team\'s Integrations > Applications page'
+            )
         missing = [k for k in ("app_id", "client_id") if not isinstance(value.get(k), str) or not value[k].strip()]
         if missing:
             raise CredentialsError(
@@ -40,22 +43,59 @@ class SecretsManagerCredentials:
     def __init__(self, secret_id: str, max_age: int = 300) -> None:
         self.secret_id = secret_id
         self.max_age = max_age
+        self._cached_bad = False  # the cached value is malformed: fetch again, so a fixed secret works at once
 
     def get(self, refresh: bool = False) -> AppCredentials:
         from aws_lambda_powertools.utilities import parameters
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            value = parameters.get_secret(self.secret_id, transform="json", max_age=self.max_age, force_fetch=refresh)
+            value = parameters.get_secret(
+                self.secret_id, transform="json", max_age=self.max_age, force_fetch=refresh or self._cached_bad
+            )
         except TransformParameterError as exc:
             raise CredentialsError(
                 f"secret {self.secret_id!r} is not valid JSON: store "
                 '{"app_id": "...", "client_id": "..."} as the secret string'
             ) from exc
         except GetParameterError as exc:
-            cause = exc.__cause__ or exc
-            raise CredentialsError(
-                f"cannot read secret {self.secret_id!r} ({type(cause).__name__}): check that it exists in this "
-                "account and region and that GATEWAY_SECRET_ID names it"
-            ) from exc
-        return AppCredentials.from_secret(value, self.secret_id)
+            # Powertools raises GetParameterError inside its except block: the AWS error is the context.
+            raise CredentialsError(_unreadable(self.secret_id, exc.__cause__ or exc.__context__ or exc)) from exc
+        try:
+            credentials = AppCredentials.from_secret(value, self.secret_id)
+        except CredentialsError:
+            self._cached_bad = True
+            raise
+        self._cached_bad = False
+        return credentials
+
+
+_THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
+_DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
+
+
+def _unreadable(secret_id: str, cause: BaseException) -> str:
+    """What to do when Secrets Manager did not give us the secret, by the AWS error code."""
+    from botocore.exceptions import ClientError
+
+    code = str(cause.response.get("Error", {}).get("Code", "")) if isinstance(cause, ClientError) else ""
+    what = code or type(cause).__name__
+    if code in _THROTTLED:
+        return (
+            f"Secrets Manager throttled reading secret {secret_id!r} ({what}); the record is retried. If this "
+            "persists, lower the function's concurrency or raise SECRET_MAX_AGE"
+        )
+    if code == "ResourceNotFoundException":
+        return (
+            f"secret {secret_id!r} does not exist in this account and region ({what}): create it, or set "
+            "GATEWAY_SECRET_ID to its name or ARN"
+        )
+    if code in _DENIED or code.startswith("KMS") or code == "DecryptionFailure":
+        return (
+            f"the function may not read secret {secret_id!r} ({what}): its role needs "
+            "secretsmanager:GetSecretValue on the secret, and kms:Decrypt on its key if that is customer-managed"
+        )
+    return (
+        f"cannot read secret {secret_id!r} ({what}): check that it exists in this account and region and that "
+        "GATEWAY_SECRET_ID names it"
+    )

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from hdr_ingest.outcome import ErrorDetail
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Deeper than any metadata document (HDR UK's are under 10 levels), and shallow enough for every recursive step
+# after parsing (validation, the Gateway's pre-processing, serialisation), which would fail near 500 levels.
+MAX_DEPTH = 64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class DocumentError(Exception):
@@ -23,6 +29,54 @@ def _reject_constant(name: str) -> Any:
     raise DocumentError(
         f"contains the non-standard JSON value {name}; the Gateway cannot store it. Replace it with a number or null."
     )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise DocumentError(
+            f"contains the number {text[:40]}, too large for the Gateway (beyond ±1.8e308). Fix the number."
+        )
+    return value
+
+
+def _check_structure(document: Any, text: str) -> None:
+    """Nesting deeper than MAX_DEPTH, and strings holding an unpaired UTF-16 surrogate (``"\\ud800"`` parses,
+    but is not text: it cannot be encoded as UTF-8, and the Gateway's ``json_decode`` refuses it)."""
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    stack: list[tuple[Any, str, int]] = [(document, "$", 1)] if isinstance(document, (dict, list)) else []
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DocumentError(
+                f"is nested more than {MAX_DEPTH} levels deep; a metadata document is a few levels deep. "
+                "Check the export.",
+                path=path,
+            )
+        pairs: Any = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            if surrogates and not (_is_text(key) and _is_text(item)):
+                raise DocumentError(
+                    "contains an unpaired UTF-16 surrogate escape (such as \\ud800), which is not a character; "
+                    "the Gateway cannot decode it. Fix the text and upload it again.",
+                    path=_child(path, key),
+                )
+            if isinstance(item, (dict, list)):
+                stack.append((item, _child(path, key), depth + 1))
+
+
+def _child(path: str, key: str | int) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+
+
+def _is_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
@@ -44,7 +98,7 @@ def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
             f"is not valid UTF-8 (bad byte at offset {exc.start}); save the file as UTF-8 and upload it again."
         ) from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise DocumentError(
             f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
@@ -52,6 +106,7 @@ def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
         ) from exc
     except RecursionError as exc:
         raise DocumentError("is nested too deeply to be a metadata document.") from exc
+    _check_structure(document, text)
     if isinstance(document, list):
         if not document:
             raise DocumentError("is an empty JSON array; a catalogue must hold at least one metadata document.")

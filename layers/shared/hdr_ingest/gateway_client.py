@@ -79,6 +79,8 @@ class GatewayClient:
                 data=data,
                 headers=headers,
                 timeout=(self.connect_timeout_s, max(0.1, read_timeout_s)),
+                # requests keeps custom headers (x-client-id, ...) on a redirect to another host: never follow one.
+                allow_redirects=False,
             )
         except requests.Timeout:
             return None, transient("timed out")

@@ -356,11 +356,12 @@ class IngestPipeline:
         budget: Budget,
     ) -> GatewayAnswer:
         """Create or update, retrying transient failures with backoff while the invocation has time."""
+        unanswered: list[GatewayAnswer] = []  # a POST of this delivery that got no answer
 
         def attempt(credentials: AppCredentials) -> GatewayAnswer:
             nonlocal dataset_id, archived
             answer, dataset_id, archived = self._create_or_update(
-                obj, document, schema, dataset_id, archived, credentials, budget
+                obj, document, schema, dataset_id, archived, credentials, budget, unanswered
             )
             return answer
 
@@ -378,7 +379,7 @@ class IngestPipeline:
                     None,
                     "Too little time left in this invocation to call the Gateway; will retry.",
                 )
-            answer = last = attempt(credentials)
+            answer = last = _redacted(attempt(credentials), credentials)
             if answer.kind is AnswerKind.UNAUTHORISED and not refreshed:
                 refresh = refreshed = True  # the secret may have rotated: fetch it again, once
                 continue
@@ -403,6 +404,7 @@ class IngestPipeline:
         archived: bool,
         credentials: AppCredentials,
         budget: Budget,
+        unanswered: list[GatewayAnswer],
     ) -> tuple[GatewayAnswer, int | None, bool]:
         """One try. Returns the answer and what is now known of the dataset (its id, whether archived)."""
         if dataset_id is None:
@@ -413,18 +415,29 @@ class IngestPipeline:
                 return found, None, False
             dataset_id, archived = found.dataset_id, found.dataset_id is not None and not found.found
 
-        def create() -> GatewayAnswer:
+        def post() -> GatewayAnswer:
             return self.gateway.create(document, schema, obj.datasetid, credentials, self._timeout(budget))
 
+        def create() -> GatewayAnswer:
+            # A POST that got no answer may still be creating the dataset, and a lookup cannot see it until it is
+            # done: POSTing again now could make a second one. Only look it up until the next delivery (after
+            # the visibility timeout), when a lookup finds it if it was created.
+            if unanswered:
+                return unanswered[0]
+            answer = self._call("create", post)
+            if answer.kind is AnswerKind.TRANSIENT and answer.http_status is None:
+                unanswered.append(answer)
+            return answer
+
         if dataset_id is None:
-            return self._call("create", create), None, False
+            return create(), None, False
         if archived:
             # Re-upload after a deletion: bring the same Gateway dataset back, then update it.
             restored = self._call(
                 "unarchive", lambda: self.gateway.unarchive(dataset_id, credentials, self._timeout(budget))
             )
             if restored.kind is AnswerKind.NOT_FOUND:
-                return self._call("create", create), None, False
+                return create(), None, False
             if restored.kind is not AnswerKind.SUCCESS:
                 return restored, dataset_id, True
         answer = self._call(
@@ -432,7 +445,7 @@ class IngestPipeline:
         )
         if answer.kind is AnswerKind.NOT_FOUND:
             # Deleted on the Gateway since: publish it as a new dataset.
-            return self._call("create", create), None, False
+            return create(), None, False
         return answer, dataset_id, False
 
     def _call(self, operation: str, call: Callable[[], GatewayAnswer]) -> GatewayAnswer:
@@ -700,6 +713,30 @@ class IngestPipeline:
             "attempts": delivery.receive_count,
             "event": dict(delivery.original),
         }
+
+
+REDACTED = "[redacted]"
+_REDACT_MIN_CHARS = 8  # the Gateway's ids are long random strings; a shorter value would blank common words
+
+
+def _redacted(answer: GatewayAnswer, credentials: AppCredentials) -> GatewayAnswer:
+    """The Gateway's own words go to the ledger, the DLQ and the logs: never with the credentials in them (an
+    error page can quote the request, e.g. a failed SQL query with its bindings)."""
+    values = [value for value in credentials.secret_values() if len(value) >= _REDACT_MIN_CHARS]
+    texts = [answer.message, *(f"{e.path} {e.message}" for e in answer.errors)]
+    if not any(value in text for value in values for text in texts):
+        return answer
+
+    def clean(text: str) -> str:
+        for value in values:
+            text = text.replace(value, REDACTED)
+        return text
+
+    return replace(
+        answer,
+        message=clean(answer.message),
+        errors=tuple(ErrorDetail(clean(e.path), clean(e.message)) for e in answer.errors),
+    )
 
 
 def canonical_digest(document: Any) -> str:

@@ -9,6 +9,7 @@ through Powertools batch processing), dead-letter messages replayed onto the que
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from hdr_ingest.source_object import (
 )
 
 SERVICE = "hdr-gateway-ingest"
+# botocore logs every AWS response body at DEBUG, the Gateway credentials (GetSecretValue) included: keep that
+# logger at INFO, whatever level the function's logs or Lambda's application logs are set to.
+logging.getLogger("botocore.parsers").setLevel(logging.INFO)
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(
