@@ -742,7 +742,6 @@ def _describe(error: ValidationError) -> list[ErrorDetail]:
     if keyword == "const":
         return [ErrorDetail(where, f"is {_show(value)}; it must be {_show(expected)}.")]
     if keyword == "type":
-        expected = expected
         wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
         return [ErrorDetail(where, f"is {_show(value)}; it must be of type {wanted}.")]
     if keyword == "format":
