@@ -326,11 +326,15 @@ class DatasetStore:
             row = self._db.execute("SELECT 1 FROM datasets WHERE deleted_at IS NULL LIMIT 1").fetchone()
         return row is not None
 
-    def all(self, *, include_archived: bool = True, team_id: int | None = None) -> list[DatasetRow]:
+    def all(
+        self, *, include_archived: bool = True, team_id: int | None = None, datasetid: str | None = None
+    ) -> list[DatasetRow]:
+        """Datasets by id; ``datasetid`` filters in SQL (indexed), as the Gateway's ``?dataset_id=`` does."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM datasets WHERE (? OR deleted_at IS NULL) AND (? IS NULL OR team_id = ?) ORDER BY id",
-                (include_archived, team_id, team_id),
+                "SELECT * FROM datasets WHERE (? OR deleted_at IS NULL) AND (? IS NULL OR team_id = ?)"
+                " AND (? IS NULL OR datasetid = ?) ORDER BY id",
+                (include_archived, team_id, team_id, datasetid, datasetid),
             ).fetchall()
         return [_dataset(row) for row in rows]
 

@@ -402,6 +402,36 @@ def test_list_filters_by_dataset_id_and_with_trashed_after_delete(emu: GatewayEm
     assert everything["total"] == 2
 
 
+def test_lookup_by_dataset_id_is_filtered_in_the_database(
+    emu: GatewayEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup the function makes before each create asks SQLite for the one datasetid (an indexed column)
+    instead of listing the team's datasets and filtering them in Python."""
+    create(emu, "cust-A")
+    create(emu, "cust-B")
+    store = emu._require_store()
+    real_all = store.all
+    asked: list[str | None] = []
+
+    def all_rows(**kwargs: Any) -> Any:
+        asked.append(kwargs.get("datasetid"))
+        return real_all(**kwargs)
+
+    monkeypatch.setattr(store, "all", all_rows)
+    found = listing(emu, "?dataset_id=cust-B&withTrashed=1")
+    assert [d["datasetid"] for d in found["data"]] == ["cust-B"] and asked == ["cust-B"]
+    assert listing(emu, "?dataset_id=0")["total"] == 2  # PHP-falsy: no filter, as the Gateway
+    assert [row.datasetid for row in real_all(datasetid="cust-A")] == ["cust-A"]
+
+
+def test_answers_are_not_held_by_nagles_algorithm() -> None:
+    """Headers and body are separate writes: with Nagle's algorithm the client's delayed ACK would hold each
+    answer for about 40 ms on loopback."""
+    from local_stack.gateway_emulator import server
+
+    assert server._Handler.disable_nagle_algorithm is True
+
+
 def test_list_paginates_like_laravel(emu: GatewayEmulator) -> None:
     for index in range(5):
         create(emu, f"page-{index}")
