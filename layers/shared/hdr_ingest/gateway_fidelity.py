@@ -2076,6 +2076,9 @@ class _Twin:
         stands for any array index or additional property."""
         found: dict[tuple[str, ...], Callable[[str], float]] = {}
         seen: set[tuple[int, tuple[str, ...]]] = set()
+        text = json.dumps(self.doc.root)
+        if not any(json.dumps(pattern) in text for pattern in _CATASTROPHIC):
+            return ()
 
         def walk(node: Any, where: tuple[str, ...]) -> None:
             if not isinstance(node, dict) or len(where) > 24 or (id(node), where) in seen:
