@@ -45,6 +45,7 @@ from typing import Any
 
 import re2
 
+from hdr_ingest import fix_messages as fix
 from hdr_ingest.outcome import ErrorDetail
 from hdr_ingest.schema_pack import _DATE as _SP_DATE
 from hdr_ingest.schema_pack import (
@@ -58,7 +59,6 @@ from hdr_ingest.schema_pack import (
     _rust_pattern,
     json_path,
 )
-from hdr_ingest.schema_pack import _show as _show_value
 
 __all__ = [
     "GATEWAY_TIMEOUT_S",
@@ -1303,18 +1303,8 @@ def _js_key_order(data: Mapping[str, Any]) -> list[str]:
 
 # --- turning Ajv errors into messages a custodian can act on --------------------------------------------
 
-_MAX_VALUE_CHARS = 60
-_MAX_ENUM_CHOICES = 12
-_FORMAT_HINTS = {
-    "date": "a date as YYYY-MM-DD",
-    "date-time": "a date-time as YYYY-MM-DDThh:mm:ssZ",
-    "email": "an e-mail address",
-    "uri": "an absolute URI such as https://example.org/page",
-}
-
-
 _json_path = json_path  # one spelling of JSON paths and values across the project
-_show = _show_value
+_show = fix.show
 
 
 def _friendly(error: _Error) -> list[ErrorDetail]:
@@ -1326,36 +1316,23 @@ def _friendly(error: _Error) -> list[ErrorDetail]:
             return [detail for sub in best for detail in _friendly(sub)]
         return [ErrorDetail(where, f"is {_show(value)}; it matches none of the allowed forms.")]
     if keyword == "required":
-        name = error.params["missingProperty"]
-        return [ErrorDetail(_json_path((*error.path, name)), "is required but missing; add it.")]
+        return [ErrorDetail(_json_path((*error.path, error.params["missingProperty"])), fix.MISSING)]
     if keyword == "additionalProperties":
-        name = error.params["additionalProperty"]
-        return [
-            ErrorDetail(
-                _json_path((*error.path, name)), "is not a field of this schema; remove it or fix its spelling."
-            )
-        ]
+        return [ErrorDetail(_json_path((*error.path, error.params["additionalProperty"])), fix.UNKNOWN_FIELD)]
     if keyword == "enum":
-        choices = list(error.params["allowedValues"])
-        shown = ", ".join(_show(c) for c in choices[:_MAX_ENUM_CHOICES])
-        more = f" (and {len(choices) - _MAX_ENUM_CHOICES} more)" if len(choices) > _MAX_ENUM_CHOICES else ""
-        return [ErrorDetail(where, f"is {_show(value)}; it must be one of: {shown}{more}.")]
+        return [ErrorDetail(where, fix.one_of(value, list(error.params["allowedValues"])))]
     if keyword == "const":
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {_show(error.params['allowedValue'])}.")]
+        return [ErrorDetail(where, fix.equal_to(value, error.params["allowedValue"]))]
     if keyword == "type":
-        wanted = " or ".join(str(error.params["type"]).split(","))
-        return [ErrorDetail(where, f"is {_show(value)}; it must be of type {wanted}.")]
+        return [ErrorDetail(where, fix.of_type(value, str(error.params["type"]).split(",")))]
     if keyword == "format":
-        fmt = error.params["format"]
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {_FORMAT_HINTS.get(fmt, f'in {fmt} format')}.")]
+        return [ErrorDetail(where, fix.in_format(value, error.params["format"], gateway=True))]
     if keyword == "pattern":
-        return [ErrorDetail(where, f"is {_show(value)}; it must match the pattern {error.params['pattern']}.")]
+        return [ErrorDetail(where, fix.matching(value, error.params["pattern"]))]
     if keyword in ("minLength", "maxLength"):
-        bound = "at least" if keyword == "minLength" else "at most"
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {bound} {error.params['limit']} characters.")]
+        return [ErrorDetail(where, fix.of_length(value, keyword, error.params["limit"]))]
     if keyword in ("minItems", "maxItems"):
-        bound = "at least" if keyword == "minItems" else "at most"
-        return [ErrorDetail(where, f"has {len(value)} items; it must have {bound} {error.params['limit']}.")]
+        return [ErrorDetail(where, fix.with_items(value, keyword, error.params["limit"]))]
     return [ErrorDetail(where, error.message + ".")]
 
 

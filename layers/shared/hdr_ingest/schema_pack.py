@@ -39,6 +39,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from hdr_ingest import fix_messages as fix
 from hdr_ingest.outcome import ErrorDetail
 
 if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Python jsonschema
@@ -46,9 +47,6 @@ if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Pyt
     from jsonschema.protocols import Validator
 
 __all__ = ["ErrorDetail", "SchemaPack", "SchemaPackError", "SchemaRef", "ValidationReport", "default_pack_dir"]
-
-_MAX_VALUE_CHARS = 60
-_MAX_ENUM_CHOICES = 12
 
 
 class SchemaPackError(Exception):
@@ -690,27 +688,6 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _show(value: Any) -> str:
-    """``value`` as JSON, cut to ``_MAX_VALUE_CHARS``; a large object or array is only encoded that far."""
-    parts: list[str] = []
-    size = 0
-    for chunk in json.JSONEncoder(ensure_ascii=False, default=str).iterencode(value):
-        parts.append(chunk)
-        size += len(chunk)
-        if size > _MAX_VALUE_CHARS:
-            break
-    text = "".join(parts)
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
-
-
-_FORMAT_HINTS = {
-    "date": "a date as YYYY-MM-DD",
-    "date-time": "a date-time as YYYY-MM-DDThh:mm:ssZ (RFC 3339)",
-    "email": "an e-mail address",
-    "uri": "an absolute URI such as https://example.org/page",
-}
-
-
 def _describe(error: ValidationError) -> list[ErrorDetail]:
     path = list(error.absolute_path)
     where = json_path(path)
@@ -724,39 +701,31 @@ def _describe(error: ValidationError) -> list[ErrorDetail]:
             return [detail for sub in branch for detail in _describe(sub)]
     if keyword == "required":
         missing = [name for name in expected if isinstance(value, dict) and name not in value]
-        return [ErrorDetail(json_path([*path, name]), "is required but missing; add it.") for name in missing] or [
+        return [ErrorDetail(json_path([*path, name]), fix.MISSING) for name in missing] or [
             ErrorDetail(where, error.message)
         ]
     if keyword == "additionalProperties" and isinstance(value, dict):
         allowed = set(schema.get("properties", {}))
         extra = [name for name in value if name not in allowed]
-        return [
-            ErrorDetail(json_path([*path, name]), "is not a field of this schema; remove it or fix its spelling.")
-            for name in extra
-        ] or [ErrorDetail(where, error.message)]
+        return [ErrorDetail(json_path([*path, name]), fix.UNKNOWN_FIELD) for name in extra] or [
+            ErrorDetail(where, error.message)
+        ]
     if keyword == "enum":
-        choices = list(expected)
-        shown = ", ".join(_show(c) for c in choices[:_MAX_ENUM_CHOICES])
-        more = f" (and {len(choices) - _MAX_ENUM_CHOICES} more)" if len(choices) > _MAX_ENUM_CHOICES else ""
-        return [ErrorDetail(where, f"is {_show(value)}; it must be one of: {shown}{more}.")]
+        return [ErrorDetail(where, fix.one_of(value, list(expected)))]
     if keyword == "const":
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {_show(expected)}.")]
+        return [ErrorDetail(where, fix.equal_to(value, expected))]
     if keyword == "type":
-        wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return [ErrorDetail(where, f"is {_show(value)}; it must be of type {wanted}.")]
+        return [ErrorDetail(where, fix.of_type(value, expected if isinstance(expected, list) else [str(expected)]))]
     if keyword == "format":
-        hint = _FORMAT_HINTS.get(str(expected), f"in {expected} format")
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {hint}.")]
+        return [ErrorDetail(where, fix.in_format(value, str(expected)))]
     if keyword == "pattern":
-        return [ErrorDetail(where, f"is {_show(value)}; it must match the pattern {expected}.")]
+        return [ErrorDetail(where, fix.matching(value, expected))]
     if keyword in ("minLength", "maxLength"):
-        bound = "at least" if keyword == "minLength" else "at most"
-        return [ErrorDetail(where, f"is {_show(value)}; it must be {bound} {expected} characters.")]
+        return [ErrorDetail(where, fix.of_length(value, keyword, expected))]
     if keyword in ("minItems", "maxItems"):
-        bound = "at least" if keyword == "minItems" else "at most"
-        return [ErrorDetail(where, f"has {len(value)} items; it must have {bound} {expected}.")]
+        return [ErrorDetail(where, fix.with_items(value, keyword, expected))]
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return [ErrorDetail(where, f"is {_show(value)}; {error.message.split(' is ', 1)[-1]}.")]
+        return [ErrorDetail(where, f"is {fix.show(value)}; {error.message.split(' is ', 1)[-1]}.")]
     return [ErrorDetail(where, error.message if len(error.message) < 300 else error.message[:299] + "…")]
 
 
