@@ -458,6 +458,7 @@ def rss_mb():
 import app
 from hdr_ingest.document import parse_export
 from hdr_ingest.gateway_fidelity import judge_for
+from hdr_ingest.pipeline import canonical_json
 from hdr_ingest.runtime import get_runtime
 from hdr_ingest.schema_pack import SchemaPack
 settings = get_runtime().settings
@@ -466,11 +467,11 @@ judge.judge(json.loads(open(sys.argv[2], "rb").read()), settings.target_schema, 
 loaded = rss_mb()
 data = open(sys.argv[1], "rb").read()                        # the S3 object body
 document = parse_export(data)                                 # decode + parse
-canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+canonical = canonical_json(document)
 digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()  # canonical fingerprint (ledger)
-del canonical
-report = judge.judge(document, settings.target_schema, settings.validation_mode).report  # as pipeline._publish
+report = judge.judge(document, settings.target_schema, settings.validation_mode, text=canonical).report  # as _publish
 assert report.valid, report.summary
+del canonical
 body = {"metadata": {"metadata": document}, "datasetid": "hgi-bench", "status": "ACTIVE"}
 payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")  # Gateway request
 print(json.dumps({"loaded": loaded, "peak": rss_mb(), "bytes": len(data)}))
