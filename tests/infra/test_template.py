@@ -36,6 +36,7 @@ EXPECTED_ENV_VARS = {
     "ARCHIVE_ON_DELETE",
     "CATALOGUE_ID_POINTER",
     "MAX_RECEIVE_COUNT",
+    "RECORD_CONCURRENCY",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -217,6 +218,19 @@ def test_maximum_concurrency_comes_from_parameter(template: dict[str, Any], sqs_
     assert param["Type"] == "Number"
     assert param["MinValue"] >= 2  # Lambda rejects 1
     assert param["MaxValue"] <= 1000
+
+
+def test_record_concurrency_comes_from_parameter_within_the_batch_size(
+    template: dict[str, Any], function: dict[str, Any], sqs_event: dict[str, Any]
+) -> None:
+    from hdr_ingest.config import DEFAULT_RECORD_CONCURRENCY, MAX_RECORD_CONCURRENCY
+
+    assert function["Environment"]["Variables"]["RECORD_CONCURRENCY"] == {"Ref": "RecordConcurrency"}
+    param = template["Parameters"]["RecordConcurrency"]
+    assert param["Type"] == "Number" and param["Default"] == DEFAULT_RECORD_CONCURRENCY
+    assert param["MinValue"] == 1
+    # the function refuses more (config), and more threads than records in a batch would gain nothing
+    assert param["MaxValue"] == MAX_RECORD_CONCURRENCY == sqs_event["BatchSize"]
 
 
 def test_visibility_timeout_is_at_least_six_times_function_timeout(

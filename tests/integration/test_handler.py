@@ -159,7 +159,8 @@ def test_gateway_down_is_retried_by_sqs_then_failed_and_dead_lettered(stack: Sta
     assert len(stack.gateway_datasets()) == 1
 
 
-def test_one_failing_record_does_not_fail_its_batch(stack: Stack) -> None:
+def test_one_failing_record_does_not_fail_its_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECORD_CONCURRENCY", "1")  # the scripted faults below follow the order of the requests
     stack.put("incoming/one.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
     stack.put("incoming/two.json", b"[1, 2, 3]")
     stack.put("incoming/three.json", example("traser/hdruk300.json"))
@@ -310,3 +311,19 @@ def test_gateway_mode_rejects_what_the_gateway_would_reject_before_sending(stack
     assert error["path"] == "$.coverage.followUp" and "HTML-encodes" in error["message"]
     assert any("html-entities at $.coverage.followUp" in w for w in item["warnings"])
     assert [r for r in stack.emulator.requests() if r.method in ("POST", "PUT")] == []
+
+
+def test_aws_clients_are_made_when_first_needed(stack: Stack) -> None:
+    """A published file needs S3, DynamoDB and Secrets Manager; the SQS client is made for the first dead letter."""
+    from hdr_ingest.runtime import get_runtime
+
+    clients = get_runtime().clients
+    assert clients is not None and clients.created() == ()
+    assert stack.drop_and_invoke("incoming/fine.json", example("schemata/HDRUK/4.0.0/docs.example.json")) == {
+        "batchItemFailures": []
+    }
+    assert stack.ledger("incoming/fine.json")["status"] == "CREATED"
+    assert sorted(clients.created()) == ["dynamodb", "s3", "secretsmanager"]
+    assert stack.drop_and_invoke("incoming/broken.json", b"{not json") == {"batchItemFailures": []}
+    assert sorted(clients.created()) == ["dynamodb", "s3", "secretsmanager", "sqs"]
+    assert [letter["source"] for letter in stack.dead_letters()] == [f"s3://{BUCKET}/incoming/broken.json"]

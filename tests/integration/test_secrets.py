@@ -10,6 +10,7 @@ to credentials the Gateway does not know yet.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,9 +148,13 @@ def test_secret_access_denied(stack: Stack, secrets_manager: SecretsManagerCalls
 # --- rotation ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("concurrency", ["1", "8"])
 def test_rotation_in_the_middle_of_a_batch_costs_one_401_and_one_fetch(
-    stack: Stack, secrets_manager: SecretsManagerCalls, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, secrets_manager: SecretsManagerCalls, monkeypatch: pytest.MonkeyPatch, concurrency: str
 ) -> None:
+    """One record at a time: exactly one 401. Records in threads: each request already made with the old
+    credentials gets its 401 (at most one per record), and the secret is still read only once more."""
+    monkeypatch.setenv("RECORD_CONCURRENCY", concurrency)
     keys = [f"incoming/rotation/{n}.json" for n in range(6)]
     for n, key in enumerate(keys):
         stack.put(key, titled(f"Rotation {n}"))
@@ -162,11 +167,14 @@ def test_rotation_in_the_middle_of_a_batch_costs_one_401_and_one_fetch(
     # Rotate (secret and Gateway app together) right after the Gateway created the second dataset.
     real = gateway._store_dataset
 
+    rotation = threading.Lock()
+
     def store_then_rotate(*args: Any, **kwargs: Any) -> Any:
         reply = real(*args, **kwargs)
-        if len(gateway.datasets()) == 2:
-            gateway.set_apps([rotated], replace=True)
-            stack.set_secret({"app_id": rotated.app_id, "client_id": rotated.client_id})
+        with rotation:  # records in threads may store two datasets at once: rotate once
+            if len(gateway.datasets()) >= 2 and gateway.app_ids() != [rotated.app_id]:
+                gateway.set_apps([rotated], replace=True)
+                stack.set_secret({"app_id": rotated.app_id, "client_id": rotated.client_id})
         return reply
 
     monkeypatch.setattr(gateway, "_store_dataset", store_then_rotate)
@@ -175,8 +183,14 @@ def test_rotation_in_the_middle_of_a_batch_costs_one_401_and_one_fetch(
     assert [stack.ledger(key)["status"] for key in keys] == ["CREATED"] * len(keys)
     assert len(stack.gateway_datasets()) == len(keys)
     statuses = [r.status for r in gateway.requests()]
-    assert statuses.count(401) == 1  # the first call with the old credentials; the rest use the new ones
-    assert secrets_manager.calls == 2  # the first fetch, and one more after the 401: the cache holds the new value
+    if concurrency == "1":
+        assert statuses.count(401) == 1  # the first call with the old credentials; the rest use the new ones
+        assert secrets_manager.calls == 2  # the first fetch, one more after the 401: the cache holds the new value
+    else:
+        # Requests already on their way with the old credentials each get a 401 (at most one per record not yet
+        # created at the rotation; none if all were), and however many there are, the secret is read once more.
+        assert statuses.count(401) <= len(keys) - 2
+        assert secrets_manager.calls == (2 if 401 in statuses else 1)
     assert stack.dead_letters() == []
 
 

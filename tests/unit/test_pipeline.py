@@ -16,6 +16,7 @@ from hdr_ingest.pipeline import (
     Budget,
     Delivery,
     IngestPipeline,
+    Lease,
     LedgerEntry,
     ObjectReadError,
     PipelineSettings,
@@ -48,22 +49,27 @@ class Ledger:
     def __init__(self) -> None:
         self.items: dict[str, LedgerEntry] = {}
         self.leases: dict[str, tuple[str, float]] = {}
+        self.calls: list[str] = []  # one per DynamoDB request the real ledger would make
 
     def get(self, source: str) -> LedgerEntry | None:
+        self.calls.append("get")
         return self.items.get(source)
 
-    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> bool:
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None:
+        self.calls.append("acquire")
         held = self.leases.get(source)
         if held and held[1] >= now_epoch and held[0] != owner:
-            return False
+            return None
         self.leases[source] = (owner, until_epoch)
-        return True
+        return Lease(owner, self.items.get(source))
 
     def release(self, source: str, owner: str) -> None:
+        self.calls.append("release")
         if self.leases.get(source, ("", 0))[0] == owner:
             del self.leases[source]
 
     def record(self, entry: LedgerEntry, owner: str | None = None) -> None:
+        self.calls.append("record")
         held = self.leases.get(entry.source)
         assert owner is None or held is None or held[0] == owner, "lease lost"
         self.leases.pop(entry.source, None)
@@ -174,6 +180,28 @@ class World:
 @pytest.fixture
 def world(pack: SchemaPack) -> World:
     return World(pack)
+
+
+def test_two_ledger_requests_per_object_lease_with_the_entry_then_outcome_ending_the_lease(world: World) -> None:
+    """The lease is taken with the entry read in the same request, and the outcome write ends the lease: no
+    separate read, no separate release."""
+    world.gateway.creates = [created(7, 1)]
+    world.pipeline().process(OBJ, Delivery(), world.budget())
+    assert world.ledger.calls == ["acquire", "record"] and world.ledger.leases == {}
+    world.ledger.calls.clear()
+    assert world.pipeline().process(OBJ, Delivery(), world.budget()).status is Status.UNCHANGED
+    assert world.ledger.calls == ["acquire", "record"] and world.ledger.leases == {}
+
+
+def test_lease_released_when_no_outcome_was_recorded(world: World) -> None:
+    """A stale event records nothing: the lease is given back with its own request."""
+    world.gateway.creates = [created(7, 1)]
+    newer = SourceObject("bucket", "incoming/ds.json", etag="e1", sequencer="00B")
+    world.pipeline().process(newer, Delivery(), world.budget())
+    world.ledger.calls.clear()
+    older = SourceObject("bucket", "incoming/ds.json", etag="e0", sequencer="00A")
+    world.pipeline().process(older, Delivery(), world.budget())
+    assert world.ledger.calls == ["acquire", "release"] and world.ledger.leases == {}
 
 
 def test_valid_document_is_created_and_recorded(world: World) -> None:

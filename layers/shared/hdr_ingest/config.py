@@ -10,13 +10,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hdr_ingest.gateway_fidelity import ValidationMode
 from hdr_ingest.schema_pack import SchemaRef, default_pack_dir
+
+if TYPE_CHECKING:
+    # Imported by Settings.from_env, not here: importing it costs a cold start about 35 ms, and the handler
+    # module imports this one.
+    from hdr_ingest.gateway_fidelity import ValidationMode
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
+DEFAULT_RECORD_CONCURRENCY = 8
+MAX_RECORD_CONCURRENCY = 10  # the SQS event source's BatchSize: more threads than records gain nothing
 
 
 class ConfigError(Exception):
@@ -40,7 +47,7 @@ class Settings:
     header_style: HeaderStyle = HeaderStyle.X_HEADERS
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     target_schema: SchemaRef | None = None
-    validation_mode: ValidationMode = ValidationMode.GATEWAY
+    validation_mode: ValidationMode | str = "gateway"  # from_env gives the ValidationMode
     max_receive_count: int = 5
     schema_pack_dir: Path = Path()
     connect_timeout_s: float = 3.05
@@ -49,9 +56,12 @@ class Settings:
     secret_max_age_s: int = 300
     archive_on_delete: bool = False
     catalogue_id_pointer: str | None = None
+    record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        from hdr_ingest.gateway_fidelity import ValidationMode
+
         env = os.environ if env is None else env
         problems: list[str] = []
 
@@ -110,6 +120,12 @@ class Settings:
         read_timeout = number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
         attempts = number("GATEWAY_MAX_ATTEMPTS", 3, 1)
         secret_age = number("SECRET_MAX_AGE", 300, 0)
+        concurrency = number("RECORD_CONCURRENCY", DEFAULT_RECORD_CONCURRENCY, 1)
+        if concurrency > MAX_RECORD_CONCURRENCY:
+            problems.append(
+                f"RECORD_CONCURRENCY={env['RECORD_CONCURRENCY'].strip()!r} must be at most {MAX_RECORD_CONCURRENCY} "
+                "(the SQS batch size)"
+            )
         archive_raw = env.get("ARCHIVE_ON_DELETE", "").strip().lower() or "false"
         if archive_raw not in ("true", "false"):
             problems.append(f"ARCHIVE_ON_DELETE={archive_raw!r} must be 'true' or 'false'")
@@ -137,4 +153,5 @@ class Settings:
             secret_max_age_s=int(secret_age),
             archive_on_delete=archive_raw == "true",
             catalogue_id_pointer=pointer,
+            record_concurrency=int(concurrency),
         )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
+
+from hdr_ingest.aws_clients import ClientSource
 
 
 class CredentialsError(Exception):
@@ -38,21 +41,50 @@ class AppCredentials:
 
 
 class SecretsManagerCredentials:
-    """Reads ``{"app_id", "client_id"}`` from a secret; cached for ``max_age`` seconds per container."""
+    """Reads ``{"app_id", "client_id"}`` from a secret; cached for ``max_age`` seconds per container.
 
-    def __init__(self, secret_id: str, max_age: int = 300) -> None:
+    With ``client`` (a function returning the container's Secrets Manager client), Powertools' secrets provider
+    uses that client, made on first use from the function's shared session; without it, Powertools' default
+    provider makes its own.
+
+    Records of a batch are processed in threads: one fetch at a time (the others then take the cached value), and
+    a refresh asked for after a 401 fetches again only if no other thread has fetched since this thread got its
+    credentials. After a rotation the secret is read once more, not once per thread."""
+
+    def __init__(self, secret_id: str, max_age: int = 300, client: ClientSource | None = None) -> None:
         self.secret_id = secret_id
         self.max_age = max_age
+        self._client = client
+        self._provider: Any = None
+        self._lock = threading.Lock()
         self._cached_bad = False  # the cached value is malformed: fetch again, so a fixed secret works at once
+        self._latest: AppCredentials | None = None  # the credentials last returned, by any thread
+        self._mine = threading.local()  # .credentials: those this thread last got
 
     def get(self, refresh: bool = False) -> AppCredentials:
+        with self._lock:
+            seen = getattr(self._mine, "credentials", None)
+            if refresh and self._latest is not None and seen is not None and self._latest != seen:
+                credentials = self._latest  # another thread fetched the secret again since: the rotated value
+            else:
+                credentials = self._get(refresh)
+            self._latest = self._mine.credentials = credentials
+            return credentials
+
+    def _fetch(self, force: bool) -> Any:
         from aws_lambda_powertools.utilities import parameters
+
+        if self._client is None:
+            return parameters.get_secret(self.secret_id, transform="json", max_age=self.max_age, force_fetch=force)
+        if self._provider is None:
+            self._provider = parameters.SecretsProvider(boto3_client=self._client())
+        return self._provider.get(self.secret_id, max_age=self.max_age, transform="json", force_fetch=force)
+
+    def _get(self, refresh: bool) -> AppCredentials:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            value = parameters.get_secret(
-                self.secret_id, transform="json", max_age=self.max_age, force_fetch=refresh or self._cached_bad
-            )
+            value = self._fetch(force=refresh or self._cached_bad)
         except TransformParameterError as exc:
             raise CredentialsError(
                 f"secret {self.secret_id!r} is not valid JSON: store "

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hdr_ingest.aws_clients import client_source
+
 MAX_BODY_BYTES = 250_000  # SQS accepts 256 KiB; keep headroom for attributes
 
 
 class SqsDeadLetters:
     def __init__(self, sqs_client: Any, queue_url: str) -> None:
-        self.sqs = sqs_client
+        """``sqs_client``: a boto3 SQS client, or a function returning one, called when the first message is sent
+        (most invocations send none)."""
+        self._sqs = client_source(sqs_client)
         self.queue_url = queue_url
+
+    @property
+    def sqs(self) -> Any:
+        return self._sqs()
 
     def send(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, ensure_ascii=False, default=str)

@@ -18,12 +18,14 @@ from hdr_ingest.schema_pack import SchemaRef
 USER_AGENT = "hdr-gateway-ingest/0.1"
 
 
-def _session() -> requests.Session:
+def _session(pool_size: int = 4) -> requests.Session:
     session = requests.Session()
     # Only connection failures are retried here (the request never reached the Gateway, so it is safe for
     # POST too). Everything else is decided by the pipeline, which knows whether a retry could duplicate.
     retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2, allowed_methods=None)
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
+    # pool_maxsize: connections kept per host, at least one per record processed at once (RECORD_CONCURRENCY);
+    # with fewer, the threads beyond it would open a new connection (TLS handshake) for every call.
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=max(4, pool_size))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -31,7 +33,8 @@ def _session() -> requests.Session:
 
 
 class GatewayClient:
-    """One ``requests`` session (connection reuse) per container; every call bounded by a timeout."""
+    """One ``requests`` session (connection reuse) per container, shared by the threads that process records at
+    once (``pool_size`` of them); every call bounded by a timeout."""
 
     def __init__(
         self,
@@ -39,12 +42,13 @@ class GatewayClient:
         header_style: HeaderStyle = HeaderStyle.X_HEADERS,
         connect_timeout_s: float = 3.05,
         session: requests.Session | None = None,
+        pool_size: int = 4,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
         self.header_style = header_style
         self.connect_timeout_s = connect_timeout_s
-        self.session = session or _session()
+        self.session = session or _session(pool_size)
 
     def _headers(self, credentials: AppCredentials) -> dict[str, str]:
         if self.header_style is HeaderStyle.LEGACY:

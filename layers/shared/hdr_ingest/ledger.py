@@ -1,19 +1,29 @@
-"""DynamoDB adapter for the ledger: one item per source object, holding its latest outcome."""
+"""DynamoDB adapter for the ledger: one item per source object, holding its latest outcome.
+
+It speaks to DynamoDB through the low-level client (cheaper to create than a ``dynamodb`` resource, which a cold
+start would pay for) and makes two calls per source processed: one conditional UpdateItem takes the lease and
+returns the ledger item as it stands, one conditional PutItem writes the outcome and so ends the lease.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from hdr_ingest.aws_clients import client_source
 from hdr_ingest.outcome import ErrorDetail, Status
-from hdr_ingest.pipeline import LeaseLost, LedgerEntry
+from hdr_ingest.pipeline import Lease, LeaseLost, LedgerEntry
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 _INT_FIELDS = ("dataset_id", "dataset_version", "gateway_status", "attempts", "errors_total")
 
 
 def to_item(entry: LedgerEntry) -> dict[str, Any]:
-    """The item as written (plain Python values; the boto3 resource layer types them)."""
+    """The item as written, in plain Python values (:func:`typed` gives DynamoDB's attribute values)."""
     item: dict[str, Any] = {
         "source": entry.source,
         "status": entry.status.value,
@@ -70,6 +80,16 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
     )
 
 
+def typed(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values -> DynamoDB attribute values (``{"S": ...}``), as the boto3 resource layer types them."""
+    return {name: _SERIALIZER.serialize(value) for name, value in values.items()}
+
+
+def plain(attributes: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values -> plain Python values (numbers as ``Decimal``), as a boto3 resource returns them."""
+    return {name: _DESERIALIZER.deserialize(value) for name, value in attributes.items()}
+
+
 def _conditional_failure(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) == "ConditionalCheckFailedException"
 
@@ -78,50 +98,87 @@ class DynamoDbLedger:
     """The ledger table. Besides outcomes it holds a short lease per source (``lease_owner``,
     ``lease_until``), taken with a conditional write, so one source is processed by one invocation at a time."""
 
-    def __init__(self, table: Any) -> None:
-        """``table`` is a boto3 ``dynamodb.Table`` resource."""
-        self.table = table
+    def __init__(self, table: Any, client: Any = None) -> None:
+        """``table``: a boto3 ``dynamodb.Table`` resource (its low-level client is used); or the table's name,
+        with ``client``: a DynamoDB client, or a function returning one (called on first use)."""
+        if isinstance(table, str):
+            if client is None:
+                raise TypeError("DynamoDbLedger(table_name, client): the client is required with a table name")
+            self.table_name = table
+            self._client = client_source(client)
+            self._typed = True
+        else:
+            self.table_name = str(table.name)
+            self._client = client_source(table.meta.client)
+            # boto3 registers the resource layer's (de)serialiser on a resource's client: it takes and gives
+            # plain Python values, even through the client's own methods.
+            self._typed = False
+
+    @property
+    def client(self) -> Any:
+        return self._client()
+
+    def _in(self, values: dict[str, Any]) -> dict[str, Any]:
+        return typed(values) if self._typed else values
+
+    def _out(self, attributes: dict[str, Any] | None) -> dict[str, Any]:
+        return plain(attributes or {}) if self._typed else dict(attributes or {})
+
+    def _key(self, source: str) -> dict[str, Any]:
+        return self._in({"source": source})
 
     def get(self, source: str) -> LedgerEntry | None:
-        item = self.table.get_item(Key={"source": source}, ConsistentRead=True).get("Item")
-        return from_item(item) if item and "status" in item else None
+        answer = self.client.get_item(TableName=self.table_name, Key=self._key(source), ConsistentRead=True)
+        item = self._out(answer.get("Item"))
+        return from_item(item) if "status" in item else None
 
-    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> bool:
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None:
+        """Take the source's lease; ``None`` while another owner holds it. One UpdateItem, which also returns the
+        item as it stands (a write: strongly consistent), so the lease comes with the ledger's entry."""
         try:
-            self.table.update_item(
-                Key={"source": source},
+            answer = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(source),
                 UpdateExpression="SET lease_owner = :owner, lease_until = :until",
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner",
-                ExpressionAttributeValues={":owner": owner, ":until": int(until_epoch), ":now": int(now_epoch)},
+                ExpressionAttributeValues=self._in(
+                    {":owner": owner, ":until": int(until_epoch), ":now": int(now_epoch)}
+                ),
+                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _conditional_failure(exc):
-                return False
+                return None
             raise
-        return True
+        item = self._out(answer.get("Attributes"))
+        return Lease(owner, from_item(item) if "status" in item else None)
 
     def release(self, source: str, owner: str) -> None:
         try:
-            self.table.update_item(
-                Key={"source": source},
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(source),
                 UpdateExpression="REMOVE lease_owner, lease_until",
                 ConditionExpression="lease_owner = :owner",
-                ExpressionAttributeValues={":owner": owner},
+                ExpressionAttributeValues=self._in({":owner": owner}),
             )
         except ClientError as exc:
             if not _conditional_failure(exc):  # already released by record(), or taken over: nothing to do
                 raise
 
     def record(self, entry: LedgerEntry, owner: str | None = None) -> None:
-        """Write the outcome (which also ends the lease). With ``owner``, only while we still hold the lease."""
+        """Write the outcome. The item is replaced whole, without the lease fields: writing ends the lease.
+        With ``owner``, only while we still hold the lease."""
+        item = self._in(to_item(entry))
         if owner is None:
-            self.table.put_item(Item=to_item(entry))
+            self.client.put_item(TableName=self.table_name, Item=item)
             return
         try:
-            self.table.put_item(
-                Item=to_item(entry),
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
                 ConditionExpression="attribute_not_exists(lease_owner) OR lease_owner = :owner",
-                ExpressionAttributeValues={":owner": owner},
+                ExpressionAttributeValues=self._in({":owner": owner}),
             )
         except ClientError as exc:
             if _conditional_failure(exc):
@@ -130,10 +187,13 @@ class DynamoDbLedger:
 
     def scan(self) -> list[LedgerEntry]:
         items: list[LedgerEntry] = []
-        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
         while True:
-            page = self.table.scan(**kwargs)
-            items.extend(from_item(i) for i in page.get("Items", []) if "status" in i)
+            page = self.client.scan(**kwargs)
+            for raw in page.get("Items", []):
+                item = self._out(raw)
+                if "status" in item:
+                    items.append(from_item(item))
             if "LastEvaluatedKey" not in page:
                 return sorted(items, key=lambda e: e.source)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hdr_ingest.aws_clients import client_source
 from hdr_ingest.pipeline import ObjectReadError, StoredObject
 from hdr_ingest.source_object import SourceObject
 
@@ -15,7 +16,12 @@ _DENIED = ("AccessDenied", "403", "AllAccessDisabled", "KMS.AccessDeniedExceptio
 
 class S3ObjectStore:
     def __init__(self, s3_client: Any) -> None:
-        self.s3 = s3_client
+        """``s3_client``: a boto3 S3 client, or a function returning one (called on first use)."""
+        self._s3 = client_source(s3_client)
+
+    @property
+    def s3(self) -> Any:
+        return self._s3()
 
     def read(self, obj: SourceObject, max_bytes: int) -> StoredObject:
         where = obj.source

@@ -15,16 +15,19 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hdr_ingest.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.credentials import AppCredentials, CredentialsError
 from hdr_ingest.document import DocumentError, parse_export
-from hdr_ingest.gateway_fidelity import ValidationMode, judge_for
 from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
 from hdr_ingest.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.schema_pack import SchemaPack, SchemaRef
 from hdr_ingest.source_object import SourceObject
+
+if TYPE_CHECKING:
+    # Imported where a document is judged (_publish): importing it costs a cold start about 35 ms.
+    from hdr_ingest.gateway_fidelity import ValidationMode
 
 MAX_RECORDED_ERRORS = 200
 DLQ_MESSAGE_KIND = "hdr-gateway-ingest.failure"
@@ -84,9 +87,18 @@ class LeaseLost(Exception):
     """Another invocation took over this source while we worked: our outcome must not be written."""
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A source held by ``owner``, and its ledger entry as it stood when the lease was taken (``None``: no
+    outcome recorded yet). Taking the lease and reading the entry is one conditional write."""
+
+    owner: str
+    previous: LedgerEntry | None
+
+
 class Ledger(Protocol):
     def get(self, source: str) -> LedgerEntry | None: ...
-    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> bool: ...
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None: ...
     def release(self, source: str, owner: str) -> None: ...
     def record(self, entry: LedgerEntry, owner: str | None = None) -> None: ...
 
@@ -171,7 +183,7 @@ class RetryLater(Exception):
 class PipelineSettings:
     max_object_bytes: int
     target_schema: SchemaRef | None = None
-    validation_mode: ValidationMode = ValidationMode.GATEWAY
+    validation_mode: ValidationMode | str = "gateway"  # a ValidationMode; its value is accepted too
     max_gateway_attempts: int = 3
     read_timeout_s: float = 30.0
     backoff_base_s: float = 0.5
@@ -188,6 +200,15 @@ class Failure(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.reason)
         self.outcome = outcome
+
+
+@dataclass
+class _Held:
+    """A lease this pipeline holds: ``recorded`` once the outcome is written (which ended the lease)."""
+
+    owner: str
+    previous: LedgerEntry | None
+    recorded: bool = False
 
 
 class IngestPipeline:
@@ -224,8 +245,8 @@ class IngestPipeline:
         budget = budget or Budget()
         if obj.is_removal:
             return self._remove(obj, delivery, budget)
-        with self._lease(obj, budget) as owner:
-            previous = self.ledger.get(obj.source)
+        with self._lease(obj, budget) as held:
+            previous = held.previous
             if previous is not None and self._older(obj, previous):
                 return self._stale(obj, previous)
             stored: StoredObject | None = None
@@ -245,25 +266,30 @@ class IngestPipeline:
             except Failure as failure:
                 outcome = failure.outcome
             if catalogue is not None:
-                return self._catalogue(obj, catalogue, previous, stored, digest, owner, delivery, budget)
-            return self._finish(obj, outcome, previous, delivery, owner, stored=stored, digest=digest)
+                return self._catalogue(obj, catalogue, previous, stored, digest, held, delivery, budget)
+            return self._finish(obj, outcome, previous, delivery, held, stored=stored, digest=digest)
 
     # Steps ---------------------------------------------------------------------------------------------
     @contextmanager
-    def _lease(self, obj: SourceObject, budget: Budget) -> Iterator[str]:
-        """Hold the source for this invocation (a conditional write), so that duplicate or concurrent
-        deliveries for one source never publish twice. The lease ends when the invocation must have ended."""
+    def _lease(self, obj: SourceObject, budget: Budget) -> Iterator[_Held]:
+        """Hold the source for this invocation (a conditional write, which also reads the source's ledger
+        entry), so that duplicate or concurrent deliveries for one source never publish twice. The lease ends
+        when the invocation must have ended, or when the outcome is recorded (that write replaces the item
+        without the lease); it is released here only if no outcome was recorded."""
         owner = uuid.uuid4().hex
         now = self.clock().timestamp()
         until = now + min(budget.remaining_ms() / 1000 + 5, 900)
-        if not self.ledger.acquire(obj.source, owner, until, now):
+        lease = self.ledger.acquire(obj.source, owner, until, now)
+        if lease is None:
             raise RetryLater(
                 Outcome(Status.RETRYING, f"{obj.source} is being processed by another invocation; will retry.")
             )
+        held = _Held(owner, lease.previous)
         try:
-            yield owner
+            yield held
         finally:
-            self.ledger.release(obj.source, owner)
+            if not held.recorded:
+                self.ledger.release(obj.source, owner)
 
     def _read(self, obj: SourceObject) -> tuple[StoredObject, str]:
         if not obj.key.lower().endswith(".json"):
@@ -327,6 +353,8 @@ class IngestPipeline:
         canonical = canonical_digest(document)
         if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
             return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
+        from hdr_ingest.gateway_fidelity import judge_for  # lazily: see the import at the top
+
         judgement = judge_for(self._pack()).judge(document, self.settings.target_schema, self.settings.validation_mode)
         report = judgement.report
         if not report.valid:
@@ -497,7 +525,7 @@ class IngestPipeline:
         previous: LedgerEntry | None,
         stored: StoredObject | None,
         digest: str | None,
-        owner: str,
+        held: _Held,
         delivery: Delivery,
         budget: Budget,
     ) -> Outcome:
@@ -514,8 +542,8 @@ class IngestPipeline:
                 problems.append(detail)
                 member = obj.element(f"[{index}]")
                 outcome = Outcome(Status.INVALID, f"Catalogue element {index} {detail.message}", (detail,))
-                with self._lease(member, budget) as element_owner:
-                    self._finish(member, outcome, self.ledger.get(member.source), delivery, element_owner)
+                with self._lease(member, budget) as element_lease:
+                    self._finish(member, outcome, element_lease.previous, delivery, element_lease)
                 counts["INVALID"] = counts.get("INVALID", 0) + 1
                 continue
             if identifier in members:
@@ -524,13 +552,13 @@ class IngestPipeline:
             members.append(identifier)
             member = obj.element(identifier)
             try:
-                with self._lease(member, budget) as element_owner:
-                    before = self.ledger.get(member.source)
+                with self._lease(member, budget) as element_lease:
+                    before = element_lease.previous
                     try:
                         outcome = self._publish(member, element, before, budget)
                     except Failure as failure:
                         outcome = failure.outcome
-                    outcome = self._finish(member, outcome, before, delivery, element_owner)
+                    outcome = self._finish(member, outcome, before, delivery, element_lease)
             except RetryLater as exc:
                 retry = retry or exc
                 outcome = exc.outcome
@@ -562,7 +590,7 @@ class IngestPipeline:
             f"Catalogue of {len(elements)} datasets: {summary}{left}.",
             tuple(problems),
         )
-        self._finish(obj, parent, previous, delivery, owner, stored=stored, digest=digest, members=tuple(members))
+        self._finish(obj, parent, previous, delivery, held, stored=stored, digest=digest, members=tuple(members))
         if retry is not None:
             raise retry
         return parent
@@ -587,17 +615,17 @@ class IngestPipeline:
         return outcome
 
     def _archive_source(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
-        with self._lease(obj, budget) as owner:
-            previous = self.ledger.get(obj.source)
+        with self._lease(obj, budget) as held:
+            previous = held.previous
             if previous is not None and self._older(obj, previous):
                 return self._stale(obj, previous)
             if previous is not None and previous.status is Status.ARCHIVED:
                 outcome = replace(self._unchanged(previous, "Already archived"), status=Status.ARCHIVED)
-                return self._finish(obj, outcome, previous, delivery, owner)
+                return self._finish(obj, outcome, previous, delivery, held)
             if previous is not None and previous.members and previous.dataset_id is None:
                 # a catalogue file: its members were archived one by one
                 outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
-                return self._finish(obj, outcome, previous, delivery, owner)
+                return self._finish(obj, outcome, previous, delivery, held)
             known = previous.dataset_id if previous else None
 
             def attempt(credentials: AppCredentials) -> GatewayAnswer:
@@ -618,7 +646,7 @@ class IngestPipeline:
             try:
                 answer = self._with_retries(attempt, budget)
             except Failure as failure:
-                return self._finish(obj, failure.outcome, previous, delivery, owner)
+                return self._finish(obj, failure.outcome, previous, delivery, held)
             if answer.kind is AnswerKind.SUCCESS or answer.kind is AnswerKind.NOT_FOUND:
                 what = f"Archived Gateway dataset {known}" if known is not None else "No Gateway dataset to archive"
                 outcome = Outcome(
@@ -630,7 +658,7 @@ class IngestPipeline:
                 )
             else:
                 outcome = self._outcome_of(answer, None)
-            return self._finish(obj, outcome, previous, delivery, owner)
+            return self._finish(obj, outcome, previous, delivery, held)
 
     # Records -------------------------------------------------------------------------------------------
     def _finish(
@@ -639,13 +667,13 @@ class IngestPipeline:
         outcome: Outcome,
         previous: LedgerEntry | None,
         delivery: Delivery,
-        owner: str,
+        held: _Held,
         stored: StoredObject | None = None,
         digest: str | None = None,
         members: tuple[str, ...] = (),
     ) -> Outcome:
         """Record the outcome (ledger, then DLQ for a failure), then tell the observer. Raises RetryLater
-        for a transient failure that SQS will deliver again."""
+        for a transient failure that SQS will deliver again. Recording the outcome also ends the lease."""
         outcome = replace(outcome, attempts=delivery.receive_count)
         if outcome.status is Status.RETRYING and delivery.final:
             outcome = replace(
@@ -654,7 +682,8 @@ class IngestPipeline:
                 reason=f"{outcome.reason} Gave up after {delivery.receive_count} deliveries; "
                 "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
             )
-        self.ledger.record(self._entry(obj, outcome, previous, digest, stored, members), owner)
+        self.ledger.record(self._entry(obj, outcome, previous, digest, stored, members), held.owner)
+        held.recorded = True
         if outcome.status.is_failure:
             self.dead_letters.send(self._dead_letter(obj, outcome, delivery))
         self.observer.outcome(obj, outcome)
