@@ -242,14 +242,18 @@ class FakeSession:
 
 def test_aws_clients_are_made_on_first_use_once_for_all_threads() -> None:
     sessions: list[FakeSession] = []
+    events: list[str] = []
 
     def new_session() -> FakeSession:
+        events.append("session")
         sessions.append(FakeSession())
         return sessions[-1]
 
-    clients = AwsClients(max_pool_connections=8, session_factory=new_session)
+    clients = AwsClients(
+        max_pool_connections=8, session_factory=new_session, before_first_client=lambda: events.append("patch")
+    )
     s3 = clients.source("s3")
-    assert clients.created() == () and sessions == []  # nothing made before the first call
+    assert clients.created() == () and sessions == [] and events == []  # nothing made before the first call
 
     start = threading.Barrier(8, timeout=WAIT_S)
     got: list[object] = []
@@ -270,6 +274,7 @@ def test_aws_clients_are_made_on_first_use_once_for_all_threads() -> None:
     assert clients.client("dynamodb") is clients.client("dynamodb")
     assert len(sessions) == 1 and sessions[0].made == ["s3", "dynamodb"]  # one session, one client each
     assert clients.created() == ("s3", "dynamodb")
+    assert events == ["patch", "session"]  # botocore patched for X-Ray once, before anything was made
 
 
 def test_building_the_runtime_makes_no_aws_client(monkeypatch: pytest.MonkeyPatch) -> None:

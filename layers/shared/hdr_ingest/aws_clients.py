@@ -29,11 +29,19 @@ def client_source(client: Any) -> ClientSource:
 class AwsClients:
     """The container's boto3 clients, each created on its first use from one ``boto3.session.Session``."""
 
-    def __init__(self, max_pool_connections: int = 10, session_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        max_pool_connections: int = 10,
+        session_factory: Callable[[], Any] | None = None,
+        before_first_client: Callable[[], None] | None = None,
+    ) -> None:
         """``max_pool_connections``: HTTP connections each client keeps; at least the number of records
-        processed at once, so that no thread waits for a connection."""
+        processed at once, so that no thread waits for a connection. ``before_first_client`` runs once, before
+        the session and the first client are made (the runtime patches botocore for X-Ray there: patching
+        imports botocore's client machinery, which nothing needs before)."""
         self.max_pool_connections = max(10, max_pool_connections)
         self._session_factory = session_factory
+        self._before_first_client = before_first_client
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -58,6 +66,8 @@ class AwsClients:
 
     def _make(self, service: str) -> Any:
         if self._session is None:
+            if self._before_first_client is not None:
+                self._before_first_client()
             if self._session_factory is not None:
                 self._session = self._session_factory()
             else:

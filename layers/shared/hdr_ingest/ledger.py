@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from hdr_ingest.aws_clients import client_source
 from hdr_ingest.outcome import ErrorDetail, Status
 from hdr_ingest.pipeline import Lease, LeaseLost, LedgerEntry
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+_SERDE: list[Any] = []  # boto3's TypeSerializer and TypeDeserializer, made on first use (boto3 imports s3transfer)
+
+
+def _serde() -> list[Any]:
+    if not _SERDE:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        _SERDE[:] = [TypeSerializer(), TypeDeserializer()]
+    return _SERDE
+
 
 _INT_FIELDS = ("dataset_id", "dataset_version", "gateway_status", "attempts", "errors_total")
 
@@ -82,12 +89,14 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:
     """Plain Python values -> DynamoDB attribute values (``{"S": ...}``), as the boto3 resource layer types them."""
-    return {name: _SERIALIZER.serialize(value) for name, value in values.items()}
+    serializer = _serde()[0]
+    return {name: serializer.serialize(value) for name, value in values.items()}
 
 
 def plain(attributes: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB attribute values -> plain Python values (numbers as ``Decimal``), as a boto3 resource returns them."""
-    return {name: _DESERIALIZER.deserialize(value) for name, value in attributes.items()}
+    deserializer = _serde()[1]
+    return {name: deserializer.deserialize(value) for name, value in attributes.items()}
 
 
 def _conditional_failure(exc: ClientError) -> bool:
