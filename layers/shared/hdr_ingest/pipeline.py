@@ -350,12 +350,14 @@ class IngestPipeline:
     def _publish(
         self, obj: SourceObject, document: dict[str, Any], previous: LedgerEntry | None, budget: Budget
     ) -> Outcome:
-        canonical = canonical_digest(document)
+        text = canonical_json(document)
+        canonical = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
             return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
         from hdr_ingest.gateway_fidelity import judge_for  # lazily: see the import at the top
 
-        judgement = judge_for(self._pack()).judge(document, self.settings.target_schema, self.settings.validation_mode)
+        judge = judge_for(self._pack())
+        judgement = judge.judge(document, self.settings.target_schema, self.settings.validation_mode, text=text)
         report = judgement.report
         if not report.valid:
             raise Failure(
@@ -768,8 +770,6 @@ def _redacted(answer: GatewayAnswer, credentials: AppCredentials) -> GatewayAnsw
     )
 
 
-def canonical_digest(document: Any) -> str:
-    """sha256 of the document's canonical JSON (sorted keys, no whitespace): the same document however
-    it was serialised."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def canonical_json(document: Any) -> str:
+    """The document's canonical JSON: sorted keys, no whitespace, non-ASCII as is."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
