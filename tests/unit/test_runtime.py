@@ -26,7 +26,7 @@ BUCKET = "bucket"
 WAIT_S = 10  # only a guard against a hang: a barrier that works is passed at once
 
 
-def s3_body(key: str, sequencer: str) -> str:
+def s3_body(key: str, sequencer: str, size: int = 10) -> str:
     record = {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -34,7 +34,7 @@ def s3_body(key: str, sequencer: str) -> str:
         "eventName": "ObjectCreated:Put",
         "s3": {
             "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-            "object": {"key": key, "size": 10, "eTag": "e", "sequencer": sequencer},
+            "object": {"key": key, "size": size, "eTag": "e", "sequencer": sequencer},
         },
     }
     return json.dumps({"Records": [record]})
@@ -90,13 +90,14 @@ class FakePipeline:
         return Outcome(Status.CREATED, "ok")
 
 
-def make_runtime(pipeline: FakePipeline, concurrency: int = 4) -> Runtime:
+def make_runtime(pipeline: FakePipeline, concurrency: int = 4, in_flight: int = 1 << 40) -> Runtime:
     settings = Settings(
         gateway_url="https://gateway.example/api/v1",
         gateway_secret_id="secret",
         ledger_table="ledger",
         dlq_url="https://sqs.example/dlq",
         record_concurrency=concurrency,
+        documents_in_flight_bytes=in_flight,
     )
     return Runtime(settings, cast(IngestPipeline, pipeline))
 
@@ -133,6 +134,38 @@ def test_records_of_one_object_run_one_after_another_in_the_batch_order() -> Non
     assert pipeline.order[f"s3://{BUCKET}/incoming/a.json"] == ["00", "02", "04"]
     assert pipeline.order[f"s3://{BUCKET}/incoming/b.json"] == ["01", "05"]
     assert pipeline.order[f"s3://{BUCKET}/incoming/c.json"] == ["03"]
+
+
+def test_large_objects_wait_until_they_fit_in_the_memory_budget() -> None:
+    """Budget 100 bytes: the 60-byte objects never run two at a time, the 30-byte ones run beside one, and the
+    250-byte object (larger than the whole budget) runs alone."""
+    sizes = {"a": 60, "b": 60, "c": 30, "d": 30, "e": 250, "f": 60}
+    held: list[int] = []
+    peak: list[int] = [0]
+    lock = threading.Lock()
+
+    def hook(obj: SourceObject) -> None:
+        with lock:
+            held.append(obj.size or 0)
+            peak[0] = max(peak[0], sum(held)) if len(held) > 1 else peak[0]
+        threading.Event().wait(0.02)  # long enough for the other threads to try to start
+        with lock:
+            held.remove(obj.size or 0)
+
+    pipeline = FakePipeline(hook=hook)
+    runtime = make_runtime(pipeline, concurrency=6, in_flight=100)
+    bodies = [s3_body(f"incoming/{key}.json", "01", size) for key, size in sizes.items()]
+    assert runtime.handle(sqs_event(bodies)) == {"batchItemFailures": []}
+    assert sum(len(v) for v in pipeline.order.values()) == len(sizes)
+    assert 0 < peak[0] <= 100  # records did overlap, never beyond the budget
+
+
+def test_the_memory_budget_follows_the_functions_memory_size() -> None:
+    base = {"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/dlq"}
+    small = Settings.from_env({**base, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}).documents_in_flight_bytes
+    large = Settings.from_env({**base, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}).documents_in_flight_bytes
+    assert 50 * 1024 * 1024 < small < 64 * 1024 * 1024  # five or six 10 MB documents beside each other
+    assert large > 4 * small
 
 
 def test_records_are_grouped_by_the_objects_they_announce() -> None:

@@ -20,7 +20,8 @@ import logging
 import os
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -203,15 +204,18 @@ class Runtime:
         """Each record's error (``None``: processed). Records announcing the same object form one group,
         processed in order by one thread; up to ``record_concurrency`` groups at a time."""
         errors: list[Exception | None] = [None] * len(records)
+        announced = [_announced_objects(record.body) for record in records]
+        memory = DocumentBudget(self.settings.documents_in_flight_bytes)
 
         def run(group: list[int]) -> None:
             for index in group:
                 try:
-                    self._sqs_record(records[index], budget)
+                    with memory.hold(sum(obj.size or 0 for obj in announced[index])):
+                        self._sqs_record(records[index], budget)
                 except Exception as exc:  # noqa: BLE001 - reported for this record by the batch processor
                     errors[index] = exc
 
-        groups = record_groups([_announced_sources(record.body) for record in records])
+        groups = record_groups([[obj.source for obj in objects] for objects in announced])
         workers = min(self.settings.record_concurrency, len(groups))
         if workers <= 1:
             for group in groups:
@@ -306,8 +310,33 @@ class Runtime:
         )
 
 
-def _announced_sources(body: str) -> list[str]:
-    """The sources an SQS message body announces (its own dead-letter messages included); ``[]`` when it
+class DocumentBudget:
+    """Bytes of S3 objects that records processed at the same time may hold: a record waits until its objects
+    fit beside those in flight (sizes from the event), so a batch of large documents cannot run the instance out
+    of memory (``Settings.documents_in_flight_bytes``, from the function's memory size). A record larger than
+    the whole budget runs alone."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        with self._changed:
+            while self._used and self._used + size > self._limit:
+                self._changed.wait()
+            self._used += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._used -= size
+                self._changed.notify_all()
+
+
+def _announced_objects(body: str) -> list[SourceObject]:
+    """The objects an SQS message body announces (its own dead-letter messages included); ``[]`` when it
     announces none that can be read here (processing the record reports why)."""
     try:
         event = json.loads(body)
@@ -316,9 +345,9 @@ def _announced_sources(body: str) -> list[str]:
         if not isinstance(event, dict):
             return []
         if is_s3_notification(event):
-            return [obj.source for obj in objects_in_s3_notification(event)]
+            return list(objects_in_s3_notification(event))
         if is_eventbridge_object_event(event):
-            return [object_in_eventbridge_event(event).source]
+            return [object_in_eventbridge_event(event)]
     except Exception:  # noqa: BLE001 - unreadable: the record is processed on its own and reports it
         return []
     return []
