@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import re2
@@ -49,8 +48,10 @@ from hdr_ingest import fix_messages as fix
 from hdr_ingest.outcome import ErrorDetail
 from hdr_ingest.schema_pack import _DATE as _SP_DATE
 from hdr_ingest.schema_pack import (
+    _SCHEMA_LIST,
+    _SCHEMA_MAP,
+    _SCHEMA_VALUE,
     SchemaPack,
-    SchemaPackError,
     SchemaRef,
     ValidationReport,
     _format_patterns,
@@ -1380,11 +1381,7 @@ class GatewayJudge:
     def schema(self, ref: SchemaRef) -> _SchemaDoc:
         found = self._docs.get(ref)
         if found is None:
-            if ref not in self.pack:
-                known = ", ".join(str(r) for r in self.pack.refs)
-                raise SchemaPackError(f"{ref} is not in the schema pack (available: {known})")
-            path = Path(self.pack.directory) / ref.name / ref.version / "schema.json"
-            found = _SchemaDoc(ref, json.loads(path.read_text(encoding="utf-8")))
+            found = _SchemaDoc(ref, self.pack.schema(ref))  # the pack's parsed copy: read once, never changed
             with self._lock:
                 found = self._docs.setdefault(ref, found)
         return found
@@ -1911,9 +1908,6 @@ _TWIN_BLOCKERS = frozenset(
      "unevaluatedItems", "$recursiveRef", "$dynamicRef", "additionalItems", "prefixItems", "maxProperties",
      "minProperties"}
 )  # fmt: skip
-_TWIN_MAP = frozenset({"properties", "$defs", "definitions"})
-_TWIN_LIST = frozenset({"allOf", "anyOf"})
-_TWIN_VALUE = frozenset({"items", "additionalProperties"})
 # ajv-formats 2.1.1 "full", as regular expressions that accept a subset of what it accepts (no year 0000, no
 # leap second, "T", "t" or a space between date and time): exact enough, and never more lenient.
 _AJV_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
@@ -1946,32 +1940,38 @@ class _Twin:
         self._engine = engine
         self._with_default = self._defaulted(doc.root)
         self.hazards = self._hazards()
-        self._validator: Any = _MISSING
-        self._core_validator: Any = _MISSING
+        self._validators: dict[str, Any] = {}  # "twin" and "core", built on first use (None: cannot be built)
         self._lock = threading.Lock()
 
-    def valid(self, document: Any) -> bool | None:
-        """jsonschema-rs's verdict on ``document`` against the twin (built on first use); None when the
-        schema has no twin or the engine cannot take the document."""
-        validator = self._validator
+    def _verdict(self, name: str, build: Callable[[], Any], document: Any) -> bool | None:
+        """jsonschema-rs's verdict on ``document`` from validator ``name`` (made by ``build`` on first use);
+        None when it cannot be built or cannot take the document (the emulation then decides)."""
+        validator = self._validators.get(name, _MISSING)
         if validator is _MISSING:
             with self._lock:
-                if self._validator is _MISSING:
+                if name not in self._validators:
                     try:
-                        self._validator = self._engine.Draft202012Validator(
-                            self._twin(self.doc.root),
-                            validate_formats=False,
-                            pattern_options=self._engine.RegexOptions(),
-                        )
-                    except (_NoTwin, _Inexact, ValueError):
-                        self._validator = None
-                validator = self._validator
+                        self._validators[name] = build()
+                    except (_NoTwin, _Inexact, ValueError):  # ValueError: jsonschema-rs refused the schema
+                        self._validators[name] = None
+                validator = self._validators[name]
         if validator is None:
             return None
         try:
             return bool(validator.is_valid(document))
-        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: the emulation decides
+        except Exception:  # noqa: BLE001 - e.g. a lone surrogate
             return None
+
+    def valid(self, document: Any) -> bool | None:
+        """jsonschema-rs's verdict on ``document`` against the twin; None when the schema has no twin or the
+        engine cannot take the document."""
+        return self._verdict(
+            "twin",
+            lambda: self._engine.Draft202012Validator(
+                self._twin(self.doc.root), validate_formats=False, pattern_options=self._engine.RegexOptions()
+            ),
+            document,
+        )
 
     # the twin ------------------------------------------------------------------------------------------
     def _twin(self, schema: Any) -> Any:
@@ -1997,11 +1997,11 @@ class _Twin:
                 continue  # the twin is read as 2020-12 ($ref beside other keywords applies, as in Ajv 8)
             elif key == "items" and isinstance(value, list):
                 raise _NoTwin("items as a list")
-            elif key in _TWIN_MAP and isinstance(value, dict):
+            elif key in _SCHEMA_MAP and isinstance(value, dict):
                 out[key] = {name: self._twin(sub) for name, sub in value.items()}
-            elif key in _TWIN_LIST and isinstance(value, list):
+            elif key in _SCHEMA_LIST and isinstance(value, list):
                 out[key] = [self._twin(sub) for sub in value]
-            elif key in _TWIN_VALUE:
+            elif key in _SCHEMA_VALUE:
                 out[key] = self._twin(value)
             else:
                 out[key] = value
@@ -2097,21 +2097,8 @@ class _Twin:
     def fails_robustly(self, document: Any) -> bool:
         """True only when Ajv certainly rejects ``document`` whatever it coerces or inserts: jsonschema-rs finds
         it invalid against the schema's *robust core* (see :meth:`_core`); False means "not shown"."""
-        validator = self._core_validator
-        if validator is _MISSING:
-            with self._lock:
-                if self._core_validator is _MISSING:
-                    try:
-                        self._core_validator = self._engine.Draft202012Validator(self._core(self.doc.root))
-                    except Exception:  # noqa: BLE001 # pragma: no cover - the core keeps keywords every engine knows
-                        self._core_validator = None
-                validator = self._core_validator
-        if validator is None:
-            return False
-        try:
-            return not validator.is_valid(document)
-        except Exception:  # noqa: BLE001 - not shown
-            return False
+        core = self._verdict("core", lambda: self._engine.Draft202012Validator(self._core(self.doc.root)), document)
+        return core is False
 
     def _core(self, schema: Any) -> Any:
         """The keywords whose failure neither coercion nor defaults can mend: ``required`` (less every name
