@@ -73,5 +73,5 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
 
 clean:
-	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/schemata .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(SCAN_VENV)

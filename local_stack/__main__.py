@@ -21,9 +21,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import LedgerEntry
-from hdr_ingest.schema_pack import SchemaPackError
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
+from hdr_ingest.usecases.pipeline import LedgerEntry
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 from local_stack.table import render, shorten
 

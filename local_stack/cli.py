@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdr_ingest.catalogue import element_identifier, missing_identifier_message
-from hdr_ingest.document import DocumentError, parse_export
-from hdr_ingest.gateway_fidelity import ValidationMode, explain, judge_for
-from hdr_ingest.outcome import ErrorDetail, Status
-from hdr_ingest.schema_pack import SchemaPack, SchemaPackError, SchemaRef
+from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
+from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, explain, judge_for
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from local_stack.state import StackState, default_state_path
 from local_stack.table import render, shorten
 
@@ -270,7 +270,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hdr_ingest.ledger import DynamoDbLedger, to_item
+    from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger, to_item
 
     state = _state(args)
     table = _required(args.table, state, "table", "--table")
@@ -540,13 +540,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     """Write a ledger item for every source in the bucket that has a dataset on the Gateway."""
-    from hdr_ingest.config import DEFAULT_GATEWAY_URL, HeaderStyle
-    from hdr_ingest.credentials import AppCredentials
-    from hdr_ingest.gateway_client import GatewayClient
-    from hdr_ingest.ledger import DynamoDbLedger
-    from hdr_ingest.ledger_rebuild import rebuild_ledger, sources_of
-    from hdr_ingest.object_store import S3ObjectStore
-    from hdr_ingest.source_object import SourceObject
+    from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+    from hdr_ingest.adapters.aws.s3 import S3ObjectStore
+    from hdr_ingest.adapters.aws.secrets import AppCredentials
+    from hdr_ingest.core.source_object import SourceObject
+    from hdr_ingest.destinations.hdruk.client import GatewayClient
+    from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, HeaderStyle
+    from hdr_ingest.usecases.rebuild_ledger import rebuild_ledger, sources_of
 
     state = _state(args)
     env = state.function_env if state else {}

@@ -116,7 +116,7 @@ def apply_env(env: Mapping[str, str], unset: tuple[str, ...] = ("AWS_PROFILE",))
 
 def _forget_built_state() -> None:
     """Drop what was built from the previous environment: the runtime and Powertools' boto3 providers."""
-    runtime = sys.modules.get("hdr_ingest.runtime")
+    runtime = sys.modules.get("hdr_ingest.entry.runtime")
     if runtime is not None:
         runtime.reset_runtime()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

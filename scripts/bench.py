@@ -246,9 +246,9 @@ def _ratio_row(what: str, seconds: float, loads: float, target: bool = True) -> 
 
 
 def bench_validation(args: argparse.Namespace) -> None:
-    from hdr_ingest.gateway_fidelity import ValidationMode, judge_for
-    from hdr_ingest.pipeline import canonical_json
-    from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, judge_for
+    from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+    from hdr_ingest.usecases.pipeline import canonical_json
 
     note("validation: generated HDRUK 4.0.0 documents, warm")
     pack = SchemaPack.load()
@@ -382,11 +382,11 @@ import json, time
 started = time.perf_counter()
 import app
 imported = time.perf_counter()
-from hdr_ingest.runtime import get_runtime
+from hdr_ingest.entry.runtime import get_runtime
 runtime = get_runtime()
 built = time.perf_counter()
-from hdr_ingest.gateway_fidelity import judge_for
-from hdr_ingest.schema_pack import SchemaPack
+from hdr_ingest.destinations.hdruk.fidelity import judge_for
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 document = json.loads({document!r})
 settings = runtime.settings
 pack = SchemaPack.load(settings.schema_pack_dir)
@@ -396,7 +396,7 @@ done = time.perf_counter()
 ready = time.time()
 pipeline = runtime.pipeline
 pipeline.store.s3, pipeline.ledger.client
-from hdr_ingest.ledger import typed
+from hdr_ingest.adapters.aws.dynamodb_ledger import typed
 typed({{"source": "s3://bucket/key"}})
 from aws_lambda_powertools.utilities import parameters
 parameters.SecretsProvider(boto3_client=runtime.clients.client("secretsmanager"))
@@ -434,7 +434,7 @@ def _unprecompiled_copy(into: Path) -> dict[str, str]:
     return {
         "PYTHONPATH": os.pathsep.join([str(layer), str(function)]),
         "PYTHONDONTWRITEBYTECODE": "1",
-        "SCHEMA_PACK_DIR": str(SHARED / "hdr_ingest" / "schemata"),
+        "SCHEMA_PACK_DIR": str(SHARED / "hdr_ingest" / "destinations" / "hdruk" / "schemata"),
         "LAMBDA_TASK_ROOT": str(function),
     }
 
@@ -499,11 +499,11 @@ def rss_mb():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 import app
-from hdr_ingest.document import parse_export
-from hdr_ingest.gateway_fidelity import judge_for
-from hdr_ingest.pipeline import canonical_json
-from hdr_ingest.runtime import get_runtime
-from hdr_ingest.schema_pack import SchemaPack
+from hdr_ingest.core.document import parse_export
+from hdr_ingest.destinations.hdruk.fidelity import judge_for
+from hdr_ingest.usecases.pipeline import canonical_json
+from hdr_ingest.entry.runtime import get_runtime
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 settings = get_runtime().settings
 judge = judge_for(SchemaPack.load(settings.schema_pack_dir))
 judge.judge(json.loads(open(sys.argv[2], "rb").read()), settings.target_schema, settings.validation_mode)
@@ -610,7 +610,7 @@ def bench_size(args: argparse.Namespace) -> None:
             reverse=True,
         )[:4]
         shutil.copytree(SHARED / "hdr_ingest", site / "hdr_ingest", ignore=shutil.ignore_patterns("__pycache__"))
-        pack, _ = _tree_size(site / "hdr_ingest" / "schemata")
+        pack, _ = _tree_size(site / "hdr_ingest" / "destinations" / "hdruk" / "schemata")
         code = _tree_size(site / "hdr_ingest")[0] - pack
         function = sum(p.stat().st_size for p in FUNCTION.iterdir() if p.is_file())
         total = _tree_size(site)[0] + function
@@ -640,7 +640,7 @@ def bulk_worker() -> int:
     sqs = boto3.session.Session().client("sqs")
     poller = SqsPoller(sqs, config["queue_url"], config["queue_arn"], config["region"], handler=handler, wait_time_s=1)
     # Warm: the instance's cold start (settings, clients) is not part of the throughput.
-    from hdr_ingest.runtime import get_runtime
+    from hdr_ingest.entry.runtime import get_runtime
 
     get_runtime()
     stop = threading.Event()
@@ -745,7 +745,7 @@ server.stop()
 
 EMULATOR_CODE = """
 import sys
-from hdr_ingest.schema_pack import SchemaPack
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 from local_stack.gateway_emulator import App, GatewayEmulator  # its handler runs without Nagle's algorithm
 emulator = GatewayEmulator(apps=[App(sys.argv[1], sys.argv[2])], validator=SchemaPack.load())
 print(emulator.start(), emulator.root_url, flush=True)
@@ -783,7 +783,7 @@ class BulkStack:
     def __init__(self) -> None:
         import requests
 
-        from hdr_ingest.schema_pack import default_pack_dir
+        from hdr_ingest.destinations.hdruk.schema_pack import default_pack_dir
         from local_stack.aws import AwsOptions, provision
         from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID
 
@@ -841,7 +841,7 @@ class BulkStack:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def statuses(self, keys: list[str]) -> dict[str, int]:
-        from hdr_ingest.ledger import DynamoDbLedger
+        from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 
         ledger = DynamoDbLedger(self.aws.ledger_table())
         counts: dict[str, int] = {}
@@ -964,7 +964,7 @@ def bench_bulk(args: argparse.Namespace) -> None:
             row("bulk", f"{label}: local stack CPU per file", f"moto {ms(moto)}, emulator {ms(emulator)}")
             row("bulk", f"{label}: outcomes", statuses + (f"; {result.failures} retried" if result.failures else ""))
 
-        from hdr_ingest.config import DEFAULT_RECORD_CONCURRENCY
+        from hdr_ingest.entry.settings import DEFAULT_RECORD_CONCURRENCY
 
         concurrency = int(stack.env.get("RECORD_CONCURRENCY") or DEFAULT_RECORD_CONCURRENCY)
         rounds = -(-10 // concurrency)  # of a batch of 10 records
@@ -1002,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
-    from hdr_ingest.schema_pack import SchemaPack, SchemaPackError
+    from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError
 
     try:
         SchemaPack.load()

@@ -1,4 +1,4 @@
-"""Fill the schema pack (layers/shared/hdr_ingest/schemata) from the pinned HDRUK/schemata commit.
+"""Fill the schema pack (layers/shared/hdr_ingest/destinations/hdruk/schemata) from the pinned HDRUK/schemata commit.
 
     python scripts/schema_pack.py fetch            # copy from $HDRUK_SCHEMATA_DIR, else download
     python scripts/schema_pack.py lock DIR         # rewrite requirements/schemata.lock.json from a mirror
@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "schemata.lock.json"
-DEST = ROOT / "layers" / "shared" / "hdr_ingest" / "schemata"
+DEST = ROOT / "layers" / "shared" / "hdr_ingest" / "destinations" / "hdruk" / "schemata"
 RAW = "https://raw.githubusercontent.com/HDRUK/schemata/{commit}/{path}"
 
 

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EXAMPLES = SHARED / "hdruk" / "examples"
-PACK_DIR = ROOT / "layers" / "shared" / "hdr_ingest" / "schemata"
+PACK_DIR = ROOT / "layers" / "shared" / "hdr_ingest" / "destinations" / "hdruk" / "schemata"
 EVENTS = ROOT / "events"
 
 # Before any AWS client or Powertools object exists.
@@ -49,7 +49,7 @@ def event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def pack() -> Any:
-    from hdr_ingest.schema_pack import SchemaPack
+    from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 
     if not (PACK_DIR / "available.json").is_file():
         pytest.fail("schema pack missing: run `make schemas` first")
@@ -60,7 +60,7 @@ def pack() -> Any:
 def _fresh_powertools() -> Iterator[None]:
     from aws_lambda_powertools.utilities import parameters
 
-    from hdr_ingest.runtime import metrics, reset_runtime
+    from hdr_ingest.entry.runtime import metrics, reset_runtime
 
     parameters.clear_caches()
     reset_runtime()

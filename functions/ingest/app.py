@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hdr_ingest.runtime import get_runtime, logger, metrics, tracer
+from hdr_ingest.entry.runtime import get_runtime, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -40,12 +40,13 @@ def _parse_app(text: str) -> App:
 
 
 def load_schema_pack(directory: Path) -> Validator:
-    """``hdr_ingest.schema_pack.SchemaPack.load(directory)``; adds ``layers/shared`` to the path if needed."""
+    """``SchemaPack.load(directory)`` (``hdr_ingest.destinations.hdruk.schema_pack``); adds ``layers/shared`` to
+    the path if needed."""
     try:
-        module = importlib.import_module("hdr_ingest.schema_pack")
+        module = importlib.import_module("hdr_ingest.destinations.hdruk.schema_pack")
     except ImportError:
         sys.path.insert(0, str(_REPO_ROOT / "layers" / "shared"))
-        module = importlib.import_module("hdr_ingest.schema_pack")
+        module = importlib.import_module("hdr_ingest.destinations.hdruk.schema_pack")
     pack: Validator = module.SchemaPack.load(directory)
     return pack
 

@@ -1,4 +1,4 @@
-"""The Gateway's rules, shared with the function: :mod:`hdr_ingest.gateway_fidelity` (one implementation).
+"""The Gateway's rules, shared with the function: :mod:`hdr_ingest.destinations.hdruk.fidelity` (one implementation).
 
 The emulator imports them from the layer package, adding ``layers/shared`` to ``sys.path`` when it runs from a
 checkout where the layer is not importable yet (as ``__main__.load_schema_pack`` does).
@@ -16,10 +16,10 @@ __all__ = ["fidelity"]
 
 def _load() -> ModuleType:
     try:
-        return importlib.import_module("hdr_ingest.gateway_fidelity")
+        return importlib.import_module("hdr_ingest.destinations.hdruk.fidelity")
     except ImportError:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "shared"))
-        return importlib.import_module("hdr_ingest.gateway_fidelity")
+        return importlib.import_module("hdr_ingest.destinations.hdruk.fidelity")
 
 
 fidelity: ModuleType = _load()

@@ -1,6 +1,6 @@
 """Request pre-processing the Gateway applies before a controller (and TRASER) sees the input.
 
-The rules live in :mod:`hdr_ingest.gateway_fidelity` (shared with the function's Gateway-faithful
+The rules live in :mod:`hdr_ingest.destinations.hdruk.fidelity` (shared with the function's Gateway-faithful
 validation); this module applies them to the emulator's decoded JSON bodies:
 
 * Laravel's global ``TrimStrings`` middleware: strips leading/trailing ASCII whitespace plus U+FEFF, U+200B

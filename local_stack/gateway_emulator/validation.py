@@ -5,14 +5,13 @@ The validator is anything with ``validate(document, target) -> report`` where th
 ``target`` is ``None`` (TRASER's "first schema in available.json order that matches") or an object with
 ``name`` and ``version``; see :func:`default_target_factory` for how the emulator builds it.
 
-A ``hdr_ingest.schema_pack.SchemaPack`` is judged the way TRASER judges (:func:`as_traser` wraps it in
-``hdr_ingest.gateway_fidelity.TraserEmulation``, the rules the function's pre-flight validation uses): Ajv's
-defaults and type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL
+A ``hdr_ingest.destinations.hdruk.schema_pack.SchemaPack`` is judged the way TRASER judges (:func:`as_traser` wraps it
+in ``hdr_ingest.destinations.hdruk.fidelity.TraserEmulation``, the rules the function's pre-flight validation uses):
+Ajv's defaults and type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL
 pattern that hangs the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
-``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``,
-``keyword``, ``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a
-missing or extra property) and the offending value appended to ``message`` as ``(got ...)``.
-"""
+``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``, ``keyword``,
+``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a missing or extra property)
+and the offending value appended to ``message`` as ``(got ...)``. """
 
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ class Validator(Protocol):
 
 @dataclass(frozen=True)
 class SchemaTarget:
-    """Fallback target object (same shape as ``hdr_ingest.schema_pack.SchemaRef``)."""
+    """Fallback target object (same shape as ``hdr_ingest.destinations.hdruk.schema_pack.SchemaRef``)."""
 
     name: str
     version: str
@@ -77,7 +76,8 @@ TargetFactory = Callable[[str, str], object]
 
 def as_traser(validator: Validator | None) -> Validator | None:
     """A ``SchemaPack`` wrapped so that it judges like TRASER; any other validator unchanged."""
-    if type(validator).__name__ == "SchemaPack" and type(validator).__module__ == "hdr_ingest.schema_pack":
+    kind = type(validator)
+    if kind.__name__ == "SchemaPack" and kind.__module__ == "hdr_ingest.destinations.hdruk.schema_pack":
         from .rules import fidelity
 
         wrapped: Validator = fidelity.TraserEmulation(validator)
@@ -88,8 +88,8 @@ def as_traser(validator: Validator | None) -> Validator | None:
 def default_target_factory(validator: object) -> TargetFactory:
     """Targets of the validator's own ``SchemaRef`` type if its module defines one, else ``SchemaTarget``.
 
-    ``SchemaPack`` lives in ``hdr_ingest.schema_pack`` next to ``SchemaRef``, so the real pack receives real
-    ``SchemaRef`` objects; fakes in tests receive :class:`SchemaTarget`.
+    ``SchemaPack`` lives in ``hdr_ingest.destinations.hdruk.schema_pack`` next to ``SchemaRef``, so the real pack
+    receives real ``SchemaRef`` objects; fakes in tests receive :class:`SchemaTarget`.
     """
     module = sys.modules.get(type(validator).__module__)
     ref_type = getattr(module, "SchemaRef", None) if module is not None else None

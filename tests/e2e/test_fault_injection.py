@@ -49,9 +49,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import DLQ_MESSAGE_KIND, LedgerEntry
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND, LedgerEntry
 from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import FINAL_STATUSES, LocalStack, StackOptions

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import DLQ_MESSAGE_KIND
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND
 from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import LocalStack, StackOptions

@@ -223,7 +223,7 @@ def test_maximum_concurrency_comes_from_parameter(template: dict[str, Any], sqs_
 def test_record_concurrency_comes_from_parameter_within_the_batch_size(
     template: dict[str, Any], function: dict[str, Any], sqs_event: dict[str, Any]
 ) -> None:
-    from hdr_ingest.config import DEFAULT_RECORD_CONCURRENCY, MAX_RECORD_CONCURRENCY
+    from hdr_ingest.entry.settings import DEFAULT_RECORD_CONCURRENCY, MAX_RECORD_CONCURRENCY
 
     assert function["Environment"]["Variables"]["RECORD_CONCURRENCY"] == {"Ref": "RecordConcurrency"}
     param = template["Parameters"]["RecordConcurrency"]

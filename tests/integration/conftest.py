@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hdr_ingest.schema_pack import SchemaPack
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 from local_stack.gateway_emulator import App, GatewayEmulator
 
 BUCKET = "hgi-test-metadata"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from hdr_ingest.runtime import get_runtime
+from hdr_ingest.entry.runtime import get_runtime
 from tests.conftest import example
 from tests.integration.conftest import BUCKET, MAX_RECEIVE, Stack
 

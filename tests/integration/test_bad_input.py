@@ -26,7 +26,7 @@ from urllib.parse import quote_plus
 import pytest
 from botocore.exceptions import ClientError
 
-from hdr_ingest.runtime import get_runtime
+from hdr_ingest.entry.runtime import get_runtime
 from tests.conftest import PACK_DIR, example
 from tests.integration.conftest import BUCKET, MAX_RECEIVE, Stack
 

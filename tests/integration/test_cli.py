@@ -15,9 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hdr_ingest.ledger import DynamoDbLedger
-from hdr_ingest.outcome import ErrorDetail, Status
-from hdr_ingest.pipeline import LedgerEntry
+from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.usecases.pipeline import LedgerEntry
 from local_stack import cli
 from local_stack.aws import MotoServer
 from tests.conftest import EXAMPLES, ROOT

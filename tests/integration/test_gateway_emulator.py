@@ -22,7 +22,7 @@ if importlib.util.find_spec("hdr_ingest") is None or importlib.util.find_spec("l
     # Only when pytest's pythonpath setting (pyproject) is not in effect.
     sys.path[:0] = [str(REPO_ROOT / "layers" / "shared"), str(REPO_ROOT)]
 
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef  # noqa: E402
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef  # noqa: E402
 from local_stack.gateway_emulator import (  # noqa: E402
     ALL_DATASET_PERMISSIONS,
     App,

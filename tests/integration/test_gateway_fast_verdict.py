@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.gateway_fidelity import (
+from hdr_ingest.destinations.hdruk.fidelity import (
     _FORMATS,
     GatewayJudge,
     Judgement,
@@ -27,7 +27,7 @@ from hdr_ingest.gateway_fidelity import (
     _Twin,
     gateway_preprocess,
 )
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef, _rust_engine
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, _rust_engine
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
-from hdr_ingest.gateway_fidelity import GatewayJudge, Quirk, TraserVerdict, explain
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.destinations.hdruk.fidelity import GatewayJudge, Quirk, TraserVerdict, explain
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from local_stack.gateway_emulator import App, GatewayEmulator
 
 pytestmark = pytest.mark.integration

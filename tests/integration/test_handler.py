@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.schema_pack import SchemaPack
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 from local_stack.gateway_emulator import App, GatewayEmulator
 from tests.conftest import ROOT, event, example
 from tests.integration.conftest import APP, BUCKET, MAX_RECEIVE, Stack
@@ -315,7 +315,7 @@ def test_gateway_mode_rejects_what_the_gateway_would_reject_before_sending(stack
 
 def test_aws_clients_are_made_when_first_needed(stack: Stack) -> None:
     """A published file needs S3, DynamoDB and Secrets Manager; the SQS client is made for the first dead letter."""
-    from hdr_ingest.runtime import get_runtime
+    from hdr_ingest.entry.runtime import get_runtime
 
     clients = get_runtime().clients
     assert clients is not None and clients.created() == ()

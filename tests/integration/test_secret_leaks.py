@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.runtime import logger
+from hdr_ingest.entry.runtime import logger
 from local_stack.gateway_emulator import App
 from tests.conftest import example
 from tests.integration.conftest import MAX_RECEIVE, SECRET, Stack

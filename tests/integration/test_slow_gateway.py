@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.runtime import get_runtime
+from hdr_ingest.entry.runtime import get_runtime
 from tests.conftest import example
 from tests.integration.conftest import Stack
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from hdr_ingest.config import DEFAULT_GATEWAY_URL, ConfigError, HeaderStyle, Settings
-from hdr_ingest.schema_pack import SchemaRef
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
+from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, ConfigError, HeaderStyle, Settings
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hdr_ingest.document import DocumentError, parse_document, parse_export
+from hdr_ingest.core.document import DocumentError, parse_document, parse_export
 
 pytestmark = pytest.mark.unit
 

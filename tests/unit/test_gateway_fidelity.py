@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.config import ConfigError, Settings
-from hdr_ingest.gateway_fidelity import (
+from hdr_ingest.destinations.hdruk.fidelity import (
     _NO_COERCION,
     GatewayJudge,
     Judgement,
@@ -32,7 +31,8 @@ from hdr_ingest.gateway_fidelity import (
     judge_for,
     php_htmlentities,
 )
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.entry.settings import ConfigError, Settings
 from tests.conftest import example
 
 pytestmark = pytest.mark.unit

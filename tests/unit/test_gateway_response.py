@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hdr_ingest.gateway_response import AnswerKind, classify, found_dataset
+from hdr_ingest.destinations.hdruk.answers import AnswerKind, classify, found_dataset
 
 pytestmark = pytest.mark.unit
 

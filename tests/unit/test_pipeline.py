@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.credentials import AppCredentials, CredentialsError
-from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer, transient
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import (
+from hdr_ingest.adapters.aws.secrets import AppCredentials, CredentialsError
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer, transient
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.usecases.pipeline import (
     Budget,
     Delivery,
     IngestPipeline,
@@ -23,8 +25,6 @@ from hdr_ingest.pipeline import (
     RetryLater,
     StoredObject,
 )
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
-from hdr_ingest.source_object import SourceObject
 from tests.conftest import example
 
 pytestmark = pytest.mark.unit

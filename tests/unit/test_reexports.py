@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.credentials import AppCredentials
-from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import Budget, Delivery, IngestPipeline, PipelineSettings, RetryLater, StoredObject
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.adapters.aws.secrets import AppCredentials
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.usecases.pipeline import Budget, Delivery, IngestPipeline, PipelineSettings, RetryLater, StoredObject
 from tests.conftest import example
 from tests.unit.test_pipeline import Credentials, DeadLetters, Ledger
 
@@ -272,7 +272,7 @@ def test_catalogue_deleted_archives_every_member(world: World) -> None:
 
 
 def test_ledger_is_rebuilt_from_the_gateway(world: World) -> None:
-    from hdr_ingest.ledger_rebuild import rebuild_ledger, sources_of
+    from hdr_ingest.usecases.rebuild_ledger import rebuild_ledger, sources_of
 
     world.archive_on_delete = True
     world.drop("incoming/single.json", DOC)

@@ -12,13 +12,13 @@ from typing import Any, cast
 
 import pytest
 
-from hdr_ingest import runtime as runtime_module
-from hdr_ingest.aws_clients import AwsClients
-from hdr_ingest.config import Settings
-from hdr_ingest.outcome import Outcome, Status
-from hdr_ingest.pipeline import Budget, Delivery, IngestPipeline, RetryLater
-from hdr_ingest.runtime import PowertoolsObserver, Runtime, logger, metrics, record_groups
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.adapters.aws.clients import AwsClients
+from hdr_ingest.core.outcome import Outcome, Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.entry import runtime as runtime_module
+from hdr_ingest.entry.runtime import PowertoolsObserver, Runtime, logger, metrics, record_groups
+from hdr_ingest.entry.settings import Settings
+from hdr_ingest.usecases.pipeline import Budget, Delivery, IngestPipeline, RetryLater
 
 pytestmark = pytest.mark.unit
 

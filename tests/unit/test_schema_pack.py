@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.schema_pack import SchemaPack, SchemaPackError, SchemaRef, json_path
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef, json_path
 from tests.conftest import example
 
 pytestmark = pytest.mark.unit

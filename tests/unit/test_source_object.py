@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from hdr_ingest.source_object import SourceObject, UnsupportedEvent, objects_in_event
+from hdr_ingest.core.source_object import SourceObject, UnsupportedEvent, objects_in_event
 from tests.conftest import event
 
 pytestmark = pytest.mark.unit

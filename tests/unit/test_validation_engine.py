@@ -16,9 +16,9 @@ import re2
 from jsonschema import Draft7Validator, Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from hdr_ingest import schema_pack as engine
-from hdr_ingest.outcome import ErrorDetail
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.hdruk import schema_pack as engine
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from tests.conftest import EXAMPLES, PACK_DIR
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdr_ingest.aws_clients import ClientSource
+from hdr_ingest.adapters.aws.clients import ClientSource
 
 
 class CredentialsError(Exception):

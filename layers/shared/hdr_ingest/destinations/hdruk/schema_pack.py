@@ -39,8 +39,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from hdr_ingest import fix_messages as fix
-from hdr_ingest.outcome import ErrorDetail
+from hdr_ingest.core import fix_messages as fix
+from hdr_ingest.core.outcome import ErrorDetail
 
 if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Python jsonschema
     from jsonschema.exceptions import ValidationError

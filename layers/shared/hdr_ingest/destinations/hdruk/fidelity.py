@@ -44,10 +44,10 @@ from typing import Any
 
 import re2
 
-from hdr_ingest import fix_messages as fix
-from hdr_ingest.outcome import ErrorDetail
-from hdr_ingest.schema_pack import _DATE as _SP_DATE
-from hdr_ingest.schema_pack import (
+from hdr_ingest.core import fix_messages as fix
+from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.hdruk.schema_pack import _DATE as _SP_DATE
+from hdr_ingest.destinations.hdruk.schema_pack import (
     _SCHEMA_LIST,
     _SCHEMA_MAP,
     _SCHEMA_VALUE,

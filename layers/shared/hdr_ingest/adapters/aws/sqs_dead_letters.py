@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hdr_ingest.aws_clients import client_source
+from hdr_ingest.adapters.aws.clients import client_source
 
 MAX_BODY_BYTES = 250_000  # SQS accepts 256 KiB; keep headroom for attributes
 

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from hdr_ingest.outcome import ErrorDetail
+from hdr_ingest.core.outcome import ErrorDetail
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

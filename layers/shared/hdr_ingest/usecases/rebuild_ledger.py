@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hdr_ingest.catalogue import element_identifier
-from hdr_ingest.credentials import AppCredentials
-from hdr_ingest.document import DocumentError, parse_export
-from hdr_ingest.gateway_response import AnswerKind
-from hdr_ingest.outcome import Status
-from hdr_ingest.pipeline import Gateway, Ledger, LedgerEntry, ObjectReadError, ObjectStore
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.adapters.aws.secrets import AppCredentials
+from hdr_ingest.core.catalogue import element_identifier
+from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.destinations.hdruk.answers import AnswerKind
+from hdr_ingest.usecases.pipeline import Gateway, Ledger, LedgerEntry, ObjectReadError, ObjectStore
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from hdr_ingest.aws_clients import AwsClients
-from hdr_ingest.config import Settings
-from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
-from hdr_ingest.outcome import Outcome
-from hdr_ingest.pipeline import DLQ_MESSAGE_KIND, Budget, Delivery, IngestPipeline, PipelineSettings
-from hdr_ingest.source_object import (
+from hdr_ingest.adapters.aws.clients import AwsClients
+from hdr_ingest.core.outcome import Outcome
+from hdr_ingest.core.source_object import (
     SourceObject,
     UnsupportedEvent,
     is_eventbridge_object_event,
@@ -42,6 +39,9 @@ from hdr_ingest.source_object import (
     object_in_eventbridge_event,
     objects_in_s3_notification,
 )
+from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.entry.settings import Settings
+from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND, Budget, Delivery, IngestPipeline, PipelineSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -122,12 +122,12 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        from hdr_ingest.credentials import SecretsManagerCredentials
-        from hdr_ingest.dead_letter import SqsDeadLetters
-        from hdr_ingest.gateway_client import GatewayClient
-        from hdr_ingest.ledger import DynamoDbLedger
-        from hdr_ingest.object_store import S3ObjectStore
-        from hdr_ingest.schema_pack import SchemaPack
+        from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+        from hdr_ingest.adapters.aws.s3 import S3ObjectStore
+        from hdr_ingest.adapters.aws.secrets import SecretsManagerCredentials
+        from hdr_ingest.adapters.aws.sqs_dead_letters import SqsDeadLetters
+        from hdr_ingest.destinations.hdruk.client import GatewayClient
+        from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 
         clients = AwsClients(
             max_pool_connections=settings.record_concurrency, before_first_client=lambda: tracer.patch(["botocore"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hdr_ingest.outcome import ErrorDetail
+from hdr_ingest.core.outcome import ErrorDetail
 
 
 class AnswerKind(StrEnum):

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hdr_ingest.schema_pack import SchemaRef, default_pack_dir
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef, default_pack_dir
 
 if TYPE_CHECKING:
     # Imported by Settings.from_env, not here: importing it costs a cold start about 35 ms, and the handler
     # module imports this one.
-    from hdr_ingest.gateway_fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
@@ -66,7 +66,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        from hdr_ingest.gateway_fidelity import ValidationMode
+        from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
 
         env = os.environ if env is None else env
         problems: list[str] = []

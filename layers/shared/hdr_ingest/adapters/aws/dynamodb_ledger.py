@@ -11,9 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hdr_ingest.aws_clients import client_source
-from hdr_ingest.outcome import ErrorDetail, Status
-from hdr_ingest.pipeline import Lease, LeaseLost, LedgerEntry
+from hdr_ingest.adapters.aws.clients import client_source
+from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.usecases.pipeline import Lease, LeaseLost, LedgerEntry
 
 _SERDE: list[Any] = []  # boto3's TypeSerializer and TypeDeserializer, made on first use (boto3 imports s3transfer)
 

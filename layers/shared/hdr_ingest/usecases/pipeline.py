@@ -17,17 +17,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hdr_ingest.catalogue import element_identifier, missing_identifier_message
-from hdr_ingest.credentials import AppCredentials, CredentialsError
-from hdr_ingest.document import DocumentError, parse_export
-from hdr_ingest.gateway_response import AnswerKind, GatewayAnswer
-from hdr_ingest.outcome import ErrorDetail, Outcome, Status
-from hdr_ingest.schema_pack import SchemaPack, SchemaRef
-from hdr_ingest.source_object import SourceObject
+from hdr_ingest.adapters.aws.secrets import AppCredentials, CredentialsError
+from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
+from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 
 if TYPE_CHECKING:
     # Imported where a document is judged (_publish): importing it costs a cold start about 35 ms.
-    from hdr_ingest.gateway_fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
 
 MAX_RECORDED_ERRORS = 200
 DLQ_MESSAGE_KIND = "hdr-gateway-ingest.failure"
@@ -354,7 +354,7 @@ class IngestPipeline:
         canonical = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
             return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
-        from hdr_ingest.gateway_fidelity import judge_for  # lazily: see the import at the top
+        from hdr_ingest.destinations.hdruk.fidelity import judge_for  # lazily: see the import at the top
 
         judge = judge_for(self._pack())
         judgement = judge.judge(document, self.settings.target_schema, self.settings.validation_mode, text=text)

@@ -1,0 +1,1 @@
+"""The Lambda entry: event parsing, settings read once, the one composition root."""
