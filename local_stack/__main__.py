@@ -21,9 +21,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
-from hdr_ingest.usecases.pipeline import LedgerEntry
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 from local_stack.table import render, shorten
 
@@ -111,8 +111,8 @@ def outcome_row(entry: LedgerEntry) -> list[str]:
         shown(entry),
         entry.status.value,
         entry.schema or "-",
-        str(entry.dataset_id) if entry.dataset_id is not None else "-",
-        str(entry.dataset_version) if entry.dataset_version is not None else "-",
+        str(entry.record_id) if entry.record_id is not None else "-",
+        str(entry.record_version) if entry.record_version is not None else "-",
     ]
 
 
@@ -162,7 +162,7 @@ def print_results(results: list[Result]) -> None:
 
 def print_outcome_line(entry: LedgerEntry) -> None:
     stamp = time.strftime("%H:%M:%S")
-    where = f"dataset {entry.dataset_id} v{entry.dataset_version}" if entry.dataset_id is not None else ""
+    where = f"dataset {entry.record_id} v{entry.record_version}" if entry.record_id is not None else ""
     if entry.status is Status.RETRYING:
         where = f"attempt {entry.attempts}"
     detail = first_problem(entry)

@@ -294,12 +294,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             ("status", entry.status.value),
             ("reason", entry.reason),
             ("schema", entry.schema),
-            ("dataset id", entry.dataset_id),
-            ("version", entry.dataset_version),
+            ("dataset id", entry.record_id),
+            ("version", entry.record_version),
             ("deliveries", entry.attempts),
             ("updated", entry.updated_at),
-            ("datasetid", entry.datasetid),
-            ("sha256", entry.sha256),
+            ("datasetid", entry.record_key),
+            ("sha256", entry.object_sha256),
         ):
             print(f"{label:<11} {value if value is not None else '-'}")
         if entry.errors:
@@ -315,8 +315,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 e.source,
                 e.status.value,
                 e.schema or "-",
-                str(e.dataset_id) if e.dataset_id is not None else "-",
-                str(e.dataset_version) if e.dataset_version is not None else "-",
+                str(e.record_id) if e.record_id is not None else "-",
+                str(e.record_version) if e.record_version is not None else "-",
                 str(e.attempts),
                 e.updated_at,
                 problem,
@@ -542,10 +542,11 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     """Write a ledger item for every source in the bucket that has a dataset on the Gateway."""
     from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
     from hdr_ingest.adapters.aws.s3 import S3ObjectStore
-    from hdr_ingest.adapters.aws.secrets import AppCredentials
+    from hdr_ingest.core.routing import RouteSpec
     from hdr_ingest.core.source_object import SourceObject
-    from hdr_ingest.destinations.hdruk.client import GatewayClient
-    from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, HeaderStyle
+    from hdr_ingest.destinations import Common
+    from hdr_ingest.destinations.hdruk import route
+    from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL
     from hdr_ingest.usecases.rebuild_ledger import rebuild_ledger, sources_of
 
     state = _state(args)
@@ -556,11 +557,12 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     if not secret_id:
         raise UsageError("--secret-id is required (the Gateway credentials secret)")
     gateway_url = args.gateway_url or env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL
-    style = HeaderStyle(args.header_style or env.get("GATEWAY_HEADER_STYLE") or HeaderStyle.X_HEADERS.value)
+    style = args.header_style or env.get("GATEWAY_HEADER_STYLE") or "x-headers"
+    gateway = route.build(RouteSpec(args.prefix, "hdruk", gateway_url, secret_id, {"headerStyle": style}), Common())
     aws = _aws(args, state)
     s3 = aws.client("s3")
     secret = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-    credentials = AppCredentials.from_secret(json.loads(secret), secret_id)
+    credentials = gateway.credentials(json.loads(secret), secret_id)
     objects = [
         SourceObject(bucket, item["Key"], etag=str(item.get("ETag", "")).strip('"') or None, size=item.get("Size"))
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=args.prefix)
@@ -571,13 +573,17 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     lines = rebuild_ledger(
         sources_of(objects, store, args.id_pointer),
         DynamoDbLedger(aws.resource("dynamodb").Table(table)),
-        GatewayClient(gateway_url, style),
+        gateway,
         credentials,
     )
     if args.json:
-        print(json.dumps([line.__dict__ for line in lines], indent=2, ensure_ascii=False))
+        found = [
+            {"source": line.source, "status": line.status, "dataset_id": line.record_id, "detail": line.detail}
+            for line in lines
+        ]
+        print(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        rows = [[line.source, line.status, str(line.dataset_id or "-"), line.detail] for line in lines]
+        rows = [[line.source, line.status, str(line.record_id or "-"), line.detail] for line in lines]
         print(render(["source", "status", "dataset", "detail"], rows) if rows else f"no .json objects in {bucket}")
     return 1 if any(line.status == "ERROR" for line in lines) else 0
 

@@ -16,9 +16,9 @@ from types import TracebackType
 from typing import Any
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, default_pack_dir
-from hdr_ingest.usecases.pipeline import LedgerEntry
 from local_stack.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, AwsOptions, LocalAws, MotoServer, provision
 from local_stack.gateway_emulator import App, GatewayEmulator
 from local_stack.poller import SqsPoller

@@ -246,9 +246,9 @@ def _ratio_row(what: str, seconds: float, loads: float, target: bool = True) -> 
 
 
 def bench_validation(args: argparse.Namespace) -> None:
+    from hdr_ingest.core.document import canonical_json
     from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, judge_for
     from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
-    from hdr_ingest.usecases.pipeline import canonical_json
 
     note("validation: generated HDRUK 4.0.0 documents, warm")
     pack = SchemaPack.load()
@@ -501,7 +501,7 @@ def rss_mb():
 import app
 from hdr_ingest.core.document import parse_export
 from hdr_ingest.destinations.hdruk.fidelity import judge_for
-from hdr_ingest.usecases.pipeline import canonical_json
+from hdr_ingest.core.document import canonical_json
 from hdr_ingest.entry.runtime import get_runtime
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 settings = get_runtime().settings

@@ -11,7 +11,7 @@ Ajv's defaults and type coercion, its first error, the document as Ajv leaves it
 pattern that hangs the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
 ``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``, ``keyword``,
 ``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a missing or extra property)
-and the offending value appended to ``message`` as ``(got ...)``. """
+and the offending value appended to ``message`` as ``(got ...)``."""
 
 from __future__ import annotations
 

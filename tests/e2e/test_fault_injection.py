@@ -49,9 +49,10 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND
+from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND, LedgerEntry
 from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import FINAL_STATUSES, LocalStack, StackOptions
@@ -521,18 +522,18 @@ def test_nothing_is_lost_under_gateway_faults_duplicate_events_and_a_killed_poll
 
     def published(source: str, entry: LedgerEntry) -> bool:
         """Published, and the Gateway holds this file's document under the dataset id the ledger names."""
-        dataset = dataset_by_datasetid.get(SourceObject(stack.aws.bucket, key_of[source]).datasetid)
+        dataset = dataset_by_datasetid.get(SourceObject(stack.aws.bucket, key_of[source]).record_key)
         summary = json.loads(files[key_of[source]])["summary"]
         return (
             entry.status in PUBLISHED
             and dataset is not None
-            and dataset["id"] == entry.dataset_id
+            and dataset["id"] == entry.record_id
             and {k: dataset["metadata"]["summary"].get(k) for k in ("title", "abstract")}
             == {k: summary[k] for k in ("title", "abstract")}
         )
 
     faults = Counter(record.fault for record in log if record.fault)
-    per_source = Counter(datasets_per_datasetid[SourceObject(stack.aws.bucket, key_of[s]).datasetid] for s in valid)
+    per_source = Counter(datasets_per_datasetid[SourceObject(stack.aws.bucket, key_of[s]).record_key] for s in valid)
     invocations = [worker.finished() for worker in first + second]
     durations = [d for worker in first + second for d in worker.durations()]
     lost_before = before.unaccounted(sources, published)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND
 from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import LocalStack, StackOptions
@@ -63,7 +63,7 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def emulator_datasets(stack: LocalStack, key: str) -> list[dict[str, Any]]:
     assert stack.emulator is not None
-    datasetid = SourceObject(stack.aws.bucket, key).datasetid
+    datasetid = SourceObject(stack.aws.bucket, key).record_key
     return [d for d in stack.emulator.datasets() if d["datasetid"] == datasetid]
 
 
@@ -127,11 +127,11 @@ def test_valid_hdruk4_example_is_created_then_unchanged_then_updated(stack: Loca
     entry = stack.wait_for(source)
     assert entry.status is Status.CREATED, entry.reason
     assert entry.schema == "HDRUK 4.0.0"
-    assert entry.key == key and entry.attempts == 1 and entry.gateway_status == 201
+    assert entry.key == key and entry.attempts == 1 and entry.http_status == 201
     [dataset] = emulator_datasets(stack, key)
-    assert dataset["id"] == entry.dataset_id
+    assert dataset["id"] == entry.record_id
     # A new dataset is at version 1 (the create answer's "version" is a row id, not the version number).
-    assert dataset["version"] == entry.dataset_version == 1
+    assert dataset["version"] == entry.record_version == 1
     assert dataset["status"] == "ACTIVE" and dataset["version"] == 1
     assert dataset["metadata"]["summary"]["title"] == json.loads(data)["summary"]["title"]
 
@@ -139,15 +139,15 @@ def test_valid_hdruk4_example_is_created_then_unchanged_then_updated(stack: Loca
     seq = last_seq(stack)
     stack.put(key, data)
     again = stack.wait_for(source, {Status.UNCHANGED}, newer_than=entry.updated_at)
-    assert again.dataset_id == entry.dataset_id
+    assert again.record_id == entry.record_id
     assert requests_since(stack, seq) == []
 
     # A changed export: the same Gateway dataset is overwritten (PUT), its version number bumped.
     stack.put(key, document("North West London COVID-19 Patient Level Situation Report (revised)"))
     updated = stack.wait_for(source, {Status.UPDATED}, newer_than=again.updated_at)
     [dataset] = emulator_datasets(stack, key)
-    assert updated.dataset_id == dataset["id"] == entry.dataset_id
-    assert dataset["version"] == 2 and updated.dataset_version == 2
+    assert updated.record_id == dataset["id"] == entry.record_id
+    assert dataset["version"] == 2 and updated.record_version == 2
     assert dataset["metadata"]["summary"]["title"].endswith("(revised)")
     assert [r.method for r in requests_since(stack, seq)] == ["PUT"]
 
@@ -160,8 +160,8 @@ def test_key_with_spaces_plus_and_unicode_is_decoded_and_published(stack: LocalS
     assert entry.key == key
     assert entry.source == f"s3://{stack.aws.bucket}/{key}"
     [dataset] = emulator_datasets(stack, key)
-    assert dataset["id"] == entry.dataset_id
-    assert dataset["datasetid"] == entry.datasetid
+    assert dataset["id"] == entry.record_id
+    assert dataset["datasetid"] == entry.record_key
 
 
 # --- documents that cannot be published -------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_invalid_document_is_recorded_with_every_error_and_dead_lettered(stack: 
     paths = {e.path for e in entry.errors}
     assert {"$.summary.title", "$.summary.populationSize", "$.issued", "$.internalNotes"} <= paths
     assert entry.errors_total == len(entry.errors) == 6
-    assert entry.dataset_id is None
+    assert entry.record_id is None
     assert requests_since(stack, seq) == []  # never sent to the Gateway
     assert emulator_datasets(stack, key) == []
 
@@ -261,7 +261,7 @@ def test_gateway_down_fails_after_max_receives_to_the_dlq_and_redrive_publishes_
     replayed = stack.wait_for(source, {Status.CREATED}, newer_than=failed.updated_at)
     assert replayed.attempts == 1
     [dataset] = emulator_datasets(stack, key)
-    assert dataset["id"] == replayed.dataset_id
+    assert dataset["id"] == replayed.record_id
     time.sleep(0.5)
     assert all(json.loads(m["Body"]).get("source") != source for m in peek(stack, stack.aws.dlq_url))
 
@@ -286,7 +286,7 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     # batch's records, processed at the same time, reach the Gateway.
     from local_stack.gateway_emulator import server
 
-    failing = SourceObject(stack.aws.bucket, keys[1]).datasetid
+    failing = SourceObject(stack.aws.bucket, keys[1]).record_key
     real_handle = stack.emulator._handle
     failures_left = [3]
 
@@ -305,7 +305,7 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     assert failures_left == [0] and [e.attempts for e in entries] == [1, 2, 1]
     for key, entry in zip(keys, entries, strict=True):
         [dataset] = emulator_datasets(stack, key)
-        assert dataset["id"] == entry.dataset_id
+        assert dataset["id"] == entry.record_id
     assert stack.ledger().get(stack.source("incoming/e2e/readme.txt")) is None
     assert stack.ledger().get(f"s3://{stack.aws.bucket}/elsewhere/e2e/ignored.json") is None
 
@@ -374,11 +374,11 @@ def test_lost_ledger_is_rebuilt_from_the_gateway_and_no_duplicate_follows(
     assert code == 0
     out = capsys.readouterr().out  # the poller's handler logs share stdout: the answer is the JSON array
     lines = json.loads(out[out.index("[\n") :])
-    assert lines == [{"source": source, "status": "CREATED", "dataset_id": created.dataset_id, "detail": ""}]
+    assert lines == [{"source": source, "status": "CREATED", "dataset_id": created.record_id, "detail": ""}]
     rebuilt = stack.ledger().get(source)
-    assert rebuilt is not None and rebuilt.dataset_id == created.dataset_id
+    assert rebuilt is not None and rebuilt.record_id == created.record_id
 
     stack.put(key, document("A dataset whose ledger item is lost (re-exported)"))
     updated = stack.wait_for(source, {Status.UPDATED}, newer_than=rebuilt.updated_at)
-    assert updated.dataset_id == created.dataset_id
+    assert updated.record_id == created.record_id
     assert len(emulator_datasets(stack, key)) == 1

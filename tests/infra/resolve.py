@@ -85,6 +85,10 @@ class Deployment:
         if function == "Fn::Split":
             delimiter, value = args
             return self.scalar(value).split(delimiter)
+        if function == "Fn::Join":  # of a CommaDelimitedList parameter: its items as given
+            delimiter, value = args
+            items = self.scalar(value)
+            return delimiter.join(items.split(",") if isinstance(items, str) else items)
         raise AssertionError(f"unsupported function in a condition: {function}")
 
     def failed_rules(self) -> list[str]:

@@ -28,6 +28,7 @@ EXPECTED_ENV_VARS = {
     "GATEWAY_URL",
     "GATEWAY_SECRET_ID",
     "GATEWAY_HEADER_STYLE",
+    "DESTINATIONS",
     "LEDGER_TABLE",
     "DLQ_URL",
     "MAX_OBJECT_BYTES",
@@ -345,21 +346,29 @@ def test_no_wildcard_actions(statements: list[dict[str, Any]]) -> None:
             assert "*" not in action, f"wildcard action {action!r} in {statement}"
 
 
-def test_secret_permission_is_get_secret_value_on_the_secret_only(statements: list[dict[str, Any]]) -> None:
-    secret_statements = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
-    assert len(secret_statements) == 1
-    (statement,) = secret_statements
-    assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
-    condition, if_arn, if_name = statement["Resource"]["Fn::If"]
+def test_secret_permission_is_get_secret_value_on_the_route_secrets_only(
+    template: dict[str, Any], statements: list[dict[str, Any]]
+) -> None:
+    secret_statements = {
+        s["Sid"]: s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+    }
+    assert set(secret_statements) == {"ReadGatewaySecret", "ReadRouteSecrets"}
+    for statement in secret_statements.values():
+        assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    condition, if_arn, if_name = secret_statements["ReadGatewaySecret"]["Resource"]["Fn::If"]
     assert condition == "SecretIdIsArn"
     assert if_arn == {"Ref": "GatewaySecretId"}
     assert if_name["Fn::Sub"].endswith(":secret:${GatewaySecretId}-??????")
+    # The Destinations routes' secrets: only those listed (the statement exists only when some are).
+    assert secret_statements["ReadRouteSecrets"]["Resource"] == {"Ref": "RouteSecretArns"}
+    assert template["Parameters"]["RouteSecretArns"]["Type"] == "CommaDelimitedList"
 
 
-def test_s3_read_limited_to_incoming_prefix(statements: list[dict[str, Any]]) -> None:
+def test_s3_read_limited_to_this_bucket_s_objects(statements: list[dict[str, Any]]) -> None:
+    """Routes choose their prefixes at run time (DESTINATIONS): the function reads this bucket's objects only."""
     (statement,) = statements_with_action(statements, "s3:GetObject")
     assert set(as_list(statement["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
-    assert statement["Resource"]["Fn::Sub"] == f"arn:${{AWS::Partition}}:s3:::{BUCKET_NAME_SUB}/incoming/*"
+    assert statement["Resource"]["Fn::Sub"] == f"arn:${{AWS::Partition}}:s3:::{BUCKET_NAME_SUB}/*"
 
 
 def test_ledger_and_dlq_permissions(statements: list[dict[str, Any]], function: dict[str, Any], dlq_name: str) -> None:
@@ -460,7 +469,7 @@ def test_bucket_policy_denies_insecure_transport(template: dict[str, Any], bucke
     assert {"Fn::Sub": f"${{{bucket_name}.Arn}}/*"} in resources
 
 
-def test_bucket_notifies_ingest_queue_for_incoming_json(
+def test_bucket_notifies_ingest_queue_of_every_object(
     bucket: tuple[str, dict[str, Any]], ingest_queue_name: str
 ) -> None:
     props = bucket[1]["Properties"]
@@ -471,9 +480,8 @@ def test_bucket_notifies_ingest_queue_for_incoming_json(
     assert condition == "ArchiveOnDeleteEnabled" and otherwise == {"Ref": "AWS::NoValue"}
     assert config["Event"] == "s3:ObjectRemoved:*"
     for each in (created, config):
-        assert getatt_target(each["Queue"]) == ingest_queue_name
-        rules = {rule["Name"]: rule["Value"] for rule in each["Filter"]["S3Key"]["Rules"]}
-        assert rules == {"prefix": "incoming/", "suffix": ".json"}
+        # no filter: S3's are case-sensitive and may not overlap, so routing is the function's job
+        assert getatt_target(each["Queue"]) == ingest_queue_name and "Filter" not in each
 
 
 def test_bucket_name_matches_the_name_used_in_policies(bucket: tuple[str, dict[str, Any]]) -> None:

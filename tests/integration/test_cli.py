@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
-from hdr_ingest.usecases.pipeline import LedgerEntry
 from local_stack import cli
 from local_stack.aws import MotoServer
 from tests.conftest import EXAMPLES, ROOT
@@ -326,7 +326,7 @@ def _entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
         reason=extra.pop("reason", status.value.title()),
         bucket="bkt",
         key=key,
-        datasetid="hgi-x",
+        record_key="hgi-x",
         updated_at="2025-01-01T00:00:00.000Z",
         **extra,
     )
@@ -344,7 +344,7 @@ def test_status_lists_the_ledger_filters_failures_and_prints_json(
             BillingMode="PAY_PER_REQUEST",
         )
         ledger = DynamoDbLedger(table)
-        ledger.record(_entry("incoming/a.json", Status.CREATED, dataset_id=7, dataset_version=1, schema="HDRUK 4.0.0"))
+        ledger.record(_entry("incoming/a.json", Status.CREATED, record_id=7, record_version=1, schema="HDRUK 4.0.0"))
         ledger.record(
             _entry(
                 "incoming/b.json",
@@ -449,7 +449,7 @@ def test_commands_default_to_the_running_local_stack(
         AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    DynamoDbLedger(table).record(_entry("incoming/x.json", Status.CREATED, dataset_id=3))
+    DynamoDbLedger(table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
     state = tmp_path / "stack.json"
     aws = {"endpoint_url": moto_server, "region": REGION, "bucket": "state-bucket", "table": "state-ledger"}
     write_state(state, {"pid": os.getpid(), "aws": {**aws, "credentials": FAKE_CREDENTIALS}})

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
-from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, ConfigError, HeaderStyle, Settings
+from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, ConfigError, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -12,10 +14,8 @@ BASE = {"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.e
 
 def test_defaults() -> None:
     settings = Settings.from_env(BASE)
-    assert settings.gateway_url == DEFAULT_GATEWAY_URL
-    assert settings.header_style is HeaderStyle.X_HEADERS
+    assert settings.routes == (RouteSpec("incoming/", "hdruk", DEFAULT_GATEWAY_URL, "s", {}),)
     assert settings.max_object_bytes == 10 * 1024 * 1024
-    assert settings.target_schema is None
     assert settings.max_receive_count == 5
     assert settings.record_concurrency == 8
 
@@ -30,9 +30,8 @@ def test_values_are_parsed() -> None:
         "RECORD_CONCURRENCY": "4",
     }
     settings = Settings.from_env({**BASE, **env})
-    assert settings.gateway_url == "http://127.0.0.1:9/api/v1"
-    assert settings.target_schema == SchemaRef("HDRUK", "4.0.0")
-    assert settings.header_style is HeaderStyle.LEGACY
+    options = {"targetSchema": "HDRUK 4.0.0", "headerStyle": "legacy"}
+    assert settings.routes == (RouteSpec("incoming/", "hdruk", "http://127.0.0.1:9/api/v1", "s", options),)
     assert (settings.max_object_bytes, settings.max_receive_count) == (100, 3)
     assert settings.record_concurrency == 4
 
@@ -72,3 +71,65 @@ def test_every_problem_is_named_at_once() -> None:
         "TARGET_SCHEMA",
     ):
         assert fragment in message
+
+
+ROUTES_BASE = {"LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/q"}
+
+
+def test_destinations_define_the_routes() -> None:
+    routes = [
+        {"prefix": "hdruk/", "kind": "hdruk", "url": "https://gw.example/api/v1/", "secret": "gw"},
+        {
+            "prefix": "hdruk/legacy/",
+            "kind": "hdruk",
+            "url": "https://old.example/api/v1",
+            "secret": "old",
+            "options": {"headerStyle": "legacy", "targetSchema": "HDRUK 2.2.1", "validationMode": "strict"},
+        },
+    ]
+    settings = Settings.from_env({**ROUTES_BASE, "DESTINATIONS": json.dumps(routes)})
+    assert settings.routes == (
+        RouteSpec("hdruk/", "hdruk", "https://gw.example/api/v1", "gw", {}),
+        RouteSpec("hdruk/legacy/", "hdruk", "https://old.example/api/v1", "old", routes[1]["options"]),
+    )
+
+
+def test_destinations_name_every_problem_at_once() -> None:
+    routes = [
+        {"prefix": "a/", "kind": "carrier-pigeon", "url": "https://x.example", "secret": None},
+        {"prefix": 7, "kind": "hdruk", "url": "ftp://x", "secret": ""},
+        {"prefix": "b/", "kind": "hdruk", "url": "https://gw.example", "secret": None, "options": {"colour": 1}},
+        {"prefix": "c/", "kind": "hdruk", "url": "https://gw.example", "secret": "s", "options": {"headerStyle": "x"}},
+        {"prefix": "c/", "kind": "hdruk", "url": "https://gw.example", "secret": "s", "extra": True},
+        "not a route",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**ROUTES_BASE, "DESTINATIONS": json.dumps(routes)})
+    message = str(caught.value)
+    for fragment in (
+        "kind 'carrier-pigeon' is not one of",
+        "DESTINATIONS[1].prefix must be a key prefix",
+        "DESTINATIONS[1].url='ftp://x' must be an http(s) URL",
+        "DESTINATIONS[1].secret must be a secret name or ARN, or null",
+        "route 'b/' (hdruk): unknown options ['colour']",
+        "route 'b/' (hdruk): needs a secret",
+        "route 'c/' (hdruk): headerStyle='x' must be 'x-headers' or 'legacy'",
+        "DESTINATIONS[4]: unknown fields ['extra']",
+        "DESTINATIONS[5] must be an object",
+    ):
+        assert fragment in message, fragment
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [("{", "DESTINATIONS is not JSON"), ("[]", "non-empty JSON list"), ('{"prefix": "a/"}', "non-empty JSON list")],
+)
+def test_destinations_must_be_a_list_of_routes(raw: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        Settings.from_env({**ROUTES_BASE, "DESTINATIONS": raw})
+
+
+def test_duplicate_prefixes_are_refused() -> None:
+    route = {"prefix": "a/", "kind": "hdruk", "url": "https://gw.example", "secret": "s"}
+    with pytest.raises(ConfigError, match="prefix 'a/' has more than one route"):
+        Settings.from_env({**ROUTES_BASE, "DESTINATIONS": json.dumps([route, route])})

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from hdr_ingest.destinations import Common
+from hdr_ingest.destinations.hdruk import route
 from hdr_ingest.destinations.hdruk.fidelity import (
     _NO_COERCION,
     GatewayJudge,
@@ -302,7 +304,11 @@ REQUIRED = {"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://s
 
 
 def test_validation_mode_setting() -> None:
-    assert Settings.from_env(REQUIRED).validation_mode is ValidationMode.GATEWAY
-    assert Settings.from_env({**REQUIRED, "VALIDATION_MODE": " Strict "}).validation_mode is ValidationMode.STRICT
+    def mode(env: dict[str, str]) -> Any:
+        (spec,) = Settings.from_env(env).routes
+        return route.build(spec, Common()).validation_mode
+
+    assert mode(REQUIRED) is ValidationMode.GATEWAY
+    assert mode({**REQUIRED, "VALIDATION_MODE": " Strict "}) is ValidationMode.STRICT
     with pytest.raises(ConfigError, match="VALIDATION_MODE='lenient' must be 'gateway' or 'strict'"):
         Settings.from_env({**REQUIRED, "VALIDATION_MODE": "lenient"})

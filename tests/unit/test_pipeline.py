@@ -9,22 +9,17 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.adapters.aws.secrets import AppCredentials, CredentialsError
+from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.ports import CredentialsError, ObjectReadError, StoredObject
+from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer, transient
+from hdr_ingest.destinations.hdruk.credentials import AppCredentials
+from hdr_ingest.destinations.hdruk.destination import HdrukDestination
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
-from hdr_ingest.usecases.pipeline import (
-    Budget,
-    Delivery,
-    IngestPipeline,
-    Lease,
-    LedgerEntry,
-    ObjectReadError,
-    PipelineSettings,
-    RetryLater,
-    StoredObject,
-)
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater
+from hdr_ingest.usecases.pipeline import IngestPipeline
 from tests.conftest import example
 
 pytestmark = pytest.mark.unit
@@ -151,6 +146,26 @@ def updated(dataset_id: int = 7, version: int = 2) -> GatewayAnswer:
     return GatewayAnswer(AnswerKind.SUCCESS, 200, "success", dataset_id=dataset_id, dataset_version=version)
 
 
+def gateway_pipeline(
+    pack: SchemaPack,
+    store: Any,
+    ledger: Any,
+    dlq: Any,
+    credentials: Any,
+    gateway: Any,
+    clock: Any,
+    target_schema: SchemaRef | None = None,
+    validation_mode: str = "gateway",
+    **settings: Any,
+) -> IngestPipeline:
+    """The pipeline with one HDR UK route on ``incoming/`` to ``gateway`` (a fake of the Gateway's client)."""
+    destination = HdrukDestination("https://gateway.test/api/v1", gateway, lambda: pack, target_schema, validation_mode)
+    routes = Routes([Route("incoming/", destination, credentials)])
+    return IngestPipeline(
+        PipelineSettings(max_object_bytes=10_000_000, **settings), routes, store, ledger, dlq, clock=clock
+    )
+
+
 @dataclass
 class World:
     pack: SchemaPack
@@ -162,15 +177,15 @@ class World:
     sleeps: list[float] = field(default_factory=list)
 
     def pipeline(self, **settings: Any) -> IngestPipeline:
-        return IngestPipeline(
-            PipelineSettings(max_object_bytes=10_000_000, **settings),
-            lambda: self.pack,
+        return gateway_pipeline(
+            self.pack,
             self.store,
             self.ledger,
             self.dlq,
             self.credentials,
             self.gateway,
             clock=lambda: datetime(2026, 11, 22, 6, 0, tzinfo=UTC),
+            **settings,
         )
 
     def budget(self, remaining_ms: int = 60_000) -> Budget:
@@ -207,15 +222,15 @@ def test_lease_released_when_no_outcome_was_recorded(world: World) -> None:
 def test_valid_document_is_created_and_recorded(world: World) -> None:
     world.gateway.creates = [created(7, 1)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
-    assert outcome.status is Status.CREATED and outcome.dataset_id == 7
+    assert outcome.status is Status.CREATED and outcome.record_id == 7
     entry = world.ledger.items[OBJ.source]
-    assert (entry.status, entry.dataset_id, entry.dataset_version) == (Status.CREATED, 7, 1)
+    assert (entry.status, entry.record_id, entry.record_version) == (Status.CREATED, 7, 1)
     assert entry.schema == "HDRUK 4.0.0"
-    assert entry.sha256 and entry.etag == "e1" and entry.updated_at == "2026-11-22T06:00:00.000Z"
+    assert entry.object_sha256 and entry.etag == "e1" and entry.updated_at == "2026-11-22T06:00:00.000Z"
     # looked up by the stable datasetid first, created with it and with the detected schema
     assert world.gateway.calls == [
-        ("find", OBJ.datasetid),
-        ("create", (SchemaRef("HDRUK", "4.0.0"), OBJ.datasetid, "app")),
+        ("find", OBJ.record_key),
+        ("create", (SchemaRef("HDRUK", "4.0.0"), OBJ.record_key, "app")),
     ]
     assert world.dlq.messages == []
 
@@ -226,7 +241,7 @@ def test_same_bytes_again_is_unchanged_without_a_gateway_call(world: World) -> N
     pipeline.process(OBJ, Delivery(), world.budget())
     calls = len(world.gateway.calls)
     outcome = pipeline.process(OBJ, Delivery(), world.budget())
-    assert outcome.status is Status.UNCHANGED and outcome.dataset_id == 7
+    assert outcome.status is Status.UNCHANGED and outcome.record_id == 7
     assert len(world.gateway.calls) == calls
 
 
@@ -239,7 +254,7 @@ def test_changed_document_updates_the_recorded_dataset(world: World) -> None:
     document["summary"]["title"] = "A new title"
     world.store.data = json.dumps(document).encode()
     outcome = pipeline.process(OBJ, Delivery(), world.budget())
-    assert (outcome.status, outcome.dataset_id, outcome.dataset_version) == (Status.UPDATED, 7, 2)
+    assert (outcome.status, outcome.record_id, outcome.record_version) == (Status.UPDATED, 7, 2)
     assert world.gateway.calls[-1] == ("update", 7)
 
 
@@ -247,7 +262,7 @@ def test_dataset_found_by_lookup_is_updated_not_duplicated(world: World) -> None
     world.gateway.found = GatewayAnswer(AnswerKind.SUCCESS, 200, "found", dataset_id=11, found=True)
     world.gateway.updates = [updated(11, 4)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
-    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 11)
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 11)
     assert [c[0] for c in world.gateway.calls] == ["find", "update"]
 
 
@@ -312,7 +327,7 @@ def test_transient_failure_on_the_last_delivery_is_failed_and_dead_lettered(worl
     world.gateway.creates = [GatewayAnswer(AnswerKind.TRANSIENT, 500, "The Gateway failed (HTTP 500)")] * 3
     outcome = world.pipeline().process(OBJ, Delivery(receive_count=5, final=True), world.budget())
     assert outcome.status is Status.FAILED and "Gave up after 5 deliveries" in outcome.reason
-    assert world.ledger.items[OBJ.source].gateway_status == 500
+    assert world.ledger.items[OBJ.source].http_status == 500
     assert world.dlq.messages[0]["status"] == "FAILED"
 
 
@@ -341,7 +356,7 @@ def test_401_twice_is_rejected_with_the_operator_message(world: World) -> None:
     message = "The credentials provided are invalid: The client_id in the secret does not belong to the app_id."
     world.gateway.creates = [GatewayAnswer(AnswerKind.UNAUTHORISED, 401, message)] * 2
     outcome = world.pipeline().process(OBJ, Delivery(final=False), world.budget())
-    assert outcome.status is Status.REJECTED and outcome.gateway_status == 401
+    assert outcome.status is Status.REJECTED and outcome.http_status == 401
     assert "client_id" in outcome.reason
     assert world.dlq.messages[0]["status"] == "REJECTED"
 
@@ -363,12 +378,14 @@ def test_unreadable_secret_is_retried_then_failed(world: World) -> None:
 
 def test_update_of_a_dataset_deleted_on_the_gateway_creates_a_new_one(world: World) -> None:
     world.ledger.record(
-        LedgerEntry(OBJ.source, Status.CREATED, "", "bucket", OBJ.key, OBJ.datasetid, "t", dataset_id=3, sha256="old")
+        LedgerEntry(
+            OBJ.source, Status.CREATED, "", "bucket", OBJ.key, OBJ.record_key, "t", record_id=3, object_sha256="old"
+        )
     )
     world.gateway.updates = [GatewayAnswer(AnswerKind.NOT_FOUND, 500, "gone")]
     world.gateway.creates = [created(9, 1)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
-    assert (outcome.status, outcome.dataset_id) == (Status.CREATED, 9)
+    assert (outcome.status, outcome.record_id) == (Status.CREATED, 9)
 
 
 def test_failed_re_export_keeps_the_published_dataset_id(world: World) -> None:
@@ -379,17 +396,17 @@ def test_failed_re_export_keeps_the_published_dataset_id(world: World) -> None:
             "",
             "bucket",
             OBJ.key,
-            OBJ.datasetid,
+            OBJ.record_key,
             "t",
-            dataset_id=3,
-            dataset_version=1,
-            sha256="old",
+            record_id=3,
+            record_version=1,
+            object_sha256="old",
         )
     )
     world.store.data = b"{broken"
     world.pipeline().process(OBJ, Delivery(), world.budget())
     entry = world.ledger.items[OBJ.source]
-    assert (entry.status, entry.dataset_id) == (Status.INVALID, 3)
+    assert (entry.status, entry.record_id) == (Status.INVALID, 3)
 
 
 def test_transient_object_read_error_is_retried(world: World) -> None:

@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.adapters.aws.secrets import AppCredentials
 from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.ports import StoredObject
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.destinations.hdruk.credentials import AppCredentials
+from hdr_ingest.destinations.hdruk.destination import HdrukDestination
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
-from hdr_ingest.usecases.pipeline import Budget, Delivery, IngestPipeline, PipelineSettings, RetryLater, StoredObject
+from hdr_ingest.usecases.context import Budget, Delivery, RetryLater
+from hdr_ingest.usecases.pipeline import IngestPipeline
 from tests.conftest import example
-from tests.unit.test_pipeline import Credentials, DeadLetters, Ledger
+from tests.unit.test_pipeline import Credentials, DeadLetters, Ledger, gateway_pipeline
 
 pytestmark = pytest.mark.unit
 
@@ -99,15 +102,15 @@ class World:
     gateway: FakeGateway = field(default_factory=FakeGateway)
 
     def pipeline(self) -> IngestPipeline:
-        return IngestPipeline(
-            PipelineSettings(max_object_bytes=10_000_000, archive_on_delete=self.archive_on_delete),
-            lambda: self.pack,
+        return gateway_pipeline(
+            self.pack,
             self.store,
             self.ledger,
             self.dlq,
             Credentials([AppCredentials("a", "c")]),
             self.gateway,
             clock=lambda: datetime(2026, 11, 22, tzinfo=UTC),
+            archive_on_delete=self.archive_on_delete,
         )
 
     def drop(self, key: str, body: Any, sequencer: str | None = None, raw: bytes | None = None) -> Any:
@@ -150,7 +153,7 @@ def test_same_document_serialised_differently_is_unchanged(world: World) -> None
 def test_changed_export_updates_with_a_higher_version(world: World) -> None:
     world.drop("incoming/a.json", DOC)
     outcome = world.drop("incoming/a.json", titled("Renamed"))
-    assert (outcome.status, outcome.dataset_id, outcome.dataset_version) == (Status.UPDATED, 1, 2)
+    assert (outcome.status, outcome.record_id, outcome.record_version) == (Status.UPDATED, 1, 2)
     assert world.gateway.datasets[1]["doc"]["summary"]["title"] == "Renamed"
 
 
@@ -158,8 +161,8 @@ def test_lost_ledger_write_is_found_by_lookup(world: World) -> None:
     world.drop("incoming/a.json", DOC)
     world.ledger.items.clear()  # the ledger write after the POST was lost
     outcome = world.drop("incoming/a.json", titled("Again"))
-    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 1)
-    assert world.gateway.per_datasetid() == {SourceObject("bucket", "incoming/a.json").datasetid: 1}
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 1)
+    assert world.gateway.per_datasetid() == {SourceObject("bucket", "incoming/a.json").record_key: 1}
 
 
 def test_concurrent_delivery_of_one_source_is_held_off(world: World) -> None:
@@ -206,13 +209,13 @@ def test_delete_archives_and_reupload_restores_the_same_dataset(world: World) ->
     assert world.delete("incoming/a.json", sequencer="02").status is Status.ARCHIVED
     assert world.gateway.datasets[1]["archived"] is True
     entry = world.ledger.items["s3://bucket/incoming/a.json"]
-    assert (entry.status, entry.dataset_id) == (Status.ARCHIVED, 1)
+    assert (entry.status, entry.record_id) == (Status.ARCHIVED, 1)
     # an older create arriving late does not resurrect it
     world.drop("incoming/a.json", DOC, sequencer="01")
     assert world.gateway.datasets[1]["archived"] is True
     # a re-upload brings back the same Gateway dataset, updated
     outcome = world.drop("incoming/a.json", DOC, sequencer="03")
-    assert (outcome.status, outcome.dataset_id) == (Status.UPDATED, 1)
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 1)
     assert world.gateway.datasets[1]["archived"] is False and len(world.gateway.datasets) == 1
     assert world.gateway.calls[-2:] == ["unarchive", "update"]
 
@@ -285,7 +288,8 @@ def test_ledger_is_rebuilt_from_the_gateway(world: World) -> None:
         SourceObject("bucket", k)
         for k in ("incoming/single.json", "incoming/catalogue.json", "incoming/gone.json", "incoming/new.json")
     ]
-    lines = rebuild_ledger(sources_of(objects, world.store), world.ledger, world.gateway, AppCredentials("a", "c"))
+    destination = HdrukDestination("https://gateway.test/api/v1", world.gateway, lambda: world.pack)
+    lines = rebuild_ledger(sources_of(objects, world.store), world.ledger, destination, AppCredentials("a", "c"))
     by_source = {line.source: line.status for line in lines}
     assert by_source == {
         "s3://bucket/incoming/single.json": "CREATED",

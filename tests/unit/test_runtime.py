@@ -14,11 +14,14 @@ import pytest
 
 from hdr_ingest.adapters.aws.clients import AwsClients
 from hdr_ingest.core.outcome import Outcome, Status
+from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.entry import runtime as runtime_module
-from hdr_ingest.entry.runtime import PowertoolsObserver, Runtime, logger, metrics, record_groups
+from hdr_ingest.entry.observe import PowertoolsObserver
+from hdr_ingest.entry.runtime import Runtime, logger, metrics, record_groups
 from hdr_ingest.entry.settings import Settings
-from hdr_ingest.usecases.pipeline import Budget, Delivery, IngestPipeline, RetryLater
+from hdr_ingest.usecases.context import Budget, Delivery, RetryLater
+from hdr_ingest.usecases.pipeline import IngestPipeline
 
 pytestmark = pytest.mark.unit
 
@@ -92,8 +95,7 @@ class FakePipeline:
 
 def make_runtime(pipeline: FakePipeline, concurrency: int = 4, in_flight: int = 1 << 40) -> Runtime:
     settings = Settings(
-        gateway_url="https://gateway.example/api/v1",
-        gateway_secret_id="secret",
+        routes=(RouteSpec("incoming/", "hdruk", "https://gateway.example/api/v1", "secret"),),
         ledger_table="ledger",
         dlq_url="https://sqs.example/dlq",
         record_concurrency=concurrency,
@@ -315,5 +317,7 @@ def test_building_the_runtime_makes_no_aws_client(monkeypatch: pytest.MonkeyPatc
     settings = Settings.from_env({"GATEWAY_SECRET_ID": "s", "LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/q"})
     built = Runtime.from_settings(settings)
     assert built.clients is not None and built.clients.created() == ()
-    adapter = built.pipeline.gateway.session.get_adapter("https://gateway.example")  # type: ignore[attr-defined]
+    (route,) = built.pipeline.routes
+    gateway = route.destination.gateway  # type: ignore[attr-defined]
+    adapter = gateway.session.get_adapter("https://gateway.example")
     assert adapter._pool_maxsize >= settings.record_concurrency

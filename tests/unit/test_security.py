@@ -14,11 +14,12 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from hdr_ingest.adapters.aws.secrets import AppCredentials, CredentialsError
+from hdr_ingest.core.ports import CredentialsError
 from hdr_ingest.destinations.hdruk.answers import AnswerKind
 from hdr_ingest.destinations.hdruk.client import GatewayClient
+from hdr_ingest.destinations.hdruk.credentials import AppCredentials
+from hdr_ingest.destinations.hdruk.options import HeaderStyle
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
-from hdr_ingest.entry.settings import HeaderStyle
 from tests.conftest import ROOT
 from tests.infra.conftest import load_template
 
@@ -279,7 +280,8 @@ def test_the_gateway_s_words_are_recorded_without_the_credentials() -> None:
     """An error page that quotes the request (SQL with its bindings) is kept, with the credentials blanked."""
     from hdr_ingest.core.outcome import ErrorDetail
     from hdr_ingest.destinations.hdruk.answers import GatewayAnswer
-    from hdr_ingest.usecases.pipeline import REDACTED, _redacted
+    from hdr_ingest.usecases.calls import REDACTED
+    from hdr_ingest.usecases.calls import redacted as _redacted
 
     quoted = f"SQLSTATE[HY000] (SQL: select * from applications where app_id = {APP_ID} and client_id = {CLIENT_ID})"
     answer = GatewayAnswer(AnswerKind.TRANSIENT, 500, quoted, errors=(ErrorDetail(f"$.{APP_ID}", quoted),))

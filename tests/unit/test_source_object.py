@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from hdr_ingest.core.source_object import SourceObject, UnsupportedEvent, objects_in_event
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.entry.events import UnsupportedEvent, objects_in_event
 from tests.conftest import event
 
 pytestmark = pytest.mark.unit
@@ -56,5 +57,5 @@ def test_datasetid_is_stable_short_and_safe_for_the_gateway() -> None:
     a = SourceObject("bucket", "incoming/Café & <co>.json")
     b = SourceObject("bucket", "incoming/Café & <co>.json", etag="other")
     c = SourceObject("bucket", "incoming/other.json")
-    assert a.datasetid == b.datasetid != c.datasetid
-    assert re.fullmatch(r"hgi-[0-9a-f]{40}", a.datasetid)
+    assert a.record_key == b.record_key != c.record_key
+    assert re.fullmatch(r"hgi-[0-9a-f]{40}", a.record_key)

@@ -153,3 +153,9 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def canonical_json(document: Any) -> str:
+    """The document's canonical JSON: sorted keys, no whitespace, non-ASCII as is. Its sha256 is the ledger's
+    ``document_sha256``: a re-serialised export with the same content is UNCHANGED."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -9,18 +9,24 @@ from enum import StrEnum
 class Status(StrEnum):
     """Ledger status of a source object. See README "Ledger" for the meaning of each."""
 
-    CREATED = "CREATED"  # the Gateway created a new dataset (POST 201)
-    UPDATED = "UPDATED"  # an existing Gateway dataset was overwritten with this document (PUT 200)
-    UNCHANGED = "UNCHANGED"  # same document as the one already published: no Gateway call
-    INVALID = "INVALID"  # the object is not a publishable metadata document (read, parse or schema error)
-    REJECTED = "REJECTED"  # the Gateway refused it permanently (metadata, credentials or permissions)
+    CREATED = "CREATED"  # the destination created a new record (HDR UK: POST 201)
+    UPDATED = "UPDATED"  # an existing record was overwritten with this document (HDR UK: PUT 200)
+    UNCHANGED = "UNCHANGED"  # same document as the one already published: no call to the destination
+    INVALID = "INVALID"  # not a publishable metadata document (read, parse, schema error, or under no route)
+    REJECTED = "REJECTED"  # the destination refused it permanently (metadata, credentials or permissions)
     FAILED = "FAILED"  # transient failures outlasted every retry; the DLQ holds it for replay
     RETRYING = "RETRYING"  # a transient failure; SQS will deliver it again
-    ARCHIVED = "ARCHIVED"  # the object was deleted and its Gateway dataset archived
+    PENDING = "PENDING"  # accepted by a destination that finishes later; the next delivery checks again
+    ARCHIVED = "ARCHIVED"  # the object was deleted and its record archived
 
     @property
     def is_failure(self) -> bool:
         return self in (Status.INVALID, Status.REJECTED, Status.FAILED)
+
+    @property
+    def again(self) -> bool:
+        """Whether SQS should deliver the record again: a transient failure, or work still finishing."""
+        return self in (Status.RETRYING, Status.PENDING)
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,9 @@ class Outcome:
     reason: str
     errors: tuple[ErrorDetail, ...] = ()
     schema: str | None = None
-    dataset_id: int | None = None
-    dataset_version: int | None = None
-    gateway_status: int | None = None
+    record_id: int | str | None = None  # the destination's id of the record
+    record_version: int | None = None
+    http_status: int | None = None  # of the destination's last answer
     attempts: int = 0
     warnings: tuple[str, ...] = field(default=())
-    digest: str | None = None  # sha256 of the document's canonical JSON, once parsed
+    document_sha256: str | None = None  # of the document's canonical JSON, once parsed

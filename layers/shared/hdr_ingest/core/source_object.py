@@ -1,14 +1,12 @@
-"""The S3 object a dataset document comes from, and how to find it in the events that announce it."""
+"""The S3 object a dataset document comes from (the events that announce it are read in ``entry.events``)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import unquote_plus
 
-DATASETID_PREFIX = "hgi-"
+RECORD_KEY_PREFIX = "hgi-"
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,12 @@ class SourceObject:
         return self.sequencer.upper().rjust(width, "0") > sequencer.upper().rjust(width, "0")
 
     @property
-    def datasetid(self) -> str:
-        """The stable custodian id stored on the Gateway dataset (``datasetid``) for this source.
+    def record_key(self) -> str:
+        """Our stable key for this source on its destination (for HDR UK the dataset's ``datasetid``).
 
-        A hash, so it is short, the same for every export of the key, and free of the characters the
-        Gateway HTML-encodes on input (``& < > " '`` and non-ASCII)."""
-        return DATASETID_PREFIX + hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:40]
+        A hash, so it is short, the same for every export of the key, and free of the characters
+        catalogues encode or refuse (the Gateway HTML-encodes ``& < > " '`` and non-ASCII)."""
+        return RECORD_KEY_PREFIX + hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:40]
 
     @property
     def is_folder_marker(self) -> bool:
@@ -70,74 +68,3 @@ class SourceObject:
             "event_name": self.event_name,
             "element_id": self.element_id,
         }
-
-
-class UnsupportedEvent(ValueError):
-    """The event is none of the shapes this function handles."""
-
-
-def is_s3_test_event(body: Mapping[str, Any]) -> bool:
-    """S3 sends ``s3:TestEvent`` to a queue when notifications are configured; it announces no object."""
-    return body.get("Event") == "s3:TestEvent"
-
-
-def is_s3_notification(event: Mapping[str, Any]) -> bool:
-    records = event.get("Records")
-    return (
-        isinstance(records, list)
-        and bool(records)
-        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:s3" for r in records)
-    )
-
-
-def is_eventbridge_object_event(event: Mapping[str, Any]) -> bool:
-    return event.get("source") == "aws.s3" and event.get("detail-type") in ("Object Created", "Object Deleted")
-
-
-def objects_in_s3_notification(event: Mapping[str, Any]) -> Iterator[SourceObject]:
-    """Every record of an S3 notification. Keys arrive form-encoded (``+`` = space), so decode each one."""
-    for record in event["Records"]:
-        s3 = record["s3"]
-        obj = s3["object"]
-        yield SourceObject(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
-            event_name=str(record.get("eventName", "ObjectCreated:Put")),
-            etag=_etag(obj.get("eTag") or obj.get("etag")),
-            version_id=obj.get("versionId") or None,
-            sequencer=obj.get("sequencer") or None,
-            size=obj.get("size"),
-        )
-
-
-def object_in_eventbridge_event(event: Mapping[str, Any]) -> SourceObject:
-    """EventBridge "Object Created" details carry the key raw (not URL-encoded): use it as it is."""
-    detail = event["detail"]
-    obj = detail["object"]
-    version = obj.get("version-id")
-    return SourceObject(
-        bucket=detail["bucket"]["name"],
-        key=obj["key"],
-        event_name=str(event.get("detail-type")),
-        etag=_etag(obj.get("etag") or obj.get("eTag")),
-        version_id=version if version and version != "null" else None,
-        sequencer=obj.get("sequencer") or None,
-        size=obj.get("size"),
-    )
-
-
-def objects_in_event(event: Mapping[str, Any]) -> list[SourceObject]:
-    """The objects announced by an S3 notification or an EventBridge S3 event; none for ``s3:TestEvent``."""
-    if is_s3_test_event(event):
-        return []
-    if is_s3_notification(event):
-        return list(objects_in_s3_notification(event))
-    if is_eventbridge_object_event(event):
-        return [object_in_eventbridge_event(event)]
-    raise UnsupportedEvent(
-        f"not an S3 notification, an S3 EventBridge event or an s3:TestEvent (top-level keys: {sorted(event)[:8]})"
-    )
-
-
-def _etag(value: Any) -> str | None:
-    return str(value).strip('"') if value else None

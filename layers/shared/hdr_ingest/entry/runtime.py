@@ -1,23 +1,17 @@
-"""Wiring: settings → adapters → pipeline, built once per container, and the event shapes we accept.
-
-Accepted events: SQS batches whose bodies are S3 notifications (the main path, partial batch failures
-through Powertools batch processing), dead-letter messages replayed onto the queue, plain S3 events
-(``sam local invoke -e events/s3-put.json`` and direct S3 → Lambda wiring), and EventBridge
-"Object Created" events (directly or through SQS).
+"""The handler's work: events → objects → the pipeline, with SQS partial batch failures.
 
 The records of an SQS batch are processed concurrently (``RECORD_CONCURRENCY`` threads), because each spends
-most of its time waiting for the Gateway; the records announcing the same S3 object are processed one after
-another, in the batch's order.
+most of its time waiting for a destination; the records announcing the same S3 object are processed one after
+another, in the batch's order. Event shapes are read in ``entry.events``, the pipeline is built in
+``entry.composition``.
 
 Cold start: what is not needed to build the runtime is imported where it is used (Powertools batch processing,
-the Gateway-faithful judgement, the adapters), and the AWS clients are made on first use (``aws_clients``).
+the judges, the adapters), and the AWS clients are made on first use (``adapters.aws.clients``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -25,93 +19,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hdr_ingest.adapters.aws.clients import AwsClients
+from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND, envelope, replayed_event
 from hdr_ingest.core.outcome import Outcome
-from hdr_ingest.core.source_object import (
-    SourceObject,
-    UnsupportedEvent,
-    is_eventbridge_object_event,
-    is_s3_notification,
-    is_s3_test_event,
-    object_in_eventbridge_event,
-    objects_in_s3_notification,
-)
-from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.entry.events import UnsupportedEvent, announced, objects_in_message
+from hdr_ingest.entry.observe import add_metric, logger, metrics, tracer
 from hdr_ingest.entry.settings import Settings
-from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND, Budget, Delivery, IngestPipeline, PipelineSettings
+from hdr_ingest.usecases.context import Budget, Delivery
+from hdr_ingest.usecases.pipeline import IngestPipeline
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-SERVICE = "hdr-gateway-ingest"
-# botocore logs every AWS response body at DEBUG, the Gateway credentials (GetSecretValue) included: keep that
-# logger at INFO, whatever level the function's logs or Lambda's application logs are set to.
-logging.getLogger("botocore.parsers").setLevel(logging.INFO)
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
-# Only the calls a trace should show: the Gateway (requests, patched here) and AWS (botocore, patched by
-# AwsClients before it makes the first client: patching botocore imports its client machinery, about 40 ms of
-# a cold start that the first AWS call pays anyway). Patching everything X-Ray supports would import modules the
-# function never uses (sqlite3, ...) and trace each Gateway call twice (requests, then http.client beneath it).
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), patch_modules=("requests",))
-metrics = Metrics(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "HdrGatewayIngest"),
-)
-# Powertools' metric set is a plain dict that add_metric reads, updates and (at 100 metrics) flushes: records
-# processed in threads add their metrics one at a time, or counts would be lost.
-_metrics_lock = threading.Lock()
+__all__ = ["Runtime", "get_runtime", "logger", "metrics", "record_groups", "reset_runtime", "tracer"]
 
 T = TypeVar("T")
-
-
-def add_metric(name: str, unit: MetricUnit, value: float) -> None:
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=unit, value=value)
-
-
-class PowertoolsObserver:
-    """Every outcome becomes a log line and a metric named after its status."""
-
-    def __init__(self) -> None:
-        self._warned = False
-        self._lock = threading.Lock()
-
-    def outcome(self, obj: SourceObject, outcome: Outcome) -> None:
-        add_metric(name=outcome.status.value.title(), unit=MetricUnit.Count, value=1)
-        fields = {
-            "status": outcome.status.value,
-            "reason": outcome.reason,
-            "dataset_id": outcome.dataset_id,
-            "schema": outcome.schema,
-            "errors": [e.as_dict() for e in outcome.errors[:20]],
-            "errors_total": len(outcome.errors),
-        }
-        if outcome.status.is_failure:
-            logger.warning("source object not published", extra=fields)
-        else:
-            logger.info("source object processed", extra=fields)
-
-    def gateway_answer(self, operation: str, answer: GatewayAnswer, elapsed_ms: float) -> None:
-        add_metric(name="GatewayLatency", unit=MetricUnit.Milliseconds, value=round(elapsed_ms, 1))
-        if answer.kind is not AnswerKind.SUCCESS:
-            add_metric(name="GatewayError", unit=MetricUnit.Count, value=1)
-            logger.info(
-                "gateway answer",
-                extra={"operation": operation, "kind": answer.kind.value, "http_status": answer.http_status},
-            )
-        if not (answer.deprecation or answer.sunset):
-            return
-        with self._lock:
-            first, self._warned = not self._warned, True
-        if first:
-            add_metric(name="GatewayDeprecationNotice", unit=MetricUnit.Count, value=1)
-            logger.warning(
-                "the Gateway marks the integrations API as deprecated",
-                extra={"deprecation": answer.deprecation, "sunset": answer.sunset},
-            )
 
 
 @dataclass
@@ -122,41 +47,9 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
-        from hdr_ingest.adapters.aws.s3 import S3ObjectStore
-        from hdr_ingest.adapters.aws.secrets import SecretsManagerCredentials
-        from hdr_ingest.adapters.aws.sqs_dead_letters import SqsDeadLetters
-        from hdr_ingest.destinations.hdruk.client import GatewayClient
-        from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+        from hdr_ingest.entry.composition import build_pipeline
 
-        clients = AwsClients(
-            max_pool_connections=settings.record_concurrency, before_first_client=lambda: tracer.patch(["botocore"])
-        )
-        pipeline = IngestPipeline(
-            PipelineSettings(
-                max_object_bytes=settings.max_object_bytes,
-                target_schema=settings.target_schema,
-                validation_mode=settings.validation_mode,
-                max_gateway_attempts=settings.max_gateway_attempts,
-                read_timeout_s=settings.read_timeout_s,
-                archive_on_delete=settings.archive_on_delete,
-                catalogue_id_pointer=settings.catalogue_id_pointer,
-            ),
-            pack=once(lambda: SchemaPack.load(settings.schema_pack_dir)),
-            store=S3ObjectStore(clients.source("s3")),
-            ledger=DynamoDbLedger(settings.ledger_table, clients.source("dynamodb")),
-            dead_letters=SqsDeadLetters(clients.source("sqs"), settings.dlq_url),
-            credentials=SecretsManagerCredentials(
-                settings.gateway_secret_id, settings.secret_max_age_s, clients.source("secretsmanager")
-            ),
-            gateway=GatewayClient(
-                settings.gateway_url,
-                settings.header_style,
-                settings.connect_timeout_s,
-                pool_size=settings.record_concurrency,
-            ),
-            observer=PowertoolsObserver(),
-        )
+        pipeline, clients = build_pipeline(settings)
         return cls(settings, pipeline, clients)
 
     # --- events -----------------------------------------------------------------------------------------
@@ -204,18 +97,18 @@ class Runtime:
         """Each record's error (``None``: processed). Records announcing the same object form one group,
         processed in order by one thread; up to ``record_concurrency`` groups at a time."""
         errors: list[Exception | None] = [None] * len(records)
-        announced = [_announced_objects(record.body) for record in records]
+        objects = [objects_in_message(record.body) for record in records]
         memory = DocumentBudget(self.settings.documents_in_flight_bytes)
 
         def run(group: list[int]) -> None:
             for index in group:
                 try:
-                    with memory.hold(sum(obj.size or 0 for obj in announced[index])):
+                    with memory.hold(sum(obj.size or 0 for obj in objects[index])):
                         self._sqs_record(records[index], budget)
                 except Exception as exc:  # noqa: BLE001 - reported for this record by the batch processor
                     errors[index] = exc
 
-        groups = record_groups([[obj.source for obj in objects] for objects in announced])
+        groups = record_groups([[obj.source for obj in announced_objects] for announced_objects in objects])
         workers = min(self.settings.record_concurrency, len(groups))
         if workers <= 1:
             for group in groups:
@@ -242,7 +135,7 @@ class Runtime:
                 return
             if isinstance(body, dict) and body.get("kind") == DLQ_MESSAGE_KIND:
                 logger.info("replaying a dead-letter message", extra={"source": body.get("source")})
-                body = body.get("event") or {}
+            body = replayed_event(body)
             if not isinstance(body, dict):
                 self._unprocessable(record.body, "the message body is not a JSON object")
                 return
@@ -257,18 +150,9 @@ class Runtime:
         self, event: Mapping[str, Any], delivery: Delivery, budget: Budget
     ) -> list[tuple[SourceObject, Outcome]]:
         """Process every object an event announces; the first error is raised after all were tried."""
-        if is_s3_test_event(event):
+        pairs = announced(event)
+        if not pairs and event.get("Event") == "s3:TestEvent":
             logger.info("skipping s3:TestEvent (sent by S3 when notifications are configured)")
-            return []
-        if is_s3_notification(event):
-            pairs = [(next(objects_in_s3_notification({"Records": [r]})), {"Records": [r]}) for r in event["Records"]]
-        elif is_eventbridge_object_event(event):
-            pairs = [(object_in_eventbridge_event(event), dict(event))]
-        else:
-            raise UnsupportedEvent(
-                "not an S3 notification, an S3 EventBridge event or an s3:TestEvent "
-                f"(top-level keys: {sorted(event)[:8]})"
-            )
         done: list[tuple[SourceObject, Outcome]] = []
         first_error: Exception | None = None
         try:
@@ -298,15 +182,7 @@ class Runtime:
         logger.error("unprocessable message sent to the dead-letter queue", extra={"why": why})
         add_metric(name="UnprocessableMessage", unit=MetricUnit.Count, value=1)
         self.pipeline.dead_letters.send(
-            {
-                "kind": DLQ_MESSAGE_KIND,
-                "version": 1,
-                "source": None,
-                "status": "INVALID",
-                "reason": f"Unprocessable message: {why}.",
-                "errors": [],
-                "event": body,
-            }
+            envelope(source=None, status="INVALID", reason=f"Unprocessable message: {why}.", event=body)
         )
 
 
@@ -335,24 +211,6 @@ class DocumentBudget:
                 self._changed.notify_all()
 
 
-def _announced_objects(body: str) -> list[SourceObject]:
-    """The objects an SQS message body announces (its own dead-letter messages included); ``[]`` when it
-    announces none that can be read here (processing the record reports why)."""
-    try:
-        event = json.loads(body)
-        if isinstance(event, dict) and event.get("kind") == DLQ_MESSAGE_KIND:
-            event = event.get("event") or {}
-        if not isinstance(event, dict):
-            return []
-        if is_s3_notification(event):
-            return list(objects_in_s3_notification(event))
-        if is_eventbridge_object_event(event):
-            return [object_in_eventbridge_event(event)]
-    except Exception:  # noqa: BLE001 - unreadable: the record is processed on its own and reports it
-        return []
-    return []
-
-
 def record_groups(sources: list[list[str]]) -> list[list[int]]:
     """Indices of records that must be processed one after another: those sharing a source (transitively),
     each group in the batch's order; groups ordered by their first record."""
@@ -365,8 +223,8 @@ def record_groups(sources: list[list[str]]) -> list[list[int]]:
         return index
 
     first: dict[str, int] = {}
-    for index, announced in enumerate(sources):
-        for source in announced:
+    for index, record_sources in enumerate(sources):
+        for source in record_sources:
             if source in first:
                 a, b = find(first[source]), find(index)
                 root[max(a, b)] = min(a, b)
@@ -399,21 +257,6 @@ def _traced(parent: Any, work: Callable[[T], None], argument: T) -> None:
         work(argument)
     finally:
         recorder.clear_trace_entities()
-
-
-def once(factory: Callable[[], T]) -> Callable[[], T]:
-    """``factory()``, made on the first call only, also when threads ask at the same time."""
-    lock = threading.Lock()
-    made: list[T] = []
-
-    def get() -> T:
-        if not made:
-            with lock:
-                if not made:
-                    made.append(factory())
-        return made[0]
-
-    return get
 
 
 def _budget(context: Any) -> Budget:

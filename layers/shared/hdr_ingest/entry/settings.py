@@ -5,20 +5,16 @@ The same names are used by template.yaml, the local stack and the tests; README 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef, default_pack_dir
-
-if TYPE_CHECKING:
-    # Imported by Settings.from_env, not here: importing it costs a cold start about 35 ms, and the handler
-    # module imports this one.
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+from hdr_ingest import destinations
+from hdr_ingest.core.routing import RouteSpec
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
@@ -35,26 +31,14 @@ class ConfigError(Exception):
     """The function is misconfigured. The message names every bad or missing variable."""
 
 
-class HeaderStyle(StrEnum):
-    """How app credentials are sent: the current Gateway reads ``x-application-id``/``x-client-id``;
-    deployments older than February 2024 read ``app_id``/``client_id``."""
-
-    X_HEADERS = "x-headers"
-    LEGACY = "legacy"
-
-
 @dataclass(frozen=True)
 class Settings:
-    gateway_url: str
-    gateway_secret_id: str
+    routes: tuple[RouteSpec, ...]
     ledger_table: str
     dlq_url: str
-    header_style: HeaderStyle = HeaderStyle.X_HEADERS
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
-    target_schema: SchemaRef | None = None
-    validation_mode: ValidationMode | str = "gateway"  # from_env gives the ValidationMode
     max_receive_count: int = 5
-    schema_pack_dir: Path = Path()
+    schema_pack_dir: Path | None = None
     connect_timeout_s: float = 3.05
     read_timeout_s: float = 30.0
     max_gateway_attempts: int = 3
@@ -66,92 +50,39 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
-
         env = os.environ if env is None else env
         problems: list[str] = []
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is required but not set")
-            return value
-
-        def number(name: str, default: float, minimum: float, kind: type = int) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number")
-                return default
-            if value < minimum:
-                problems.append(f"{name}={raw!r} must be at least {minimum}")
-            return float(value)
-
-        gateway_url = env.get("GATEWAY_URL", "").strip() or DEFAULT_GATEWAY_URL
-        parts = urlsplit(gateway_url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            problems.append(f"GATEWAY_URL={gateway_url!r} must be an http(s) URL such as {DEFAULT_GATEWAY_URL}")
-        secret_id = required("GATEWAY_SECRET_ID")
-        ledger_table = required("LEDGER_TABLE")
-        dlq_url = required("DLQ_URL")
-
-        style_raw = env.get("GATEWAY_HEADER_STYLE", "").strip() or HeaderStyle.X_HEADERS.value
-        try:
-            header_style = HeaderStyle(style_raw)
-        except ValueError:
-            header_style = HeaderStyle.X_HEADERS
-            problems.append(f"GATEWAY_HEADER_STYLE={style_raw!r} must be 'x-headers' or 'legacy'")
-
-        target_raw = env.get("TARGET_SCHEMA", "").strip()
-        target: SchemaRef | None = None
-        if target_raw and target_raw.lower() != "auto":
-            try:
-                target = SchemaRef.parse(target_raw)
-            except ValueError as exc:
-                problems.append(f"TARGET_SCHEMA: {exc}")
-
-        mode_raw = env.get("VALIDATION_MODE", "").strip().lower() or ValidationMode.GATEWAY.value
-        try:
-            validation_mode = ValidationMode(mode_raw)
-        except ValueError:
-            validation_mode = ValidationMode.GATEWAY
-            problems.append(f"VALIDATION_MODE={mode_raw!r} must be 'gateway' or 'strict'")
-
-        max_bytes = number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
-        max_receive = number("MAX_RECEIVE_COUNT", 5, 1)
-        connect_timeout = number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float)
-        read_timeout = number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
-        attempts = number("GATEWAY_MAX_ATTEMPTS", 3, 1)
-        secret_age = number("SECRET_MAX_AGE", 300, 0)
-        concurrency = number("RECORD_CONCURRENCY", DEFAULT_RECORD_CONCURRENCY, 1)
+        read = _Reader(env, problems)
+        routes = _routes(env, problems)
+        ledger_table = read.required("LEDGER_TABLE")
+        dlq_url = read.required("DLQ_URL")
+        max_bytes = read.number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
+        max_receive = read.number("MAX_RECEIVE_COUNT", 5, 1)
+        connect_timeout = read.number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float)
+        read_timeout = read.number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
+        attempts = read.number("GATEWAY_MAX_ATTEMPTS", 3, 1)
+        secret_age = read.number("SECRET_MAX_AGE", 300, 0)
+        concurrency = read.number("RECORD_CONCURRENCY", DEFAULT_RECORD_CONCURRENCY, 1)
         if concurrency > MAX_RECORD_CONCURRENCY:
             problems.append(
                 f"RECORD_CONCURRENCY={env['RECORD_CONCURRENCY'].strip()!r} must be at most {MAX_RECORD_CONCURRENCY} "
                 "(the SQS batch size)"
             )
-        memory_mb = number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 512, 128)  # set by Lambda (MemorySize)
+        memory_mb = read.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 512, 128)  # set by Lambda (MemorySize)
         archive_raw = env.get("ARCHIVE_ON_DELETE", "").strip().lower() or "false"
         if archive_raw not in ("true", "false"):
             problems.append(f"ARCHIVE_ON_DELETE={archive_raw!r} must be 'true' or 'false'")
         pointer = env.get("CATALOGUE_ID_POINTER", "").strip() or None
         if pointer is not None and not pointer.startswith("/"):
             problems.append(f"CATALOGUE_ID_POINTER={pointer!r} must be a JSON pointer such as /identifier")
-        pack_dir = Path(env["SCHEMA_PACK_DIR"]) if env.get("SCHEMA_PACK_DIR") else default_pack_dir()
-
+        pack_dir = Path(env["SCHEMA_PACK_DIR"]) if env.get("SCHEMA_PACK_DIR") else None
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
-            gateway_url=gateway_url.rstrip("/"),
-            gateway_secret_id=secret_id,
+            routes=routes,
             ledger_table=ledger_table,
             dlq_url=dlq_url,
-            header_style=header_style,
             max_object_bytes=int(max_bytes),
-            target_schema=target,
-            validation_mode=validation_mode,
             max_receive_count=int(max_receive),
             schema_pack_dir=pack_dir,
             connect_timeout_s=connect_timeout,
@@ -163,3 +94,128 @@ class Settings:
             record_concurrency=int(concurrency),
             documents_in_flight_bytes=max(1, int(memory_mb) - MEMORY_BASE_MB) * 1024 * 1024 // MEMORY_PER_DOCUMENT_BYTE,
         )
+
+
+@dataclass
+class _Reader:
+    """Reads variables, adding every problem to ``problems`` instead of stopping at the first."""
+
+    env: Mapping[str, str]
+    problems: list[str]
+
+    def required(self, name: str) -> str:
+        value = self.env.get(name, "").strip()
+        if not value:
+            self.problems.append(f"{name} is required but not set")
+        return value
+
+    def number(self, name: str, default: float, minimum: float, kind: type = int) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number")
+            return default
+        if value < minimum:
+            self.problems.append(f"{name}={raw!r} must be at least {minimum}")
+        return float(value)
+
+
+def _routes(env: Mapping[str, str], problems: list[str]) -> tuple[RouteSpec, ...]:
+    """``DESTINATIONS`` when set; else the one HDR UK route on ``incoming/`` that the GATEWAY_* variables define."""
+    raw = env.get("DESTINATIONS", "").strip()
+    specs = _parse_destinations(raw, problems) if raw else _legacy_route(env, problems)
+    for spec in specs:
+        kind = destinations.kind(spec.kind)
+        if kind is None:
+            problems.append(f"route {spec.prefix!r}: kind {spec.kind!r} is not one of {destinations.kinds()}")
+        elif raw:
+            problems.extend(kind.problems(spec))
+        else:  # name the variables the user set, not the route's options
+            problems.extend(_as_variable(p) for p in kind.problems(spec) if "needs a secret" not in p)
+    return specs
+
+
+def _legacy_route(env: Mapping[str, str], problems: list[str]) -> tuple[RouteSpec, ...]:
+    gateway_url = env.get("GATEWAY_URL", "").strip() or DEFAULT_GATEWAY_URL
+    if _url_problem(gateway_url):
+        problems.append(f"GATEWAY_URL={gateway_url!r} must be an http(s) URL such as {DEFAULT_GATEWAY_URL}")
+    secret = env.get("GATEWAY_SECRET_ID", "").strip()
+    if not secret:
+        problems.append("GATEWAY_SECRET_ID is required but not set (or set DESTINATIONS)")
+    options: dict[str, str] = {}
+    for name, option in LEGACY_OPTIONS:
+        value = env.get(name, "").strip()
+        if value:
+            options[option] = value.lower() if option == "validationMode" else value
+    return (RouteSpec(DEFAULT_PREFIX, "hdruk", gateway_url.rstrip("/"), secret or None, options),)
+
+
+def _as_variable(problem: str) -> str:
+    text = problem.split(": ", 1)[1] if ": " in problem else problem
+    for name, option in LEGACY_OPTIONS:
+        text = text.replace(option, name)
+    return text
+
+
+def _parse_destinations(raw: str, problems: list[str]) -> tuple[RouteSpec, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        problems.append(f"DESTINATIONS is not JSON ({exc}); it must be a list of routes {ROUTE_SHAPE}")
+        return ()
+    if not isinstance(value, list) or not value:
+        problems.append(f"DESTINATIONS must be a non-empty JSON list of routes {ROUTE_SHAPE}")
+        return ()
+    specs: list[RouteSpec] = []
+    for index, item in enumerate(value):
+        spec = _route(index, item, problems)
+        if spec is not None:
+            specs.append(spec)
+    prefixes = [s.prefix for s in specs]
+    for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
+        problems.append(f"DESTINATIONS: prefix {prefix!r} has more than one route")
+    return tuple(specs)
+
+
+def _route(index: int, item: Any, problems: list[str]) -> RouteSpec | None:
+    where = f"DESTINATIONS[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where} must be an object {ROUTE_SHAPE}")
+        return None
+    found = len(problems)
+    unknown = sorted(set(item) - {"prefix", "kind", "url", "secret", "options"})
+    if unknown:
+        problems.append(f"{where}: unknown fields {unknown}")
+    prefix, kind, url = item.get("prefix"), item.get("kind"), item.get("url")
+    secret, options = item.get("secret"), item.get("options", {})
+    if not isinstance(prefix, str):
+        problems.append(f"{where}.prefix must be a key prefix such as 'incoming/'")
+    if not isinstance(kind, str) or not kind:
+        problems.append(f"{where}.kind must be one of {destinations.kinds()}")
+    if not isinstance(url, str) or _url_problem(url):
+        problems.append(f"{where}.url={url!r} must be an http(s) URL")
+    if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+        problems.append(f"{where}.secret must be a secret name or ARN, or null")
+    if not isinstance(options, dict):
+        problems.append(f"{where}.options must be an object")
+    if len(problems) > found:
+        return None
+    return RouteSpec(str(prefix), str(kind), str(url).rstrip("/"), secret.strip() if secret else None, dict(options))
+
+
+def _url_problem(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme not in ("https", "http") or not parts.netloc
+
+
+ROUTE_SHAPE = '{"prefix": "...", "kind": "hdruk", "url": "https://...", "secret": "<id or null>", "options": {}}'
+DEFAULT_PREFIX = "incoming/"
+# Without DESTINATIONS, these variables are the options of the one HDR UK route.
+LEGACY_OPTIONS = (
+    ("GATEWAY_HEADER_STYLE", "headerStyle"),
+    ("TARGET_SCHEMA", "targetSchema"),
+    ("VALIDATION_MODE", "validationMode"),
+)

@@ -1,8 +1,8 @@
-"""Rebuild the ledger from the Gateway: for every source in the bucket, find its dataset by ``datasetid``.
+"""Rebuild the ledger from a destination: for every source in the bucket, find its record by our key.
 
-Used after the ledger table was lost or emptied. Each source with a Gateway dataset gets a ledger item
-pointing at it (status CREATED, or ARCHIVED for an archived one) with no ``sha256``, so the next drop of
-that file sends a PUT (UPDATED) rather than a POST: no duplicate is ever created.
+Used after the ledger table was lost or emptied. Each source with a record gets a ledger item pointing at it
+(status CREATED, or ARCHIVED for an archived one) with no ``sha256``, so the next drop of that file updates the
+record rather than creating one: no duplicate is ever created.
 """
 
 from __future__ import annotations
@@ -10,21 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from hdr_ingest.adapters.aws.secrets import AppCredentials
+from hdr_ingest.core.answers import AnswerKind, RecordId
 from hdr_ingest.core.catalogue import element_identifier
 from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.ledger import Ledger, LedgerEntry
 from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.ports import Call, Destination, ObjectReadError, ObjectStore
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.destinations.hdruk.answers import AnswerKind
-from hdr_ingest.usecases.pipeline import Gateway, Ledger, LedgerEntry, ObjectReadError, ObjectStore
 
 
 @dataclass(frozen=True)
 class RebuildLine:
     source: str
     status: str  # CREATED / ARCHIVED written, or NOT_ON_GATEWAY / ERROR (nothing written)
-    dataset_id: int | None = None
+    record_id: RecordId | None = None
     detail: str = ""
 
 
@@ -46,18 +47,19 @@ def sources_of(objects: Iterable[SourceObject], store: ObjectStore, pointer: str
 def rebuild_ledger(
     sources: Iterable[SourceObject],
     ledger: Ledger,
-    gateway: Gateway,
-    credentials: AppCredentials,
+    destination: Destination,
+    credentials: Any,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     read_timeout_s: float = 30.0,
 ) -> list[RebuildLine]:
     lines: list[RebuildLine] = []
+    call = Call(credentials, read_timeout_s, read_timeout_s)
     for obj in sources:
-        found = gateway.find(obj.datasetid, credentials, read_timeout_s)
+        found = destination.find(obj.record_key, call)
         if found.kind is not AnswerKind.SUCCESS:
             lines.append(RebuildLine(obj.source, "ERROR", detail=found.message))
             continue
-        if found.dataset_id is None:
+        if found.record_id is None:
             lines.append(RebuildLine(obj.source, "NOT_ON_GATEWAY"))
             continue
         status = Status.CREATED if found.found else Status.ARCHIVED
@@ -65,14 +67,16 @@ def rebuild_ledger(
             LedgerEntry(
                 source=obj.source,
                 status=status,
-                reason=f"Rebuilt from the Gateway: dataset {found.dataset_id} exists for this source.",
+                reason=f"Rebuilt from the {destination.title}: {destination.noun} {found.record_id} exists for this "
+                "source.",
                 bucket=obj.bucket,
                 key=obj.key,
-                datasetid=obj.datasetid,
+                record_key=obj.record_key,
                 updated_at=clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                dataset_id=found.dataset_id,
-                dataset_version=found.dataset_version,
+                record_id=found.record_id,
+                record_version=found.record_version,
+                destination={"kind": destination.kind, "url": destination.url},
             )
         )
-        lines.append(RebuildLine(obj.source, status.value, found.dataset_id))
+        lines.append(RebuildLine(obj.source, status.value, found.record_id))
     return lines

@@ -12,8 +12,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hdr_ingest.adapters.aws.clients import client_source
+from hdr_ingest.core.ledger import Lease, LeaseLost, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
-from hdr_ingest.usecases.pipeline import Lease, LeaseLost, LedgerEntry
 
 _SERDE: list[Any] = []  # boto3's TypeSerializer and TypeDeserializer, made on first use (boto3 imports s3transfer)
 
@@ -26,7 +26,7 @@ def _serde() -> list[Any]:
     return _SERDE
 
 
-_INT_FIELDS = ("dataset_id", "dataset_version", "gateway_status", "attempts", "errors_total")
+_INT_FIELDS = ("dataset_version", "gateway_status", "attempts", "errors_total")
 
 
 def to_item(entry: LedgerEntry) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         "reason": entry.reason,
         "bucket": entry.bucket,
         "key": entry.key,
-        "datasetid": entry.datasetid,
+        "datasetid": entry.record_key,
         "updated_at": entry.updated_at,
         "attempts": entry.attempts,
         "errors": [e.as_dict() for e in entry.errors],
@@ -45,16 +45,17 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         "warnings": list(entry.warnings),
     }
     optional = {
-        "dataset_id": entry.dataset_id,
-        "dataset_version": entry.dataset_version,
+        "dataset_id": entry.record_id,
+        "dataset_version": entry.record_version,
         "schema": entry.schema,
-        "sha256": entry.sha256,
+        "sha256": entry.object_sha256,
         "etag": entry.etag,
         "version_id": entry.version_id,
         "sequencer": entry.sequencer,
-        "gateway_status": entry.gateway_status,
+        "gateway_status": entry.http_status,
         "document_sha256": entry.document_sha256,
         "members": list(entry.members) or None,
+        "destination": dict(entry.destination) if entry.destination else None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -68,23 +69,35 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         reason=str(item.get("reason", "")),
         bucket=str(item.get("bucket", "")),
         key=str(item.get("key", "")),
-        datasetid=str(item.get("datasetid", "")),
+        record_key=str(item.get("datasetid", "")),
         updated_at=str(item.get("updated_at", "")),
         attempts=ints.get("attempts", 1),
-        dataset_id=ints.get("dataset_id"),
-        dataset_version=ints.get("dataset_version"),
+        record_id=_record_id(item.get("dataset_id")),
+        record_version=ints.get("dataset_version"),
         schema=item.get("schema"),
         errors=tuple(ErrorDetail(str(e.get("path", "$")), str(e.get("message", ""))) for e in item.get("errors", [])),
         errors_total=ints.get("errors_total", 0),
         warnings=tuple(str(w) for w in item.get("warnings", [])),
-        sha256=item.get("sha256"),
+        object_sha256=item.get("sha256"),
         etag=item.get("etag"),
         version_id=item.get("version_id"),
         sequencer=item.get("sequencer"),
-        gateway_status=ints.get("gateway_status"),
+        http_status=ints.get("gateway_status"),
         document_sha256=item.get("document_sha256"),
         members=tuple(str(m) for m in item.get("members", [])),
+        destination=_destination(item.get("destination")),
     )
+
+
+def _record_id(value: Any) -> int | str | None:
+    """A destination's record id as stored: a number (the Gateway's) or a string (UNIS, Qrvey, AEP)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else int(value)
+
+
+def _destination(value: Any) -> dict[str, str] | None:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
 
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:

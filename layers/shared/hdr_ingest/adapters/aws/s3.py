@@ -7,8 +7,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hdr_ingest.adapters.aws.clients import client_source
+from hdr_ingest.core.ports import ObjectReadError, StoredObject
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.usecases.pipeline import ObjectReadError, StoredObject
 
 _GONE = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 _DENIED = ("AccessDenied", "403", "AllAccessDisabled", "KMS.AccessDeniedException")

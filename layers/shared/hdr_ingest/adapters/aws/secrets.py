@@ -1,43 +1,14 @@
-"""The Gateway app credentials, read from Secrets Manager through Powertools parameters (cached)."""
+"""A route's credentials, read from Secrets Manager through Powertools parameters (cached) and parsed into the
+destination's own shape by the destination."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from hdr_ingest.adapters.aws.clients import ClientSource
-
-
-class CredentialsError(Exception):
-    """The secret is missing, unreadable or malformed. The message says what to fix (never the values)."""
-
-
-@dataclass(frozen=True)
-class AppCredentials:
-    """A Gateway app's identity. Both values together are the whole credential: never log them."""
-
-    app_id: str = field(repr=False)
-    client_id: str = field(repr=False)
-
-    @classmethod
-    def from_secret(cls, value: Any, secret_id: str) -> AppCredentials:
-        if not isinstance(value, dict):
-            raise CredentialsError(
-                f'secret {secret_id!r} must hold a JSON object {{"app_id": "<Application ID>", "client_id": '
-                '"<Client ID>"} from the Gateway team\'s Integrations > Applications page'
-            )
-        missing = [k for k in ("app_id", "client_id") if not isinstance(value.get(k), str) or not value[k].strip()]
-        if missing:
-            raise CredentialsError(
-                f"secret {secret_id!r} lacks {' and '.join(missing)}: it must hold "
-                '{"app_id": "<Application ID>", "client_id": "<Client ID>"} from the Gateway team\'s '
-                "Integrations > Applications page"
-            )
-        return cls(app_id=value["app_id"].strip(), client_id=value["client_id"].strip())
-
-    def secret_values(self) -> tuple[str, str]:
-        return (self.app_id, self.client_id)
+from hdr_ingest.core.ports import CredentialsError
 
 
 class SecretsManagerCredentials:
@@ -51,17 +22,26 @@ class SecretsManagerCredentials:
     a refresh asked for after a 401 fetches again only if no other thread has fetched since this thread got its
     credentials. After a rotation the secret is read once more, not once per thread."""
 
-    def __init__(self, secret_id: str, max_age: int = 300, client: ClientSource | None = None) -> None:
+    def __init__(
+        self,
+        secret_id: str,
+        parse: Callable[[Any, str], Any],
+        max_age: int = 300,
+        client: ClientSource | None = None,
+    ) -> None:
+        """``parse(value, secret_id)``: the destination's reading of the secret's JSON value (raises
+        :class:`CredentialsError` saying what to fix)."""
         self.secret_id = secret_id
+        self._parse = parse
         self.max_age = max_age
         self._client = client
         self._provider: Any = None
         self._lock = threading.Lock()
         self._cached_bad = False  # the cached value is malformed: fetch again, so a fixed secret works at once
-        self._latest: AppCredentials | None = None  # the credentials last returned, by any thread
+        self._latest: Any | None = None  # the credentials last returned, by any thread
         self._mine = threading.local()  # .credentials: those this thread last got
 
-    def get(self, refresh: bool = False) -> AppCredentials:
+    def get(self, refresh: bool = False) -> Any:
         with self._lock:
             seen = getattr(self._mine, "credentials", None)
             if refresh and self._latest is not None and seen is not None and self._latest != seen:
@@ -80,7 +60,7 @@ class SecretsManagerCredentials:
             self._provider = parameters.SecretsProvider(boto3_client=self._client())
         return self._provider.get(self.secret_id, max_age=self.max_age, transform="json", force_fetch=force)
 
-    def _get(self, refresh: bool) -> AppCredentials:
+    def _get(self, refresh: bool) -> Any:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
@@ -94,7 +74,7 @@ class SecretsManagerCredentials:
             # Powertools raises GetParameterError inside its except block: the AWS error is the context.
             raise CredentialsError(_unreadable(self.secret_id, exc.__cause__ or exc.__context__ or exc)) from exc
         try:
-            credentials = AppCredentials.from_secret(value, self.secret_id)
+            credentials = self._parse(value, self.secret_id)
         except CredentialsError:
             self._cached_bad = True
             raise

@@ -7,19 +7,12 @@ status codes are those of HDRUK/gateway-api (see README "Troubleshooting").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from hdr_ingest.core.answers import AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
 
-
-class AnswerKind(StrEnum):
-    SUCCESS = "SUCCESS"  # 201 created / 200 updated / lookup done
-    METADATA_REJECTED = "METADATA_REJECTED"  # the Gateway's validator (TRASER) refused the document
-    UNAUTHORISED = "UNAUTHORISED"  # 401: fetch the credentials again once (they may have rotated)
-    PERMANENT = "PERMANENT"  # credentials, permissions or a request the Gateway will never accept
-    NOT_FOUND = "NOT_FOUND"  # update of a dataset the Gateway no longer has (deleted or archived)
-    TRANSIENT = "TRANSIENT"  # 5xx, throttling, timeouts, connection errors: try again later
+__all__ = ["OPERATOR_ACTIONS", "AnswerKind", "GatewayAnswer", "classify", "found_dataset", "transient", "traser_errors"]
 
 
 @dataclass(frozen=True)

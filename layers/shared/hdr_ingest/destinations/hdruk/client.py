@@ -10,10 +10,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hdr_ingest.adapters.aws.secrets import AppCredentials
 from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer, classify, found_dataset, transient
+from hdr_ingest.destinations.hdruk.credentials import AppCredentials
+from hdr_ingest.destinations.hdruk.options import HeaderStyle
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
-from hdr_ingest.entry.settings import HeaderStyle
 
 USER_AGENT = "hdr-gateway-ingest/0.1"
 

@@ -1,0 +1,100 @@
+"""The events this function accepts, read in one place: SQS batches whose bodies are S3 notifications (the main
+path), dead letters replayed onto the queue, plain S3 events (``sam local invoke -e events/s3-put.json``), and
+EventBridge "Object Created"/"Object Deleted" events (directly or through SQS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import unquote_plus
+
+from hdr_ingest.core.dead_letter import replayed_event
+from hdr_ingest.core.source_object import SourceObject
+
+
+class UnsupportedEvent(ValueError):
+    """The event is none of the shapes this function handles."""
+
+
+def is_s3_test_event(body: Mapping[str, Any]) -> bool:
+    """S3 sends ``s3:TestEvent`` to a queue when notifications are configured; it announces no object."""
+    return body.get("Event") == "s3:TestEvent"
+
+
+def is_s3_notification(event: Mapping[str, Any]) -> bool:
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:s3" for r in records)
+    )
+
+
+def is_eventbridge_object_event(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == "aws.s3" and event.get("detail-type") in ("Object Created", "Object Deleted")
+
+
+def objects_in_s3_notification(event: Mapping[str, Any]) -> Iterator[SourceObject]:
+    """Every record of an S3 notification. Keys arrive form-encoded (``+`` = space), so decode each one."""
+    for record in event["Records"]:
+        s3 = record["s3"]
+        obj = s3["object"]
+        yield SourceObject(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            event_name=str(record.get("eventName", "ObjectCreated:Put")),
+            etag=_etag(obj.get("eTag") or obj.get("etag")),
+            version_id=obj.get("versionId") or None,
+            sequencer=obj.get("sequencer") or None,
+            size=obj.get("size"),
+        )
+
+
+def object_in_eventbridge_event(event: Mapping[str, Any]) -> SourceObject:
+    """EventBridge "Object Created" details carry the key raw (not URL-encoded): use it as it is."""
+    detail = event["detail"]
+    obj = detail["object"]
+    version = obj.get("version-id")
+    return SourceObject(
+        bucket=detail["bucket"]["name"],
+        key=obj["key"],
+        event_name=str(event.get("detail-type")),
+        etag=_etag(obj.get("etag") or obj.get("eTag")),
+        version_id=version if version and version != "null" else None,
+        sequencer=obj.get("sequencer") or None,
+        size=obj.get("size"),
+    )
+
+
+def announced(event: Mapping[str, Any]) -> list[tuple[SourceObject, dict[str, Any]]]:
+    """Each object an S3 notification or an EventBridge S3 event announces, with the event to keep for a replay
+    (a notification's own record); none for ``s3:TestEvent``. Raises :class:`UnsupportedEvent` otherwise."""
+    if is_s3_test_event(event):
+        return []
+    if is_s3_notification(event):
+        return [(next(objects_in_s3_notification({"Records": [r]})), {"Records": [r]}) for r in event["Records"]]
+    if is_eventbridge_object_event(event):
+        return [(object_in_eventbridge_event(event), dict(event))]
+    raise UnsupportedEvent(
+        f"not an S3 notification, an S3 EventBridge event or an s3:TestEvent (top-level keys: {sorted(event)[:8]})"
+    )
+
+
+def objects_in_event(event: Mapping[str, Any]) -> list[SourceObject]:
+    """The objects an event announces (see :func:`announced`)."""
+    return [obj for obj, _ in announced(event)]
+
+
+def objects_in_message(body: str) -> list[SourceObject]:
+    """The objects an SQS message body announces (its own dead letters included); ``[]`` when it announces none
+    that can be read here (processing the record then reports why)."""
+    try:
+        event = replayed_event(json.loads(body))
+        return objects_in_event(event) if isinstance(event, dict) else []
+    except Exception:  # noqa: BLE001 - unreadable: the record is processed on its own and reports it
+        return []
+
+
+def _etag(value: Any) -> str | None:
+    return str(value).strip('"') if value else None

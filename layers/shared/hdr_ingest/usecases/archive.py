@@ -1,0 +1,96 @@
+"""Removals (``s3:ObjectRemoved:*``): archive the source's record, and a catalogue's element records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.outcome import Outcome, Status
+from hdr_ingest.core.ports import Call, Observer
+from hdr_ingest.core.routing import Route
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.usecases.calls import Caller
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Stop, Work
+from hdr_ingest.usecases.leases import Leases
+from hdr_ingest.usecases.publish import outcome_of
+from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
+
+
+class Archiver:
+    def __init__(
+        self, settings: PipelineSettings, leases: Leases, recorder: Recorder, caller: Caller, observer: Observer
+    ) -> None:
+        self.settings = settings
+        self.leases = leases
+        self.recorder = recorder
+        self.caller = caller
+        self.observer = observer
+
+    def remove(self, obj: SourceObject, route: Route, delivery: Delivery, budget: Budget) -> Outcome:
+        if not self.settings.archive_on_delete:
+            outcome = Outcome(Status.UNCHANGED, "Object deleted; archiving on delete is not enabled.")
+            self.observer.outcome(obj, outcome)
+            return outcome
+        previous = self.leases.ledger.get(obj.source)
+        retry: RetryLater | None = None
+        for identifier in previous.members if previous else ():
+            try:
+                self.archive(obj.element(identifier), route, delivery, budget)
+            except RetryLater as exc:
+                retry = retry or exc
+        outcome = self.archive(obj, route, delivery, budget)
+        if retry is not None:
+            raise retry
+        return outcome
+
+    def archive_element(self, obj: SourceObject, parent: Work) -> Outcome:
+        return self.archive(obj, parent.routed, parent.delivery, parent.budget)
+
+    def archive(self, obj: SourceObject, route: Route, delivery: Delivery, budget: Budget) -> Outcome:
+        with self.leases.hold(obj, route, delivery, budget) as work:
+            previous, noun = work.previous, route.destination.noun
+            if is_stale(work):
+                return self.recorder.stale(work)
+            if previous is not None and previous.status is Status.ARCHIVED:
+                outcome = replace(unchanged(previous, noun, "Already archived"), status=Status.ARCHIVED)
+                return self.recorder.finish(work, outcome)
+            if previous is not None and previous.members and previous.record_id is None:
+                # a catalogue file: its members were archived one by one
+                outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
+                return self.recorder.finish(work, outcome)
+            step = _Archive(self.caller, work, previous.record_id if previous else None)
+            try:
+                answer = self.caller.with_retries(work, step.attempt)
+            except Stop as stop:
+                return self.recorder.finish(work, stop.outcome)
+            if answer.kind in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
+                what = f"Archived {noun} {step.record_id}" if step.record_id is not None else f"No {noun} to archive"
+                outcome = Outcome(
+                    Status.ARCHIVED,
+                    f"{what}: the object was deleted. Uploading it again restores and updates the dataset.",
+                    record_id=step.record_id,
+                    record_version=previous.record_version if previous else None,
+                    http_status=answer.http_status,
+                )
+            else:
+                outcome = outcome_of(answer, None, noun)
+            return self.recorder.finish(work, outcome)
+
+
+@dataclass
+class _Archive:
+    caller: Caller
+    work: Work
+    record_id: RecordId | None
+
+    def attempt(self, call: Call) -> Answer:
+        destination = self.work.routed.destination
+        if self.record_id is None:
+            key = self.work.obj.record_key
+            found = self.caller.observed(self.work, "find", lambda: destination.find(key, call))
+            if found.kind is not AnswerKind.SUCCESS or not found.found:
+                return found
+            self.record_id = found.record_id
+        record_id = self.record_id
+        assert record_id is not None
+        return self.caller.observed(self.work, "archive", lambda: destination.archive(record_id, call))

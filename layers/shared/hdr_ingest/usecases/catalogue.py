@@ -1,0 +1,101 @@
+"""Catalogue files: one object holding a JSON array of documents, each published as its own record with its
+own ledger item (``<source>#<identifier>``); elements that left the catalogue are archived when enabled."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
+from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Stop, Work
+from hdr_ingest.usecases.leases import Leases
+from hdr_ingest.usecases.publish import Publisher
+from hdr_ingest.usecases.recording import Recorder
+
+Archive = Callable[[SourceObject, Work], Outcome]  # archives one element's record (see usecases.archive)
+
+
+class CataloguePublisher:
+    def __init__(
+        self, settings: PipelineSettings, leases: Leases, recorder: Recorder, publisher: Publisher, archive: Archive
+    ) -> None:
+        self.settings = settings
+        self.leases = leases
+        self.recorder = recorder
+        self.publisher = publisher
+        self.archive = archive
+
+    def publish(self, work: Work, elements: list[dict[str, Any]]) -> Outcome:
+        counts: Counter[str] = Counter()
+        problems: list[ErrorDetail] = []
+        members: list[str] = []
+        retry: RetryLater | None = None
+        for index, element in enumerate(elements):
+            try:
+                identifier, outcome = self._element(work, index, element, members, problems)
+            except RetryLater as exc:
+                identifier, outcome, retry = None, exc.outcome, retry or exc
+            if outcome is None:
+                continue
+            if identifier is not None and outcome.status.is_failure:
+                problems.append(ErrorDetail(f"$[{index}]", f"{identifier}: {outcome.status.value}: {outcome.reason}"))
+            counts[outcome.status.value] += 1
+        retry = self._gone(work, members, counts) or retry
+        work.members = tuple(members)
+        parent = self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
+        if retry is not None:
+            raise retry
+        return parent
+
+    def _element(
+        self, work: Work, index: int, element: dict[str, Any], members: list[str], problems: list[ErrorDetail]
+    ) -> tuple[str | None, Outcome | None]:
+        """One element published under its own lease: its identifier (``None``: it has none) and outcome."""
+        pointer = self.settings.catalogue_id_pointer
+        identifier = element_identifier(element, pointer)
+        if identifier is None:
+            detail = ErrorDetail(f"$[{index}]", missing_identifier_message(pointer))
+            problems.append(detail)
+            outcome = Outcome(Status.INVALID, f"Catalogue element {index} {detail.message}", (detail,))
+            with self.leases.hold(work.obj.element(f"[{index}]"), work.route, work.delivery, work.budget) as member:
+                return None, self.recorder.finish(member, outcome)
+        if identifier in members:
+            problems.append(ErrorDetail(f"$[{index}]", f"repeats identifier {identifier!r}; the first one is used"))
+            return identifier, None
+        members.append(identifier)
+        with self.leases.hold(work.obj.element(identifier), work.route, work.delivery, work.budget) as member:
+            try:
+                outcome = self.publisher.publish(member, element)
+            except Stop as stop:
+                outcome = stop.outcome
+            return identifier, self.recorder.finish(member, outcome)
+
+    def _gone(self, work: Work, members: list[str], counts: Counter[str]) -> RetryLater | None:
+        """Elements exported before and not now: archived when deletion is enabled, else left (and counted)."""
+        retry: RetryLater | None = None
+        previous = work.previous.members if work.previous else ()
+        for identifier in (m for m in previous if m not in members):
+            if not self.settings.archive_on_delete:
+                counts["LEFT"] += 1
+                continue
+            try:
+                outcome = self.archive(work.obj.element(identifier), work)
+            except RetryLater as exc:
+                retry, outcome = retry or exc, exc.outcome
+            counts[outcome.status.value] += 1
+        return retry
+
+    @staticmethod
+    def _summary(work: Work, total: int, counts: Counter[str], problems: list[ErrorDetail]) -> Outcome:
+        summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+        title = work.routed.destination.title
+        left = f" (elements no longer exported are left on the {title}: deletion is not enabled)"
+        left = left if counts["LEFT"] else ""
+        return Outcome(
+            Status.UPDATED if work.previous else Status.CREATED,
+            f"Catalogue of {total} datasets: {summary}{left}.",
+            tuple(problems),
+        )

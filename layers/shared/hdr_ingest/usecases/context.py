@@ -1,0 +1,82 @@
+"""What the use cases share about one object in flight: its delivery, the time left, its lease and its route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from hdr_ingest.core.ledger import LedgerEntry
+from hdr_ingest.core.outcome import Outcome
+from hdr_ingest.core.ports import StoredObject
+from hdr_ingest.core.routing import Route
+from hdr_ingest.core.source_object import SourceObject
+
+
+@dataclass
+class Budget:
+    """How much of the invocation is left. Work stops ``margin_ms`` before the end so outcomes get recorded."""
+
+    remaining_ms: Callable[[], int] = lambda: 900_000
+    sleep: Callable[[float], None] = time.sleep
+    margin_ms: int = 5_000
+
+    def left_s(self) -> float:
+        return max(0.0, (self.remaining_ms() - self.margin_ms) / 1000)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the object reached us: the SQS receive count, whether this is the last delivery SQS will
+    make, and the original event (kept in dead letters so a replay can reprocess it)."""
+
+    receive_count: int = 1
+    final: bool = True
+    original: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    max_object_bytes: int
+    max_attempts: int = 3  # calls to the destination per delivery, for transient failures
+    read_timeout_s: float = 30.0
+    backoff_base_s: float = 0.5
+    archive_on_delete: bool = False
+    catalogue_id_pointer: str | None = None
+
+
+class RetryLater(Exception):
+    """A transient failure on a delivery that is not the last: SQS should deliver the record again."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+class Stop(Exception):
+    """Stops work on an object with its outcome (final, or RETRYING): the outcome is then recorded."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+@dataclass
+class Work:
+    """One source in flight, under its lease: ``previous`` is its ledger entry when the lease was taken."""
+
+    obj: SourceObject
+    route: Route | None  # None: the object is under no route
+    delivery: Delivery
+    budget: Budget
+    owner: str
+    previous: LedgerEntry | None
+    recorded: bool = False  # the outcome is written (which ended the lease)
+    stored: StoredObject | None = None
+    object_sha256: str | None = None
+    members: tuple[str, ...] = ()
+
+    @property
+    def routed(self) -> Route:
+        assert self.route is not None, "work on an unrouted object"
+        return self.route

@@ -1,0 +1,126 @@
+"""Recording an outcome: the ledger entry, the dead letter for a failure, and the observer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from hdr_ingest.core.dead_letter import MAX_RECORDED_ERRORS, envelope
+from hdr_ingest.core.ledger import Ledger, LedgerEntry
+from hdr_ingest.core.outcome import Outcome, Status
+from hdr_ingest.core.ports import DeadLetters, Observer
+from hdr_ingest.usecases.context import RetryLater, Work
+
+
+def unchanged(previous: LedgerEntry, noun: str, why: str) -> Outcome:
+    """Nothing to send: the ledger already shows this document published."""
+    return Outcome(
+        Status.UNCHANGED,
+        f"{why} ({noun} {previous.record_id}, version {previous.record_version}); nothing sent to the destination.",
+        schema=previous.schema,
+        record_id=previous.record_id,
+        record_version=previous.record_version,
+    )
+
+
+def is_stale(work: Work) -> bool:
+    """Whether the object's event is strictly older than the one that produced the ledger's state. The same
+    event again (SQS redelivering it after RETRYING, a duplicate, a dead letter replayed) is not: it is processed
+    again, or a retry would be acknowledged without being retried."""
+    previous = work.previous
+    if previous is None or not work.obj.sequencer or not previous.sequencer:
+        return False
+    return replace(work.obj, sequencer=previous.sequencer).newer_than(work.obj.sequencer) is True
+
+
+class Recorder:
+    def __init__(
+        self, ledger: Ledger, dead_letters: DeadLetters, observer: Observer, clock: Callable[[], datetime]
+    ) -> None:
+        self.ledger = ledger
+        self.dead_letters = dead_letters
+        self.observer = observer
+        self.clock = clock
+
+    def finish(self, work: Work, outcome: Outcome) -> Outcome:
+        """Record the outcome (ledger, then the dead letter for a failure), then tell the observer. Raises
+        RetryLater for a transient failure that SQS will deliver again. Recording also ends the lease."""
+        delivery = work.delivery
+        outcome = replace(outcome, attempts=delivery.receive_count)
+        if outcome.status.again and delivery.final:
+            unfinished = " It had not finished." if outcome.status is Status.PENDING else ""
+            outcome = replace(
+                outcome,
+                status=Status.FAILED,
+                reason=f"{outcome.reason}{unfinished} Gave up after {delivery.receive_count} deliveries; "
+                "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
+            )
+        self.ledger.record(self.entry(work, outcome), work.owner)
+        work.recorded = True
+        if outcome.status.is_failure:
+            self.dead_letters.send(self.dead_letter(work, outcome))
+        self.observer.outcome(work.obj, outcome)
+        if outcome.status.again:
+            raise RetryLater(outcome)
+        return outcome
+
+    def stale(self, work: Work) -> Outcome:
+        """An event older than the one that produced the ledger's state never overwrites newer state."""
+        previous = work.previous
+        assert previous is not None
+        outcome = Outcome(
+            previous.status,
+            f"Ignored an S3 event older than the one already processed for {work.obj.source} "
+            f"(sequencer {work.obj.sequencer} < {previous.sequencer}).",
+            schema=previous.schema,
+            record_id=previous.record_id,
+            record_version=previous.record_version,
+        )
+        self.observer.outcome(work.obj, outcome)
+        return outcome
+
+    def entry(self, work: Work, outcome: Outcome) -> LedgerEntry:
+        obj, previous, stored = work.obj, work.previous, work.stored
+        # A failed re-export keeps pointing at the record already on the destination, and an unchanged one keeps
+        # the digests it was judged unchanged by (else the next re-serialised export would look changed).
+        kept = previous if outcome.status not in (Status.CREATED, Status.UPDATED) else None
+        return LedgerEntry(
+            source=obj.source,
+            status=outcome.status,
+            reason=outcome.reason,
+            bucket=obj.bucket,
+            key=obj.key,
+            record_key=obj.record_key,
+            updated_at=self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            attempts=outcome.attempts,
+            record_id=outcome.record_id or (kept.record_id if kept else None),
+            record_version=outcome.record_version or (kept.record_version if kept else None),
+            schema=outcome.schema,
+            errors=outcome.errors[:MAX_RECORDED_ERRORS],
+            errors_total=len(outcome.errors),
+            warnings=outcome.warnings,
+            object_sha256=work.object_sha256 or (kept.object_sha256 if kept else None),
+            etag=(stored.etag if stored and stored.etag else obj.etag),
+            version_id=(stored.version_id if stored and stored.version_id else obj.version_id),
+            sequencer=obj.sequencer or (previous.sequencer if previous else None),
+            http_status=outcome.http_status,
+            document_sha256=outcome.document_sha256 or (kept.document_sha256 if kept else None),
+            members=work.members or (previous.members if previous and outcome.status is Status.ARCHIVED else ()),
+            destination=work.route.ref if work.route else None,
+        )
+
+    @staticmethod
+    def dead_letter(work: Work, outcome: Outcome) -> dict[str, object]:
+        return envelope(
+            source=work.obj.source,
+            status=outcome.status.value,
+            reason=outcome.reason,
+            errors=outcome.errors,
+            event=dict(work.delivery.original),
+            schema=outcome.schema,
+            gateway_status=outcome.http_status,
+            destination=work.route.ref if work.route else None,
+            object=work.obj.describe(),
+            attempts=work.delivery.receive_count,
+        )
