@@ -27,7 +27,7 @@ from typing import Any
 from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.core.document import DocumentError, parse_export
 from hdr_ingest.core.outcome import ErrorDetail, Status
-from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, explain, judge_for
+from hdr_ingest.destinations.hdruk.judge import ValidationMode, explain, judge_for
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from local_stack.state import StackState, default_state_path
 from local_stack.table import render, shorten

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from hdr_ingest.destinations.hdruk.fidelity import GatewayJudge, Quirk, TraserVerdict, explain
+from hdr_ingest.destinations.hdruk.judge import GatewayJudge, Quirk, TraserVerdict, explain
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from local_stack.gateway_emulator import App, GatewayEmulator
 

@@ -13,24 +13,20 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.destinations.hdruk.fidelity import (
-    _NO_COERCION,
+from hdr_ingest.destinations.hdruk.judge import (
     GatewayJudge,
     Judgement,
     Quirk,
     Route,
     ValidationMode,
-    _coerce,
-    _format_date_time,
-    _format_uri,
-    _js_number_to_string,
-    _js_regex,
-    _js_to_number,
     explain,
     gateway_preprocess,
     judge_for,
     php_htmlentities,
 )
+from hdr_ingest.destinations.hdruk.judge.formats import _format_date_time, _format_uri
+from hdr_ingest.destinations.hdruk.judge.javascript import NO_COERCION, coerce, js_number_to_string, js_to_number
+from hdr_ingest.destinations.hdruk.judge.js_regex import js_regex
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from hdr_ingest.entry.settings import ConfigError, Settings
 from tests.conftest import example
@@ -105,12 +101,12 @@ def test_datasets_route_does_not_encode(pack: SchemaPack) -> None:
     ],
 )
 def test_coercion_follows_ajv(value: Any, targets: list[str], expected: Any) -> None:
-    result = _coerce(value, targets)
-    assert ("no" if result is _NO_COERCION else result) == expected
+    result = coerce(value, targets)
+    assert ("no" if result is NO_COERCION else result) == expected
 
 
 def test_javascript_numbers_and_strings() -> None:
-    assert [_js_number_to_string(x) for x in (5.0, 0.1, 1e21, 1.5e-7, 1e20, 2.5e-6)] == [
+    assert [js_number_to_string(x) for x in (5.0, 0.1, 1e21, 1.5e-7, 1e20, 2.5e-6)] == [
         "5",
         "0.1",
         "1e+21",
@@ -118,14 +114,14 @@ def test_javascript_numbers_and_strings() -> None:
         "100000000000000000000",
         "0.0000025",
     ]
-    assert _js_to_number("  ") == 0 and _js_to_number("Infinity") == math.inf and math.isnan(_js_to_number("5x"))
+    assert js_to_number("  ") == 0 and js_to_number("Infinity") == math.inf and math.isnan(js_to_number("5x"))
 
 
 def test_patterns_use_javascript_meanings_on_re2() -> None:
-    assert _js_regex(r"^\s$")("\u00a0")  # JavaScript \s includes NBSP; RE2's does not
-    assert _js_regex(r"^\s$")("\x0b")
-    assert not _js_regex(r"^.$")("\r")  # JavaScript "." excludes line terminators
-    assert not _js_regex(r"^a$")("a\n")  # "$" is the end of input, not before a final newline
+    assert js_regex(r"^\s$")("\u00a0")  # JavaScript \s includes NBSP; RE2's does not
+    assert js_regex(r"^\s$")("\x0b")
+    assert not js_regex(r"^.$")("\r")  # JavaScript "." excludes line terminators
+    assert not js_regex(r"^a$")("a\n")  # "$" is the end of input, not before a final newline
 
 
 def test_lone_surrogates_do_not_break_the_regex_engine(judge: GatewayJudge) -> None:

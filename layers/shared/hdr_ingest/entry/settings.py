@@ -18,7 +18,7 @@ from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef, default_pack_di
 if TYPE_CHECKING:
     # Imported by Settings.from_env, not here: importing it costs a cold start about 35 ms, and the handler
     # module imports this one.
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
@@ -66,7 +66,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+        from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
         env = os.environ if env is None else env
         problems: list[str] = []

@@ -27,7 +27,7 @@ from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 
 if TYPE_CHECKING:
     # Imported where a document is judged (_publish): importing it costs a cold start about 35 ms.
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
 MAX_RECORDED_ERRORS = 200
 DLQ_MESSAGE_KIND = "hdr-gateway-ingest.failure"
@@ -354,7 +354,7 @@ class IngestPipeline:
         canonical = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if previous and previous.status in PUBLISHED and previous.document_sha256 == canonical:
             return replace(self._unchanged(previous, "Same document as the one already published"), digest=canonical)
-        from hdr_ingest.destinations.hdruk.fidelity import judge_for  # lazily: see the import at the top
+        from hdr_ingest.destinations.hdruk.judge import judge_for  # lazily: see the import at the top
 
         judge = judge_for(self._pack())
         judgement = judge.judge(document, self.settings.target_schema, self.settings.validation_mode, text=text)
