@@ -3,8 +3,9 @@
 The rules live in :mod:`hdr_ingest.destinations.hdruk.judge` (shared with the function's Gateway-faithful
 validation); this module applies them to the emulator's decoded JSON bodies:
 
-* Laravel's global ``TrimStrings`` middleware: strips leading/trailing ASCII whitespace plus U+FEFF, U+200B
-  and U+200E from every string, recursively.
+* Laravel's global ``TrimStrings`` middleware: strips leading/trailing white space from every string value,
+  recursively (keys are untouched): PCRE2's Unicode ``\\s`` (ASCII white space, U+0085, U+00A0, U+1680, U+180E,
+  U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) plus U+FEFF, U+200B and U+200E.
 * Laravel's global ``ConvertEmptyStringsToNull`` middleware: ``""`` (after trimming) becomes ``null``.
 * The Gateway's ``sanitize.input`` middleware (``SanitizeMiddleware``, only on the integrations POST/PUT/test
   routes): ``htmlentities(trim($v), ENT_QUOTES, 'UTF-8')`` on every string value (keys are untouched).  With

@@ -75,8 +75,9 @@ class TraserEmulation:
 
 def _traser_report(verdict: TraserVerdict, schema: SchemaRef | None) -> _TraserReport:
     errors = verdict.errors
-    if verdict.first_error is not None and errors:
-        # TRASER reports Ajv's first error; keep it first, in this package's wording.
+    if verdict.first_error is not None and errors and not errors[0].gateway_reports:
+        # TRASER reports Ajv's first error; keep it first, in this package's wording (the judge has done so
+        # when it marked it).
         first = next((e for e in errors if _pointer(e.path) == verdict.first_error.path), None)
         if first is not None:
             errors = (first, *(e for e in errors if e is not first))

@@ -22,6 +22,7 @@ from hdr_ingest.destinations.hdruk.judge.ajv import SchemaDoc
 from hdr_ingest.destinations.hdruk.judge.fast import Twin, is_clean
 from hdr_ingest.destinations.hdruk.judge.formats import FORMATS
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, _rust_engine
+from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE, WHITE_SPACE_IDS
 
 pytestmark = pytest.mark.integration
 
@@ -211,6 +212,28 @@ def test_anything_the_gateway_would_change_is_not_clean(document: Any) -> None:
     assert gateway_preprocess(document, php_arrays=True) != document
     assert not is_clean(_compact(document))
     assert not is_clean(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_gateway_white_space_at_either_end_is_not_clean(cp: int) -> None:
+    for document in ({"a": f"{chr(cp)}x"}, {"a": f"x{chr(cp)}"}, [f"x{chr(cp)}"]):
+        assert gateway_preprocess(document, html_entities=False) != document
+        assert not is_clean(_compact(document)), document
+        assert not is_clean(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_a_value_ending_in_gateway_white_space_is_left_to_the_emulation(
+    judge: GatewayJudge, emulation: GatewayJudge, valid_400: Any, cp: int
+) -> None:
+    padded = copy.deepcopy(valid_400)
+    padded["summary"]["title"] = f"{chr(cp)}{padded['summary']['title']}{chr(cp)}"
+    for target in (None, HDRUK_400):
+        for mode in ValidationMode:
+            assert _fast(judge, padded, target, mode) is None
+            judgement = judge.judge(padded, target, mode)
+            assert judgement.as_dict() == emulation.judge(padded, target, mode).as_dict()
+    assert judge.judge(padded, HDRUK_400).valid  # the Gateway trims it
 
 
 def test_clean_documents_are_left_unchanged(corpus: list[tuple[str, Any]]) -> None:

@@ -74,7 +74,7 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         dataset_id=ints.get("dataset_id"),
         dataset_version=ints.get("dataset_version"),
         schema=item.get("schema"),
-        errors=tuple(ErrorDetail(str(e.get("path", "$")), str(e.get("message", ""))) for e in item.get("errors", [])),
+        errors=tuple(_error(e) for e in item.get("errors", [])),
         errors_total=ints.get("errors_total", 0),
         warnings=tuple(str(w) for w in item.get("warnings", [])),
         sha256=item.get("sha256"),
@@ -85,6 +85,11 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         document_sha256=item.get("document_sha256"),
         members=tuple(str(m) for m in item.get("members", [])),
     )
+
+
+def _error(item: dict[str, Any]) -> ErrorDetail:
+    """One stored error, with its mark when it is the error the Gateway reports."""
+    return ErrorDetail(str(item.get("path", "$")), str(item.get("message", "")), item.get("gateway_reports") is True)
 
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
-from .explanations import explain
+from .explanations import GATEWAY_MARK, explain
 from .judge import GatewayJudge, judge_for
 from .preprocess import gateway_preprocess, laravel_trim, php_htmlentities
 from .records import (
@@ -52,6 +52,7 @@ from .records import (
 )
 
 __all__ = [
+    "GATEWAY_MARK",
     "GATEWAY_TIMEOUT_S",
     "NO_TRANSLATION_PATH",
     "QUIRKS",

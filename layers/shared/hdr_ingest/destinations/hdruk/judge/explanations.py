@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core import fix_messages as fix
@@ -66,6 +68,18 @@ def flatten(errors: Iterable[AjvError]) -> tuple[ErrorDetail, ...]:
     return tuple(dict.fromkeys(details))
 
 
+def gateway_first(details: tuple[ErrorDetail, ...], reported: AjvError) -> tuple[ErrorDetail, ...]:
+    """``details`` with the error the Gateway reports (Ajv's first, ``reported``) first and marked
+    ``gateway_reports``, then the rest in their order. When ``details`` describe that value another way (a failed
+    anyOf is described by the alternative the value came closest to, the Gateway reports the first alternative's
+    error), the Gateway's error is added in front of them."""
+    wanted = _friendly(reported)
+    if not wanted:  # pragma: no cover - every Ajv error has a description
+        return details
+    lead = replace(wanted[0], gateway_reports=True)
+    return (lead, *(d for d in details if d != wanted[0]))
+
+
 def count(n: int, word: str = "error") -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -119,12 +133,27 @@ def excerpts(before: str, after: str, context: int = 20) -> tuple[str, str]:
     return cut(before), cut(after)
 
 
+def _trimmed(changes: list[Change]) -> str:
+    """The invisible characters the Gateway trimmed, named (`` (U+00A0 NO-BREAK SPACE)``); "" when it trimmed
+    only ASCII white space, which shows in the quoted value."""
+    found: dict[str, None] = {}
+    for change in changes:
+        if change.quirk is Quirk.TRIM:
+            before, after = str(change.before), str(change.after)
+            start = before.find(after) if after else len(before)
+            found.update(dict.fromkeys(before[:start] + before[start + len(after) :]))
+    unusual = [c for c in found if not c.isascii()]
+    named = [f"U+{ord(c):04X} {unicodedata.name(c, '')}".rstrip() for c in unusual]
+    return f" ({', '.join(named)})" if named else ""
+
+
 def change_note(where: str, changes: list[Change], before: Any, after: Any, rejected: bool) -> QuirkNote:
     """What the Gateway did to the value at ``where``, and what to do about it."""
     kinds = list(dict.fromkeys(c.quirk for c in changes))
     sent = "missing" if before is MISSING else f"sent as {_show(before)}"
     judged = "absent" if after is MISSING else _show(after)
-    brief = f"{sent}, validated as {judged}: {', then '.join(_VERBS[k] for k in kinds)}"
+    verbs = [_VERBS[k] + (_trimmed(changes) if k is Quirk.TRIM else "") for k in kinds]
+    brief = f"{sent}, validated as {judged}: {', then '.join(verbs)}"
     if not rejected:
         text = f"{brief}; it accepts the result. Fix the file so that it is valid as written."
     elif Quirk.HTML_ENTITIES in kinds:
@@ -161,8 +190,7 @@ def explain(judgement: Judgement, max_errors: int = 50) -> list[str]:
             lines.append(f"It will be sent with input_schema={send.name}&input_version={send.version}.")
     else:
         lines.append(f"INVALID: the document {report.summary}.")
-        for error in report.errors[:max_errors]:
-            lines.append(f"  {error.path}: {error.message}")
+        lines.extend(_error_line(error) for error in report.errors[:max_errors])
         if len(report.errors) > max_errors:
             lines.append(f"  ... and {len(report.errors) - max_errors} more")
     other = judgement.as_sent if judgement.mode is ValidationMode.GATEWAY else judgement.gateway
@@ -171,9 +199,17 @@ def explain(judgement: Judgement, max_errors: int = 50) -> list[str]:
         verdict = f"valid {other.schema}" if other.valid else f"rejects it ({count(len(other.errors))})"
         lines.append(f"{who}: {verdict}.")
         if judgement.mode is ValidationMode.STRICT and not other.valid:
-            lines.extend(f"  {e.path}: {e.message}" for e in other.errors[:max_errors])
+            lines.extend(_error_line(e) for e in other.errors[:max_errors])
     if judgement.notes:
         lines.append("Gateway behaviour met:")
         for note in judgement.notes:
             lines.append(f"  - {note}")
     return lines
+
+
+GATEWAY_MARK = " [the error the Gateway reports]"
+"""Appended to the line of the error marked ``gateway_reports`` in text meant for people."""
+
+
+def _error_line(error: ErrorDetail) -> str:
+    return f"  {error.path}: {error.message}{GATEWAY_MARK if error.gateway_reports else ''}"

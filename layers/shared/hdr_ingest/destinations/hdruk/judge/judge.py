@@ -6,13 +6,14 @@ import copy
 import json
 import threading
 import weakref
+from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, ValidationReport, _rust_engine, json_path
 
 from .ajv import AjvRun, SchemaDoc, flat_ajv
-from .explanations import affects, change_note, count, excerpts, flatten, lookup, same_json
+from .explanations import affects, change_note, count, excerpts, flatten, gateway_first, lookup, same_json
 from .fast import HDRUK_300, Twin, is_clean
 from .preprocess import gateway_preprocess
 from .records import (
@@ -91,6 +92,9 @@ class GatewayJudge:
         elif not valid:
             errors = flatten(first.errors[:1])
         hang = max(first.hangs, key=lambda h: h.seconds, default=None)
+        hangs = hang is not None and hang.seconds >= GATEWAY_TIMEOUT_S
+        if first.errors and not hangs:  # a hang: the Gateway times out and reports no error at all
+            errors = gateway_first(errors, first.errors[0].first())
         return TraserVerdict(
             schema=ref,
             valid=valid,
@@ -99,7 +103,7 @@ class GatewayJudge:
             ajv_errors=ajv,
             changes=tuple(changes),
             document=data,
-            hang=hang is not None and hang.seconds >= GATEWAY_TIMEOUT_S,
+            hang=hangs,
             hang_seconds=hang.seconds if hang else 0.0,
             hang_path=json_path(hang.path) if hang else None,
             checked_document=checked,
@@ -346,7 +350,7 @@ class GatewayJudge:
         errors = []
         for error in report.errors:
             note = next((n for n in decisive if affects(n.path, error.path)), None)
-            errors.append(ErrorDetail(error.path, f"{error.message} (Gateway: {note.brief})") if note else error)
+            errors.append(replace(error, message=f"{error.message} (Gateway: {note.brief})") if note else error)
         summary = report.summary
         if as_sent.valid and as_sent.schema == report.schema and not (verdict and verdict.hang):
             causes = list(dict.fromkeys(QUIRK_SHORT[n.quirk] for n in decisive))

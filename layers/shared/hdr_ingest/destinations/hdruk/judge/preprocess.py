@@ -8,9 +8,17 @@ from typing import Any
 
 from .records import Change, Path_, Quirk
 
-# Laravel 11/12 TrimStrings: '~^[\s\x{FEFF}\x{200B}\x{200E}]+|[\s\x{FEFF}\x{200B}\x{200E}]+$~u'; PCRE \s
-# without UCP matches ASCII whitespace only.
-_TRIM_CHARS = " \t\n\x0b\x0c\r\ufeff\u200b\u200e"
+# Laravel 11/12 TrimStrings trims with '~^[\s\x{FEFF}\x{200B}\x{200E}]+|[\s\x{FEFF}\x{200B}\x{200E}]+$~u'.
+# PHP compiles a /u pattern with PCRE2_UTF and PCRE2_UCP, so \s is PCRE2's Unicode white space: its horizontal
+# (HSPACE_LIST: U+0009, U+0020, U+00A0, U+1680, U+180E, U+2000-U+200A, U+202F, U+205F, U+3000) and vertical
+# (VSPACE_LIST: U+000A-U+000D, U+0085, U+2028, U+2029) spaces, plus any other character of category Z (none
+# beyond those), as pcre2_internal.h and the PT_SPACE case of pcre2_match.c define it.
+PCRE2_UNICODE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u180e" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+LARAVEL_TRIM_EXTRA = "\ufeff\u200b\u200e"  # zero width no-break space, zero width space, left-to-right mark
+TRIM_CHARS = PCRE2_UNICODE_SPACE + LARAVEL_TRIM_EXTRA
+"""Every character Laravel's TrimStrings removes from either end of a string (nothing inside is touched)."""
 _PHP_TRIM_CHARS = " \t\n\r\0\x0b"  # PHP trim() default, applied again by SanitizeMiddleware
 _ENTITY_TABLE: dict[int, str] = {cp: f"&{name};" for cp, name in html.entities.codepoint2name.items() if cp > 127}
 _ENTITY_TABLE.update({ord("&"): "&amp;", ord('"'): "&quot;", ord("'"): "&#039;", ord("<"): "&lt;", ord(">"): "&gt;"})
@@ -19,7 +27,7 @@ _NEEDS_ENCODING = re.compile("[&\"'<>\u00a0-\U0010ffff]")
 
 def laravel_trim(value: str) -> str:
     """Trim the way Laravel's TrimStrings middleware does."""
-    return value.strip(_TRIM_CHARS)
+    return value.strip(TRIM_CHARS)
 
 
 def php_htmlentities(value: str) -> str:
