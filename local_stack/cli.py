@@ -20,14 +20,14 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.core.document import DocumentError, parse_export
 from hdr_ingest.core.outcome import ErrorDetail, Status
-from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, explain, judge_for
+from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK, ValidationMode, explain, judge_for
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from local_stack.state import StackState, default_state_path
 from local_stack.table import render, shorten
@@ -170,7 +170,7 @@ def _validate_catalogue(
         identifier = element_identifier(element, pointer)
         judgement = judge_for(pack).judge(element, target, mode)
         report = judgement.report
-        errors = [ErrorDetail(f"$[{index}]{e.path[1:]}", e.message) for e in report.errors]
+        errors = [replace(e, path=f"$[{index}]{e.path[1:]}") for e in report.errors]
         if identifier is None:
             errors.insert(0, ErrorDetail(f"$[{index}]", missing_identifier_message(pointer)))
         elif identifier in seen:
@@ -230,7 +230,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             verdict = f"valid {element['schema']}" if element["valid"] else "INVALID"
             print(f"           [{element['index']}] {element['id'] or '(no identifier)'}: {verdict}")
         for error in result["errors"]:
-            print(f"           {error['path']}: {error['message']}")
+            print(
+                f"           {error['path']}: {error['message']}{GATEWAY_MARK if error.get('gateway_reports') else ''}"
+            )
         for line in result.get("explanation", []):
             print(f"         {line}")
         for element in result.get("elements", []):
@@ -305,7 +307,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if entry.errors:
             print(f"errors ({entry.errors_total}):")
             for error in entry.errors:
-                print(f"  {error.path}: {error.message}")
+                print(f"  {error.path}: {error.message}{GATEWAY_MARK if error.gateway_reports else ''}")
         return 0
     rows = []
     for e in entries:

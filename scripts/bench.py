@@ -247,7 +247,7 @@ def _ratio_row(what: str, seconds: float, loads: float, target: bool = True) -> 
 
 def bench_validation(args: argparse.Namespace) -> None:
     from hdr_ingest.core.document import canonical_json
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, judge_for
+    from hdr_ingest.destinations.hdruk.judge import ValidationMode, judge_for
     from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 
     note("validation: generated HDRUK 4.0.0 documents, warm")
@@ -385,7 +385,7 @@ imported = time.perf_counter()
 from hdr_ingest.entry.runtime import get_runtime
 runtime = get_runtime()
 built = time.perf_counter()
-from hdr_ingest.destinations.hdruk.fidelity import judge_for
+from hdr_ingest.destinations.hdruk.judge import judge_for
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 document = json.loads({document!r})
 settings = runtime.settings
@@ -500,7 +500,7 @@ def rss_mb():
             return int(line.split()[1]) / 1024
 import app
 from hdr_ingest.core.document import parse_export
-from hdr_ingest.destinations.hdruk.fidelity import judge_for
+from hdr_ingest.destinations.hdruk.judge import judge_for
 from hdr_ingest.core.document import canonical_json
 from hdr_ingest.entry.runtime import get_runtime
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack

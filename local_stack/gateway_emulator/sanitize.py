@@ -1,10 +1,11 @@
 """Request pre-processing the Gateway applies before a controller (and TRASER) sees the input.
 
-The rules live in :mod:`hdr_ingest.destinations.hdruk.fidelity` (shared with the function's Gateway-faithful
+The rules live in :mod:`hdr_ingest.destinations.hdruk.judge` (shared with the function's Gateway-faithful
 validation); this module applies them to the emulator's decoded JSON bodies:
 
-* Laravel's global ``TrimStrings`` middleware: strips leading/trailing ASCII whitespace plus U+FEFF, U+200B
-  and U+200E from every string, recursively.
+* Laravel's global ``TrimStrings`` middleware: strips leading/trailing white space from every string value,
+  recursively (keys are untouched): PCRE2's Unicode ``\\s`` (ASCII white space, U+0085, U+00A0, U+1680, U+180E,
+  U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) plus U+FEFF, U+200B and U+200E.
 * Laravel's global ``ConvertEmptyStringsToNull`` middleware: ``""`` (after trimming) becomes ``null``.
 * The Gateway's ``sanitize.input`` middleware (``SanitizeMiddleware``, only on the integrations POST/PUT/test
   routes): ``htmlentities(trim($v), ENT_QUOTES, 'UTF-8')`` on every string value (keys are untouched).  With
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .rules import fidelity
+from .rules import judge
 
 __all__ = [
     "Preprocessing",
@@ -53,13 +54,13 @@ class Preprocessing:
 
 def laravel_trim(value: str) -> str:
     """Trim the way Laravel's TrimStrings middleware does."""
-    result: str = fidelity.laravel_trim(value)
+    result: str = judge.laravel_trim(value)
     return result
 
 
 def htmlentities(value: str) -> str:
     """PHP ``htmlentities(trim($value), ENT_QUOTES, 'UTF-8')`` (HTML 4.01 entity table, double encoding)."""
-    result: str = fidelity.php_htmlentities(value)
+    result: str = judge.php_htmlentities(value)
     return result
 
 
@@ -68,7 +69,7 @@ def preprocess(value: Any, options: Preprocessing, *, sanitize_route: bool) -> A
 
     Returns a new structure; the input is not modified.
     """
-    return fidelity.gateway_preprocess(
+    return judge.gateway_preprocess(
         value,
         trim_strings=options.trim_strings,
         empty_strings_to_null=options.empty_strings_to_null,
@@ -78,6 +79,6 @@ def preprocess(value: Any, options: Preprocessing, *, sanitize_route: bool) -> A
 
 def php_arrays(value: Any) -> Any:
     """The PHP ``json_decode``/``json_encode`` round trip: ``{}`` becomes ``[]`` (a new structure)."""
-    return fidelity.gateway_preprocess(
+    return judge.gateway_preprocess(
         value, trim_strings=False, empty_strings_to_null=False, html_entities=False, php_arrays=True
     )

@@ -276,7 +276,7 @@ class GatewayEmulator:
     ) -> None:
         self._apps_lock = threading.Lock()
         self._apps: dict[str, App] = {app.app_id: app for app in apps}
-        # A SchemaPack judges the way TRASER does (hdr_ingest.destinations.hdruk.fidelity); other validators as given.
+        # A SchemaPack judges the way TRASER does (hdr_ingest.destinations.hdruk.judge); other validators as given.
         self.validator = as_traser(validator)
         self.db_path = db_path
         self.host = host

@@ -6,9 +6,9 @@ The validator is anything with ``validate(document, target) -> report`` where th
 ``name`` and ``version``; see :func:`default_target_factory` for how the emulator builds it.
 
 A ``hdr_ingest.destinations.hdruk.schema_pack.SchemaPack`` is judged the way TRASER judges (:func:`as_traser` wraps it
-in ``hdr_ingest.destinations.hdruk.fidelity.TraserEmulation``, the rules the function's pre-flight validation uses):
-Ajv's defaults and type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL
-pattern that hangs the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
+in :class:`.traser.TraserEmulation`, with the rules the function's pre-flight validation uses): Ajv's defaults and
+type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL pattern that hangs
+the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
 ``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``, ``keyword``,
 ``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a missing or extra property)
 and the offending value appended to ``message`` as ``(got ...)``."""
@@ -20,7 +20,10 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+
+if TYPE_CHECKING:
+    from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 
 __all__ = [
     "ErrorLike",
@@ -78,9 +81,9 @@ def as_traser(validator: Validator | None) -> Validator | None:
     """A ``SchemaPack`` wrapped so that it judges like TRASER; any other validator unchanged."""
     kind = type(validator)
     if kind.__name__ == "SchemaPack" and kind.__module__ == "hdr_ingest.destinations.hdruk.schema_pack":
-        from .rules import fidelity
+        from .traser import TraserEmulation
 
-        wrapped: Validator = fidelity.TraserEmulation(validator)
+        wrapped: Validator = TraserEmulation(cast("SchemaPack", validator))
         return wrapped
     return validator
 

@@ -75,6 +75,8 @@ def test_validate_an_invalid_file_exits_1_and_lists_every_error_with_its_path(
         "$.version:",
     ):
         assert line in out
+    marked = [line for line in out.splitlines() if line.endswith("[the error the Gateway reports]")]
+    assert len(marked) == 1 and out.index(marked[0]) < out.index("$.version:")  # it leads the list
 
 
 def test_validate_json_reports_each_file(
@@ -106,6 +108,9 @@ def test_validate_json_reports_each_file(
         "$.summary.populationSize",
         "$.version",
     }
+    # The error the Gateway would report comes first, marked; the others are not.
+    assert bad["errors"][0]["gateway_reports"] is True
+    assert not any("gateway_reports" in e for e in bad["errors"][1:])
     assert broken["valid"] is False and broken["schema"] is None
     [error] = broken["errors"]
     assert error["path"] == "$" and "not valid JSON" in error["message"]
@@ -349,8 +354,11 @@ def test_status_lists_the_ledger_filters_failures_and_prints_json(
             _entry(
                 "incoming/b.json",
                 Status.INVALID,
-                errors=(ErrorDetail("$.summary.title", "is required but missing; add it."),),
-                errors_total=1,
+                errors=(
+                    ErrorDetail("$.summary.title", "is required but missing; add it.", gateway_reports=True),
+                    ErrorDetail("$.version", "is required but missing; add it."),
+                ),
+                errors_total=2,
             )
         )
 
@@ -365,11 +373,18 @@ def test_status_lists_the_ledger_filters_failures_and_prints_json(
         assert code == 0
         [item] = json.loads(out)
         assert item["source"] == "s3://bkt/incoming/b.json" and item["status"] == "INVALID"
-        assert item["errors"] == [{"path": "$.summary.title", "message": "is required but missing; add it."}]
+        assert item["errors"] == [
+            {"path": "$.summary.title", "message": "is required but missing; add it.", "gateway_reports": True},
+            {"path": "$.version", "message": "is required but missing; add it."},
+        ]
+        stored = ledger.get("s3://bkt/incoming/b.json")
+        assert stored is not None and [e.gateway_reports for e in stored.errors] == [True, False]
 
         code, out, _ = run(capsys, "status", "incoming/b.json", "--table", "ledger", "--region", REGION)
         assert code == 0
-        assert "status      INVALID" in out and "  $.summary.title: is required but missing; add it." in out
+        assert "status      INVALID" in out
+        assert "  $.summary.title: is required but missing; add it. [the error the Gateway reports]" in out
+        assert "  $.version: is required but missing; add it.\n" in out
 
 
 def test_drop_uploads_files_and_directories_under_the_prefix(

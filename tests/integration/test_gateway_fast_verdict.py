@@ -17,17 +17,12 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.destinations.hdruk.fidelity import (
-    _FORMATS,
-    GatewayJudge,
-    Judgement,
-    ValidationMode,
-    _clean,
-    _SchemaDoc,
-    _Twin,
-    gateway_preprocess,
-)
+from hdr_ingest.destinations.hdruk.judge import GatewayJudge, Judgement, ValidationMode, gateway_preprocess
+from hdr_ingest.destinations.hdruk.judge.ajv import SchemaDoc
+from hdr_ingest.destinations.hdruk.judge.fast import Twin, is_clean
+from hdr_ingest.destinations.hdruk.judge.formats import FORMATS
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, _rust_engine
+from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE, WHITE_SPACE_IDS
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +82,7 @@ def emulation(pack: SchemaPack) -> GatewayJudge:
 def valid_400(corpus: list[tuple[str, Any]], emulation: GatewayJudge) -> Any:
     """A clean example document that the Gateway accepts as HDRUK 4.0.0."""
     for _, document in corpus:
-        if _clean(_compact(document)):
+        if is_clean(_compact(document)):
             judgement = emulation.judge(document, HDRUK_400)
             if judgement.valid:
                 return copy.deepcopy(document)
@@ -143,7 +138,7 @@ def test_a_value_only_ajv_accepts_is_left_to_the_emulation(
 def test_a_revision_url_that_hangs_traser_is_left_to_the_emulation(judge: GatewayJudge, valid_400: Any) -> None:
     hanging = copy.deepcopy(valid_400)
     hanging["revisions"] = [{"version": "1.0.0", "url": f"https://{UUID}"}]
-    assert _clean(_compact(hanging))
+    assert is_clean(_compact(hanging))
     assert _fast(judge, hanging, None, ValidationMode.GATEWAY) is None
     notes = judge.judge(hanging, None).notes
     assert any(note.quirk.name in ("DETECTION_HANG", "REGEX_HANG") for note in notes)
@@ -166,7 +161,7 @@ def test_a_twin_never_accepts_what_traser_or_the_pack_rejects(
 ) -> None:
     accepted = 0
     for name, document in corpus:
-        if not _clean(_compact(document)):
+        if not is_clean(_compact(document)):
             continue
         for ref in judge.pack.refs:
             twin = judge._twin(ref)
@@ -215,12 +210,34 @@ def test_a_robust_failure_is_a_traser_failure(judge: GatewayJudge, corpus: list[
 )
 def test_anything_the_gateway_would_change_is_not_clean(document: Any) -> None:
     assert gateway_preprocess(document, php_arrays=True) != document
-    assert not _clean(_compact(document))
-    assert not _clean(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    assert not is_clean(_compact(document))
+    assert not is_clean(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_gateway_white_space_at_either_end_is_not_clean(cp: int) -> None:
+    for document in ({"a": f"{chr(cp)}x"}, {"a": f"x{chr(cp)}"}, [f"x{chr(cp)}"]):
+        assert gateway_preprocess(document, html_entities=False) != document
+        assert not is_clean(_compact(document)), document
+        assert not is_clean(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_a_value_ending_in_gateway_white_space_is_left_to_the_emulation(
+    judge: GatewayJudge, emulation: GatewayJudge, valid_400: Any, cp: int
+) -> None:
+    padded = copy.deepcopy(valid_400)
+    padded["summary"]["title"] = f"{chr(cp)}{padded['summary']['title']}{chr(cp)}"
+    for target in (None, HDRUK_400):
+        for mode in ValidationMode:
+            assert _fast(judge, padded, target, mode) is None
+            judgement = judge.judge(padded, target, mode)
+            assert judgement.as_dict() == emulation.judge(padded, target, mode).as_dict()
+    assert judge.judge(padded, HDRUK_400).valid  # the Gateway trims it
 
 
 def test_clean_documents_are_left_unchanged(corpus: list[tuple[str, Any]]) -> None:
-    clean = [document for _, document in corpus if _clean(_compact(document))]
+    clean = [document for _, document in corpus if is_clean(_compact(document))]
     assert len(clean) >= 30
     for document in clean:
         assert gateway_preprocess(document, php_arrays=True) == document
@@ -267,10 +284,10 @@ def test_twin_formats_accept_no_more_than_ajv_formats_or_jsonschema(name: str, p
     from jsonschema import Draft202012Validator
 
     engine = _rust_engine()
-    twin = _Twin(_SchemaDoc(SchemaRef("test", name), {"type": "string", "format": name}), engine)
+    twin = Twin(SchemaDoc(SchemaRef("test", name), {"type": "string", "format": name}), engine)
     checker = Draft202012Validator.FORMAT_CHECKER
     accepted = [value for value in SAMPLES[name] if twin.valid(value)]
     assert accepted, f"the {name} twin accepts none of the samples"
     for value in accepted:
-        assert _FORMATS[name](value), value
+        assert FORMATS[name](value), value
         assert checker.conforms(value, name), value

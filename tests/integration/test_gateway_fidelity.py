@@ -10,7 +10,9 @@ error (path and Ajv message) on all 690 that record one; a ``hang`` must be a fa
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,10 @@ from typing import Any
 import pytest
 import requests
 
-from hdr_ingest.destinations.hdruk.fidelity import GatewayJudge, Quirk, TraserVerdict, explain
+from hdr_ingest.destinations.hdruk.judge import GatewayJudge, Quirk, Route, TraserVerdict, explain
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from local_stack.gateway_emulator import App, GatewayEmulator
+from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +68,12 @@ def ours(
             verdict = judge.traser(document, SchemaRef.parse(schema), all_errors=False)
             out[(name, schema)] = (verdict, time.perf_counter() - started)
     return out
+
+
+def _pointer(path: str) -> str:
+    """``$.a.b[2]`` -> ``/a/b/2`` (Ajv's instancePath)."""
+    text = re.sub(r"\[(\d+)\]", r".\1", path.removeprefix("$"))
+    return "".join(f"/{part}" for part in text.split(".") if part)
 
 
 def _matches(verdicts: dict[str, str]) -> str:
@@ -126,6 +135,64 @@ def test_every_first_error_is_the_one_traser_reported(
             if mine != theirs:
                 different.append(f"{name} x {schema}: TRASER {theirs}, ours {mine}")
     assert checked == 690
+    assert not different, "\n".join(different)
+
+
+def test_the_error_traser_reports_leads_our_list_and_is_marked(
+    measured: dict[str, dict[str, dict[str, Any]]], judge: GatewayJudge
+) -> None:
+    """Every error list starts with the error TRASER reported (ours in our wording, at the same place: Ajv's
+    instancePath is the object for a missing or extra property), and only that one is marked."""
+    checked, different = 0, []
+    for name, per_schema in measured.items():
+        document = _document(name)
+        for schema, result in per_schema.items():
+            if "first_error" not in result:
+                continue
+            checked += 1
+            errors = judge.traser(document, SchemaRef.parse(schema)).errors
+            lead = _pointer(errors[0].path)
+            where = result["first_error"]["path"]
+            if where not in (lead, lead.rsplit("/", 1)[0]) or [e.gateway_reports for e in errors].count(True) != 1:
+                different.append(f"{name} x {schema}: TRASER {where}, ours first {errors[0]}")
+            elif not errors[0].gateway_reports:
+                different.append(f"{name} x {schema}: the first error is not marked")
+    assert checked == 690
+    assert not different, "\n".join(different)
+
+
+def _pad(value: Any, spaces: Iterator[str]) -> Any:
+    """Every string value with Gateway white space at both ends (keys untouched)."""
+    if isinstance(value, str):
+        return f"{next(spaces)}{value}{next(spaces)}"
+    if isinstance(value, dict):
+        return {key: _pad(item, spaces) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pad(item, spaces) for item in value]
+    return value
+
+
+def test_values_padded_with_gateway_white_space_keep_the_measured_verdicts(
+    measured: dict[str, dict[str, dict[str, Any]]], judge: GatewayJudge
+) -> None:
+    """Where the Gateway's clean-up leaves the example as it is, the padded example gets TRASER's measured
+    verdict; elsewhere the verdict on the example as the Gateway cleans it up."""
+    spaces = itertools.cycle(chr(cp) for cp in GATEWAY_WHITE_SPACE)
+    compared, different = 0, []
+    for name, per_schema in measured.items():
+        document = _document(name)
+        cleaned = judge.preprocess(document, route=Route.DATASETS_V1)
+        seen = judge.preprocess(_pad(document, spaces), route=Route.DATASETS_V1)
+        assert seen == cleaned, name
+        for schema, result in per_schema.items():
+            ref = SchemaRef.parse(schema)
+            unchanged = cleaned == document
+            expected = result["verdict"] if unchanged else judge.traser(cleaned, ref, all_errors=False).verdict
+            compared += unchanged
+            verdict = judge.traser(seen, ref, all_errors=False).verdict
+            if verdict != expected:
+                different.append(f"{name} x {schema}: expected {expected}, padded {verdict}")
+    assert compared >= 400, compared  # 27 of the 44 examples are left as they are
     assert not different, "\n".join(different)
 
 

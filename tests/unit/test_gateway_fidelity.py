@@ -13,26 +13,25 @@ from typing import Any
 
 import pytest
 
+from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.destinations import Common
 from hdr_ingest.destinations.hdruk import route
-from hdr_ingest.destinations.hdruk.fidelity import (
-    _NO_COERCION,
+from hdr_ingest.destinations.hdruk.judge import (
+    Change,
     GatewayJudge,
     Judgement,
     Quirk,
     Route,
     ValidationMode,
-    _coerce,
-    _format_date_time,
-    _format_uri,
-    _js_number_to_string,
-    _js_regex,
-    _js_to_number,
     explain,
     gateway_preprocess,
     judge_for,
+    laravel_trim,
     php_htmlentities,
 )
+from hdr_ingest.destinations.hdruk.judge.formats import _format_date_time, _format_uri
+from hdr_ingest.destinations.hdruk.judge.javascript import NO_COERCION, coerce, js_number_to_string, js_to_number
+from hdr_ingest.destinations.hdruk.judge.js_regex import js_regex
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from hdr_ingest.entry.settings import ConfigError, Settings
 from tests.conftest import example
@@ -84,6 +83,128 @@ def test_datasets_route_does_not_encode(pack: SchemaPack) -> None:
     assert GatewayJudge(pack, Route.DATASETS_V1).judge(document, HDRUK_400).valid
 
 
+# --- the Gateway's own white space (issue 14) -------------------------------------------------------------
+
+# Laravel's TrimStrings: PCRE2's \s with Unicode properties (PHP's /u), i.e. PCRE2's horizontal and vertical
+# space lists and category Z, plus U+FEFF, U+200B and U+200E. Spelt out here, independently of the code.
+GATEWAY_WHITE_SPACE = [
+    *range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, 0x180E, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+    0x3000, 0xFEFF, 0x200B, 0x200E,
+]  # fmt: skip
+# Look alike, but Laravel keeps them: NUL, soft hyphen, ZWNJ, ZWJ, right-to-left mark, word joiner, controls.
+NOT_TRIMMED = [0x00, 0x1F, 0x7F, 0xAD, 0x200C, 0x200D, 0x200F, 0x2060, 0x1F600]
+WHITE_SPACE_IDS = [f"U+{cp:04X}" for cp in GATEWAY_WHITE_SPACE]
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_laravel_trim_removes_each_gateway_white_space_at_both_ends_only(cp: int) -> None:
+    c = chr(cp)
+    assert laravel_trim(f"{c}{c}1 - 10{c}Years{c}") == f"1 - 10{c}Years"
+    assert laravel_trim(f"{c}\u00a0x\u3000{c}") == "x"  # runs of mixed white space go too
+    assert laravel_trim(c * 3) == ""
+
+
+@pytest.mark.parametrize("cp", NOT_TRIMMED, ids=[f"U+{cp:04X}" for cp in NOT_TRIMMED])
+def test_laravel_trim_keeps_other_characters(cp: int) -> None:
+    c = chr(cp)
+    assert laravel_trim(f"{c}x{c}") == f"{c}x{c}"
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_preprocessing_trims_values_but_not_keys_nor_insides(cp: int) -> None:
+    c = chr(cp)
+    changes: list[Change] = []
+    document = {f"{c}key{c}": f"{c}value{c}", "inside": f"a{c}b", "list": [f"{c}x"], "blank": f"{c}{c}"}
+    seen = gateway_preprocess(document, html_entities=False, php_arrays=True, changes=changes)
+    assert seen == {f"{c}key{c}": "value", "inside": f"a{c}b", "list": ["x"], "blank": None}
+    assert {(ch.where, ch.quirk) for ch in changes} >= {("$.list[0]", Quirk.TRIM), ("$.blank", Quirk.TRIM)}
+    assert not any(ch.where == "$.inside" for ch in changes)
+
+
+@pytest.mark.parametrize("cp", GATEWAY_WHITE_SPACE, ids=WHITE_SPACE_IDS)
+def test_a_value_ending_in_gateway_white_space_gets_the_gateways_verdict(judge: GatewayJudge, cp: int) -> None:
+    c = chr(cp)
+    document = _hdruk400()
+    document["coverage"]["followUp"] = f"1 - 10 Years{c}"  # an enum value
+    document["summary"]["dataCustodian"]["contactPoint"] = f"{c}enquiries@cprd.com{c}"  # format: email
+    judgement = judge.judge(document, HDRUK_400)
+    assert judgement.valid and judgement.schema_to_send == HDRUK_400, judgement.report.errors
+    assert not judgement.as_sent.valid
+    note = next(n for n in judgement.notes if n.path == "$.coverage.followUp")
+    assert note.quirk is Quirk.TRIM and "the Gateway trims it" in note.explanation
+    assert (f"U+{cp:04X}" in note.explanation) is (cp > 0x7F)  # invisible characters are named
+    assert judgement.warnings[0].startswith("Not valid HDRUK 4.0.0 as written")
+
+
+def test_cprd_contact_point_with_a_no_break_space_is_accepted(judge: GatewayJudge) -> None:
+    """All 36 of CPRD's production records on the Gateway carry this value."""
+    document = _hdruk400()
+    document["summary"]["dataCustodian"]["contactPoint"] = "enquiries@cprd.com\u00a0"
+    assert judge.judge(document).valid
+    untrimmed = judge.traser(document, HDRUK_400)  # Ajv's email format rejects the value as sent
+    assert [e.path for e in untrimmed.errors] == ["$.summary.dataCustodian.contactPoint"]
+
+
+# --- the Gateway's error first (issue 14) ------------------------------------------------------------------
+
+
+def _pointer(path: str) -> str:
+    return "".join("/" + part for part in path.removeprefix("$").replace("[", ".").replace("]", "").split(".") if part)
+
+
+def test_the_error_the_gateway_reports_is_listed_first_and_marked(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["summary"]["populationSize"] = "many"
+    document["issued"] = "yesterday"
+    document["surprise"] = 1
+    del document["summary"]["title"]
+    judgement = judge.judge(document, HDRUK_400)
+    errors = judgement.report.errors
+    assert len(errors) == 4 and errors[0].gateway_reports
+    assert [e.gateway_reports for e in errors[1:]] == [False, False, False]
+    first = judge.traser(judge.preprocess(document), HDRUK_400).first_error  # Ajv's own wording and path
+    assert first is not None and first.path in (_pointer(errors[0].path), _pointer(errors[0].path).rsplit("/", 1)[0])
+    assert {e.path for e in errors} == {"$.summary.title", "$.summary.populationSize", "$.issued", "$.surprise"}
+    as_json = judgement.as_dict()["errors"]
+    assert as_json[0]["gateway_reports"] is True and all("gateway_reports" not in e for e in as_json[1:])
+    lines = explain(judgement)
+    assert lines[1].endswith("[the error the Gateway reports]") and not lines[2].endswith("reports]")
+
+
+def test_strict_mode_marks_only_the_gateways_errors(judge: GatewayJudge) -> None:
+    document = _hdruk400()
+    document["coverage"]["followUp"] = "> 10 Years"
+    document["issued"] = "yesterday"
+    strict = judge.judge(document, HDRUK_400, ValidationMode.STRICT)
+    assert not any(e.gateway_reports for e in strict.report.errors)
+    assert strict.gateway.errors[0].gateway_reports
+    assert sum(e.gateway_reports for e in strict.gateway.errors) == 1
+
+
+def test_a_hang_marks_no_error_the_gateway_answers_500(judge: GatewayJudge) -> None:
+    judgement = judge.judge(example("gateway-api/hdruk_3p0p0_dataset_min.json"), HDRUK_300)
+    assert judgement.hang and not any(e.gateway_reports for e in judgement.report.errors)
+
+
+def test_an_anyof_failure_leads_with_the_first_alternatives_error(judge: GatewayJudge) -> None:
+    """The Gateway reports Ajv's first error, from the first alternative; we describe the value by the
+    alternative it came closest to. Both are listed, the Gateway's first."""
+    document = example("schemata/HDRUK/2.1.2/example.json")
+    document["identifier"] = "x" * 40
+    verdict = judge.traser(judge.preprocess(document), SchemaRef("HDRUK", "2.1.2"))
+    lead = verdict.errors[0]
+    assert lead.gateway_reports and lead.path == "$.identifier"
+    assert verdict.first_error is not None and verdict.first_error.path == "/identifier"
+    assert sum(e.gateway_reports for e in verdict.errors) == 1
+
+
+def test_error_detail_carries_the_mark_only_when_set() -> None:
+    assert ErrorDetail("$.a", "is wrong.").as_dict() == {"path": "$.a", "message": "is wrong."}
+    marked = ErrorDetail("$.a", "is wrong.", gateway_reports=True)
+    assert marked.as_dict() == {"path": "$.a", "message": "is wrong.", "gateway_reports": True}
+    assert str(marked) == "$.a: is wrong."
+
+
 # --- JavaScript and Ajv semantics ------------------------------------------------------------------------
 
 
@@ -107,12 +228,12 @@ def test_datasets_route_does_not_encode(pack: SchemaPack) -> None:
     ],
 )
 def test_coercion_follows_ajv(value: Any, targets: list[str], expected: Any) -> None:
-    result = _coerce(value, targets)
-    assert ("no" if result is _NO_COERCION else result) == expected
+    result = coerce(value, targets)
+    assert ("no" if result is NO_COERCION else result) == expected
 
 
 def test_javascript_numbers_and_strings() -> None:
-    assert [_js_number_to_string(x) for x in (5.0, 0.1, 1e21, 1.5e-7, 1e20, 2.5e-6)] == [
+    assert [js_number_to_string(x) for x in (5.0, 0.1, 1e21, 1.5e-7, 1e20, 2.5e-6)] == [
         "5",
         "0.1",
         "1e+21",
@@ -120,14 +241,14 @@ def test_javascript_numbers_and_strings() -> None:
         "100000000000000000000",
         "0.0000025",
     ]
-    assert _js_to_number("  ") == 0 and _js_to_number("Infinity") == math.inf and math.isnan(_js_to_number("5x"))
+    assert js_to_number("  ") == 0 and js_to_number("Infinity") == math.inf and math.isnan(js_to_number("5x"))
 
 
 def test_patterns_use_javascript_meanings_on_re2() -> None:
-    assert _js_regex(r"^\s$")("\u00a0")  # JavaScript \s includes NBSP; RE2's does not
-    assert _js_regex(r"^\s$")("\x0b")
-    assert not _js_regex(r"^.$")("\r")  # JavaScript "." excludes line terminators
-    assert not _js_regex(r"^a$")("a\n")  # "$" is the end of input, not before a final newline
+    assert js_regex(r"^\s$")("\u00a0")  # JavaScript \s includes NBSP; RE2's does not
+    assert js_regex(r"^\s$")("\x0b")
+    assert not js_regex(r"^.$")("\r")  # JavaScript "." excludes line terminators
+    assert not js_regex(r"^a$")("a\n")  # "$" is the end of input, not before a final newline
 
 
 def test_lone_surrogates_do_not_break_the_regex_engine(judge: GatewayJudge) -> None:

@@ -31,13 +31,21 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class ErrorDetail:
-    """One problem, located by a JSON path into the document (``$`` is the whole object)."""
+    """One problem, located by a JSON path into the document (``$`` is the whole object).
+
+    ``gateway_reports``: this is the error the HDR UK Gateway itself would report (its validator stops at the
+    first error); it is listed first.
+    """
 
     path: str
     message: str
+    gateway_reports: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
+    def as_dict(self) -> dict[str, str | bool]:
+        out: dict[str, str | bool] = {"path": self.path, "message": self.message}
+        if self.gateway_reports:
+            out["gateway_reports"] = True
+        return out
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

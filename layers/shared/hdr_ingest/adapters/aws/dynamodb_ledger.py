@@ -75,7 +75,7 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         record_id=_record_id(item.get("dataset_id")),
         record_version=ints.get("dataset_version"),
         schema=item.get("schema"),
-        errors=tuple(ErrorDetail(str(e.get("path", "$")), str(e.get("message", ""))) for e in item.get("errors", [])),
+        errors=tuple(_error(e) for e in item.get("errors", [])),
         errors_total=ints.get("errors_total", 0),
         warnings=tuple(str(w) for w in item.get("warnings", [])),
         object_sha256=item.get("sha256"),
@@ -98,6 +98,11 @@ def _record_id(value: Any) -> int | str | None:
 
 def _destination(value: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
+
+
+def _error(item: dict[str, Any]) -> ErrorDetail:
+    """One stored error, with its mark when it is the error the Gateway reports."""
+    return ErrorDetail(str(item.get("path", "$")), str(item.get("message", "")), item.get("gateway_reports") is True)
 
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:

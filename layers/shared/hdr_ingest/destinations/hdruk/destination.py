@@ -14,7 +14,7 @@ from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 
 if TYPE_CHECKING:
     # Imported where a document is judged: importing the judge costs a cold start about 35 ms.
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
 
 class Gateway(Protocol):
@@ -61,7 +61,7 @@ class HdrukDestination:
         self.validation_mode = validation_mode
 
     def judge(self, document: Any, text: str) -> Verdict:
-        from hdr_ingest.destinations.hdruk.fidelity import judge_for  # lazily: see the import at the top
+        from hdr_ingest.destinations.hdruk.judge import judge_for  # lazily: see the import at the top
 
         judgement = judge_for(self._pack()).judge(document, self.target_schema, self.validation_mode, text=text)
         report, send = judgement.report, judgement.schema_to_send

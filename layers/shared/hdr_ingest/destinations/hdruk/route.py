@@ -51,7 +51,7 @@ def target_schema(text: str | None) -> SchemaRef | None:
 
 def build(spec: RouteSpec, common: Common) -> HdrukDestination:
     from hdr_ingest.destinations.hdruk.client import GatewayClient
-    from hdr_ingest.destinations.hdruk.fidelity import ValidationMode
+    from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
     pack_dir = common.schema_pack_dir or default_pack_dir()
     client = GatewayClient(

@@ -1,0 +1,653 @@
+"""The Ajv 8 emulation: one document against one schema, mutating it the way Ajv does."""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
+
+from .formats import FORMATS
+from .javascript import COERCIBLE, NO_COERCION, coerce, is_type, js_equal, js_key, js_key_order
+from .js_regex import CATASTROPHIC, js_regex
+from .records import Change, Path_, Quirk
+
+# Ajv 8, draft-07 vocabulary: keywords grouped and ordered as in its RULES (validation, applicator, format).
+_UNTYPED = ("$ref", "const", "enum", "not", "anyOf", "oneOf", "allOf", "if")
+_GROUPS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+    (None, (*_UNTYPED, "then", "else")),
+    ("number", ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf", "format")),
+    ("string", ("maxLength", "minLength", "pattern", "format")),
+    ("array", ("maxItems", "minItems", "additionalItems", "items", "uniqueItems", "contains")),
+    (
+        "object",
+        (
+            "maxProperties",
+            "minProperties",
+            "required",
+            "propertyNames",
+            "additionalProperties",
+            "dependencies",
+            "properties",
+            "patternProperties",
+        ),
+    ),
+)
+_RULES = frozenset(kw for _, kws in _GROUPS for kw in kws) | {"type", "nullable", "$comment", "id"}
+_REF_KEYWORDS = frozenset({"$ref", "$recursiveRef", "$recursiveAnchor", "$dynamicRef", "$dynamicAnchor"})
+
+
+def _has_ref(schema: Any) -> bool:
+    """Ajv ``inlineRef``: a referenced schema is inlined unless it contains a ``$ref`` anywhere."""
+    if isinstance(schema, dict):
+        return any(key in _REF_KEYWORDS or _has_ref(value) for key, value in schema.items())
+    if isinstance(schema, list):
+        return any(_has_ref(item) for item in schema)
+    return False
+
+
+def schema_types(schema: Mapping[str, Any]) -> list[str]:
+    declared = schema.get("type")
+    types = [declared] if isinstance(declared, str) else list(declared) if isinstance(declared, list) else []
+    if schema.get("nullable") is True and "null" not in types:
+        types.append("null")
+    return types
+
+
+def _rules_for_type(schema: Mapping[str, Any], kind: str) -> bool:
+    for group, keywords in _GROUPS:
+        if group == kind:
+            return any(keyword in schema for keyword in keywords)
+    return False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What Ajv compiles for one schema object, computed once: whether it has rules, whether it is a bare
+    ``$ref``, its types, and the keyword groups it uses with their keywords in Ajv's order."""
+
+    rules: bool
+    always_valid: bool
+    ref_only: str | None
+    types: tuple[str, ...]
+    coerce_to: tuple[str, ...]
+    check_types: bool  # with coercion
+    check_types_strict: bool  # without coercion
+    groups: tuple[tuple[str | None, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, schema: Mapping[str, Any]) -> _Plan:
+        rules = any(key in _RULES for key in schema)
+        ref = schema.get("$ref")
+        ref_only = ref if isinstance(ref, str) and not any(k in _RULES for k in schema if k != "$ref") else None
+        types = tuple(schema_types(schema))
+        coerce_to = tuple(t for t in types if t in COERCIBLE)
+
+        def check(targets: tuple[str, ...]) -> bool:
+            return bool(types) and not (not targets and len(types) == 1 and _rules_for_type(schema, types[0]))
+
+        groups = tuple(
+            (group, used) for group, keywords in _GROUPS if (used := tuple(k for k in keywords if k in schema))
+        )
+        return cls(rules, not rules, ref_only, types, coerce_to, check(coerce_to), check(()), groups)
+
+
+@dataclass
+class AjvError:
+    """One Ajv error. ``branches`` holds the errors of each alternative of a failed anyOf/oneOf."""
+
+    path: Path_
+    keyword: str
+    message: str
+    params: dict[str, Any]
+    value: Any
+    schema: Any
+    schema_path: str = ""
+    branches: tuple[tuple[AjvError, ...], ...] = ()
+
+    def ajv(self) -> dict[str, Any]:
+        return {
+            "instancePath": "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in self.path),
+            "schemaPath": self.schema_path,
+            "keyword": self.keyword,
+            "params": self.params,
+            "message": self.message,
+        }
+
+    def first(self) -> AjvError:
+        """The error Ajv puts first: a failed anyOf reports its first alternative's errors before itself."""
+        return self.branches[0][0].first() if self.branches and self.branches[0] else self
+
+
+class SchemaDoc:
+    """One schema file: ``$ref`` resolution (JSON pointers, as Ajv resolves the pack's local references)."""
+
+    def __init__(self, ref: SchemaRef, root: dict[str, Any]) -> None:
+        self.ref = ref
+        self.root = root
+        self._targets: dict[str, tuple[Any, bool]] = {}
+        self._plans: dict[int, _Plan] = {}
+        self._lock = threading.Lock()
+
+    def plan(self, schema: Mapping[str, Any]) -> _Plan:
+        """The :class:`_Plan` of a schema object of this file (cached by identity; the file is never changed)."""
+        found = self._plans.get(id(schema))
+        if found is None:
+            found = self._plans.setdefault(id(schema), _Plan.of(schema))
+        return found
+
+    def always_valid(self, schema: Any) -> bool:
+        if isinstance(schema, bool):
+            return schema
+        return isinstance(schema, dict) and self.plan(schema).always_valid
+
+    def resolve(self, pointer: str) -> tuple[Any, bool]:
+        """The schema ``pointer`` designates and whether Ajv compiles it as its own function (not inlined)."""
+        found = self._targets.get(pointer)
+        if found is not None:
+            return found
+        target: Any = self.root
+        seen = {pointer}
+        ref = pointer
+        while True:
+            target = self._pointer(ref)
+            follow = target.get("$ref") if isinstance(target, dict) else None
+            # Ajv follows a target that is only a $ref (plus annotations) to its own target.
+            if not isinstance(follow, str) or any(k in _RULES for k in target if k != "$ref") or follow in seen:
+                break
+            seen.add(follow)
+            ref = follow
+        result = (target, target is self.root or _has_ref(target))
+        with self._lock:
+            self._targets[pointer] = result
+        return result
+
+    def _pointer(self, ref: str) -> Any:
+        if ref in ("#", "#/", ""):
+            return self.root
+        if not ref.startswith("#/"):
+            raise LookupError(f"{self.ref}: only local references are supported, got {ref!r}")
+        node: Any = self.root
+        for raw in ref[2:].split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
+            part = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), part)
+            if isinstance(node, list) and part.isdigit():
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise LookupError(f"{self.ref}: cannot resolve {ref!r}")
+        return node
+
+
+@dataclass
+class _Hang:
+    path: Path_
+    value: str
+    seconds: float
+
+
+class AjvRun:
+    """One validation of one document against one schema, mutating the document the way Ajv does."""
+
+    def __init__(self, doc: SchemaDoc, *, coerce: bool = True, defaults: bool = True, all_errors: bool = False) -> None:
+        self.doc = doc
+        self.coerce = coerce
+        self.defaults = defaults
+        self.all_errors = all_errors
+        self.errors: list[AjvError] = []
+        self.changes: list[Change] = []
+        self.hangs: list[_Hang] = []
+
+    # entry -------------------------------------------------------------------------------------------
+    def run(self, document: Any) -> bool:
+        valid, _ = self._node(self.doc.root, document, None, None, (), False, "#")
+        return valid
+
+    # a schema node (Ajv subschemaCode) ---------------------------------------------------------------
+    def _node(
+        self, schema: Any, data: Any, parent: Any, key: Any, path: Path_, composite: bool, spath: str
+    ) -> tuple[bool, Any]:
+        if not isinstance(schema, dict):
+            if schema is False:
+                self._fail(path, "false schema", "boolean schema is false", {}, data, schema, spath)
+                return False, data
+            return True, data
+        plan = self.doc.plan(schema)
+        if not plan.rules:
+            return True, data
+        if plan.ref_only is not None:
+            return self._ref(plan.ref_only, data, parent, key, path, composite, spath)
+        start = len(self.errors)
+        types = plan.types
+        check_types = plan.check_types if self.coerce else plan.check_types_strict
+        if check_types and not any(is_type(t, data) for t in types):
+            coerced = coerce(data, plan.coerce_to) if self.coerce and plan.coerce_to else NO_COERCION
+            if coerced is NO_COERCION:
+                self._type_error(list(types), data, schema, path, spath)
+            else:
+                self.changes.append(Change(path, Quirk.AJV_COERCION, data, coerced))
+                data = coerced
+                if parent is not None:
+                    parent[key] = coerced
+        first = True
+        for group, keywords in plan.groups:
+            if not first and not self.all_errors and len(self.errors) > start:
+                break
+            first = False
+            if group is not None and not is_type(group, data):
+                if len(types) == 1 and types[0] == group and not check_types:
+                    self._type_error(list(types), data, schema, path, spath)
+                continue
+            if group in ("object", "array") and self.defaults and not composite:
+                self._defaults(schema, group, data, path)
+            for keyword in keywords:
+                ok, data = self._keyword(keyword, schema, data, parent, key, path, composite, spath, group)
+                if not ok and not self.all_errors:
+                    break
+        return len(self.errors) == start, data
+
+    def _ref(
+        self, pointer: str, data: Any, parent: Any, key: Any, path: Path_, composite: bool, spath: str
+    ) -> tuple[bool, Any]:
+        target, compiled = self.doc.resolve(pointer)
+        if not compiled:  # inlined: same data variable and the caller's composite state
+            return self._node(target, data, parent, key, path, composite, pointer)
+        # A separately compiled function: no composite state inside (defaults apply again), and the caller's
+        # variable for this value is not refreshed after the call (Ajv only updates parentData[property]).
+        valid, _ = self._node(target, data, parent, key, path, False, pointer)
+        return valid, data
+
+    # defaults (Ajv useDefaults) ----------------------------------------------------------------------
+    def _defaults(self, schema: Mapping[str, Any], group: str, data: Any, path: Path_) -> None:
+        if group == "object" and isinstance(schema.get("properties"), dict):
+            for name, sub in schema["properties"].items():
+                if isinstance(sub, dict) and "default" in sub and name not in data:
+                    data[name] = copy.deepcopy(sub["default"])
+                    self.changes.append(Change((*path, name), Quirk.AJV_DEFAULTS, None, data[name], True))
+        elif group == "array" and isinstance(schema.get("items"), list):
+            for index, sub in enumerate(schema["items"]):
+                if isinstance(sub, dict) and "default" in sub and index >= len(data):
+                    # Ajv assigns data[i]; JavaScript pads the array with holes. Only appending keeps JSON.
+                    if index == len(data):
+                        data.append(copy.deepcopy(sub["default"]))
+                        self.changes.append(Change((*path, index), Quirk.AJV_DEFAULTS, None, data[index], True))
+
+    # keywords ----------------------------------------------------------------------------------------
+    def _keyword(
+        self,
+        keyword: str,
+        schema: Mapping[str, Any],
+        data: Any,
+        parent: Any,
+        key: Any,
+        path: Path_,
+        composite: bool,
+        spath: str,
+        group: str | None,
+    ) -> tuple[bool, Any]:
+        value = schema[keyword]
+        here = f"{spath}/{keyword}"
+        if keyword == "$ref":
+            return self._ref(value, data, parent, key, path, composite, here)
+        if keyword in ("anyOf", "oneOf"):
+            return self._union(keyword, value, data, parent, key, path, composite, here)
+        if keyword == "allOf":
+            ok = True
+            for index, sub in enumerate(value):
+                if self.doc.always_valid(sub):
+                    continue
+                sub_ok, data = self._node(sub, data, parent, key, path, composite, f"{here}/{index}")
+                if not sub_ok:
+                    ok = False
+                    if not self.all_errors:
+                        break
+            return ok, data
+        if keyword == "not":
+            mark = len(self.errors)
+            sub_ok, data = self._node(value, data, parent, key, path, True, here)
+            del self.errors[mark:]
+            if sub_ok:
+                return self._fail(path, keyword, "must NOT be valid", {}, data, value, here), data
+            return True, data
+        if keyword == "if":
+            return self._if_then_else(schema, data, parent, key, path, composite, spath)
+        if keyword in ("then", "else"):
+            return True, data
+        if keyword == "const":
+            if js_equal(data, value):
+                return True, data
+            return self._fail(
+                path, keyword, "must be equal to constant", {"allowedValue": value}, data, value, here
+            ), data
+        if keyword == "enum":
+            if any(js_equal(data, choice) for choice in value):
+                return True, data
+            params = {"allowedValues": value}
+            message = "must be equal to one of the allowed values"
+            return self._fail(path, keyword, message, params, data, value, here), data
+        if group == "number":
+            return self._number(keyword, value, data, path, here), data
+        if group == "string":
+            return self._string(keyword, value, data, path, here), data
+        if group == "array":
+            return self._array(keyword, schema, data, path, composite, here), data
+        if group == "object":
+            return self._object(keyword, schema, data, path, composite, here), data
+        return True, data
+
+    def _union(
+        self,
+        keyword: str,
+        branches: list[Any],
+        data: Any,
+        parent: Any,
+        key: Any,
+        path: Path_,
+        composite: bool,
+        here: str,
+    ) -> tuple[bool, Any]:
+        if any(self.doc.always_valid(branch) for branch in branches):
+            return True, data  # Ajv skips the whole keyword (no coercion in the other branches either)
+        mark = len(self.errors)
+        groups: list[tuple[AjvError, ...]] = []
+        passing: list[int] = []
+        for index, branch in enumerate(branches):
+            before = len(self.errors)
+            ok, data = self._node(branch, data, parent, key, path, True, f"{here}/{index}")
+            groups.append(tuple(self.errors[before:]))
+            if ok:
+                passing.append(index)
+                if keyword == "anyOf" or len(passing) > 1:
+                    break
+        valid = len(passing) == 1 if keyword == "oneOf" else bool(passing)
+        del self.errors[mark:]
+        if valid:
+            return True, data
+        if keyword == "anyOf":
+            message, params = "must match a schema in anyOf", {}
+        else:
+            message, params = "must match exactly one schema in oneOf", {"passingSchemas": passing or None}
+        error = AjvError(path, keyword, message, params, data, branches, here, tuple(groups))
+        self.errors.append(error)
+        return False, data
+
+    def _if_then_else(
+        self, schema: Mapping[str, Any], data: Any, parent: Any, key: Any, path: Path_, composite: bool, spath: str
+    ) -> tuple[bool, Any]:
+        has_then, has_else = "then" in schema, "else" in schema
+        if not has_then and not has_else:
+            return True, data
+        mark = len(self.errors)
+        if_ok, data = self._node(schema["if"], data, parent, key, path, True, f"{spath}/if")
+        del self.errors[mark:]
+        branch = "then" if if_ok else "else"
+        if branch not in schema:
+            return True, data
+        ok, data = self._node(schema[branch], data, parent, key, path, composite, f"{spath}/{branch}")
+        if not ok:
+            self._fail(path, "if", f'must match "{branch}" schema', {"failingKeyword": branch}, data, schema, spath)
+        return ok, data
+
+    def _number(self, keyword: str, limit: Any, data: Any, path: Path_, here: str) -> bool:
+        if keyword == "format":
+            return True
+        if keyword == "multipleOf":
+            bad = limit == 0 or (data / limit) != int(data / limit)
+            return not bad or self._fail(
+                path, keyword, f"must be multiple of {limit}", {"multipleOf": limit}, data, limit, here
+            )
+        ops = {
+            "maximum": ("<=", lambda a, b: a > b),
+            "minimum": (">=", lambda a, b: a < b),
+            "exclusiveMaximum": ("<", lambda a, b: a >= b),
+            "exclusiveMinimum": (">", lambda a, b: a <= b),
+        }
+        if keyword in ops and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            sign, fails = ops[keyword]
+            if fails(data, limit):
+                params = {"comparison": sign, "limit": limit}
+                return self._fail(path, keyword, f"must be {sign} {limit}", params, data, limit, here)
+        return True
+
+    def _string(self, keyword: str, value: Any, data: str, path: Path_, here: str) -> bool:
+        if keyword in ("maxLength", "minLength"):
+            too_long = keyword == "maxLength" and len(data) > value
+            too_short = keyword == "minLength" and len(data) < value
+            if too_long or too_short:
+                comp = "more" if keyword == "maxLength" else "fewer"
+                message = f"must NOT have {comp} than {value} characters"
+                return self._fail(path, keyword, message, {"limit": value}, data, value, here)
+            return True
+        if keyword == "pattern":
+            if js_regex(value)(data):
+                return True
+            estimate = CATASTROPHIC.get(value)
+            if estimate is not None:
+                self.hangs.append(_Hang(path, data, estimate(data)))
+            return self._fail(path, keyword, f'must match pattern "{value}"', {"pattern": value}, data, value, here)
+        if keyword == "format":
+            check = FORMATS.get(value) if isinstance(value, str) else None
+            if check is None or check(data):
+                return True
+            return self._fail(path, keyword, f'must match format "{value}"', {"format": value}, data, value, here)
+        return True
+
+    def _array(
+        self, keyword: str, schema: Mapping[str, Any], data: list[Any], path: Path_, composite: bool, here: str
+    ) -> bool:
+        value = schema[keyword]
+        if keyword in ("maxItems", "minItems"):
+            if (keyword == "maxItems" and len(data) > value) or (keyword == "minItems" and len(data) < value):
+                comp = "more" if keyword == "maxItems" else "fewer"
+                return self._fail(
+                    path, keyword, f"must NOT have {comp} than {value} items", {"limit": value}, data, value, here
+                )
+            return True
+        if keyword == "items":
+            if isinstance(value, list):
+                return self._items(list(enumerate(value)), data, path, composite, here)
+            if self.doc.always_valid(value):
+                return True
+            return self._items([(i, value) for i in range(len(data))], data, path, composite, here, same=True)
+        if keyword == "additionalItems":
+            items = schema.get("items")
+            if not isinstance(items, list) or self.doc.always_valid(value) or len(data) <= len(items):
+                return True
+            if value is False:
+                limit = len(items)
+                message = f"must NOT have more than {limit} items"
+                return self._fail(path, keyword, message, {"limit": limit}, data, value, here)
+            extra = [(i, value) for i in range(len(items), len(data))]
+            return self._items(extra, data, path, composite, here, same=True)
+        if keyword == "uniqueItems":
+            return value is not True or self._unique(schema, data, path, here)
+        if keyword == "contains":
+            return self._contains(value, data, path, here)
+        return True
+
+    def _items(
+        self,
+        pairs: list[tuple[int, Any]],
+        data: list[Any],
+        path: Path_,
+        composite: bool,
+        here: str,
+        same: bool = False,
+    ) -> bool:
+        ok = True
+        for index, sub in pairs:
+            if index >= len(data) or self.doc.always_valid(sub):
+                continue
+            where = here if same else f"{here}/{index}"
+            item_ok, _ = self._node(sub, data[index], data, index, (*path, index), composite, where)
+            if not item_ok:
+                ok = False
+                if not self.all_errors:
+                    break
+        return ok
+
+    def _unique(self, schema: Mapping[str, Any], data: list[Any], path: Path_, here: str) -> bool:
+        items = schema.get("items")
+        item_types = schema_types(items) if isinstance(items, dict) else []
+        duplicate: tuple[int, int] | None = None
+        if item_types and not any(t in ("object", "array") for t in item_types):
+            seen: dict[str, int] = {}
+            for i in range(len(data) - 1, -1, -1):
+                item = data[i]
+                if not any(is_type(t, item) for t in item_types):
+                    continue
+                text = js_key(item) + ("_" if len(item_types) > 1 and isinstance(item, str) else "")
+                if text in seen:
+                    duplicate = (i, seen[text])
+                    break
+                seen[text] = i
+        else:
+            for i in range(len(data) - 1, 0, -1):
+                j = next((j for j in range(i - 1, -1, -1) if js_equal(data[i], data[j])), None)
+                if j is not None:
+                    duplicate = (i, j)
+                    break
+        if duplicate is None:
+            return True
+        i, j = duplicate
+        message = f"must NOT have duplicate items (items ## {j} and {i} are identical)"
+        return self._fail(path, "uniqueItems", message, {"i": i, "j": j}, data, True, here)
+
+    def _contains(self, schema: Any, data: list[Any], path: Path_, here: str) -> bool:
+        message = "must contain at least 1 valid item(s)"
+        if self.doc.always_valid(schema):
+            return len(data) >= 1 or self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
+        mark = len(self.errors)
+        for index, item in enumerate(data):
+            ok, _ = self._node(schema, item, data, index, (*path, index), True, here)
+            if ok:
+                del self.errors[mark:]
+                return True
+        del self.errors[mark:]
+        return self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
+
+    def _object(
+        self, keyword: str, schema: Mapping[str, Any], data: dict[str, Any], path: Path_, composite: bool, here: str
+    ) -> bool:
+        value = schema[keyword]
+        if keyword == "required":
+            ok = True
+            for name in value if isinstance(value, list) else []:
+                if name not in data:
+                    params = {"missingProperty": name}
+                    self._fail(path, keyword, f"must have required property '{name}'", params, data, value, here)
+                    ok = False
+                    if not self.all_errors:
+                        break
+            return ok
+        if keyword == "additionalProperties":
+            return self._additional(schema, value, data, path, composite, here)
+        if keyword == "properties":
+            ok = True
+            for name, sub in value.items():
+                if self.doc.always_valid(sub):
+                    continue
+                has_default = self.defaults and not composite and isinstance(sub, dict) and "default" in sub
+                if not has_default and name not in data:
+                    continue
+                if name not in data:  # a default could not be assigned (not an object): nothing to check
+                    continue
+                item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{name}")
+                if not item_ok:
+                    ok = False
+                    if not self.all_errors:
+                        break
+            return ok
+        if keyword == "patternProperties":
+            ok = True
+            for pattern, sub in value.items():
+                test = js_regex(pattern)
+                for name in [n for n in data if test(n)]:
+                    item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{pattern}")
+                    if not item_ok:
+                        ok = False
+                        if not self.all_errors:
+                            return False
+            return ok
+        if keyword in ("maxProperties", "minProperties"):
+            if (keyword == "maxProperties" and len(data) > value) or (keyword == "minProperties" and len(data) < value):
+                comp = "more" if keyword == "maxProperties" else "fewer"
+                message = f"must NOT have {comp} than {value} properties"
+                return self._fail(path, keyword, message, {"limit": value}, data, value, here)
+            return True
+        if keyword == "propertyNames":
+            ok = True
+            for name in list(data):
+                name_ok, _ = self._node(value, name, None, None, path, composite, here)
+                if not name_ok:
+                    ok = False
+                    if not self.all_errors:
+                        break
+            return ok
+        if keyword == "dependencies":
+            ok = True
+            for name, dependency in value.items():
+                if name not in data:
+                    continue
+                if isinstance(dependency, list):
+                    for needed in dependency:
+                        if needed not in data:
+                            message = f"must have property {needed} when property {name} is present"
+                            params = {"property": name, "missingProperty": needed, "depsCount": len(dependency)}
+                            self._fail(path, keyword, message, params, data, dependency, here)
+                            ok = False
+                else:
+                    dep_ok, _ = self._node(dependency, data, None, None, path, composite, f"{here}/{name}")
+                    ok = ok and dep_ok
+                if not ok and not self.all_errors:
+                    break
+            return ok
+        return True
+
+    def _additional(
+        self, schema: Mapping[str, Any], value: Any, data: dict[str, Any], path: Path_, composite: bool, here: str
+    ) -> bool:
+        if self.doc.always_valid(value):
+            return True
+        known = set(schema.get("properties") or {})
+        patterns = [js_regex(p) for p in schema.get("patternProperties") or {}]
+        ok = True
+        for name in js_key_order(data):
+            if name in known or any(test(name) for test in patterns):
+                continue
+            if value is False:
+                params = {"additionalProperty": name}
+                self._fail(
+                    path, "additionalProperties", "must NOT have additional properties", params, data, value, here
+                )
+                ok = False
+            elif isinstance(value, dict):
+                item_ok, _ = self._node(value, data[name], data, name, (*path, name), composite, here)
+                ok = ok and item_ok
+            if not ok and not self.all_errors:
+                break
+        return ok
+
+    # errors ------------------------------------------------------------------------------------------
+    def _type_error(self, types: list[str], data: Any, schema: Any, path: Path_, spath: str) -> None:
+        joined = ",".join(types)
+        self._fail(path, "type", f"must be {joined}", {"type": joined}, data, schema, f"{spath}/type")
+
+    def _fail(
+        self, path: Path_, keyword: str, message: str, params: dict[str, Any], value: Any, schema: Any, spath: str
+    ) -> bool:
+        self.errors.append(AjvError(path, keyword, message, params, value, schema, spath))
+        return False
+
+
+def flat_ajv(error: AjvError) -> Iterator[AjvError]:
+    """Ajv's ``errors`` array: a failed anyOf's alternatives first, then the anyOf error itself."""
+    for branch in error.branches:
+        for sub in branch:
+            yield from flat_ajv(sub)
+    yield error
