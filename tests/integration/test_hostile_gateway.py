@@ -248,7 +248,7 @@ def test_retry_after_as_a_date_is_seconds_from_now() -> None:
 def drip(head: bytes, byte: bytes = b" ", every_s: float = 0.25, count: int = int(STOP_S / 0.25)) -> Handler:
     """Sends ``head``, then one byte every ``every_s``: never slower than a read timeout, never done."""
 
-    def handle(conn: socket.socket, _: bytes) -> None:
+    def handle(conn: socket.socket, _request: bytes) -> None:
         conn.sendall(head)
         stopped = threading.Event()
         for _ in range(count):
@@ -348,7 +348,7 @@ def big(announce: bool) -> Handler:
     """A 50 MB lookup answer, with or without a Content-Length."""
     total, piece = 50 * 1024 * 1024, b"x" * 65536
 
-    def handle(conn: socket.socket, _: bytes) -> None:
+    def handle(conn: socket.socket, _request: bytes) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         head += f"Content-Length: {total}\r\n".encode() if announce else b"Connection: close\r\n"
         conn.sendall(head + b'\r\n{"data": ["')

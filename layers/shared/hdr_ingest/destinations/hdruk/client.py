@@ -208,9 +208,10 @@ class GatewayClient:
         deadline_s: float | None,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-        cap: int | None = None,
+        echoed: bool = False,
     ) -> _Reply | GatewayAnswer:
-        """The raw answer, or the failure (TRANSIENT or PERMANENT) when there is no complete one in time."""
+        """The raw answer, or the failure (TRANSIENT or PERMANENT) when there is no complete one in time.
+        ``echoed``: the answer carries the document back (an update), so the cap allows for twice its size."""
         if any(value_problem(value) for value in credentials.secret_values()):
             return GatewayAnswer(AnswerKind.PERMANENT, None, _CREDENTIALS_UNSENDABLE.format("refused before sending"))
         started = time.monotonic()
@@ -222,6 +223,7 @@ class GatewayClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         request = (method, f"{self.base_url}{path}", params, data, headers)
+        cap = self.max_answer_bytes + (2 * len(data) if echoed and data else 0)
         failure = transient(f"no time left before the call's deadline of {total:g} s")
         for attempt in range(CONNECT_ATTEMPTS):
             if attempt and time.monotonic() + CONNECT_BACKOFF_S * attempt < deadline:
@@ -230,7 +232,7 @@ class GatewayClient:
             if left <= 0.01:
                 return failure
             try:
-                return self._attempt(request, read_timeout_s, left, deadline, cap or self.max_answer_bytes)
+                return self._attempt(request, read_timeout_s, left, deadline, cap)
             except _NotSent as not_sent:
                 failure = not_sent.answer
         return failure
@@ -316,8 +318,7 @@ class GatewayClient:
             deadline_s,
             self._schema_params(schema),
             body,
-            # An update answers the dataset with its metadata (as the Gateway translated it): allow for the document.
-            cap=self.max_answer_bytes + 2 * len(json.dumps(document, ensure_ascii=False).encode("utf-8")),
+            echoed=True,  # an update answers the dataset with its metadata (as the Gateway translated it)
         )
         if isinstance(reply, GatewayAnswer):
             return reply
