@@ -45,6 +45,7 @@ class Server:
     cut_short: list[bool] = field(default_factory=list)  # per connection: the client went away mid-answer
     stopped: threading.Event = field(default_factory=threading.Event)
     greeting: bytes = b""  # sent as soon as a connection is accepted, before any request
+    connections: list[int] = field(default_factory=list)  # one entry per connection accepted
 
     @property
     def url(self) -> str:
@@ -58,6 +59,7 @@ class Server:
                 continue
             except OSError:
                 return
+            self.connections.append(1)
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _one(self, conn: socket.socket) -> None:
@@ -298,6 +300,15 @@ def test_the_connection_after_an_expired_call_is_not_reused() -> None:
         again = gateway.find(DATASETID, CREDENTIALS, 5.0, deadline_s=10.0)
     assert expired.kind is AnswerKind.TRANSIENT
     assert (again.kind, again.dataset_id, again.found) == (AnswerKind.SUCCESS, 3, True)
+    assert len(server.connections) == 2  # the shut-down connection was not handed to the next call
+
+
+def test_answers_read_to_their_end_keep_the_connection_for_the_next_call() -> None:
+    with serving(json_answer(200, {"data": [{"id": 3, "datasetid": DATASETID}]})) as server:
+        gateway = client(server)
+        answers = [gateway.find(DATASETID, CREDENTIALS, 5.0, deadline_s=10.0) for _ in range(3)]
+    assert all(a.found for a in answers)
+    assert len(server.connections) == 1
 
 
 @pytest.fixture

@@ -247,33 +247,38 @@ class GatewayClient:
     ) -> _Reply | GatewayAnswer:
         method, url, params, data, headers = request
         response: requests.Response | None = None
-        with _Watch(deadline) as watch:
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    timeout=(min(self.connect_timeout_s, left), max(0.01, min(read_timeout_s, left))),
-                    # requests keeps custom headers (x-client-id, ...) on a redirect to another host: never follow.
-                    allow_redirects=False,
-                    stream=True,
-                )
-                raw, complete = _read(response, cap)
-                reply = _Reply(response.status_code, raw, dict(response.headers), complete)
-            except Exception as exc:  # noqa: BLE001 - every failure of a call becomes an answer
-                failure = failure_answer(exc)
-                if _never_sent(exc):
-                    raise _NotSent(failure) from None
-                if watch.expired:
-                    return transient(f"no complete answer within the call's deadline ({type(exc).__name__})")
-                return failure
-            finally:
-                _close(response)
-        if watch.expired:  # the socket was shut down: what was read may be cut short without an error
-            return transient("no complete answer within the call's deadline")
-        return reply
+        reply: _Reply | None = None
+        watch = _Watch(deadline)
+        try:
+            with watch:
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        headers=headers,
+                        timeout=(min(self.connect_timeout_s, left), max(0.01, min(read_timeout_s, left))),
+                        # requests keeps custom headers (x-client-id, ...) on a redirect to another host: never
+                        # follow one.
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                    raw, complete = _read(response, cap)
+                    reply = _Reply(response.status_code, raw, dict(response.headers), complete)
+                except Exception as exc:  # noqa: BLE001 - every failure of a call becomes an answer
+                    failure = failure_answer(exc)
+                    if _never_sent(exc):
+                        raise _NotSent(failure) from None
+                    if watch.expired:
+                        return transient(f"no complete answer within the call's deadline ({type(exc).__name__})")
+                    return failure
+            # The watchdog is done: from here the connection can go back to the pool.
+            if watch.expired:  # the socket was shut down: what was read may be cut short without an error
+                return transient("no complete answer within the call's deadline")
+            return reply
+        finally:
+            _close(response, reuse=reply is not None and reply.complete and not watch.expired)
 
     def create(
         self,
@@ -401,11 +406,13 @@ def _read(response: requests.Response, cap: int) -> tuple[bytes, bool]:
     return b"".join(chunks), True
 
 
-def _close(response: requests.Response | None) -> None:
-    """Give the connection back (an answer read to its end) or close it (an answer not read to its end)."""
+def _close(response: requests.Response | None, reuse: bool) -> None:
+    """Give the connection back to the pool (``reuse``: an answer read to its end, in time) or close it."""
     if response is None or response.raw is None:
         return
     try:
+        if not reuse:
+            response.raw.close()  # closes the connection too: the pool makes a new one next time
         response.close()
     except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail; nothing to do about it
         pass
