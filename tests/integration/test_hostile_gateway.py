@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,10 +50,12 @@ class Server:
     stopped: threading.Event = field(default_factory=threading.Event)
     greeting: bytes = b""  # sent as soon as a connection is accepted, before any request
     connections: list[int] = field(default_factory=list)  # one entry per connection accepted
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/api/v1"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}/api/v1"
 
     def serve(self) -> None:
         while not self.stopped.is_set():
@@ -63,6 +69,13 @@ class Server:
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _one(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn.settimeout(STOP_S)
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                conn.close()
+                return
         with conn:
             conn.settimeout(STOP_S)
             if self.greeting:
@@ -104,8 +117,8 @@ def _read_request(conn: socket.socket) -> bytes | None:
 
 
 @contextlib.contextmanager
-def serving(handler: Handler, greeting: bytes = b"") -> Iterator[Server]:
-    server = Server(handler, greeting=greeting)
+def serving(handler: Handler, greeting: bytes = b"", tls: ssl.SSLContext | None = None) -> Iterator[Server]:
+    server = Server(handler, greeting=greeting, tls=tls)
     server.sock.bind(("127.0.0.1", 0))
     server.sock.listen(8)
     server.sock.settimeout(0.2)
@@ -471,3 +484,60 @@ def test_a_lookup_of_our_dataset_without_a_usable_id_is_permanent() -> None:
     with serving(json_answer(200, {"data": [{"id": "7", "datasetid": DATASETID}]})) as server:
         got = find(server)
     assert got.kind is AnswerKind.PERMANENT
+
+
+# --- the same over TLS (the Gateway is HTTPS): the watchdog shuts a TLS socket down too -------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    command += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def tls_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+def tls_client(server: Server, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> GatewayClient:
+    """A client that trusts the test certificate, and only it (requests prefers REQUESTS_CA_BUNDLE, when set, to
+    the session's own ``verify``)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    gateway = client(server)
+    gateway.session.verify = str(certificate[0])
+    return gateway
+
+
+def test_a_tls_answer_dripped_byte_by_byte_ends_at_the_deadline(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    with serving(drip(head), tls=tls_context(certificate)) as server:
+        gateway = tls_client(server, certificate, monkeypatch)
+        got = gateway.create(DOC, SCHEMA, DATASETID, CREDENTIALS, 5.0, deadline_s=1.0)
+        ok = json_answer(201, {"message": "created", "data": 8, "version": 1})
+        server.handler = ok
+        after = gateway.create(DOC, SCHEMA, DATASETID, CREDENTIALS, 5.0, deadline_s=10.0)
+    assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
+    assert (after.kind, after.dataset_id) == (AnswerKind.SUCCESS, 8)  # the next call works, on a new connection
+
+
+def test_a_certificate_that_is_not_trusted_is_a_tls_failure(certificate: tuple[Path, Path]) -> None:
+    with serving(json_answer(200, {"data": []}), tls=tls_context(certificate)) as server:
+        got = client(server).find(DATASETID, CREDENTIALS, 5.0)  # the system's trust store: self-signed refused
+        assert server.requests == []
+    assert got.kind is AnswerKind.TRANSIENT and "certificate verify failed" in got.message
