@@ -324,6 +324,38 @@ def test_answers_read_to_their_end_keep_the_connection_for_the_next_call() -> No
     assert len(server.connections) == 1
 
 
+def test_threads_sharing_a_client_only_lose_their_own_slow_calls() -> None:
+    """Records are processed in threads over one pool: a watchdog shuts down its own call's socket only."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+    def by_datasetid(conn: socket.socket, request: bytes) -> None:
+        if b"dataset_id=slow" in request:
+            drip(head, count=12)(conn, request)
+            return
+        json_answer(200, {"data": [{"id": 5, "datasetid": "fast"}]})(conn, request)
+
+    results: list[tuple[str, GatewayAnswer]] = []
+
+    def work(gateway: GatewayClient, index: int) -> None:
+        for call in range(4):
+            name = "slow" if (index + call) % 3 == 0 else "fast"
+            results.append((name, gateway.find(name, CREDENTIALS, 5.0, deadline_s=0.6 if name == "slow" else 20.0)))
+
+    with serving(by_datasetid) as server:
+        gateway = GatewayClient(server.url, connect_timeout_s=2.0, pool_size=4)
+        threads = [threading.Thread(target=work, args=(gateway, i)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(STOP_S)
+    assert len(results) == 16
+    for name, got in results:
+        if name == "fast":
+            assert (got.kind, got.dataset_id) == (AnswerKind.SUCCESS, 5), got.message
+        else:
+            assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
+
+
 @pytest.fixture
 def unaccepting() -> Iterator[str]:
     """A port whose accept queue is full: a new connection is never completed."""
