@@ -31,7 +31,7 @@ class PickyLedger(Ledger):
 
 
 class ExplodingGateway(Gateway):
-    def find(self, datasetid: str, credentials: Any, read_timeout_s: float) -> Any:
+    def find(self, datasetid: str, credentials: Any, read_timeout_s: float, **_: Any) -> Any:
         raise KeyError("data")
 
 

@@ -110,6 +110,7 @@ class Gateway:
         datasetid: str,
         credentials: AppCredentials,
         read_timeout_s: float,
+        **_: Any,
     ) -> GatewayAnswer:
         self.calls.append(("create", (schema, datasetid, credentials.app_id)))
         return self.creates.pop(0)
@@ -121,19 +122,20 @@ class Gateway:
         schema: SchemaRef | None,
         credentials: AppCredentials,
         read_timeout_s: float,
+        **_: Any,
     ) -> GatewayAnswer:
         self.calls.append(("update", dataset_id))
         return self.updates.pop(0)
 
-    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("find", datasetid))
         return self.found
 
-    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("archive", dataset_id))
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
-    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("unarchive", dataset_id))
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
