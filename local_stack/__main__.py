@@ -24,8 +24,8 @@ from typing import Any
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
 from hdr_ingest.usecases.pipeline import LedgerEntry
+from hdr_ingest_cli.render import render, shorten
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
-from local_stack.table import render, shorten
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
@@ -118,7 +118,7 @@ def outcome_row(entry: LedgerEntry) -> list[str]:
 
 def _cli_command() -> str:
     """How to run the CLI here: the console script once installed, else the module."""
-    return "hdr-ingest" if shutil.which("hdr-ingest") else "python -m local_stack.cli"
+    return "hdr-ingest" if shutil.which("hdr-ingest") else "python -m hdr_ingest_cli"
 
 
 def print_endpoints(stack: Any, state_path: Path) -> None:

@@ -49,10 +49,10 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+import hdr_ingest_cli as cli
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.pipeline import DLQ_MESSAGE_KIND, LedgerEntry
-from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import FINAL_STATUSES, LocalStack, StackOptions
 from tests.conftest import EXAMPLES, PACK_DIR, ROOT

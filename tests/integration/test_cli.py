@@ -1,4 +1,4 @@
-"""``hdr-ingest`` (local_stack.cli): validate's exit codes and JSON, redrive's receive/send/delete fallback on
+"""``hdr-ingest`` (hdr_ingest_cli): validate's exit codes and JSON, redrive's receive/send/delete fallback on
 moto (server mode, where StartMessageMoveTask answers 500, and in-process, where it raises NotImplementedError),
 and the status, drop and invoke commands."""
 
@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import hdr_ingest_cli as cli
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 from hdr_ingest.core.outcome import ErrorDetail, Status
 from hdr_ingest.usecases.pipeline import LedgerEntry
-from local_stack import cli
 from local_stack.aws import MotoServer
 from tests.conftest import EXAMPLES, ROOT
 

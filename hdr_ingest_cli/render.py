@@ -1,4 +1,4 @@
-"""Plain aligned text tables for a terminal (no dependencies)."""
+"""Output for a terminal: plain aligned text tables (no dependencies)."""
 
 from __future__ import annotations
 

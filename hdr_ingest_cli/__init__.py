@@ -1,0 +1,18 @@
+"""`hdr-ingest`: the operator CLI. Pre-flight validation, drops, the ledger, DLQ replay and local invocations.
+
+    hdr-ingest validate FILE|DIR... [--schema "HDRUK 4.0.0"] [--json]   exit 1 when any file is invalid
+    hdr-ingest drop FILE|DIR... [--bucket B] [--prefix incoming/]
+    hdr-ingest status [SOURCE] [--failed] [--table T] [--json]
+    hdr-ingest redrive [--dlq-url Q] [--queue-url Q]
+    hdr-ingest invoke EVENT.json [--env-file events/env.json]
+
+While `make run` (`python -m local_stack`) runs, the AWS commands default their endpoint, credentials,
+bucket, table and queues to that stack (read from `.local-stack/stack.json`). Elsewhere, pass the names
+and use the usual AWS configuration (`--profile`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...).
+"""
+
+from __future__ import annotations
+
+from hdr_ingest_cli.app import build_parser, main
+
+__all__ = ["build_parser", "main"]

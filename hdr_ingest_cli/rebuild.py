@@ -1,0 +1,56 @@
+"""`hdr-ingest rebuild-ledger`: a lost ledger rebuilt from the Gateway."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hdr_ingest_cli.common import UsageError
+from hdr_ingest_cli.render import render
+from hdr_ingest_cli.stack import aws_for, find_state, required
+
+__all__ = ["cmd_rebuild_ledger"]
+
+
+def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
+    """Write a ledger item for every source in the bucket that has a dataset on the Gateway."""
+    from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+    from hdr_ingest.adapters.aws.s3 import S3ObjectStore
+    from hdr_ingest.adapters.aws.secrets import AppCredentials
+    from hdr_ingest.core.source_object import SourceObject
+    from hdr_ingest.destinations.hdruk.client import GatewayClient
+    from hdr_ingest.entry.settings import DEFAULT_GATEWAY_URL, HeaderStyle
+    from hdr_ingest.usecases.rebuild_ledger import rebuild_ledger, sources_of
+
+    state = find_state(args)
+    env = state.function_env if state else {}
+    bucket = required(args.bucket, state, "bucket", "--bucket")
+    table = required(args.table, state, "table", "--table")
+    secret_id = args.secret_id or env.get("GATEWAY_SECRET_ID")
+    if not secret_id:
+        raise UsageError("--secret-id is required (the Gateway credentials secret)")
+    gateway_url = args.gateway_url or env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL
+    style = HeaderStyle(args.header_style or env.get("GATEWAY_HEADER_STYLE") or HeaderStyle.X_HEADERS.value)
+    aws = aws_for(args, state)
+    s3 = aws.client("s3")
+    secret = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    credentials = AppCredentials.from_secret(json.loads(secret), secret_id)
+    objects = [
+        SourceObject(bucket, item["Key"], etag=str(item.get("ETag", "")).strip('"') or None, size=item.get("Size"))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=args.prefix)
+        for item in page.get("Contents", [])
+        if item["Key"].lower().endswith(".json")
+    ]
+    store = S3ObjectStore(s3)
+    lines = rebuild_ledger(
+        sources_of(objects, store, args.id_pointer),
+        DynamoDbLedger(aws.resource("dynamodb").Table(table)),
+        GatewayClient(gateway_url, style),
+        credentials,
+    )
+    if args.json:
+        print(json.dumps([line.__dict__ for line in lines], indent=2, ensure_ascii=False))
+    else:
+        rows = [[line.source, line.status, str(line.dataset_id or "-"), line.detail] for line in lines]
+        print(render(["source", "status", "dataset", "detail"], rows) if rows else f"no .json objects in {bucket}")
+    return 1 if any(line.status == "ERROR" for line in lines) else 0
