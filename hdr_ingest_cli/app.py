@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -44,10 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("drop", help="upload metadata files to the bucket's incoming/ prefix")
+    p = sub.add_parser("drop", help="upload metadata files to the bucket's incoming/ prefix (--wait: and follow them)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files, or directories of them")
     p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
     p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
+    p.add_argument("--force", action="store_true", help="upload even where the local stack watches no prefix")
+    p.add_argument("--wait", action="store_true", help="follow the files to their final outcomes and list them")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits at most (default 300)")
+    p.add_argument("--table", help="the ledger table --wait reads (default: the local stack's)")
     add_aws_options(p)
     p.set_defaults(func=cmd_drop)
 
@@ -79,13 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_aws_options(p)
     p.set_defaults(func=cmd_rebuild_ledger)
 
-    p = sub.add_parser("invoke", help="run the function on an event file in this process (like sam local invoke)")
+    p = sub.add_parser(
+        "invoke",
+        help="run the function on an event file in this process (like sam local invoke), against the "
+        "running local stack when there is one",
+    )
     p.add_argument("event", type=Path, help="event JSON, e.g. events/sqs-s3-put.json")
     p.add_argument("--env-file", type=Path, help="environment in `sam local invoke --env-vars` format")
     p.add_argument("--function", default="IngestFunction", help="logical id in the env file (IngestFunction)")
     p.add_argument("--timeout", type=float, default=60.0, help="the function's timeout in seconds (60)")
-    p.add_argument("--state", type=Path, help="local stack state file (its function environment is the default)")
-    p.set_defaults(func=cmd_invoke)
+    p.add_argument("--state", type=Path, help="local stack state file (default: the running stack's)")
+    p.add_argument("--region", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--aws",
+        action="store_true",
+        help="run against the env file's AWS resources as they are, even when a local stack is running",
+    )
+    p.set_defaults(func=cmd_invoke, profile=None, endpoint_url=None)
     return parser
 
 
@@ -94,9 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"hdr-ingest {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`hdr-ingest status | head`): stop quietly, as `cat` would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe closed on
     return result
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hdr_ingest.core.outcome import Status
 
-__all__ = ["FAILED_STATUSES", "Print", "UsageError", "json_files"]
+__all__ = ["FAILED_STATUSES", "FINAL_STATUSES", "Print", "UsageError", "json_files"]
 
 FAILED_STATUSES = frozenset({Status.INVALID, Status.REJECTED, Status.FAILED, Status.RETRYING})
 Print = Callable[[str], None]
@@ -25,3 +25,7 @@ def json_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
                 yield found, found.relative_to(path).as_posix()
         else:
             yield path, path.name
+
+
+FINAL_STATUSES = frozenset(s for s in Status if s is not Status.RETRYING)
+"""Statuses after which nothing more happens to a source without a new drop (or a redrive)."""

@@ -44,7 +44,10 @@ def _move_task(aws: Aws, dlq_url: str, queue_url: str, wait: bool, say: Print) -
         handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)["TaskHandle"]
     except (ClientError, BotoCoreError, NotImplementedError, AttributeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        say(f"StartMessageMoveTask is not available here ({shorten(reason, 100)}); moving messages one by one.")
+        say(
+            "Moving the messages one by one (receive, send, then delete): this endpoint does not offer SQS's "
+            f"own redrive, StartMessageMoveTask ({shorten(reason, 80)})."
+        )
         return None
     say(f"started message move task {handle}")
     if not wait:

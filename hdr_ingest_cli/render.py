@@ -1,12 +1,20 @@
-"""Output for a terminal: plain aligned text tables (no dependencies)."""
+"""Output for a terminal: plain aligned text tables (also used by ``python -m local_stack``), and the rich
+console the CLI prints its tables, colours and progress bars with."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["render", "shorten", "width"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+__all__ = ["PIPE_WIDTH", "console", "print_table", "render", "shorten", "styled", "width"]
 
 
 def width(text: str) -> int:
@@ -55,3 +63,56 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# --- rich: the CLI's tables, colours and progress ---------------------------------------------------------
+
+PIPE_WIDTH = 1000
+"""Columns when the output is not a terminal (a pipe, a file): wide enough that no row is wrapped."""
+
+STATUS_STYLES = {
+    "CREATED": "green",
+    "UPDATED": "green",
+    "UNCHANGED": "cyan",
+    "ARCHIVED": "blue",
+    "RETRYING": "yellow",
+    "PROCESSING": "yellow",
+    "INVALID": "red",
+    "REJECTED": "red",
+    "FAILED": "bold red",
+    "catalogue": "magenta",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr): colour and the terminal's width on a terminal, plain text at
+    :data:`PIPE_WIDTH` columns elsewhere (``NO_COLOR`` is honoured)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    return Console(
+        file=stream,
+        width=None if terminal else PIPE_WIDTH,
+        force_terminal=terminal,
+        no_color=not terminal or bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=not terminal,
+    )
+
+
+def styled(status: str) -> Text:
+    """A status word in its colour."""
+    from rich.text import Text
+
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def print_table(out: Console, table: Any) -> None:
+    """``table`` on ``out``: as drawn on a terminal; elsewhere a line a row, without trailing padding."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    with out.capture() as captured:
+        out.print(table)
+    out.file.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hdr_ingest_cli.common import UsageError
-from local_stack.state import StackState, default_state_path
+from local_stack.state import StackState
 
 __all__ = ["Aws", "add_aws_options", "aws_for", "find_state", "required"]
 
@@ -16,7 +16,7 @@ __all__ = ["Aws", "add_aws_options", "aws_for", "find_state", "required"]
 def find_state(args: argparse.Namespace) -> StackState | None:
     """The running local stack, when this command targets it: no ``--profile`` and no other ``--endpoint-url``."""
     path: Path | None = getattr(args, "state", None)
-    state = StackState.load(path or default_state_path())
+    state = StackState.load(path) if path else StackState.find()
     if state is None or getattr(args, "profile", None):
         return None
     endpoint = getattr(args, "endpoint_url", None)
@@ -71,4 +71,9 @@ def add_aws_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", help="AWS endpoint (default: the local stack's, if one is running)")
     parser.add_argument("--profile", help="AWS profile to use")
     parser.add_argument("--region", help="AWS region")
-    parser.add_argument("--state", type=Path, help="local stack state file (default: .local-stack/stack.json)")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="local stack state file (default: $HGI_LOCAL_STATE, else .local-stack/stack.json here, in a parent "
+        "directory or in the checkout hdr-ingest runs from)",
+    )

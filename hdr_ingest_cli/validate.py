@@ -4,18 +4,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
 from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.fix_messages import show
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, explain, judge_for
+
+# The only module of the CLI that imports the Gateway judge.
+from hdr_ingest.destinations.hdruk.fidelity import ValidationMode, explain, gateway_preprocess, judge_for
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from hdr_ingest_cli.common import UsageError, json_files
 
-__all__ = ["cmd_validate"]
+__all__ = ["as_written", "cmd_validate", "value_at"]
+
+_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+def value_at(document: Any, path: str) -> tuple[bool, Any]:
+    """The value at a JSON path as the messages write it (``$.summary.title``, ``$[2]``, ``$["odd key"]``)."""
+    if not path.startswith("$"):
+        return False, None
+    value, rest = document, path[1:]
+    while rest:
+        step = _STEP.match(rest)
+        if step is None:
+            return False, None
+        name, index, quoted = step.groups()
+        key: Any = int(index) if index is not None else (json.loads(quoted) if quoted else name)
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return False, None
+        rest = rest[step.end() :]
+    return True, value
+
+
+def as_written(error: ErrorDetail, document: Any) -> ErrorDetail:
+    """The error quoting the value as the file has it, not as the Gateway's pre-processing (HTML encoding,
+    trimming) turned it before validating; what the Gateway made of it is said beside."""
+    found, value = value_at(document, error.path)
+    if not found:
+        return error
+    processed = gateway_preprocess(value)
+    written, seen = show(value), show(processed)
+    if processed == value or written == seen or seen not in error.message:
+        return error
+    message = error.message.replace(
+        seen, f"{written} (which the Gateway, after its input clean-up, validates as {seen})", 1
+    )
+    return ErrorDetail(error.path, message)
 
 
 def _failed(path: Path, summary: str, errors: Iterable[ErrorDetail], schema: str | None = None) -> dict[str, Any]:
@@ -45,7 +86,7 @@ def _validate_one(
         result = (
             {"file": str(path), "valid": True, "schema": schema, "summary": report.summary, "errors": []}
             if report.valid
-            else _failed(path, report.summary, report.errors, schema)
+            else _failed(path, report.summary, [as_written(e, export) for e in report.errors], schema)
         )
         # everything after the verdict and the errors: the other mode's verdict and each Gateway behaviour met
         explanation = [line for line in explain(judgement)[1:] if not line.startswith("  $")]
@@ -68,7 +109,7 @@ def _validate_catalogue(
         identifier = element_identifier(element, pointer)
         judgement = judge_for(pack).judge(element, target, mode)
         report = judgement.report
-        errors = [ErrorDetail(f"$[{index}]{e.path[1:]}", e.message) for e in report.errors]
+        errors = [ErrorDetail(f"$[{index}]{e.path[1:]}", as_written(e, element).message) for e in report.errors]
         if identifier is None:
             errors.insert(0, ErrorDetail(f"$[{index}]", missing_identifier_message(pointer)))
         elif identifier in seen:

@@ -25,7 +25,7 @@ from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
 from hdr_ingest.usecases.pipeline import LedgerEntry
 from hdr_ingest_cli.render import render, shorten
-from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
+from local_stack.state import DEFAULT_PREFIXES, DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
@@ -117,8 +117,18 @@ def outcome_row(entry: LedgerEntry) -> list[str]:
 
 
 def _cli_command() -> str:
-    """How to run the CLI here: the console script once installed, else the module."""
-    return "hdr-ingest" if shutil.which("hdr-ingest") else "python -m hdr_ingest_cli"
+    """How to run the CLI, as it can be pasted here: ``hdr-ingest`` when that is on PATH and is this venv's,
+    else this venv's console script by its path (``.venv/bin/hdr-ingest`` under ``make run``)."""
+    mine = Path(sys.executable).parent / "hdr-ingest"
+    found = shutil.which("hdr-ingest")
+    if found and Path(found).resolve() == mine.resolve():
+        return "hdr-ingest"
+    if not mine.exists():
+        return f"{sys.executable} -m hdr_ingest_cli"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
 
 
 def print_endpoints(stack: Any, state_path: Path) -> None:
@@ -140,11 +150,12 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
         print(f"  {label:<{width}}  {value}")
     creds = " ".join(f"{k}={v}" for k, v in aws.credentials.items() if k != "AWS_SESSION_TOKEN")
     cli = _cli_command()
-    print("\nDrop a file (any name ending in .json under incoming/):")
+    print("\nDrop a file (any name ending in .json under incoming/), from another terminal:")
+    print(f"  {cli} drop my.json --wait")
+    print("or with the AWS CLI, if you have it:")
     print(f"  {creds} AWS_DEFAULT_REGION={aws.region} \\")
     print(f"    aws --endpoint-url {aws.endpoint_url} s3 cp my.json s3://{aws.bucket}/incoming/")
-    print(f"  {cli} drop my.json")
-    print(f"Ledger: {cli} status [--failed]    Replay the dead-letter queue: {cli} redrive")
+    print(f"The ledger: {cli} status        Replay the dead-letter queue: {cli} redrive")
 
 
 def print_results(results: list[Result]) -> None:
@@ -266,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gateway_url": stack.gateway_url,
                 "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
                 "function_env": stack.function_env,
+                "prefixes": list(DEFAULT_PREFIXES),
             },
         )
         seen: dict[str, str] = {}
