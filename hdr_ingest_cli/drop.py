@@ -52,7 +52,7 @@ def _check_prefix(prefix: str, state: StackState | None, force: bool) -> None:
     print(f"warning: {message} (uploading anyway: --force)", file=sys.stderr)
 
 
-def _progress(total: int, what: str) -> Any:
+def _progress(what: str) -> Any:
     """A progress bar on stderr when it is a terminal; otherwise nothing is drawn."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -74,16 +74,22 @@ def _previous(table: Any, source: str) -> str | None:
 
 
 def _upload(s3: Any, table: Any, bucket: str, prefix: str, pairs: list[tuple[Path, str]], each: bool) -> list[Upload]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     uploads: list[Upload] = []
-    with _progress(len(pairs), "uploading") as progress:
+    with _progress("uploading") as progress:
         task = progress.add_task("uploading", total=len(pairs))
         for path, name in pairs:
             key = prefix + name
             if not key.lower().endswith(".json"):
                 print(f"warning: {key} does not end in .json; it will not be published", file=sys.stderr)
             data = path.read_bytes()
-            before = _previous(table, f"s3://{bucket}/{key}")
-            s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+            try:
+                before = _previous(table, f"s3://{bucket}/{key}")
+                s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json")
+            except (ClientError, BotoCoreError) as exc:
+                print(f"error: {path} was not uploaded to s3://{bucket}/{key}: {exc}", file=sys.stderr)
+                break
             uploads.append(Upload(path, key, len(data), before))
             if each:
                 line = f"uploaded {path} -> s3://{bucket}/{key} ({len(data)} bytes)"
@@ -108,7 +114,7 @@ def wait_for_outcomes(table: Any, bucket: str, uploads: list[Upload], timeout_s:
     pending = {f"s3://{bucket}/{u.key}": u.before for u in uploads}
     done: dict[str, Row] = {}
     deadline = time.monotonic() + timeout_s
-    with _progress(len(pending), "processing") as progress:
+    with _progress("processing") as progress:
         task = progress.add_task("processing", total=len(pending))
         while pending and time.monotonic() < deadline:
             for source, before in list(pending.items()):
@@ -148,6 +154,9 @@ def cmd_drop(args: argparse.Namespace) -> int:
     table = aws.resource("dynamodb").Table(required(args.table, state, "table", "--table")) if args.wait else None
     uploads = _upload(aws.client("s3"), table, bucket, prefix, pairs, each=len(pairs) <= LIST_EACH_UPLOAD)
     print(f"uploaded {len(uploads)} file(s), {_size(sum(u.size for u in uploads))}, to s3://{bucket}/{prefix}")
+    if len(uploads) < len(pairs):
+        print(f"{len(pairs) - len(uploads)} file(s) not uploaded", file=sys.stderr)
+        return 1
     if table is None:
         return 0
     rows, missing = wait_for_outcomes(table, bucket, uploads, args.timeout)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from hdr_ingest_cli.common import UsageError
-from hdr_ingest_cli.render import render
+from hdr_ingest_cli.render import console, print_table, styled
 from hdr_ingest_cli.stack import aws_for, find_state, required
 
 __all__ = ["cmd_rebuild_ledger"]
@@ -51,6 +52,20 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([line.__dict__ for line in lines], indent=2, ensure_ascii=False))
     else:
-        rows = [[line.source, line.status, str(line.dataset_id or "-"), line.detail] for line in lines]
-        print(render(["source", "status", "dataset", "detail"], rows) if rows else f"no .json objects in {bucket}")
+        _print_lines(lines, bucket)
     return 1 if any(line.status == "ERROR" for line in lines) else 0
+
+
+def _print_lines(lines: list[Any], bucket: str) -> None:
+    from rich.table import Table
+
+    if not lines:
+        print(f"no .json objects in {bucket}")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("source", "status", "dataset"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for line in lines:
+        table.add_row(line.source, styled(line.status), str(line.dataset_id or "-"), line.detail)
+    print_table(console(), table)

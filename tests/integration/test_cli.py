@@ -669,3 +669,12 @@ def test_a_state_file_without_prefixes_means_incoming(tmp_path: Path) -> None:
     write_state(path, {"pid": os.getpid(), "aws": {"bucket": "b"}})
     state = StackState.load(path)
     assert state is not None and state.prefixes == ["incoming/"]
+
+
+def test_drop_to_a_missing_bucket_says_what_was_not_uploaded(capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        code, out, err = run(capsys, "drop", str(VALID), "--bucket", "no-such-bucket", "--region", REGION)
+    assert code == 1
+    assert "uploaded 0 file(s)" in out
+    assert f"error: {VALID} was not uploaded to s3://no-such-bucket/incoming/docs.example.json" in err
+    assert "NoSuchBucket" in err and "Traceback" not in err
