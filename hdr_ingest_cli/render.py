@@ -1,20 +1,18 @@
-"""Output for a terminal: plain aligned text tables (also used by ``python -m local_stack``), and the rich
-console the CLI prints its tables, colours and progress bars with."""
+"""Output for a terminal: the rich console the CLI (and ``python -m local_stack``) prints its tables, colours and
+progress bars with, and a width-aware ``shorten`` for single lines."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import unicodedata
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-__all__ = ["PIPE_WIDTH", "console", "print_table", "render", "shorten", "styled", "width"]
+__all__ = ["PIPE_WIDTH", "console", "print_table", "shorten", "styled", "width"]
 
 
 def width(text: str) -> int:
@@ -40,29 +38,6 @@ def shorten(text: str, limit: int) -> str:
         out += char
         used += w
     return out + "…"
-
-
-def render(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int | None = None) -> str:
-    """Left-aligned columns separated by two spaces; the last column is cut to fit ``max_width``
-    (the terminal's width by default)."""
-    if max_width is None:
-        max_width = shutil.get_terminal_size((160, 24)).columns
-    columns = len(headers)
-    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(width(row[i]) for row in cells) for i in range(columns)]
-    fixed = sum(widths[:-1]) + 2 * (columns - 1)
-    last = max(20, max_width - fixed)
-    widths[-1] = min(widths[-1], last)
-    lines = []
-    for index, row in enumerate(cells):
-        parts = []
-        for i, cell in enumerate(row):
-            text = shorten(cell, widths[i]) if i == columns - 1 else cell
-            parts.append(text + " " * (widths[i] - width(text)) if i < columns - 1 else text)
-        lines.append("  ".join(parts).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 # --- rich: the CLI's tables, colours and progress ---------------------------------------------------------
