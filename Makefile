@@ -17,7 +17,7 @@ export HDRUK_SCHEMATA_DIR
 .PHONY: audit
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## create .venv with the pinned dependencies
 
@@ -61,13 +61,13 @@ test: setup schemas lint ## the whole suite: lint, unit, integration, end-to-end
 test-unit: setup schemas ## unit tests only
 	$(PY) -m pytest -m unit
 
-test-integration: setup schemas
+test-integration: setup schemas ## integration tests only: moto and the Gateway emulator over HTTP
 	$(PY) -m pytest -m integration
 
-test-e2e: setup schemas
+test-e2e: setup schemas ## end-to-end tests on the local stack (includes the 3.5-minute fault-injection run)
 	$(PY) -m pytest -m e2e
 
-test-infra: setup
+test-infra: setup ## template.yaml assertions
 	$(PY) -m pytest -m infra
 
 run: setup schemas ## the whole pipeline locally: moto server, Gateway emulator, sample drops
@@ -84,7 +84,7 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 	/tmp/hgi-lock/bin/pip install --quiet -r requirements/dev.txt
 	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
 
-clean:
+clean: ## remove the venvs, the schema pack, .aws-sam and the tool caches
 	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(SCAN_VENV)
 	rm -rf $(AUDIT_VENV)

@@ -38,13 +38,17 @@ class FakeGateway:
         d = self.datasets[dataset_id]
         return GatewayAnswer(AnswerKind.SUCCESS, status, "ok", dataset_id=dataset_id, dataset_version=d["version"])
 
-    def create(self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float, **_: Any) -> Any:
+    def create(
+        self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float, **_: Any
+    ) -> Any:
         self.calls.append("create")
         new_id = len(self.datasets) + 1
         self.datasets[new_id] = {"datasetid": datasetid, "version": 1, "archived": False, "doc": document}
         return self._ok(201, new_id)
 
-    def update(self, dataset_id: int, document: dict[str, Any], schema: SchemaRef | None, c: Any, t: float, **_: Any) -> Any:
+    def update(
+        self, dataset_id: int, document: dict[str, Any], schema: SchemaRef | None, c: Any, t: float, **_: Any
+    ) -> Any:
         self.calls.append("update")
         d = self.datasets.get(dataset_id)
         if d is None or d["archived"]:

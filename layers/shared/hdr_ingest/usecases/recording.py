@@ -63,7 +63,11 @@ class Recorder:
                 reason=f"{outcome.reason}{unfinished} Gave up after {delivery.receive_count} deliveries; "
                 "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
             )
-        self.ledger.record(self._minimal(work, outcome) if minimal else self.entry(work, outcome), work.owner)
+        try:
+            self.ledger.record(self._minimal(work, outcome) if minimal else self.entry(work, outcome), work.owner)
+        except Exception:
+            work.record_refused = True
+            raise
         work.recorded = True
         if outcome.status.is_failure:
             self.dead_letters.send(self.dead_letter(work, outcome))
@@ -84,8 +88,10 @@ class Recorder:
     def unexpected(self, work: Work, exc: Exception) -> Outcome:
         """An error nothing classified: recorded with its type and a bounded message (RETRYING, so FAILED and
         dead-lettered on the last delivery). If even that write is refused, a minimal item says so."""
-        if work.recorded:
-            raise exc  # the outcome is written (a later step failed): SQS delivers the record again
+        if work.recorded or (work.record_refused and not work.delivery.final):
+            # The outcome is written and a later step failed, or the ledger refused the write: SQS delivers the
+            # record again (on the last delivery, a refused write is tried once more, then a minimal one).
+            raise exc
         what = f"{type(exc).__name__}: {bounded(str(exc), MAX_MESSAGE_CHARS)}".rstrip(": ")
         outcome = Outcome(Status.RETRYING, f"Unexpected failure ({what}); will retry.")
         try:
