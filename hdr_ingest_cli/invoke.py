@@ -32,7 +32,9 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "local_stack" / "samples"
 FAILURES = frozenset({Status.INVALID, Status.REJECTED, Status.FAILED})
 SAMPLE_WAIT_S = 60.0
 # What the local stack decides, whatever the env file says: its resources, endpoint, credentials and region.
-STACK_KEYS = frozenset({"GATEWAY_URL", "GATEWAY_SECRET_ID", "LEDGER_TABLE", "DLQ_URL", "SCHEMA_PACK_DIR"})
+STACK_KEYS = frozenset(
+    {"GATEWAY_URL", "GATEWAY_SECRET_ID", "LEDGER_TABLE", "DLQ_URL", "SCHEMA_PACK_DIR", "ALLOW_LOCAL_DESTINATIONS"}
+)
 
 
 def load_env_file(path: Path, function: str) -> dict[str, str]:
