@@ -20,7 +20,7 @@ from hdr_ingest_cli.validate import cmd_validate
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse declaration of every command and option
     parser = argparse.ArgumentParser(
         prog="hdr-ingest", description=hdr_ingest_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

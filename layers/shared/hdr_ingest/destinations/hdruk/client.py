@@ -453,7 +453,7 @@ _CREDENTIALS_UNSENDABLE = (
 )
 
 
-def failure_answer(exc: BaseException) -> GatewayAnswer:
+def failure_answer(exc: BaseException) -> GatewayAnswer:  # noqa: C901 - one branch per requests/urllib3 failure
     """What a call that raised means. The exception's own text is never used where it could quote a header value
     (``InvalidHeader`` does, with the credentials in it); only its type, and a TLS failure's reason."""
     name, root = type(exc).__name__, _root(exc)
