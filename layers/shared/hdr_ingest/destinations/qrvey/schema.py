@@ -26,7 +26,7 @@ TARGET = "Qrvey dataset definition 1"
 # ``columnTypes`` option replaces the list).
 COLUMN_TYPES: tuple[str, ...] = ("TEXT", "NUMBER", "DATE", "DATETIME", "BOOLEAN", "IMAGE", "OBJECT", "ARRAY")
 CONNECTOR_TYPE = r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$"
-_ID = {"type": "string", "minLength": 1, "pattern": r"\S", "x-fix": "a Qrvey id, copied from Qrvey"}
+_ID = {"type": "string", "pattern": r"\S", "x-fix": "a Qrvey id, copied from Qrvey"}
 
 DATASET_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -37,7 +37,6 @@ DATASET_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {
             "type": "string",
-            "minLength": 1,
             "maxLength": 200,
             "pattern": r"\S",
             "x-fix": 'the dataset\'s name as Qrvey shows it, e.g. "Air quality 2024"',
