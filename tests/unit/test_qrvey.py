@@ -336,3 +336,14 @@ def test_archive_deletes_and_restore_asks_for_a_new_dataset() -> None:
     dest, client = destination(Reply(200, {"datasetId": "d-1"}))
     assert dest.archive("d-1", CALL).kind is AnswerKind.SUCCESS and client.calls == [("DELETE", "/d-1", None)]
     assert dest.restore("d-1", CALL).kind is AnswerKind.NOT_FOUND
+
+
+def test_a_recorded_dataset_gone_is_looked_for_by_key_before_a_new_one_is_created() -> None:
+    gone = Reply(404, {"status": "error", "errors": [{"message": "Dataset d-1 not found"}]})
+    other = {"datasetId": "d-2", "name": tagged_name("x", KEY, digest_of(definition()))}
+    dest, client = destination(gone, Reply(200, {"Items": [other]}), held(definition(), "LOADED"))
+    answer = dest.update("d-1", KEY, definition(), VERDICT, CALL)
+    assert (answer.kind, answer.record_id) == (AnswerKind.SUCCESS, "d-2")
+    assert [c[:2] for c in client.calls] == [("GET", "/d-1"), ("POST", "/all"), ("GET", "/d-2")]
+    dest, _ = destination(gone, Reply(200, {"Items": []}))
+    assert dest.update("d-1", KEY, definition(), VERDICT, CALL).kind is AnswerKind.NOT_FOUND

@@ -119,6 +119,13 @@ class QrveyDestination:
         """The ledger (or a lookup) names a dataset of this source: finish it if it holds this definition, else
         refuse the change or recreate it (``onChange``)."""
         dataset = self._get(str(record_id), call)
+        if isinstance(dataset, Answer) and dataset.kind is AnswerKind.NOT_FOUND:
+            # Gone (deleted on Qrvey, or recreated by a try that got no answer): another dataset of this source?
+            found = self.find(key, call)
+            if found.kind is not AnswerKind.SUCCESS or found.record_id is None or found.record_id == str(record_id):
+                return dataset if found.kind is AnswerKind.SUCCESS else found
+            record_id = found.record_id
+            dataset = self._get(str(record_id), call)
         if isinstance(dataset, Answer):
             return dataset
         tag = tag_of(dataset.get("name"))
