@@ -107,7 +107,11 @@ class DatasetJudge:
     """Checks a dataset definition against :data:`DATASET_SCHEMA` and what the route knows (its appId and userId),
     every error with its JSON path and what to do."""
 
-    def __init__(self, app_id: str, user_id: str, column_types: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, app_id: str | None = None, user_id: str | None = None, column_types: Sequence[str] | None = None
+    ) -> None:
+        """Without ``app_id``/``user_id`` (``hdr-ingest validate --kind qrvey`` with no route) columns' ids are
+        not compared with a route's."""
         from jsonschema import Draft202012Validator
 
         self.app_id = app_id
@@ -142,7 +146,7 @@ class DatasetJudge:
             where = f"$.columns[{index}]"
             for field, expected in (("appId", self.app_id), ("userId", self.user_id)):
                 value = column.get(field)
-                if isinstance(value, str) and value != expected:
+                if expected is not None and isinstance(value, str) and value != expected:
                     out.append(
                         ErrorDetail(
                             f"{where}.{field}",
