@@ -4,6 +4,7 @@ its load states, error envelope and fault injection; and the bundled Qrvey sampl
 from __future__ import annotations
 
 import json
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 import requests
 
+from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
+from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.schema import DatasetJudge
 from local_stack.qrvey_emulator import QrveyEmulator
 
@@ -115,3 +119,16 @@ def test_the_qrvey_samples_are_judged_as_their_manifest_says() -> None:
     for sample in manifest["sample"]:
         verdict = judge.judge(json.loads((SAMPLES / sample["file"]).read_text(encoding="utf-8")))
         assert verdict.valid is (sample["expect"] != ["INVALID"]), sample["file"]
+
+
+def test_the_client_bounds_each_call_by_size_and_deadline(qrvey: QrveyEmulator) -> None:
+    path = "/user/u-1/app/a-1/qollect/dataset/all"
+    client = QrveyClient(qrvey.base_url, max_answer_bytes=10)
+    small = client.call("POST", path, ApiKey(KEY), 5, time.monotonic() + 5, "search", {})
+    assert isinstance(small, Answer) and small.kind is AnswerKind.TRANSIENT and "size limit" in small.message
+    qrvey.faults.set_latency_ms(1500)
+    slow = QrveyClient(qrvey.base_url).call("POST", path, ApiKey(KEY), 5, time.monotonic() + 0.5, "search", {})
+    assert isinstance(slow, Answer) and slow.kind is AnswerKind.TRANSIENT and slow.http_status is None
+    qrvey.faults.set_latency_ms(0)
+    fine = QrveyClient(qrvey.base_url).call("POST", path, ApiKey(KEY), 5, time.monotonic() + 5, "search", {})
+    assert isinstance(fine, Reply) and fine.body == {"Count": 0, "Items": []}

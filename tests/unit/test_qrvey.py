@@ -14,7 +14,7 @@ from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.ports import Call, CredentialsError, Verdict
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.destinations.qrvey.answers import classify, messages_of, retry_after
-from hdr_ingest.destinations.qrvey.client import Reply
+from hdr_ingest.destinations.qrvey.client import Reply, header_problem
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination, digest_of, tag_of, tagged_name
 from hdr_ingest.destinations.qrvey.route import problems
@@ -52,8 +52,12 @@ class ScriptedClient:
 
     replies: list[Reply | Answer] = field(default_factory=list)
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    untils: list[float] = field(default_factory=list)
 
-    def call(self, method: str, path: str, key: ApiKey, timeout_s: float, doing: str, body: Any = None) -> Any:
+    def call(
+        self, method: str, path: str, key: ApiKey, timeout_s: float, until: float, doing: str, body: Any = None
+    ) -> Any:
+        self.untils.append(until)
         self.calls.append((method, path.removeprefix(BASE), body))
         return self.replies.pop(0)
 
@@ -98,6 +102,14 @@ def test_every_bad_or_missing_option_is_named() -> None:
         "option columnTypes=[] must be a non-empty list",
     ):
         assert expected in text
+
+
+def test_an_api_key_that_cannot_be_a_header_is_refused_without_quoting_it() -> None:
+    for bad in ("line\nbreak-0123", "café-0123456789", "k" * 600):
+        with pytest.raises(CredentialsError) as refused:
+            ApiKey.from_secret({"api_key": bad}, "s")
+        assert bad not in str(refused.value) and "cannot be sent as an HTTP header" in str(refused.value)
+    assert header_problem("fine-key") is None and header_problem("tab\there") is not None
 
 
 def test_the_secret_must_hold_an_api_key() -> None:
@@ -347,3 +359,18 @@ def test_a_recorded_dataset_gone_is_looked_for_by_key_before_a_new_one_is_create
     assert [c[:2] for c in client.calls] == [("GET", "/d-1"), ("POST", "/all"), ("GET", "/d-2")]
     dest, _ = destination(gone, Reply(200, {"Items": []}))
     assert dest.update("d-1", KEY, definition(), VERDICT, CALL).kind is AnswerKind.NOT_FOUND
+
+
+def test_the_calls_of_one_port_call_share_its_deadline() -> None:
+    dest, client = destination(Reply(200, {"datasetId": "d-1"}), Reply(200, {}))
+    dest.create(KEY, definition(), VERDICT, CALL)
+    assert len(set(client.untils)) == 1  # the load has what the create left, not a deadline of its own
+
+
+def test_a_success_needs_evidence() -> None:
+    dest, _ = destination(Reply(200, "<html>cut sh"))
+    assert dest.create(KEY, definition(), VERDICT, CALL).kind is AnswerKind.TRANSIENT
+    dest, _ = destination(Reply(200, {"datasetId": ""}))
+    assert "no datasetId" in dest.create(KEY, definition(), VERDICT, CALL).message
+    dest, _ = destination(Reply(200, {"Count": 0}))
+    assert dest.find(KEY, CALL).kind is AnswerKind.PERMANENT

@@ -8,6 +8,8 @@ from typing import Any
 from hdr_ingest.core.ports import CredentialsError
 
 SHAPE = '{"api_key": "<the Qrvey instance\'s API key>"}'
+MAX_KEY_CHARS = 512
+UNSENDABLE = "It cannot be sent as an HTTP header: copy the instance's API key into the secret again."
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,13 @@ class ApiKey:
         key = value.get("api_key")
         if not isinstance(key, str) or not key.strip():
             raise CredentialsError(f"secret {secret_id!r} lacks api_key: it must hold {SHAPE}")
-        return cls(key.strip())
+        key = key.strip()
+        if len(key) > MAX_KEY_CHARS or not key.isascii() or not key.isprintable():
+            raise CredentialsError(
+                f"secret {secret_id!r} has an api_key that is not printable ASCII of at most {MAX_KEY_CHARS} "
+                f"characters. {UNSENDABLE}"
+            )
+        return cls(key)
 
     def secret_values(self) -> tuple[str]:
         return (self.api_key,)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +49,20 @@ def tag_of(name: Any) -> tuple[str, str] | None:
     """``(key, digest)`` from a name made by :func:`tagged_name`, else ``None``."""
     match = _TAG.search(name) if isinstance(name, str) else None
     return (match["key"], match["digest"]) if match else None
+
+
+@dataclass(frozen=True)
+class _At:
+    """One port call's credentials, read timeout and deadline: the HTTP calls it makes (a create and its load,
+    a lookup then a load, ...) share the deadline, never each take the whole of it."""
+
+    key: ApiKey
+    timeout_s: float
+    until: float
+
+    @classmethod
+    def of(cls, call: Call) -> _At:
+        return cls(call.credentials, call.timeout_s, time.monotonic() + call.deadline_s)
 
 
 class QrveyDestination:
@@ -82,9 +97,12 @@ class QrveyDestination:
         return ApiKey.from_secret(secret, secret_id)
 
     def find(self, key: str, call: Call) -> Answer:
+        return self._find(key, _At.of(call))
+
+    def _find(self, key: str, at: _At) -> Answer:
         doing = "list the datasets of this application"
         query = {"limit": FIND_LIMIT, "filters": [{"filterType": "CONTAINS", "column": "search", "value": f"[{key}:"}]}
-        reply = self.client.call("POST", f"{self.datasets}/all", call.credentials, call.timeout_s, doing, query)
+        reply = self._http(at, "POST", f"{self.datasets}/all", doing, query)
         if isinstance(reply, Answer):
             return reply
         if reply.status == 404:
@@ -92,20 +110,32 @@ class QrveyDestination:
         if not reply.ok:
             return classify(reply.status, reply.body, reply.headers, doing)
         items = reply.body.get("Items") if isinstance(reply.body, dict) else None
-        ours = [i for i in items or [] if isinstance(i, dict) and (tag_of(i.get("name")) or ("",))[0] == key]
+        if not isinstance(items, list):
+            return Answer(
+                AnswerKind.PERMANENT,
+                reply.status,
+                f"Qrvey's answer to the dataset search (HTTP {reply.status}) holds no Items list, so whether this "
+                "source already has a dataset is unknown; check that the route's url is <instance>/devapi/v4.",
+            )
+        ours = [i for i in items if isinstance(i, dict) and (tag_of(i.get("name")) or ("",))[0] == key]
         if not ours:
             return Answer(AnswerKind.SUCCESS, reply.status, "no dataset of this source")
         return Answer(AnswerKind.SUCCESS, reply.status, "found", record_id=str(ours[0].get("datasetId")), found=True)
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return self._create(key, document, _At.of(call))
+
+    def _create(self, key: str, document: Any, at: _At) -> Answer:
         doing = "create the dataset"
         body = self._body(key, document)
-        reply = self.client.call("POST", self.create_path, call.credentials, call.timeout_s, doing, body)
+        reply = self._http(at, "POST", self.create_path, doing, body)
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
             return classify(reply.status, reply.body, reply.headers, doing, definition=True)
-        dataset_id = reply.body.get("datasetId") if isinstance(reply.body, dict) else None
+        if not isinstance(reply.body, dict):  # cut short or not JSON: the next try looks the dataset up first
+            return Answer(AnswerKind.TRANSIENT, reply.status, "Qrvey's answer to the create was not JSON; will retry.")
+        dataset_id = reply.body.get("datasetId")
         if not isinstance(dataset_id, str) or not dataset_id:
             return Answer(
                 AnswerKind.PERMANENT,
@@ -113,34 +143,38 @@ class QrveyDestination:
                 f"Qrvey answered the create with HTTP {reply.status} but no datasetId; check the route's createPath "
                 f"({self.create_path}) against the instance's Create Dataset endpoint.",
             )
-        return self._load(dataset_id, call)
+        return self._load(dataset_id, at)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """The ledger (or a lookup) names a dataset of this source: finish it if it holds this definition, else
         refuse the change or recreate it (``onChange``)."""
-        dataset = self._get(str(record_id), call)
+        at = _At.of(call)
+        dataset = self._get(str(record_id), at)
         if isinstance(dataset, Answer) and dataset.kind is AnswerKind.NOT_FOUND:
             # Gone (deleted on Qrvey, or recreated by a try that got no answer): another dataset of this source?
-            found = self.find(key, call)
+            found = self._find(key, at)
             if found.kind is not AnswerKind.SUCCESS or found.record_id is None or found.record_id == str(record_id):
                 return dataset if found.kind is AnswerKind.SUCCESS else found
             record_id = found.record_id
-            dataset = self._get(str(record_id), call)
+            dataset = self._get(str(record_id), at)
         if isinstance(dataset, Answer):
             return dataset
         tag = tag_of(dataset.get("name"))
         if tag is None or tag[1] != digest_of(document):
-            return self._changed(str(record_id), key, document, verdict, call)
-        return self._state(str(record_id), dataset, call, created=False)
+            return self._changed(str(record_id), key, document, at)
+        return self._state(str(record_id), dataset, at, created=False)
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
         """Deleting a Qrvey dataset cannot be undone: a new one is created."""
         return Answer(AnswerKind.NOT_FOUND, None, f"Qrvey dataset {record_id} was deleted; creating a new one.")
 
     def archive(self, record_id: RecordId, call: Call) -> Answer:
+        return self._archive(record_id, _At.of(call))
+
+    def _archive(self, record_id: RecordId, at: _At) -> Answer:
         doing = f"delete dataset {record_id}"
         path = f"{self.datasets}/{quote(str(record_id), safe='')}"
-        reply = self.client.call("DELETE", path, call.credentials, call.timeout_s, doing)
+        reply = self._http(at, "DELETE", path, doing)
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
@@ -148,7 +182,8 @@ class QrveyDestination:
         return Answer(AnswerKind.SUCCESS, reply.status, "deleted", record_id=record_id)
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
-        dataset = self._get(str(record_id), call)
+        at = _At.of(call)
+        dataset = self._get(str(record_id), at)
         if isinstance(dataset, Answer):
             if dataset.kind is AnswerKind.NOT_FOUND:
                 return replace(
@@ -158,9 +193,12 @@ class QrveyDestination:
                     "to create it anew.",
                 )
             return dataset
-        return self._state(str(record_id), dataset, call, created=True)
+        return self._state(str(record_id), dataset, at, created=True)
 
     # -- steps ---------------------------------------------------------------------------------------------
+    def _http(self, at: _At, method: str, path: str, doing: str, body: Any = None) -> Reply | Answer:
+        return self.client.call(method, path, at.key, at.timeout_s, at.until, doing, body)
+
     def _body(self, key: str, document: dict[str, Any]) -> dict[str, Any]:
         """The Create Dataset body: the file's definition, named with our tag, each column completed with what the
         route knows (appId, userId), its datasource's connection when there is one, and its original type."""
@@ -178,10 +216,10 @@ class QrveyDestination:
         name = tagged_name(document["name"], key, digest_of(document))
         return {**document, "name": name, "datasources": sources, "columns": columns}
 
-    def _get(self, dataset_id: str, call: Call) -> dict[str, Any] | Answer:
+    def _get(self, dataset_id: str, at: _At) -> dict[str, Any] | Answer:
         doing = f"look up dataset {dataset_id}"
         path = f"{self.datasets}/{quote(dataset_id, safe='')}"
-        reply = self.client.call("GET", path, call.credentials, call.timeout_s, doing)
+        reply = self._http(at, "GET", path, doing)
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
@@ -190,17 +228,17 @@ class QrveyDestination:
             return Answer(AnswerKind.TRANSIENT, reply.status, f"Qrvey answered {doing} with no dataset; will retry.")
         return reply.body
 
-    def _load(self, dataset_id: str, call: Call) -> Answer:
+    def _load(self, dataset_id: str, at: _At) -> Answer:
         doing = f"load dataset {dataset_id}"
         path = f"{self.datasets}/{quote(dataset_id, safe='')}/load"
-        reply: Reply | Answer = self.client.call("POST", path, call.credentials, call.timeout_s, doing)
+        reply = self._http(at, "POST", path, doing)
         if isinstance(reply, Answer):
             return replace(reply, record_id=dataset_id)
         if not reply.ok:
             return replace(classify(reply.status, reply.body, reply.headers, doing), record_id=dataset_id)
         return Answer(AnswerKind.PENDING, reply.status, "Qrvey is loading it", record_id=dataset_id)
 
-    def _state(self, dataset_id: str, dataset: dict[str, Any], call: Call, created: bool) -> Answer:
+    def _state(self, dataset_id: str, dataset: dict[str, Any], at: _At, created: bool) -> Answer:
         """A dataset holding this definition: published once LOADED, pending while LOADING, refused with Qrvey's
         reason when FAILED (on a check; a new drop of the same file loads it again), loaded when never loaded."""
         status = str(dataset.get("status") or "").upper()
@@ -216,9 +254,9 @@ class QrveyDestination:
                 "(the connection, table or columns) or in the file, then upload the file again to load it again.",
                 record_id=dataset_id,
             )
-        return self._load(dataset_id, call)  # DRAFT (never loaded), or FAILED and dropped again
+        return self._load(dataset_id, at)  # DRAFT (never loaded), or FAILED and dropped again
 
-    def _changed(self, dataset_id: str, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+    def _changed(self, dataset_id: str, key: str, document: Any, at: _At) -> Answer:
         if self.on_change != "recreate":
             return Answer(
                 AnswerKind.PERMANENT,
@@ -229,10 +267,10 @@ class QrveyDestination:
                 'onChange: "recreate".',
                 record_id=dataset_id,
             )
-        deleted = self.archive(dataset_id, call)
+        deleted = self._archive(dataset_id, at)
         if deleted.kind not in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
             return replace(deleted, record_id=dataset_id)
-        return self.create(key, document, verdict, call)
+        return self._create(key, document, at)
 
 
 def failure_reason(dataset: dict[str, Any]) -> str:
