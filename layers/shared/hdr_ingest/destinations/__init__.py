@@ -46,7 +46,10 @@ class _FunctionsKind:
         return self.builder(spec, common)
 
 
-_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route"}
+_MODULES = {
+    "hdruk": "hdr_ingest.destinations.hdruk.route",
+    "qrvey": "hdr_ingest.destinations.qrvey.route",
+}
 _REGISTERED: dict[str, Kind] = {}
 
 
