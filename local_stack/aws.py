@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "AwsOptions",
     "LocalAws",
     "MotoServer",
+    "patch_moto",
     "provision",
 ]
 
@@ -91,6 +93,38 @@ def _cheap_sqs_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _atomic_dynamodb_requests() -> None:
+    """DynamoDB applies each request to an item atomically: of two conditional writes racing for one item, one
+    fails its condition. moto's DynamoDB backend takes no lock, and its server (like ``mock_aws`` in a test with
+    several threads) handles requests concurrently: two conditional writes can both read the item before either
+    writes it, and both succeed (two leases held at once, two datasets published for one source). Serialise
+    moto's DynamoDB requests, reads too: moto updates an item in place, so a read beside a write could see half
+    of it. One lock for every table: the local stack has one, and each request takes moto a millisecond."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+    if getattr(call_action, "hgi_atomic", False):
+        return
+
+    def atomic_call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return call_action(self)
+
+    atomic_call_action.hgi_atomic = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
+
+
+def patch_moto() -> None:
+    """What the local stack changes in moto (idempotent; call before moto handles a request): DynamoDB requests
+    are atomic as in AWS, and two server overheads go."""
+    _atomic_dynamodb_requests()
+    _cache_moto_module_list()
+    _cheap_sqs_retention_check()
+
+
 class MotoServer:
     """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced."""
 
@@ -106,8 +140,7 @@ class MotoServer:
         if self.quiet:
             # werkzeug logs every request and every NotImplementedError traceback at INFO/ERROR.
             logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-        _cache_moto_module_list()
-        _cheap_sqs_retention_check()
+        patch_moto()
         from moto.server import ThreadedMotoServer
 
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=not self.quiet)
