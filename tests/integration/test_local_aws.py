@@ -4,12 +4,14 @@ conditional writes are atomic, as AWS makes them."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -20,7 +22,15 @@ from moto.core.utils import unix_time
 from moto.sqs.models import SQSBackend, sqs_backends
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
-from local_stack.aws import MotoServer, _cache_moto_module_list, _cheap_sqs_retention_check
+from local_stack.aws import (
+    NOTIFIED_EVENTS,
+    AwsOptions,
+    LocalAws,
+    MotoServer,
+    _cache_moto_module_list,
+    _cheap_sqs_retention_check,
+    provision,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +79,13 @@ def moto_server() -> Iterator[MotoServer]:
     server.stop()
 
 
+def fresh(server: MotoServer) -> str:
+    """The server's URL, once moto has forgotten every resource (another test's included)."""
+    reset = urllib.request.Request(f"{server.url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
+    return server.url
+
+
 @pytest.fixture(params=["moto server", "mock_aws"])
 def dynamodb_clients(request: pytest.FixtureRequest) -> Iterator[list[Any]]:
     """Tables ``race`` (key ``k``) and ``ledger`` (key ``source``, as the ledger's) and one DynamoDB client per
@@ -76,9 +93,7 @@ def dynamodb_clients(request: pytest.FixtureRequest) -> Iterator[list[Any]]:
     with contextlib.ExitStack() as stack:
         endpoint: dict[str, str] = {}
         if request.param == "moto server":
-            endpoint["endpoint_url"] = request.getfixturevalue("moto_server").url
-            reset = urllib.request.Request(f"{endpoint['endpoint_url']}/moto-api/reset", method="POST")
-            urllib.request.urlopen(reset, timeout=10).close()
+            endpoint["endpoint_url"] = fresh(request.getfixturevalue("moto_server"))
         else:
             stack.enter_context(mock_aws())
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -180,3 +195,48 @@ def test_concurrent_ledger_leases_have_one_holder(dynamodb_clients: list[Any]) -
         (holder,) = race(acquire)
         entry = dynamodb_clients[0].get_item(TableName="ledger", Key={"source": {"S": source}}, ConsistentRead=True)
         assert entry["Item"]["lease_owner"] == {"S": f"owner-{holder}"}
+
+
+# --- the bucket notifies the queue of every key -------------------------------------------------------------
+
+
+def notified(aws: LocalAws, expected: int) -> list[tuple[str, str]]:
+    """(event name, key) of the S3 notifications on the ingest queue, once ``expected`` of them are there."""
+    sqs = aws.client("sqs")
+    events: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 30
+    while len(events) < expected and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            for record in json.loads(message["Body"]).get("Records", []):  # (not the s3:TestEvent)
+                events.append((record["eventName"], unquote_plus(record["s3"]["object"]["key"])))
+    return sorted(events)
+
+
+def test_every_object_created_or_removed_reaches_the_queue(moto_server: MotoServer) -> None:
+    aws = provision(fresh(moto_server), AwsOptions(), app_id="app", client_id="client")
+    s3 = aws.client("s3")
+    (config,) = s3.get_bucket_notification_configuration(Bucket=aws.bucket)["QueueConfigurations"]
+    assert config["QueueArn"] == aws.queue_arn and "Filter" not in config
+    assert sorted(config["Events"]) == sorted(NOTIFIED_EVENTS)
+
+    keys = ["incoming/UPPER.JSON", "uploads/elsewhere.json", "incoming/notes.txt", "top level.json"]
+    for key in keys:
+        s3.put_object(Bucket=aws.bucket, Key=key, Body=b"{}")
+    s3.delete_object(Bucket=aws.bucket, Key="incoming/notes.txt")
+    events = notified(aws, len(keys) + 1)
+    assert events == sorted(
+        [("ObjectCreated:Put", key) for key in keys] + [("ObjectRemoved:DeleteMarkerCreated", "incoming/notes.txt")]
+    )
+
+
+def test_only_the_bucket_may_send_to_the_ingest_queue(moto_server: MotoServer) -> None:
+    aws = provision(fresh(moto_server), AwsOptions(), app_id="app", client_id="client")
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["Policy"])
+    (statement,) = json.loads(attributes["Attributes"]["Policy"])["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage" and statement["Resource"] == aws.queue_arn
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{aws.bucket}"},
+        "StringEquals": {"aws:SourceAccount": aws.account_id},
+    }
