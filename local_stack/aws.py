@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -166,7 +167,8 @@ def patch_moto() -> None:
 
 
 class MotoServer:
-    """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced."""
+    """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced and
+    no resources (moto's are per process: two servers in one process share them)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
         self.host = host
@@ -187,6 +189,10 @@ class MotoServer:
         server.start()
         self.port = int(server.get_host_and_port()[1])
         self._server = server
+        # moto keeps its resources in this process, not in the server: start from none, as a new process would
+        # (an earlier server's, or a test's mock_aws, would otherwise still be there).
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 (our http:// URL)
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         return self
 
     @property
