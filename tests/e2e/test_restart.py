@@ -39,6 +39,6 @@ def test_second_run_starts_the_emulator_as_empty_as_the_ledger(tmp_path: Path) -
     second, methods, datasets = run_once(db)
     assert second.cleared_datasets == 1
     entry = second.entry  # type: ignore[attr-defined]
-    assert entry.status is Status.CREATED and entry.dataset_version == 1, entry
+    assert entry.status is Status.CREATED and entry.record_version == 1, entry
     assert [d["version"] for d in datasets] == [1]
     assert "PUT" not in methods  # no new version of a dataset from the first run
