@@ -82,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
-    parser.add_argument("--in-memory", action="store_true", help="keep the Gateway emulator's data in memory")
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep the Gateway emulator's data in memory, not in STATE_DIR/gateway.sqlite (which is cleared at "
+        "each start: the ledger starts empty, and the emulator must agree with it)",
+    )
     parser.add_argument("--emulator-port", type=int, default=0, help="Gateway emulator port (default: free)")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the samples' outcomes")
     gateway = parser.add_argument_group("a real Gateway instead of the emulator")
@@ -286,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaPackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if stack.cleared_datasets:
+        print(
+            f"Cleared the Gateway emulator's {stack.cleared_datasets} datasets from an earlier run: "
+            "the ledger starts empty, so the emulator does too."
+        )
     ok = True
     try:
         write_state(

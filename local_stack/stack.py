@@ -48,7 +48,8 @@ class StackOptions:
     app_id: str = LOCAL_APP_ID
     client_id: str = LOCAL_CLIENT_ID
     emulator_port: int = 0
-    emulator_db: Path | None = None  # None: in memory
+    # None: in memory. Cleared at start either way: the ledger (moto) always starts empty, and the two must agree.
+    emulator_db: Path | None = None
     schema_pack_dir: Path | None = None  # None: the pack inside hdr_ingest (make schemas)
     log_level: str = "WARNING"  # the function's POWERTOOLS_LOG_LEVEL
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class LocalStack:
         self._poller: SqsPoller | None = None
         self.gateway_url = ""
         self.function_env: dict[str, str] = {}
+        self.cleared_datasets = 0  # datasets an earlier run left in the emulator's database, cleared by start()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -80,6 +82,7 @@ class LocalStack:
                     port=options.emulator_port,
                 )
                 self.gateway_url = self.emulator.start()
+                self.cleared_datasets = self._forget_earlier_datasets(self.emulator)
             self._aws = provision(
                 self.moto.url,
                 AwsOptions(options.stack_name, options.region, options.visibility_timeout, options.max_receive_count),
@@ -107,6 +110,17 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    @staticmethod
+    def _forget_earlier_datasets(emulator: GatewayEmulator) -> int:
+        """The ledger starts empty with every start (a fresh moto), so the emulator's datasets must too: kept
+        from an earlier run (in ``emulator_db``), each re-dropped sample would find its dataset on the Gateway with
+        no ledger entry to compare with and publish a needless new version (UPDATED instead of CREATED). Returns
+        how many datasets were cleared."""
+        earlier = len(emulator.datasets())
+        if earlier:
+            emulator.reset()
+        return earlier
 
     def stop(self) -> None:
         if self._poller is not None:

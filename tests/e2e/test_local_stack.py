@@ -273,9 +273,6 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     before = len(stack.poller.reports)
     for n, key in enumerate(keys):
         stack.put(key, document(f"Batch member {n}"))
-    # The bucket's filters keep these off the queue.
-    stack.put("incoming/e2e/readme.txt", b"not announced")
-    stack.put("elsewhere/e2e/ignored.json", b"{}")
     deadline = time.monotonic() + 5
     while visible(stack, stack.aws.queue_url) < len(keys) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -306,8 +303,18 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     for key, entry in zip(keys, entries, strict=True):
         [dataset] = emulator_datasets(stack, key)
         assert dataset["id"] == entry.record_id
-    assert stack.ledger().get(stack.source("incoming/e2e/readme.txt")) is None
-    assert stack.ledger().get(f"s3://{stack.aws.bucket}/elsewhere/e2e/ignored.json") is None
+
+
+def test_every_dropped_object_reaches_the_function_and_the_ledger(stack: LocalStack) -> None:
+    """The bucket notifies the queue of every key (S3's filters are case-sensitive): nothing dropped is
+    silently ignored."""
+    stack.put("incoming/e2e/UPPER.JSON", document("Upper-case extension"))
+    stack.put("incoming/e2e/readme.txt", b"not metadata")
+    stack.put("elsewhere/e2e/unrouted.json", b"{}")
+    assert stack.wait_for(stack.source("incoming/e2e/UPPER.JSON")).status is Status.CREATED
+    for key in ("incoming/e2e/readme.txt", "elsewhere/e2e/unrouted.json"):
+        entry = stack.wait_for(stack.source(key))
+        assert entry.status is Status.INVALID and entry.reason, entry
 
 
 # --- make run ---------------------------------------------------------------------------------------------
