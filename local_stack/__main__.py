@@ -25,7 +25,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
 from hdr_ingest_cli.render import console, print_table, shorten, styled
-from local_stack.state import DEFAULT_PREFIXES, DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
+from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
+    parser.add_argument(
+        "--hdruk-only",
+        action="store_true",
+        help="run only the HDR UK route (no Qrvey, UNIS or AEP emulators and samples)",
+    )
     parser.add_argument(
         "--in-memory",
         action="store_true",
@@ -148,6 +153,7 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
         ["dead-letter queue", aws.dlq_url],
         ["ledger table", aws.table],
         ["Gateway", gateway or stack.gateway_url],
+        *([d.name, d.endpoint()] for d in stack.destinations),
         ["state file", str(state_path)],
     ]
     width = max(len(r[0]) for r in rows)
@@ -281,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator_port=args.emulator_port,
         emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
         log_level=args.log_level,
+        other_destinations=not args.hdruk_only,
     )
-    samples = [] if args.no_samples else load_samples()
     state_path = state_dir / STATE_FILE_NAME
     stack = LocalStack(options)
     print("Starting moto, " + ("" if real_gateway else "the Gateway emulator, ") + "and the ingest function …")
@@ -296,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
             f"Cleared the Gateway emulator's {stack.cleared_datasets} datasets from an earlier run: "
             "the ledger starts empty, so the emulator does too."
         )
+    samples = [] if args.no_samples else load_samples()
+    for destination in stack.destinations:
+        samples += [] if args.no_samples else load_samples(destination.samples)
     ok = True
     try:
         write_state(
@@ -307,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gateway_url": stack.gateway_url,
                 "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
                 "function_env": stack.function_env,
-                "prefixes": list(DEFAULT_PREFIXES),
+                "prefixes": stack.prefixes,
             },
         )
         seen: dict[str, str] = {}

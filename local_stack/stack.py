@@ -8,6 +8,7 @@ real Gateway) and the SQS poller running the ingest function.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, default_pack_dir
 from local_stack.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, AwsOptions, LocalAws, MotoServer, provision
+from local_stack.destinations import LocalDestination, local_destinations
 from local_stack.gateway_emulator import App, GatewayEmulator
 from local_stack.poller import SqsPoller
 
@@ -53,6 +55,8 @@ class StackOptions:
     schema_pack_dir: Path | None = None  # None: the pack inside hdr_ingest (make schemas)
     log_level: str = "WARNING"  # the function's POWERTOOLS_LOG_LEVEL
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Also run the other catalogues' emulators (local_stack.destinations), each routed a prefix via DESTINATIONS.
+    other_destinations: bool = False
 
 
 class LocalStack:
@@ -65,6 +69,8 @@ class LocalStack:
         self.gateway_url = ""
         self.function_env: dict[str, str] = {}
         self.cleared_datasets = 0  # datasets an earlier run left in the emulator's database, cleared by start()
+        self.destinations: list[LocalDestination] = []  # the other catalogues, when options.other_destinations
+        self.routes: list[dict[str, Any]] = []  # the function's DESTINATIONS
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -89,11 +95,14 @@ class LocalStack:
                 app_id=options.app_id,
                 client_id=options.client_id,
             )
+            self.routes = self._routes(self._aws)
             self.function_env = self._aws.function_env(
                 self.gateway_url,
                 log_level=options.log_level,
                 schema_pack_dir=str(pack_dir.resolve()),
-                extra=options.extra_env,
+                extra={"DESTINATIONS": json.dumps(self.routes), **options.extra_env}
+                if self.destinations
+                else options.extra_env,
             )
             self._poller = SqsPoller(
                 self._aws.client("sqs"),
@@ -110,6 +119,19 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    def _routes(self, aws: LocalAws) -> list[dict[str, Any]]:
+        """The HDR UK route on incoming/ and, with ``other_destinations``, one route per other catalogue."""
+        routes = [{"prefix": "incoming/", "kind": "hdruk", "url": self.gateway_url, "secret": aws.secret_id}]
+        if self.options.other_destinations:
+            for destination in local_destinations():
+                self.destinations.append(destination)
+                routes.append(destination.start(aws))
+        return routes
+
+    @property
+    def prefixes(self) -> list[str]:
+        return sorted(route["prefix"] for route in self.routes)
 
     @staticmethod
     def _forget_earlier_datasets(emulator: GatewayEmulator) -> int:
@@ -129,6 +151,9 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+        for destination in self.destinations:
+            destination.stop()
+        self.destinations = []
         self.moto.stop()
 
     def __enter__(self) -> LocalStack:
