@@ -46,7 +46,7 @@ class _FunctionsKind:
         return self.builder(spec, common)
 
 
-_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route"}
+_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route", "aep": "hdr_ingest.destinations.aep.route"}
 _REGISTERED: dict[str, Kind] = {}
 
 

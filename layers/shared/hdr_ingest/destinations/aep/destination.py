@@ -1,0 +1,338 @@
+"""Adobe Experience Platform behind the ``Destination`` port: each file is one batch into the route's dataset,
+pending until Catalog reports it loaded or failed; a changed file is a replay batch replacing the last one."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.destinations.aep.answers import GONE, TERMINAL_FAILURE, TERMINAL_SUCCESS, batch_answer, batch_of
+from hdr_ingest.destinations.aep.client import AepClient, Reply
+from hdr_ingest.destinations.aep.credentials import AepCredentials
+from hdr_ingest.destinations.aep.records import (
+    MAX_SMALL_FILE_BYTES,
+    XdmValidator,
+    file_bytes,
+    parse_records,
+    records_of,
+    structure_errors,
+)
+
+XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
+XED_REF = "application/vnd.adobe.xed+json;version=1"
+KEY_TAG = "hgiKey"  # on our batches: the object's record key
+REPLACES_TAG = "hgiReplaces"  # on a replay batch: the batch it replaces
+DATASET_TAG = "hgiDataset"  # on the dataset we create: the route's datasetName
+SCHEMA_TTL_S = 900.0  # a schema change is seen within this long
+FILE_NAME = "records.json"
+
+
+@dataclass(frozen=True)
+class AepOptions:
+    org_id: str
+    sandbox: str
+    schema_id: str
+    dataset_name: str
+
+
+class AepDestination:
+    kind = "aep"
+    title = "AEP"
+    noun = "AEP batch"
+
+    def __init__(self, url: str, client: AepClient, options: AepOptions, clock: Any = time.monotonic) -> None:
+        self.url = url
+        self.client = client
+        self.options = options
+        self.clock = clock
+        self._dataset_id: str | None = None
+        self._dataset_lock = threading.Lock()
+        self._xdm: tuple[float, XdmValidator] | None = None
+        self._xdm_lock = threading.Lock()
+
+    # -- before publishing ----------------------------------------------------------------------------------
+    @staticmethod
+    def parse(data: bytes) -> dict[str, Any]:
+        """An AEP file is JSON records, not one metadata document (the pipeline's optional ``parse`` hook)."""
+        return parse_records(data)
+
+    def judge(self, document: Any, text: str) -> Verdict:
+        """Structure only (no credentials here): records are objects, the file fits a small-file upload. Records
+        are checked against the XDM schema when published (``create``/``update``), which needs a token."""
+        records = records_of(document)
+        errors = structure_errors(records)
+        size = len(file_bytes(records)) if not errors else 0
+        if size > MAX_SMALL_FILE_BYTES:
+            errors = [ErrorDetail("$", f"is {size} bytes as JSON lines, above 256 MB: split it into smaller files")]
+        target = self.options.schema_id
+        if errors:
+            return Verdict(False, f"has {len(errors)} errors as AEP records", tuple(errors), target)
+        return Verdict(True, f"holds {len(records)} records", (), target)
+
+    def credentials(self, secret: Any, secret_id: str) -> AepCredentials:
+        return AepCredentials.from_secret(secret, secret_id)
+
+    # -- the port -------------------------------------------------------------------------------------------
+    def find(self, key: str, call: Call) -> Answer:
+        """Our latest batch for this object that did not fail (a lost ledger write, a crash after creating)."""
+        dataset = self._dataset(call, create=False)
+        if isinstance(dataset, Answer) or dataset is None:
+            return dataset or Answer(AnswerKind.SUCCESS, 200, "no dataset yet, so no batch")
+        batch = self._latest_batch(key, dataset, call, statuses=None)
+        if isinstance(batch, Answer) or batch is None:
+            return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
+        batch_id, status = batch[0], str(batch[1].get("status", "")).lower()
+        return Answer(
+            AnswerKind.SUCCESS, 200, f"batch {batch_id} is {status}", record_id=batch_id, found=status not in GONE
+        )
+
+    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return self._publish(key, document, call, predecessor=None)
+
+    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        """A replay batch replacing ``record_id`` (the last published batch); the same content already sent is
+        not sent again."""
+        batch_id = str(record_id)
+        got = self._batch(batch_id, call)
+        if isinstance(got, Answer):
+            return got
+        status = str(got.get("status", "")).lower()
+        if got.get("externalId") == external_id(key, document) and status not in TERMINAL_FAILURE | GONE:
+            return batch_answer(batch_id, got, created=_created(got))  # this content's batch: how it stands
+        if status in TERMINAL_SUCCESS:
+            return self._publish(key, document, call, predecessor=batch_id)
+        if status in TERMINAL_FAILURE | GONE:
+            dataset = self._dataset(call, create=True)
+            if isinstance(dataset, Answer):
+                return dataset
+            last = self._latest_batch(key, str(dataset), call, statuses="success")
+            if isinstance(last, Answer):
+                return last
+            return self._publish(key, document, call, predecessor=last[0] if last else None)
+        return Answer(
+            AnswerKind.TRANSIENT,
+            None,
+            f"AEP batch {batch_id} (the previous content) is still {status}; the new content is sent as a replay "
+            "batch once it has settled.",
+        )
+
+    def restore(self, record_id: RecordId, call: Call) -> Answer:
+        return Answer(
+            AnswerKind.NOT_FOUND,
+            None,
+            f"batch {record_id} was reverted and cannot come back; the file is sent as a new batch",
+        )
+
+    def archive(self, record_id: RecordId, call: Call) -> Answer:
+        """Deletion: revert the object's last batch (its rows leave the dataset)."""
+        batch_id = str(record_id)
+        reply = self.client.request(
+            "POST",
+            f"/import/batches/{quote(batch_id)}",
+            call.credentials,
+            call.timeout_s,
+            f"reverting batch {batch_id}",
+            params={"action": "REVERT"},
+        )
+        if isinstance(reply, Answer):
+            return reply
+        return Answer(AnswerKind.SUCCESS, reply.status, f"batch {batch_id} reverted", record_id=batch_id)
+
+    def check(self, record_id: RecordId, call: Call) -> Answer:
+        batch_id = str(record_id)
+        got = self._batch(batch_id, call)
+        if isinstance(got, Answer):
+            return got
+        return batch_answer(batch_id, got, created=_created(got))
+
+    # -- steps ----------------------------------------------------------------------------------------------
+    def _publish(self, key: str, document: Any, call: Call, predecessor: str | None) -> Answer:
+        records = records_of(document)
+        rejected = self._validate(records, call)
+        if rejected is not None:
+            return rejected
+        dataset = self._dataset(call, create=True)
+        if isinstance(dataset, Answer):
+            return dataset
+        assert dataset is not None
+        body: dict[str, Any] = {
+            "datasetId": dataset,
+            "inputFormat": {"format": "json"},
+            "externalId": external_id(key, document),
+            "tags": {KEY_TAG: [key]},
+        }
+        if predecessor:
+            body["replay"] = {"predecessors": [predecessor], "reason": "replace"}
+            body["tags"][REPLACES_TAG] = [predecessor]
+        reply = self.client.request(
+            "POST", "/import/batches", call.credentials, call.timeout_s, "creating the batch", json_body=body
+        )
+        if isinstance(reply, Answer):
+            return reply
+        batch_id = str(reply.body.get("id", "")) if isinstance(reply.body, dict) else ""
+        if not batch_id:
+            return Answer(AnswerKind.TRANSIENT, reply.status, "AEP created a batch but gave no id; will retry.")
+        for method, path, what, kwargs in (
+            (
+                "PUT",
+                f"/import/batches/{batch_id}/datasets/{dataset}/files/{FILE_NAME}",
+                f"uploading the file to batch {batch_id}",
+                {"data": file_bytes(records), "content_type": "application/octet-stream"},
+            ),
+            ("POST", f"/import/batches/{batch_id}", f"completing batch {batch_id}", {"params": {"action": "COMPLETE"}}),
+        ):
+            step = self.client.request(method, path, call.credentials, call.timeout_s, what, **kwargs)
+            if isinstance(step, Answer):
+                self._abort(batch_id, call)
+                return step
+        replay = f", replacing batch {predecessor}" if predecessor else ""
+        return Answer(
+            AnswerKind.PENDING,
+            reply.status,
+            f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}",
+            record_id=batch_id,
+        )
+
+    def _abort(self, batch_id: str, call: Call) -> None:
+        """Best effort: a batch left open would be found again by ``find`` and never finish."""
+        self.client.request(
+            "POST",
+            f"/import/batches/{batch_id}",
+            call.credentials,
+            min(call.timeout_s, 5.0),
+            f"aborting batch {batch_id}",
+            params={"action": "ABORT"},
+        )
+
+    def _batch(self, batch_id: str, call: Call) -> dict[str, Any] | Answer:
+        reply = self.client.request(
+            "GET", f"/catalog/batches/{quote(batch_id)}", call.credentials, call.timeout_s, f"reading batch {batch_id}"
+        )
+        if isinstance(reply, Answer):
+            return reply
+        batch = batch_of(reply.body, batch_id)
+        if batch is None:
+            return Answer(AnswerKind.NOT_FOUND, reply.status, f"AEP has no batch {batch_id}")
+        return dict(batch)
+
+    def _latest_batch(
+        self, key: str, dataset: str, call: Call, statuses: str | None
+    ) -> tuple[str, dict[str, Any]] | Answer | None:
+        params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{key}", "orderBy": "desc:created", "limit": "20"}
+        if statuses:
+            params["status"] = statuses
+        reply = self.client.request(
+            "GET", "/catalog/batches", call.credentials, call.timeout_s, "listing this object's batches", params=params
+        )
+        if isinstance(reply, Answer):
+            return reply
+        found = [
+            (str(i), dict(b))
+            for i, b in (reply.body or {}).items()
+            if isinstance(b, dict) and str(b.get("status", "")).lower() not in TERMINAL_FAILURE
+        ]
+        found.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
+        return found[0] if found else None
+
+    def _dataset(self, call: Call, create: bool) -> str | Answer | None:
+        """The route's dataset: found by our tag, else by name, else (``create``) created on the schema. One lock
+        per container, so its threads never create two."""
+        with self._dataset_lock:
+            if self._dataset_id:
+                return self._dataset_id
+            name = self.options.dataset_name
+            for params in ({"tags": f"{DATASET_TAG}:{name}"}, {"name": name}):
+                reply = self.client.request(
+                    "GET",
+                    "/catalog/dataSets",
+                    call.credentials,
+                    call.timeout_s,
+                    f"looking up dataset {name!r}",
+                    params={**params, "limit": "20"},
+                )
+                if isinstance(reply, Answer):
+                    return reply
+                hits = sorted(
+                    (b.get("created") or 0, str(i)) for i, b in (reply.body or {}).items() if isinstance(b, dict)
+                )
+                if hits:
+                    self._dataset_id = hits[0][1]
+                    return self._dataset_id
+            if not create:
+                return None
+            created = self._create_dataset(call)
+            if isinstance(created, str):
+                self._dataset_id = created
+            return created
+
+    def _create_dataset(self, call: Call) -> str | Answer:
+        name = self.options.dataset_name
+        body = {
+            "name": name,
+            "schemaRef": {"id": self.options.schema_id, "contentType": XED_REF},
+            "tags": {DATASET_TAG: [name]},
+            "fileDescription": {"persisted": True, "containerFormat": "parquet", "format": "parquet"},
+        }
+        reply = self.client.request(
+            "POST", "/catalog/dataSets", call.credentials, call.timeout_s, f"creating dataset {name!r}", json_body=body
+        )
+        if isinstance(reply, Answer):
+            return reply
+        refs = reply.body if isinstance(reply.body, list) else []
+        ref = next((r for r in refs if isinstance(r, str) and r.startswith("@/dataSets/")), None)
+        if ref is None:
+            return Answer(AnswerKind.TRANSIENT, reply.status, f"AEP created dataset {name!r} but gave no id")
+        return ref.removeprefix("@/dataSets/")
+
+    def _validate(self, records: list[Any], call: Call) -> Answer | None:
+        validator = self._validator(call)
+        if isinstance(validator, Answer):
+            return validator
+        errors = validator.errors(records)
+        if not errors:
+            return None
+        return Answer(
+            AnswerKind.METADATA_REJECTED,
+            None,
+            f"The records have {len(errors)} errors against XDM schema {self.options.schema_id}; nothing was sent. "
+            "Fix each error listed and upload the file again.",
+            errors=tuple(errors),
+        )
+
+    def _validator(self, call: Call) -> XdmValidator | Answer:
+        with self._xdm_lock:
+            if self._xdm and self.clock() - self._xdm[0] < SCHEMA_TTL_S:
+                return self._xdm[1]
+            schema_id = self.options.schema_id
+            reply = self.client.request(
+                "GET",
+                f"/schemaregistry/tenant/schemas/{quote(schema_id, safe='')}",
+                call.credentials,
+                call.timeout_s,
+                f"reading XDM schema {schema_id}",
+                accept=XED_FULL,
+            )
+            if isinstance(reply, Answer):
+                return reply
+            assert isinstance(reply, Reply)
+            validator = XdmValidator(reply.body)
+            self._xdm = (self.clock(), validator)
+            return validator
+
+
+def external_id(key: str, document: Any) -> str:
+    """Our stable key for the object and a version of its content: the same content is the same batch."""
+    version = hashlib.sha256(file_bytes(records_of(document))).hexdigest()[:20]
+    return f"{key}:{version}"
+
+
+def _created(batch: dict[str, Any]) -> bool:
+    tags = batch.get("tags")
+    return not (isinstance(tags, dict) and tags.get(REPLACES_TAG))
