@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
 XED_REF = "application/vnd.adobe.xed+json;version=1"
 KEY_TAG = "hgiKey"  # on our batches: the object's record key
 REPLACES_TAG = "hgiReplaces"  # on a replay batch: the batch it replaces
+VERSION_TAG = "hgiVersion"  # on our batches: 1 for the object's first content, +1 for each replay
 DATASET_TAG = "hgiDataset"  # on the dataset we create: the route's datasetName
 SCHEMA_TTL_S = 900.0  # a schema change is seen within this long
 FILE_NAME = "records.json"
@@ -90,7 +91,12 @@ class AepDestination:
             return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
         batch_id, status = batch[0], str(batch[1].get("status", "")).lower()
         return Answer(
-            AnswerKind.SUCCESS, 200, f"batch {batch_id} is {status}", record_id=batch_id, found=status not in GONE
+            AnswerKind.SUCCESS,
+            200,
+            f"batch {batch_id} is {status}",
+            record_id=batch_id,
+            record_version=_version(batch[1]),
+            found=status not in GONE,
         )
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
@@ -105,9 +111,9 @@ class AepDestination:
             return got
         status = str(got.get("status", "")).lower()
         if got.get("externalId") == external_id(key, document) and status not in TERMINAL_FAILURE | GONE:
-            return batch_answer(batch_id, got, created=_created(got))  # this content's batch: how it stands
+            return _answer(batch_id, got)  # this content's batch: how it stands
         if status in TERMINAL_SUCCESS:
-            return self._publish(key, document, call, predecessor=batch_id)
+            return self._publish(key, document, call, predecessor=batch_id, version=_version(got) + 1)
         if status in TERMINAL_FAILURE | GONE:
             dataset = self._dataset(call, create=True)
             if isinstance(dataset, Answer):
@@ -115,7 +121,9 @@ class AepDestination:
             last = self._latest_batch(key, str(dataset), call, statuses="success")
             if isinstance(last, Answer):
                 return last
-            return self._publish(key, document, call, predecessor=last[0] if last else None)
+            if last is None:
+                return self._publish(key, document, call, predecessor=None)
+            return self._publish(key, document, call, predecessor=last[0], version=_version(last[1]) + 1)
         return Answer(
             AnswerKind.TRANSIENT,
             None,
@@ -150,10 +158,10 @@ class AepDestination:
         got = self._batch(batch_id, call)
         if isinstance(got, Answer):
             return got
-        return batch_answer(batch_id, got, created=_created(got))
+        return _answer(batch_id, got)
 
     # -- steps ----------------------------------------------------------------------------------------------
-    def _publish(self, key: str, document: Any, call: Call, predecessor: str | None) -> Answer:
+    def _publish(self, key: str, document: Any, call: Call, predecessor: str | None, version: int = 1) -> Answer:
         records = records_of(document)
         rejected = self._validate(records, call)
         if rejected is not None:
@@ -166,7 +174,7 @@ class AepDestination:
             "datasetId": dataset,
             "inputFormat": {"format": "json"},
             "externalId": external_id(key, document),
-            "tags": {KEY_TAG: [key]},
+            "tags": {KEY_TAG: [key], VERSION_TAG: [str(version)]},
         }
         if predecessor:
             body["replay"] = {"predecessors": [predecessor], "reason": "replace"}
@@ -198,6 +206,7 @@ class AepDestination:
             reply.status,
             f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}",
             record_id=batch_id,
+            record_version=version,
         )
 
     def _abort(self, batch_id: str, call: Call) -> None:
@@ -333,6 +342,18 @@ def external_id(key: str, document: Any) -> str:
     return f"{key}:{version}"
 
 
-def _created(batch: dict[str, Any]) -> bool:
+def _tag(batch: dict[str, Any], name: str) -> str | None:
     tags = batch.get("tags")
-    return not (isinstance(tags, dict) and tags.get(REPLACES_TAG))
+    values = tags.get(name) if isinstance(tags, dict) else None
+    return str(values[0]) if isinstance(values, list) and values else None
+
+
+def _version(batch: dict[str, Any]) -> int:
+    text = _tag(batch, VERSION_TAG)
+    return int(text) if text and text.isdigit() else 1
+
+
+def _answer(batch_id: str, batch: dict[str, Any]) -> Answer:
+    """How our batch stands; a loaded first batch is a created record, a loaded replay an updated one."""
+    answer = batch_answer(batch_id, batch, created=_tag(batch, REPLACES_TAG) is None)
+    return replace(answer, record_version=_version(batch))
