@@ -25,7 +25,18 @@ MIN_TIMEOUT_S = 0.5
 def _session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # Only connection failures (the request never left) are retried here; the rest is decided by the pipeline.
-    retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2, allowed_methods=None)
+    # respect_retry_after_header=False: otherwise urllib3 retries a 429/503 carrying Retry-After by itself and,
+    # with status=0, raises RetryError instead of handing the answer (and its Retry-After) to the pipeline.
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=0,
+        status=0,
+        other=0,
+        backoff_factor=0.2,
+        allowed_methods=None,
+        respect_retry_after_header=False,
+    )
     adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=max(4, pool_size))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -86,7 +97,7 @@ class AepClient:
             )
         except requests.Timeout:
             return transient("IMS timed out issuing a token")
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             return transient(f"IMS connection error: {type(exc).__name__}")
         body = _decode(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
@@ -141,7 +152,7 @@ class AepClient:
                 )
             except requests.Timeout:
                 return transient(f"AEP timed out {what}")
-            except requests.ConnectionError as exc:
+            except requests.RequestException as exc:
                 return transient(f"connection error {what}: {type(exc).__name__}")
             body = _decode(response)
             if 200 <= response.status_code < 300:

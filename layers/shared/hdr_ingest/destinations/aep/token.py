@@ -47,5 +47,9 @@ class TokenCache:
             if token is not None and (value is None or token.value == value):
                 del self._tokens[key]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
 
 TOKENS = TokenCache()  # module-level: survives between invocations of a warm container
