@@ -279,3 +279,15 @@ def test_credentials_name_what_is_missing_never_the_values() -> None:
     with pytest.raises(CredentialsError, match="must hold a JSON object"):
         AepCredentials.from_secret("text", "aep/secret")
     assert "secret-abcdefgh" not in repr(CREDENTIALS) and CREDENTIALS.secret_values()[0] == "secret-abcdefgh"
+
+
+def test_the_emulator_samples_are_one_valid_and_one_invalid_file() -> None:
+    from pathlib import Path
+
+    from local_stack.aep_emulator import DEFAULT_SCHEMA
+
+    samples = Path(__file__).resolve().parents[2] / "local_stack" / "aep_emulator" / "samples"
+    validator = XdmValidator(DEFAULT_SCHEMA)
+    assert validator.errors(parse_records((samples / "valid.json").read_bytes())["records"]) == []
+    errors = validator.errors(parse_records((samples / "invalid.json").read_bytes())["records"])
+    assert [e.path for e in errors] == ["$[0].title", "$[1]", "$[1].created", "$[2]._id", "$[2].rows"]
