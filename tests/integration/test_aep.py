@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 AEP_SECRET = "hgi-test/aep-client"
 CLIENT = AepClient("aep-client-1234", "aep-secret-abcdefghijkl", frozenset({"openid", "AdobeID", "read_organizations"}))
 KEY = "incoming/aep/people.json"
-RECORDS = [{"_id": "p1", "title": "First"}, {"_id": "p2", "title": "Second", "rows": 3}]
+RECORDS: list[dict[str, Any]] = [{"_id": "p1", "title": "First"}, {"_id": "p2", "title": "Second", "rows": 3}]
 
 
 @pytest.fixture(scope="module")
