@@ -433,6 +433,9 @@ class AepEmulator:
                 return _problem(
                     400, "Bad Request", f"replay predecessor {old!r} is not a batch of dataset {dataset_id}"
                 )
+        external = str(body.get("externalId") or "")
+        if external and any(b.external_id == external for b in self.state.batches.values()):
+            return _problem(400, "Bad Request", f"externalId {external!r} is already used by another batch")
         batch = Batch(
             id=self.state.new_id("B"),
             dataset_id=str(dataset_id),

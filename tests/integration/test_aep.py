@@ -130,6 +130,49 @@ def test_a_failed_batch_is_rejected_with_adobe_s_errors_and_dead_lettered(stack:
     assert fixed["status"] == "CREATED" and aep.batches()[-1].predecessors == []  # nothing loaded to replace
 
 
+def test_the_same_content_after_a_failure_is_a_new_batch_with_its_own_external_id(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    aep.fail_next_batch()
+    assert publish(stack, KEY, RECORDS)["status"] == "REJECTED"
+    stack.dead_letters()
+    stack.put(KEY, b"\n" + json.dumps(RECORDS).encode())  # the same records uploaded again (other bytes)
+    again(stack)
+    item = publish_pending(stack)
+    failed, retried = aep.batches()
+    assert item["status"] == "CREATED" and retried.external_id.startswith(failed.external_id + ":")
+    assert dataset_rows(aep) == RECORDS
+
+
+def publish_pending(stack: Stack) -> dict[str, Any]:
+    for _ in range(2):
+        if stack.ledger(KEY)["status"] != "PENDING":
+            break
+        again(stack)
+    return stack.ledger(KEY)
+
+
+def test_a_create_sent_again_reuses_the_batch_of_the_same_content(stack: Stack, aep: AepEmulator) -> None:
+    """A create whose answer was lost is repeated on a later delivery: it finds the batch, and sends nothing."""
+    from hdr_ingest.core.ports import Call
+    from hdr_ingest.core.routing import RouteSpec
+    from hdr_ingest.destinations import Common, kind
+
+    spec = route(aep)
+    aep_kind = kind("aep")
+    assert aep_kind is not None
+    destination: Any = aep_kind.build(RouteSpec(**spec), Common())
+    credentials = destination.credentials(
+        {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid"}, AEP_SECRET
+    )
+    call = Call(credentials, 5, 30)
+    document = destination.parse(lines(RECORDS))
+    verdict = destination.judge(document, "")
+    first = destination.create("hgi-k", document, verdict, call)
+    second = destination.create("hgi-k", document, verdict, call)
+    assert (second.kind.value, second.record_id) == ("PENDING", first.record_id) and len(aep.batches()) == 1
+
+
 def test_records_that_break_the_xdm_schema_are_refused_before_any_batch(stack: Stack, aep: AepEmulator) -> None:
     stack.drop_and_invoke(KEY, [{"_id": 1, "title": ""}, {"title": "no id", "created": "yesterday"}])
     item = stack.ledger(KEY)

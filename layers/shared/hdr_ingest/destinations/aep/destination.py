@@ -110,7 +110,10 @@ class AepDestination:
         if isinstance(got, Answer):
             return got
         status = str(got.get("status", "")).lower()
-        if got.get("externalId") == external_id(key, document) and status not in TERMINAL_FAILURE | GONE:
+        if (
+            str(got.get("externalId", "")).startswith(external_id(key, document))
+            and status not in TERMINAL_FAILURE | GONE
+        ):
             return _answer(batch_id, got)  # this content's batch: how it stands
         if status in TERMINAL_SUCCESS:
             return self._publish(key, document, call, predecessor=batch_id, version=_version(got) + 1)
@@ -170,10 +173,13 @@ class AepDestination:
         if isinstance(dataset, Answer):
             return dataset
         assert dataset is not None
+        sent = self._sent_already(key, external_id(key, document), dataset, call)
+        if isinstance(sent, Answer):
+            return sent
         body: dict[str, Any] = {
             "datasetId": dataset,
             "inputFormat": {"format": "json"},
-            "externalId": external_id(key, document),
+            "externalId": sent,
             "tags": {KEY_TAG: [key], VERSION_TAG: [str(version)]},
         }
         if predecessor:
@@ -234,7 +240,16 @@ class AepDestination:
     def _latest_batch(
         self, key: str, dataset: str, call: Call, statuses: str | None
     ) -> tuple[str, dict[str, Any]] | Answer | None:
-        params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{key}", "orderBy": "desc:created", "limit": "20"}
+        batches = self._batches(key, dataset, call, statuses)
+        if isinstance(batches, Answer):
+            return batches
+        return next(((i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE), None)
+
+    def _batches(
+        self, key: str, dataset: str, call: Call, statuses: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]] | Answer:
+        """This object's batches in the dataset (our key tag), newest first (the latest 50)."""
+        params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{key}", "orderBy": "desc:created", "limit": "50"}
         if statuses:
             params["status"] = statuses
         reply = self.client.request(
@@ -242,13 +257,24 @@ class AepDestination:
         )
         if isinstance(reply, Answer):
             return reply
-        found = [
-            (str(i), dict(b))
-            for i, b in (reply.body or {}).items()
-            if isinstance(b, dict) and str(b.get("status", "")).lower() not in TERMINAL_FAILURE
-        ]
+        found = [(str(i), dict(b)) for i, b in (reply.body or {}).items() if isinstance(b, dict)]
         found.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
-        return found[0] if found else None
+        return found
+
+    def _sent_already(self, key: str, base: str, dataset: str, call: Call) -> Answer | str:
+        """A batch of this very content that still counts (not failed, reverted or replaced): its answer, so a
+        retried create never loads the data twice. Otherwise the externalId to use: ``base``, or ``base`` with a
+        suffix when a batch of this content failed before (an externalId is meant to be unique in the org)."""
+        batches = self._batches(key, dataset, call)
+        if isinstance(batches, Answer):
+            return batches
+        counted = [(i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE | GONE]
+        replaced = {p for _, b in counted for p in _tags(b, REPLACES_TAG)}
+        same = [(i, b) for i, b in batches if str(b.get("externalId", "")).startswith(base)]
+        live = next(((i, b) for i, b in same if (i, b) in counted and i not in replaced), None)
+        if live is not None:
+            return _answer(*live)
+        return f"{base}:{int(time.time() * 1000)}" if same else base
 
     def _dataset(self, call: Call, create: bool) -> str | Answer | None:
         """The route's dataset: found by our tag, else by name, else (``create``) created on the schema. One lock
@@ -342,10 +368,18 @@ def external_id(key: str, document: Any) -> str:
     return f"{key}:{version}"
 
 
-def _tag(batch: dict[str, Any], name: str) -> str | None:
+def _tags(batch: dict[str, Any], name: str) -> list[str]:
     tags = batch.get("tags")
     values = tags.get(name) if isinstance(tags, dict) else None
-    return str(values[0]) if isinstance(values, list) and values else None
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def _tag(batch: dict[str, Any], name: str) -> str | None:
+    return next(iter(_tags(batch, name)), None)
+
+
+def _status(batch: dict[str, Any]) -> str:
+    return str(batch.get("status", "")).lower()
 
 
 def _version(batch: dict[str, Any]) -> int:
