@@ -152,27 +152,6 @@ def publish_pending(stack: Stack) -> dict[str, Any]:
     return stack.ledger(KEY)
 
 
-def test_a_create_sent_again_reuses_the_batch_of_the_same_content(stack: Stack, aep: AepEmulator) -> None:
-    """A create whose answer was lost is repeated on a later delivery: it finds the batch, and sends nothing."""
-    from hdr_ingest.core.ports import Call
-    from hdr_ingest.core.routing import RouteSpec
-    from hdr_ingest.destinations import Common, kind
-
-    spec = route(aep)
-    aep_kind = kind("aep")
-    assert aep_kind is not None
-    destination: Any = aep_kind.build(RouteSpec(**spec), Common())
-    credentials = destination.credentials(
-        {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid"}, AEP_SECRET
-    )
-    call = Call(credentials, 5, 30)
-    document = destination.parse(lines(RECORDS))
-    verdict = destination.judge(document, "")
-    first = destination.create("hgi-k", document, verdict, call)
-    second = destination.create("hgi-k", document, verdict, call)
-    assert (second.kind.value, second.record_id) == ("PENDING", first.record_id) and len(aep.batches()) == 1
-
-
 def test_records_that_break_the_xdm_schema_are_refused_before_any_batch(stack: Stack, aep: AepEmulator) -> None:
     stack.drop_and_invoke(KEY, [{"_id": 1, "title": ""}, {"title": "no id", "created": "yesterday"}])
     item = stack.ledger(KEY)
@@ -261,3 +240,42 @@ def test_a_header_error_is_rejected_with_what_to_fix(
     stack.drop_and_invoke(KEY, RECORDS)
     item = stack.ledger(KEY)
     assert item["status"] == "REJECTED" and "403025" in item["reason"] and "options.orgId" in item["reason"]
+
+
+def destination_for(aep: AepEmulator) -> tuple[Any, Any]:
+    """The AEP destination as the route builds it, and a call with the client's credentials."""
+    from hdr_ingest.core.ports import Call
+    from hdr_ingest.core.routing import RouteSpec
+    from hdr_ingest.destinations import Common, kind
+
+    aep_kind = kind("aep")
+    assert aep_kind is not None
+    destination: Any = aep_kind.build(RouteSpec(**route(aep)), Common())
+    credentials = destination.credentials(
+        {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid"}, AEP_SECRET
+    )
+    return destination, Call(credentials, 5, 30)
+
+
+def test_a_create_sent_again_reuses_the_batch_of_the_same_content(stack: Stack, aep: AepEmulator) -> None:
+    """A create whose answer was lost is repeated on a later delivery: it finds the batch, and sends nothing."""
+    destination, call = destination_for(aep)
+    document = destination.parse(lines(RECORDS))
+    verdict = destination.judge(document, "")
+    first = destination.create("hgi-k", document, verdict, call)
+    second = destination.create("hgi-k", document, verdict, call)
+    assert (second.kind.value, second.record_id) == ("PENDING", first.record_id) and len(aep.batches()) == 1
+
+
+def test_new_content_waits_for_the_previous_batch_to_settle(stack: Stack, aep: AepEmulator) -> None:
+    destination, call = destination_for(aep)
+    old = destination.parse(lines(RECORDS))
+    new = destination.parse(lines(RECORDS[:1]))
+    verdict = destination.judge(old, "")
+    first = destination.create("hgi-k", old, verdict, call)
+    waiting = destination.update(first.record_id, "hgi-k", new, verdict, call)
+    assert waiting.kind.value == "TRANSIENT" and "is still staging" in waiting.message and waiting.retry_after_s
+    while destination.check(first.record_id, call).kind.value == "PENDING":
+        pass
+    replay = destination.update(first.record_id, "hgi-k", new, verdict, call)
+    assert replay.kind.value == "PENDING" and aep.batches()[-1].predecessors == [first.record_id]

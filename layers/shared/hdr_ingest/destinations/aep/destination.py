@@ -13,7 +13,14 @@ from urllib.parse import quote
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
-from hdr_ingest.destinations.aep.answers import GONE, TERMINAL_FAILURE, TERMINAL_SUCCESS, batch_answer, batch_of
+from hdr_ingest.destinations.aep.answers import (
+    GONE,
+    MAX_RETRY_AFTER_S,
+    TERMINAL_FAILURE,
+    TERMINAL_SUCCESS,
+    batch_answer,
+    batch_of,
+)
 from hdr_ingest.destinations.aep.client import AepClient, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
 from hdr_ingest.destinations.aep.records import (
@@ -132,6 +139,7 @@ class AepDestination:
             None,
             f"AEP batch {batch_id} (the previous content) is still {status}; the new content is sent as a replay "
             "batch once it has settled.",
+            retry_after_s=MAX_RETRY_AFTER_S,  # not within this invocation: on a later delivery
         )
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
