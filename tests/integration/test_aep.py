@@ -231,6 +231,18 @@ def test_deleting_the_file_reverts_its_batch(stack: Stack, aep: AepEmulator) -> 
     assert again_published["status"] == "CREATED" and aep.batches()[-1].predecessors == []
 
 
+def test_deleting_a_file_whose_last_batch_failed_reverts_the_one_loaded_before(stack: Stack, aep: AepEmulator) -> None:
+    publish(stack, KEY, RECORDS)
+    aep.fail_next_batch()
+    assert publish(stack, KEY, RECORDS[:1])["status"] == "REJECTED"
+    loaded, failed = aep.batches()
+    stack.s3.delete_object(Bucket="hgi-test-metadata", Key=KEY)
+    stack.deliver(stack.receive())
+    item = stack.ledger(KEY)
+    assert item["status"] == "ARCHIVED" and item["dataset_id"] == failed.id
+    assert (loaded.status, dataset_rows(aep)) == ("reverted", [])
+
+
 def test_a_header_error_is_rejected_with_what_to_fix(
     stack: Stack, aep: AepEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -116,7 +116,7 @@ class AepDestination:
         got = self._batch(batch_id, call)
         if isinstance(got, Answer):
             return got
-        status = str(got.get("status", "")).lower()
+        status = _status(got)
         if (
             str(got.get("externalId", "")).startswith(external_id(key, document))
             and status not in TERMINAL_FAILURE | GONE
@@ -150,8 +150,35 @@ class AepDestination:
         )
 
     def archive(self, record_id: RecordId, call: Call) -> Answer:
-        """Deletion: revert the object's last batch (its rows leave the dataset)."""
+        """Deletion: revert the object's last loaded batch (its rows leave the dataset). When the last batch
+        failed, the one loaded before it is reverted; one still loading is reverted once it has settled."""
         batch_id = str(record_id)
+        got = self._batch(batch_id, call)
+        if isinstance(got, Answer):
+            return got
+        status = _status(got)
+        if status in TERMINAL_SUCCESS:
+            return self._revert(batch_id, call)
+        if status in GONE:
+            return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} is already {status}", record_id=batch_id)
+        if status not in TERMINAL_FAILURE:
+            return Answer(
+                AnswerKind.TRANSIENT,
+                None,
+                f"AEP batch {batch_id} is still {status}; it is reverted once it has settled.",
+                retry_after_s=MAX_RETRY_AFTER_S,
+            )
+        dataset, key = self._dataset(call, create=False), _tag(got, KEY_TAG)
+        if isinstance(dataset, Answer):
+            return dataset
+        last = self._latest_batch(key, dataset, call, statuses="success") if dataset and key else None
+        if isinstance(last, Answer):
+            return last
+        if last is None:
+            return Answer(AnswerKind.NOT_FOUND, 200, f"batch {batch_id} {status} and nothing of this file is loaded")
+        return self._revert(last[0], call)
+
+    def _revert(self, batch_id: str, call: Call) -> Answer:
         reply = self.client.request(
             "POST",
             f"/import/batches/{quote(batch_id)}",
