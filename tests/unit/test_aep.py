@@ -291,3 +291,14 @@ def test_the_emulator_samples_are_one_valid_and_one_invalid_file() -> None:
     assert validator.errors(parse_records((samples / "valid.json").read_bytes())["records"]) == []
     errors = validator.errors(parse_records((samples / "invalid.json").read_bytes())["records"])
     assert [e.path for e in errors] == ["$[0].title", "$[1]", "$[1].created", "$[2]._id", "$[2].rows"]
+
+
+def test_no_call_starts_without_time_left_and_each_waits_at_most_what_is_left() -> None:
+    from hdr_ingest.core.ports import Call
+    from hdr_ingest.destinations.aep.destination import Bounded
+
+    session = FakeSession([])
+    answer = client(session).request("GET", "/x", CREDENTIALS, Bounded.of(Call(CREDENTIALS, 30, 0)).timeout_s, "x")
+    assert not isinstance(answer, Reply) and answer.kind is AnswerKind.TRANSIENT and "Too little time" in answer.message
+    assert session.tokens == 0 and session.sent == []
+    assert 0 < Bounded.of(Call(CREDENTIALS, 30, 10)).timeout_s <= 10  # the deadline, not the 30 s read timeout

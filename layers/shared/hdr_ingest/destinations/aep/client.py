@@ -123,6 +123,8 @@ class AepClient:
         accept: str = "application/json",
     ) -> Reply | Answer:
         """The reply (2xx) or what a refusal means. A 401 is retried once with a new token."""
+        if timeout_s < MIN_TIMEOUT_S:
+            return transient(f"Too little time left in this invocation for {what}; will retry.")
         started = time.monotonic()
         for attempt in (1, 2):
             token = self.token(credentials, timeout_s - (time.monotonic() - started))

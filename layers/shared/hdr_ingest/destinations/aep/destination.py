@@ -40,6 +40,7 @@ VERSION_TAG = "hgiVersion"  # on our batches: 1 for the object's first content, 
 DATASET_TAG = "hgiDataset"  # on the dataset we create: the route's datasetName
 SCHEMA_TTL_S = 900.0  # a schema change is seen within this long
 FILE_NAME = "records.json"
+ABORT_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,24 @@ class AepOptions:
     sandbox: str
     schema_id: str
     dataset_name: str
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A port call's credentials and time: each HTTP call of a chain (up to seven for a drop) waits at most
+    ``read_timeout_s`` and never beyond the call's deadline."""
+
+    credentials: AepCredentials
+    read_timeout_s: float
+    deadline: float  # time.monotonic()
+
+    @classmethod
+    def of(cls, call: Call) -> Bounded:
+        return cls(call.credentials, call.timeout_s, time.monotonic() + call.deadline_s)
+
+    @property
+    def timeout_s(self) -> float:
+        return max(0.0, min(self.read_timeout_s, self.deadline - time.monotonic()))
 
 
 class AepDestination:
@@ -90,10 +109,11 @@ class AepDestination:
     # -- the port -------------------------------------------------------------------------------------------
     def find(self, key: str, call: Call) -> Answer:
         """Our latest batch for this object that did not fail (a lost ledger write, a crash after creating)."""
-        dataset = self._dataset(call, create=False)
+        run = Bounded.of(call)
+        dataset = self._dataset(run, create=False)
         if isinstance(dataset, Answer) or dataset is None:
             return dataset or Answer(AnswerKind.SUCCESS, 200, "no dataset yet, so no batch")
-        batch = self._latest_batch(key, dataset, call, statuses=None)
+        batch = self._latest_batch(key, dataset, run, statuses=None)
         if isinstance(batch, Answer) or batch is None:
             return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
         batch_id, status = batch[0], str(batch[1].get("status", "")).lower()
@@ -107,13 +127,15 @@ class AepDestination:
         )
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return self._publish(key, document, call, predecessor=None)
+        run = Bounded.of(call)
+        return self._publish(key, document, run, predecessor=None)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """A replay batch replacing ``record_id`` (the last published batch); the same content already sent is
         not sent again."""
+        run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, call)
+        got = self._batch(batch_id, run)
         if isinstance(got, Answer):
             return got
         status = _status(got)
@@ -123,17 +145,17 @@ class AepDestination:
         ):
             return _answer(batch_id, got)  # this content's batch: how it stands
         if status in TERMINAL_SUCCESS:
-            return self._publish(key, document, call, predecessor=batch_id, version=_version(got) + 1)
+            return self._publish(key, document, run, predecessor=batch_id, version=_version(got) + 1)
         if status in TERMINAL_FAILURE | GONE:
-            dataset = self._dataset(call, create=True)
+            dataset = self._dataset(run, create=True)
             if isinstance(dataset, Answer):
                 return dataset
-            last = self._latest_batch(key, str(dataset), call, statuses="success")
+            last = self._latest_batch(key, str(dataset), run, statuses="success")
             if isinstance(last, Answer):
                 return last
             if last is None:
-                return self._publish(key, document, call, predecessor=None)
-            return self._publish(key, document, call, predecessor=last[0], version=_version(last[1]) + 1)
+                return self._publish(key, document, run, predecessor=None)
+            return self._publish(key, document, run, predecessor=last[0], version=_version(last[1]) + 1)
         return Answer(
             AnswerKind.TRANSIENT,
             None,
@@ -152,13 +174,14 @@ class AepDestination:
     def archive(self, record_id: RecordId, call: Call) -> Answer:
         """Deletion: revert the object's last loaded batch (its rows leave the dataset). When the last batch
         failed, the one loaded before it is reverted; one still loading is reverted once it has settled."""
+        run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, call)
+        got = self._batch(batch_id, run)
         if isinstance(got, Answer):
             return got
         status = _status(got)
         if status in TERMINAL_SUCCESS:
-            return self._revert(batch_id, call)
+            return self._revert(batch_id, run)
         if status in GONE:
             return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} is already {status}", record_id=batch_id)
         if status not in TERMINAL_FAILURE:
@@ -168,17 +191,17 @@ class AepDestination:
                 f"AEP batch {batch_id} is still {status}; it is reverted once it has settled.",
                 retry_after_s=MAX_RETRY_AFTER_S,
             )
-        dataset, key = self._dataset(call, create=False), _tag(got, KEY_TAG)
+        dataset, key = self._dataset(run, create=False), _tag(got, KEY_TAG)
         if isinstance(dataset, Answer):
             return dataset
-        last = self._latest_batch(key, dataset, call, statuses="success") if dataset and key else None
+        last = self._latest_batch(key, dataset, run, statuses="success") if dataset and key else None
         if isinstance(last, Answer):
             return last
         if last is None:
             return Answer(AnswerKind.NOT_FOUND, 200, f"batch {batch_id} {status} and nothing of this file is loaded")
-        return self._revert(last[0], call)
+        return self._revert(last[0], run)
 
-    def _revert(self, batch_id: str, call: Call) -> Answer:
+    def _revert(self, batch_id: str, call: Bounded) -> Answer:
         reply = self.client.request(
             "POST",
             f"/import/batches/{quote(batch_id)}",
@@ -192,14 +215,15 @@ class AepDestination:
         return Answer(AnswerKind.SUCCESS, reply.status, f"batch {batch_id} reverted", record_id=batch_id)
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
+        run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, call)
+        got = self._batch(batch_id, run)
         if isinstance(got, Answer):
             return got
         return _answer(batch_id, got)
 
     # -- steps ----------------------------------------------------------------------------------------------
-    def _publish(self, key: str, document: Any, call: Call, predecessor: str | None, version: int = 1) -> Answer:
+    def _publish(self, key: str, document: Any, call: Bounded, predecessor: str | None, version: int = 1) -> Answer:
         records = records_of(document)
         rejected = self._validate(records, call)
         if rejected is not None:
@@ -250,18 +274,18 @@ class AepDestination:
             record_version=version,
         )
 
-    def _abort(self, batch_id: str, call: Call) -> None:
+    def _abort(self, batch_id: str, call: Bounded) -> None:
         """Best effort: a batch left open would be found again by ``find`` and never finish."""
         self.client.request(
             "POST",
             f"/import/batches/{batch_id}",
             call.credentials,
-            min(call.timeout_s, 5.0),
+            ABORT_TIMEOUT_S,  # even past the deadline: the margin kept for recording covers it
             f"aborting batch {batch_id}",
             params={"action": "ABORT"},
         )
 
-    def _batch(self, batch_id: str, call: Call) -> dict[str, Any] | Answer:
+    def _batch(self, batch_id: str, call: Bounded) -> dict[str, Any] | Answer:
         reply = self.client.request(
             "GET", f"/catalog/batches/{quote(batch_id)}", call.credentials, call.timeout_s, f"reading batch {batch_id}"
         )
@@ -273,7 +297,7 @@ class AepDestination:
         return dict(batch)
 
     def _latest_batch(
-        self, key: str, dataset: str, call: Call, statuses: str | None
+        self, key: str, dataset: str, call: Bounded, statuses: str | None
     ) -> tuple[str, dict[str, Any]] | Answer | None:
         batches = self._batches(key, dataset, call, statuses)
         if isinstance(batches, Answer):
@@ -281,7 +305,7 @@ class AepDestination:
         return next(((i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE), None)
 
     def _batches(
-        self, key: str, dataset: str, call: Call, statuses: str | None = None
+        self, key: str, dataset: str, call: Bounded, statuses: str | None = None
     ) -> list[tuple[str, dict[str, Any]]] | Answer:
         """This object's batches in the dataset (our key tag), newest first (the latest 50)."""
         params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{key}", "orderBy": "desc:created", "limit": "50"}
@@ -296,7 +320,7 @@ class AepDestination:
         found.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
         return found
 
-    def _sent_already(self, key: str, base: str, dataset: str, call: Call) -> Answer | str:
+    def _sent_already(self, key: str, base: str, dataset: str, call: Bounded) -> Answer | str:
         """A batch of this very content that still counts (not failed, reverted or replaced): its answer, so a
         retried create never loads the data twice. Otherwise the externalId to use: ``base``, or ``base`` with a
         suffix when a batch of this content failed before (an externalId is meant to be unique in the org)."""
@@ -311,7 +335,7 @@ class AepDestination:
             return _answer(*live)
         return f"{base}:{int(time.time() * 1000)}" if same else base
 
-    def _dataset(self, call: Call, create: bool) -> str | Answer | None:
+    def _dataset(self, call: Bounded, create: bool) -> str | Answer | None:
         """The route's dataset: found by our tag, else by name, else (``create``) created on the schema. One lock
         per container, so its threads never create two."""
         with self._dataset_lock:
@@ -342,7 +366,7 @@ class AepDestination:
                 self._dataset_id = created
             return created
 
-    def _create_dataset(self, call: Call) -> str | Answer:
+    def _create_dataset(self, call: Bounded) -> str | Answer:
         name = self.options.dataset_name
         body = {
             "name": name,
@@ -361,7 +385,7 @@ class AepDestination:
             return Answer(AnswerKind.TRANSIENT, reply.status, f"AEP created dataset {name!r} but gave no id")
         return ref.removeprefix("@/dataSets/")
 
-    def _validate(self, records: list[Any], call: Call) -> Answer | None:
+    def _validate(self, records: list[Any], call: Bounded) -> Answer | None:
         validator = self._validator(call)
         if isinstance(validator, Answer):
             return validator
@@ -376,7 +400,7 @@ class AepDestination:
             errors=tuple(errors),
         )
 
-    def _validator(self, call: Call) -> XdmValidator | Answer:
+    def _validator(self, call: Bounded) -> XdmValidator | Answer:
         with self._xdm_lock:
             if self._xdm and self.clock() - self._xdm[0] < SCHEMA_TTL_S:
                 return self._xdm[1]
