@@ -201,6 +201,20 @@ def test_a_429_burst_is_retried_honouring_retry_after(stack: Stack, aep: AepEmul
     assert [e.status for e in aep.requests("/import/batches") if e.method == "POST"][:3] == [429, 429, 201]
 
 
+def test_a_failed_upload_aborts_its_batch_and_a_later_delivery_sends_the_file_once(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    aep.add_fault(Fault(503, "/files/", method="PUT", times=3))
+    stack.drop_and_invoke(KEY, RECORDS)
+    assert stack.ledger(KEY)["status"] == "RETRYING"
+    assert [b.status for b in aep.batches()] == ["aborted", "aborted", "aborted"]
+    again(stack)
+    item = stack.ledger(KEY)
+    *aborted, sent = aep.batches()
+    assert (item["status"], item["dataset_id"]) == ("PENDING", sent.id) and len(aborted) == 3
+    assert sent.completed and sent.records() == RECORDS
+
+
 def test_a_duplicate_delivery_while_pending_checks_and_creates_nothing(stack: Stack, aep: AepEmulator) -> None:
     stack.put(KEY, RECORDS)
     (message,) = stack.receive()

@@ -252,19 +252,9 @@ class AepDestination:
         batch_id = str(reply.body.get("id", "")) if isinstance(reply.body, dict) else ""
         if not batch_id:
             return Answer(AnswerKind.TRANSIENT, reply.status, "AEP created a batch but gave no id; will retry.")
-        for method, path, what, kwargs in (
-            (
-                "PUT",
-                f"/import/batches/{batch_id}/datasets/{dataset}/files/{FILE_NAME}",
-                f"uploading the file to batch {batch_id}",
-                {"data": file_bytes(records), "content_type": "application/octet-stream"},
-            ),
-            ("POST", f"/import/batches/{batch_id}", f"completing batch {batch_id}", {"params": {"action": "COMPLETE"}}),
-        ):
-            step = self.client.request(method, path, call.credentials, call.timeout_s, what, **kwargs)
-            if isinstance(step, Answer):
-                self._abort(batch_id, call)
-                return step
+        failed = self._fill_and_complete(batch_id, dataset, records, call)
+        if failed is not None:
+            return failed
         replay = f", replacing batch {predecessor}" if predecessor else ""
         return Answer(
             AnswerKind.PENDING,
@@ -273,6 +263,31 @@ class AepDestination:
             record_id=batch_id,
             record_version=version,
         )
+
+    def _fill_and_complete(self, batch_id: str, dataset: str, records: list[Any], call: Bounded) -> Answer | None:
+        """Upload the file and signal completion; on a failure, abort the batch and say why."""
+        upload = self.client.request(
+            "PUT",
+            f"/import/batches/{batch_id}/datasets/{dataset}/files/{FILE_NAME}",
+            call.credentials,
+            call.timeout_s,
+            f"uploading the file to batch {batch_id}",
+            data=file_bytes(records),
+            content_type="application/octet-stream",
+        )
+        if not isinstance(upload, Answer):
+            upload = self.client.request(
+                "POST",
+                f"/import/batches/{batch_id}",
+                call.credentials,
+                call.timeout_s,
+                f"completing batch {batch_id}",
+                params={"action": "COMPLETE"},
+            )
+        if isinstance(upload, Answer):
+            self._abort(batch_id, call)
+            return upload
+        return None
 
     def _abort(self, batch_id: str, call: Bounded) -> None:
         """Best effort: a batch left open would be found again by ``find`` and never finish."""
