@@ -42,6 +42,8 @@ FAKE_CREDENTIALS = {
 }
 # The function's settings that do not depend on where the resources are.
 _FUNCTION_DEFAULTS = {
+    # The emulators listen on 127.0.0.1 over plain http: the function refuses such URLs unless told it runs here.
+    "ALLOW_LOCAL_DESTINATIONS": "true",
     "GATEWAY_HEADER_STYLE": "x-headers",
     "MAX_OBJECT_BYTES": "10485760",
     "TARGET_SCHEMA": "auto",

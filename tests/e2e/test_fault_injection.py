@@ -49,11 +49,11 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+import hdr_ingest_cli as cli
 from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
-from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import FINAL_STATUSES, LocalStack, StackOptions
 from tests.conftest import EXAMPLES, PACK_DIR, ROOT

@@ -66,18 +66,21 @@ class IngestPipeline:
         if obj.is_removal:
             return self.archiver.remove(obj, route, delivery, budget)
         with self.leases.hold(obj, route, delivery, budget) as work:
-            if is_stale(work):
-                return self.recorder.stale(work)
-            try:
-                export = self._read(work)
-                if isinstance(export, Outcome):
-                    return self.recorder.finish(work, export)
-                if isinstance(export, list):
-                    return self.catalogue.publish(work, export)
-                outcome = self.publisher.publish(work, export)
-            except Stop as stop:
-                outcome = stop.outcome
-            return self.recorder.finish(work, outcome)
+            return self.recorder.guarded(work, lambda: self._publish(work))
+
+    def _publish(self, work: Work) -> Outcome:
+        if is_stale(work):
+            return self.recorder.stale(work)
+        try:
+            export = self._read(work)
+            if isinstance(export, Outcome):
+                return self.recorder.finish(work, export)
+            if isinstance(export, list):
+                return self.catalogue.publish(work, export)
+            outcome = self.publisher.publish(work, export)
+        except Stop as stop:
+            outcome = stop.outcome
+        return self.recorder.finish(work, outcome)
 
     def _read(self, work: Work) -> Outcome | dict[str, Any] | list[dict[str, Any]]:
         """The object's export (a document, or a catalogue's list), or UNCHANGED for the same bytes again."""
