@@ -262,14 +262,28 @@ def test_every_route_problem_is_named() -> None:
     for needle in (
         "unknown options ['colour']",
         "needs a secret",
-        "url='platform.adobe.io'",
         "options.imsUrl='ims'",
         "options.datasetName is required",
         "must be lower case",
         "ending in @AdobeOrg",
     ):
         assert needle in text
-    assert len(found) == 7
+    assert len(found) == 6
+
+
+@pytest.mark.parametrize(
+    ("ims", "url", "ok"),
+    [
+        ("https://ims-na1.adobelogin.com", "https://platform.adobe.io", True),
+        ("http://ims-na1.adobelogin.com", "https://platform.adobe.io", False),
+        ("http://127.0.0.1:8766", "http://127.0.0.1:8766", True),
+        ("http://127.0.0.1:8766", "http://localhost:8766", False),
+        ("https://user:pw@ims.example", "https://platform.adobe.io", False),
+    ],
+)
+def test_the_client_secret_goes_to_ims_over_https_only(ims: str, url: str, ok: bool) -> None:
+    found = route.problems(RouteSpec("aep/", "aep", url, "s", {**OPTIONS, "imsUrl": ims}))
+    assert (found == []) is ok, found
 
 
 def test_credentials_name_what_is_missing_never_the_values() -> None:

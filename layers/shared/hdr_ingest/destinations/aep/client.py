@@ -3,6 +3,7 @@ the cached token and the call is sent once more with a new one."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,18 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Body:
+    """What a call sends: bytes and their media type (``Body.json`` for a JSON document)."""
+
+    data: bytes
+    content_type: str
+
+    @classmethod
+    def json(cls, document: Any) -> Body:
+        return cls(json.dumps(document, separators=(",", ":")).encode(), "application/json")
 
 
 @dataclass(frozen=True)
@@ -117,9 +130,7 @@ class AepClient:
         timeout_s: float,
         what: str,
         params: dict[str, Any] | None = None,
-        json_body: Any = None,
-        data: bytes | None = None,
-        content_type: str | None = None,
+        body: Body | None = None,
         accept: str = "application/json",
     ) -> Reply | Answer:
         """The reply (2xx) or what a refusal means. A 401 is retried once with a new token."""
@@ -137,17 +148,14 @@ class AepClient:
                 "x-sandbox-name": self.platform.sandbox,
                 "Accept": accept,
             }
-            if json_body is not None:
-                headers["Content-Type"] = "application/json"
-            elif content_type:
-                headers["Content-Type"] = content_type
+            if body is not None:
+                headers["Content-Type"] = body.content_type
             try:
                 response = self.session.request(
                     method,
                     self.api + path,
                     params=params,
-                    json=json_body,
-                    data=data,
+                    data=body.data if body else None,
                     headers=headers,
                     timeout=self._timeout(timeout_s - (time.monotonic() - started)),
                     allow_redirects=False,  # never send the token to another host
@@ -156,10 +164,10 @@ class AepClient:
                 return transient(f"AEP timed out {what}")
             except requests.RequestException as exc:
                 return transient(f"connection error {what}: {type(exc).__name__}")
-            body = _decode(response)
+            decoded = _decode(response)
             if 200 <= response.status_code < 300:
-                return Reply(response.status_code, body, dict(response.headers))
-            answer = classify(response.status_code, body, dict(response.headers), what)
+                return Reply(response.status_code, decoded, dict(response.headers))
+            answer = classify(response.status_code, decoded, dict(response.headers), what)
             if answer.kind is AnswerKind.UNAUTHORISED and response.status_code == 401 and attempt == 1:
                 self.tokens.forget(self._key(credentials), token)  # expired or revoked: ask IMS again, once
                 continue

@@ -21,7 +21,7 @@ from hdr_ingest.destinations.aep.answers import (
     batch_answer,
     batch_of,
 )
-from hdr_ingest.destinations.aep.client import AepClient, Reply
+from hdr_ingest.destinations.aep.client import AepClient, Body, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
 from hdr_ingest.destinations.aep.records import (
     MAX_SMALL_FILE_BYTES,
@@ -245,7 +245,7 @@ class AepDestination:
             body["replay"] = {"predecessors": [predecessor], "reason": "replace"}
             body["tags"][REPLACES_TAG] = [predecessor]
         reply = self.client.request(
-            "POST", "/import/batches", call.credentials, call.timeout_s, "creating the batch", json_body=body
+            "POST", "/import/batches", call.credentials, call.timeout_s, "creating the batch", body=Body.json(body)
         )
         if isinstance(reply, Answer):
             return reply
@@ -272,8 +272,7 @@ class AepDestination:
             call.credentials,
             call.timeout_s,
             f"uploading the file to batch {batch_id}",
-            data=file_bytes(records),
-            content_type="application/octet-stream",
+            body=Body(file_bytes(records), "application/octet-stream"),
         )
         if not isinstance(upload, Answer):
             upload = self.client.request(
@@ -390,7 +389,12 @@ class AepDestination:
             "fileDescription": {"persisted": True, "containerFormat": "parquet", "format": "parquet"},
         }
         reply = self.client.request(
-            "POST", "/catalog/dataSets", call.credentials, call.timeout_s, f"creating dataset {name!r}", json_body=body
+            "POST",
+            "/catalog/dataSets",
+            call.credentials,
+            call.timeout_s,
+            f"creating dataset {name!r}",
+            body=Body.json(body),
         )
         if isinstance(reply, Answer):
             return reply

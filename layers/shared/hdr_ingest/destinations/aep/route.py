@@ -22,9 +22,10 @@ def problems(spec: RouteSpec) -> list[str]:
         found.append(f"{where}: unknown options {unknown}; an aep route takes {list(OPTIONS)}")
     if not spec.secret:
         found.append(f"{where}: needs a secret holding the Developer Console project's client_id, client_secret, scope")
-    for name, value in (("url", spec.url), ("options.imsUrl", spec.options.get("imsUrl"))):
-        if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
-            found.append(f"{where}: {name}={value!r} must be a base URL such as https://platform.adobe.io")
+    ims = spec.options.get("imsUrl")
+    problem = _ims_problem(ims, spec.url)
+    if problem:
+        found.append(f"{where}: options.imsUrl={ims!r} {problem}")
     for name in ("orgId", "sandbox", "schemaId", "datasetName"):
         value = spec.options.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -36,6 +37,21 @@ def problems(spec: RouteSpec) -> list[str]:
     if isinstance(org, str) and org.strip() and not org.endswith("@AdobeOrg"):
         found.append(f"{where}: options.orgId={org!r} must be an IMS organisation id ending in @AdobeOrg")
     return found
+
+
+def _ims_problem(ims: object, platform_url: str) -> str | None:
+    """The client secret is sent to IMS: https only, and plain http only beside an http Platform url on the same
+    host (an emulator, which the settings admit only with ALLOW_LOCAL_DESTINATIONS=true)."""
+    if not isinstance(ims, str) or any(c.isspace() for c in ims):
+        return "must be the IMS base URL, such as https://ims-na1.adobelogin.com"
+    parts, platform = urlsplit(ims), urlsplit(platform_url)
+    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+        return "must be a base URL with a host and no user-info, query or fragment"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and platform.scheme == "http" and platform.hostname == parts.hostname:
+        return None
+    return "must be https (plain http only for an emulator on the Platform url's host)"
 
 
 def build(spec: RouteSpec, common: Common) -> AepDestination:
