@@ -49,6 +49,7 @@ class _FunctionsKind:
 _MODULES = {
     "hdruk": "hdr_ingest.destinations.hdruk.route",
     "qrvey": "hdr_ingest.destinations.qrvey.route",
+    "aep": "hdr_ingest.destinations.aep.route",
 }
 _REGISTERED: dict[str, Kind] = {}
 

@@ -101,8 +101,10 @@ class IngestPipeline:
         previous = work.previous
         if previous and previous.status in PUBLISHED and previous.object_sha256 == work.object_sha256:
             return unchanged(previous, work.routed.destination.noun, "Same bytes as the export already published")
+        # A destination whose files are not metadata documents (AEP's JSON records) parses them itself.
+        parse = getattr(work.routed.destination, "parse", None) or parse_export
         try:
-            return parse_export(work.stored.data)
+            return parse(work.stored.data)
         except DocumentError as exc:
             raise Stop(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
 
