@@ -46,7 +46,7 @@ class _FunctionsKind:
         return self.builder(spec, common)
 
 
-_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route"}
+_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route", "unis": "hdr_ingest.destinations.unis.route"}
 _REGISTERED: dict[str, Kind] = {}
 
 
