@@ -17,6 +17,7 @@ from hdr_ingest.core.outcome import ErrorDetail
 
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+_PASTED_MESSAGE = re.compile(r'^\s*\{\s*"message"\s*:\s*"(.*)"\s*\}\s*$', re.DOTALL)
 _MEDIA_TYPE_REFUSAL = re.compile(r"Unsupported (accept )?content type|HTTP (415|406)\b|No Post method is implemented")
 MEDIA_TYPE_ACTION = (
     "UNIS refused the request's media type (it means 415/406 but answers 500). This client always sends "
@@ -26,13 +27,17 @@ MEDIA_TYPE_ACTION = (
 
 
 def message_of(text: str) -> str:
-    """UNIS's message: the ``message`` of a JSON body, else the text itself (cut), never empty."""
+    """UNIS's message: the ``message`` of a JSON body (also when UNIS's pasting broke the JSON), else the text
+    itself; cut, never empty."""
     try:
         body = json.loads(text)
     except ValueError:
         body = None
+    pasted = _PASTED_MESSAGE.match(text)
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         text = body["message"]
+    elif body is None and pasted:  # UNIS pasted a message holding quotes into its JSON: the text between
+        text = pasted.group(1)
     text = " ".join(text.split())
     if not text:
         return "(no body)"
