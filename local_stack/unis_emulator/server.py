@@ -16,8 +16,8 @@
 Faults (``POST /_emulator/faults``, as the Gateway emulator's, see ``gateway_emulator.faults``): ``latency_ms``,
 ``error_rate``, ``timeout_rate``, ``timeout_after``, ``script`` (``"500"``, ``"timeout"``, ``"drop"``,
 ``"throttle"``, ``"ok"``), ``throttle_per_minute`` (429 with ``Retry-After``, as a proxy in front would), ``seed``,
-and ``late_answers``: the next N requests are carried out, then answered only after ``timeout_after`` seconds
-(the client times out although the change was made).
+and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, then answered only after
+``timeout_after`` seconds (the client times out although the change was made).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class UnisEmulator:
         reply = self._faulted(client)
         if reply is None:
             reply = self._api(method, path, parse_qs(parts.query), headers, body)
-            reply.late = self._take_late()
+            reply.late = method in ("POST", "PUT", "DELETE") and self._take_late()
         answered = None if reply is _DROP else reply
         record = RequestRecord(
             method,
