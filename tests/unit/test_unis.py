@@ -3,9 +3,11 @@ messages with their paths (both schema versions), the route contract and the cli
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -214,3 +216,47 @@ def test_the_secret_holds_a_certificate_and_key_written_to_private_files() -> No
     cert, key, ca = certificate.files()
     assert ca is None and open(key).read() == KEY_PEM and open(cert).read() == CERT
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and certificate.files() == (cert, key, ca)
+
+
+def test_the_local_stack_samples_are_judged_as_their_names_say() -> None:
+    folder = Path(__file__).resolve().parents[2] / "local_stack" / "samples" / "unis"
+    schema = load("2015")
+    valid = json.loads((folder / "valid-cpu-utilisation.json").read_text())
+    assert judge(valid, schema).valid
+    assert all(
+        judge(element, schema).valid for element in json.loads((folder / "valid-two-port-metrics.json").read_text())
+    )
+    verdict = judge(json.loads((folder / "invalid-several-errors.json").read_text()), schema)
+    assert {e.path for e in verdict.errors} == {
+        "$.subject.rel",
+        "$.ts",
+        "$.parameters",
+        "$.eventType",
+        "$.measurementTool",
+    }
+
+
+class RecordingSession:
+    def __init__(self) -> None:
+        self.kwargs: dict[str, Any] = {}
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        self.kwargs = {"method": method, "url": url, **kwargs}
+        raise requests.exceptions.SSLError("certificate required")
+
+
+def test_the_client_sends_perfsonar_json_its_certificate_and_follows_no_redirect() -> None:
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    session = RecordingSession()
+    client = UnisClient("https://unis.example:8888/", session=session)  # type: ignore[arg-type]
+    certificate = ClientCertificate(CERT, KEY_PEM, CERT)
+    answer = client.get("a b/c", Call(certificate, timeout_s=4.0, deadline_s=10.0))
+    assert answer.kind is AnswerKind.UNAUTHORISED and "cert_pem" in answer.message
+    sent = session.kwargs
+    assert sent["url"] == "https://unis.example:8888/metadata/a%20b%2Fc" and sent["allow_redirects"] is False
+    assert sent["headers"] == {"Content-Type": "application/perfsonar+json", "Accept": "application/perfsonar+json"}
+    assert sent["cert"] == certificate.files()[:2] and sent["verify"] == certificate.files()[2]
+    assert sent["timeout"][1] == 4.0
