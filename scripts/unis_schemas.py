@@ -31,7 +31,7 @@ def _read(name: str, entry: dict[str, str], repository: str, mirror: str) -> byt
     if mirror:
         return (Path(mirror) / name).read_bytes()
     url = RAW.format(repository=repository, commit=entry["commit"], path=entry["path"])
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - a pinned https URL
+    with urllib.request.urlopen(url, timeout=60) as response:
         return bytes(response.read())
 
 

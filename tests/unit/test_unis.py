@@ -59,6 +59,8 @@ def test_a_500_is_transient_unless_it_is_unis_refusing_the_media_type() -> None:
     )
     media = classify("create", 500, refusal, {})
     assert media.kind is AnswerKind.PERMANENT and "media type" in media.message and "proxy" in media.message
+    undefined = classify("create", 500, '{"message": "Schema is not defined for content of type \'text/html\'"}', {})
+    assert undefined.kind is AnswerKind.PERMANENT
     empty = classify("find", 500, "", {})
     assert empty.kind is AnswerKind.TRANSIENT and "empty 500" in empty.message
 

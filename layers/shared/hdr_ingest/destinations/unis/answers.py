@@ -18,7 +18,9 @@ from hdr_ingest.core.outcome import ErrorDetail
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 _PASTED_MESSAGE = re.compile(r'^\s*\{\s*"message"\s*:\s*"(.*)"\s*\}\s*$', re.DOTALL)
-_MEDIA_TYPE_REFUSAL = re.compile(r"Unsupported (accept )?content type|HTTP (415|406)\b|No Post method is implemented")
+_MEDIA_TYPE_REFUSAL = re.compile(
+    r"Unsupported (accept )?content type|HTTP (415|406)\b|Schema is not defined for content of type"
+)
 MEDIA_TYPE_ACTION = (
     "UNIS refused the request's media type (it means 415/406 but answers 500). This client always sends "
     "Content-Type and Accept application/perfsonar+json: something between us and UNIS (a proxy or gateway) "
