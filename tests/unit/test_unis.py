@@ -191,6 +191,14 @@ def test_a_schema_uri_of_the_other_version_is_a_warning() -> None:
     assert verdict.valid and len(verdict.warnings) == 1 and "schema option" in verdict.warnings[0]
 
 
+def test_a_value_that_is_not_a_uri_where_the_schema_says_uri_is_a_warning_as_unis_publishes_it() -> None:
+    verdict = judge({**VALID, "measurement": "blipp on host a"}, load("2015"))
+    assert verdict.valid and verdict.warnings == (
+        '$.measurement is "blipp on host a"; it should be an absolute URI such as https://example.org/page '
+        "(UNIS does not check formats, so it is published as it is).",
+    )
+
+
 # -- route, registry and secret ---------------------------------------------------------------------------------
 def spec(url: str = "https://unis.example:8888", **options: Any) -> RouteSpec:
     return RouteSpec("incoming/unis/", "unis", url, None, options)

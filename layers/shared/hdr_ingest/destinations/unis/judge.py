@@ -2,16 +2,18 @@
 
 UNIS fills in ``id``, ``ts``, ``selfRef`` and ``$schema`` before it validates (``periscope/handlers``), so a
 document without them is judged as UNIS will see it; ``id`` then becomes our stable key for its source. Formats
-(``uri``) are not asserted, as UNIS's ``jsonschema.validate`` does not assert them.
+(``uri``) are not asserted, as UNIS's ``jsonschema.validate`` does not assert them: a value that is not a URI
+where the schema says ``format: uri`` is a warning.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hdr_ingest.core import fix_messages as fix
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Verdict
-from hdr_ingest.destinations.jsonschema_errors import describe
+from hdr_ingest.destinations.jsonschema_errors import describe, json_path
 from hdr_ingest.destinations.unis.schemas import UnisSchema
 
 PLACEHOLDER_ID = "hgi-placeholder"  # our key stands in for a missing id: any non-empty string validates alike
@@ -25,7 +27,7 @@ def judge(document: Any, schema: UnisSchema) -> Verdict:
     as_sent = document if "id" in document else {**document, "id": PLACEHOLDER_ID}
     raw = sorted(schema.validator().iter_errors(as_sent), key=lambda e: [str(p) for p in e.absolute_path])
     errors = tuple(dict.fromkeys(detail for error in raw for detail in describe(error)))
-    warnings = _warnings(document, schema)
+    warnings = _warnings(document, schema) + _format_warnings(as_sent, schema)
     if errors:
         count = f"{len(errors)} error" + ("" if len(errors) == 1 else "s")
         return Verdict(False, f"has {count} against {target}", errors, target, warnings)
@@ -42,3 +44,13 @@ def _warnings(document: dict[str, Any], schema: UnisSchema) -> tuple[str, ...]:
             "other version."
         )
     return tuple(found)
+
+
+def _format_warnings(document: dict[str, Any], schema: UnisSchema) -> tuple[str, ...]:
+    found = (e for e in schema.validator(formats=True).iter_errors(document) if e.validator == "format")
+    return tuple(_format_warning(json_path(e.absolute_path), e.instance, str(e.validator_value)) for e in found)
+
+
+def _format_warning(path: str, value: Any, name: str) -> str:
+    advice = fix.in_format(value, name).rstrip(".").replace("; it must be", "; it should be")
+    return f"{path} {advice} (UNIS does not check formats, so it is published as it is)."

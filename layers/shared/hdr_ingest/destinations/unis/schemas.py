@@ -73,8 +73,9 @@ class UnisSchema:
         """The metadata schema's id, as UNIS writes it in ``$schema``."""
         return str(self.metadata["id"])
 
-    def validator(self) -> Validator:
-        return _validator(self)
+    def validator(self, formats: bool = False) -> Validator:
+        """UNIS's validation (formats are not asserted, as UNIS does not); ``formats``: with format checks."""
+        return _validator(self, formats)
 
 
 def load(option: str = DEFAULT_VERSION, directory: Path | None = None) -> UnisSchema:
@@ -87,14 +88,14 @@ def _cached(option: str, directory: Path) -> UnisSchema:
     return UnisSchema(version, _load(directory, version.metadata_file), _load(directory, version.links_file))
 
 
-_VALIDATORS: dict[int, Any] = {}
+_VALIDATORS: dict[tuple[int, bool], Any] = {}
 
 
-def _validator(schema: UnisSchema) -> Validator:
-    known = _VALIDATORS.get(id(schema))
+def _validator(schema: UnisSchema, formats: bool) -> Validator:
+    known = _VALIDATORS.get((id(schema), formats))
     if known is not None:
         return known
-    from jsonschema import Draft3Validator, Draft4Validator
+    from jsonschema import Draft3Validator, Draft4Validator, FormatChecker
     from referencing import Registry
     from referencing.jsonschema import DRAFT3, DRAFT4
 
@@ -107,8 +108,9 @@ def _validator(schema: UnisSchema) -> Validator:
         (meta + "hyper-schema", spec.create_resource({})),  # any schema: see the module's docstring
     ]
     registry: Registry[Any] = Registry().with_resources(resources)
-    validator = cls(schema.metadata, registry=registry)
-    _VALIDATORS[id(schema)] = validator
+    checker = FormatChecker(["uri"]) if formats else None
+    validator = cls(schema.metadata, registry=registry, format_checker=checker)
+    _VALIDATORS[(id(schema), formats)] = validator
     return validator
 
 
