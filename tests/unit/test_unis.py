@@ -8,7 +8,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -206,9 +206,9 @@ def spec(url: str = "https://unis.example:8888", **options: Any) -> RouteSpec:
 
 def test_the_route_contract() -> None:
     assert route.problems(spec()) == [] and route.problems(spec(schema="2012")) == []
-    problems = route.problems(spec("unis.example/metadata", schema="2019", colour=1))
-    assert len(problems) == 3 and "['colour']" in problems[0] and "'2019'" in problems[1] and "http(s)" in problems[2]
-    assert "without /metadata" in route.problems(spec("https://unis.example/metadata"))[0]
+    problems = route.problems(spec("https://unis.example/metadata/", schema="2019", colour=1))
+    assert len(problems) == 3 and "['colour']" in problems[0] and "'2019'" in problems[1]
+    assert "/metadata is appended" in problems[2]
     assert "unis" in destinations.kinds()
     kind = destinations.kind("unis")
     assert kind is not None and kind.build(spec(schema="2012"), destinations.Common()).kind == "unis"
@@ -270,3 +270,46 @@ def test_the_client_sends_perfsonar_json_its_certificate_and_follows_no_redirect
     assert sent["headers"] == {"Content-Type": "application/perfsonar+json", "Accept": "application/perfsonar+json"}
     assert sent["cert"] == certificate.files()[:2] and sent["verify"] == certificate.files()[2]
     assert sent["timeout"][1] == 4.0
+
+
+class CannedSession:
+    """Answers every request with ``status`` and ``body`` (or raises ``error``)."""
+
+    def __init__(self, status: int = 200, body: bytes = b"[]", error: Exception | None = None) -> None:
+        self.status, self.body, self.error = status, body, error
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        session = self
+
+        class Response:
+            status_code = session.status
+            headers: ClassVar[dict[str, str]] = {"location": "https://unis.example/metadata/m%201"}
+
+            def __enter__(self) -> Any:
+                return self
+
+            def __exit__(self, *_: object) -> None:
+                return None
+
+            def iter_content(self, size: int) -> Any:
+                yield from (session.body[i : i + size] for i in range(0, len(session.body), size))
+
+        return Response()
+
+
+def test_no_failure_of_a_call_escapes_and_answers_are_read_up_to_a_cap() -> None:
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    def client(session: CannedSession) -> UnisClient:
+        return UnisClient("https://unis.example", session=session, max_answer_bytes=1000)  # type: ignore[arg-type]
+
+    huge = client(CannedSession(body=b"[" + b" " * 5000 + b"]")).get("m1", CALL)
+    assert huge.kind is AnswerKind.TRANSIENT and "larger than 1000 bytes" in huge.message
+    odd = client(CannedSession(error=ValueError("boom"))).get("m1", CALL)
+    assert odd.kind is AnswerKind.TRANSIENT and odd.http_status is None and "ValueError" in odd.message
+    garbled = client(CannedSession(body=b"<html>")).get("m1", CALL)
+    assert garbled.kind is AnswerKind.TRANSIENT and garbled.http_status == 200
+    created = client(CannedSession(201, b'{"id": "m 1", "ts": 5}')).post({"id": "m 1"}, CALL)
+    assert created.created and (created.record_id, created.record_version) == ("m 1", 5)  # Location, any case

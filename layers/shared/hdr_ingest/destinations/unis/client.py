@@ -1,14 +1,20 @@
-"""HTTP adapter for UNIS's ``/metadata`` collection: one ``requests`` session per container, every call bounded
-by the ``Call``'s timeout, redirects never followed, ``application/perfsonar+json`` both ways."""
+"""HTTP adapter for UNIS's ``/metadata`` collection: one ``requests`` session per container, redirects never
+followed, ``application/perfsonar+json`` both ways.
+
+Every call ends in an :class:`Answer`, never an exception. Each wait is bounded by the ``Call``'s timeout and what
+is left of its deadline, and an answer is read up to ``MAX_ANSWER_BYTES`` (more is TRANSIENT: not understood)."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 from hdr_ingest.core.answers import Answer, AnswerKind, transient
@@ -17,6 +23,7 @@ from hdr_ingest.destinations.unis.answers import classify
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
 
 MEDIA_TYPE = "application/perfsonar+json"
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # a stored object (UNIS echoes it) or an error text; a metadata record is small
 USER_AGENT = "hdr-gateway-ingest/0.1"
 
 
@@ -31,6 +38,21 @@ def _session(pool_size: int) -> requests.Session:
     return session
 
 
+class Reply:
+    """A complete answer, read up to the cap."""
+
+    def __init__(self, status: int, raw: bytes, headers: Mapping[str, str]) -> None:
+        self.status_code, self.content = status, raw
+        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 class UnisClient:
     def __init__(
         self,
@@ -38,16 +60,18 @@ class UnisClient:
         connect_timeout_s: float = 3.05,
         session: requests.Session | None = None,
         pool_size: int = 4,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.collection = f"{self.base_url}/metadata"
         self.connect_timeout_s = connect_timeout_s
         self.session = session or _session(pool_size)
+        self.max_answer_bytes = max_answer_bytes
 
     def url_of(self, record_id: Any) -> str:
         return f"{self.collection}/{quote(str(record_id), safe='')}"
 
-    def _send(self, method: str, url: str, call: Call, body: Any = None) -> requests.Response | Answer:
+    def _send(self, method: str, url: str, call: Call, body: Any = None) -> Reply | Answer:
         headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
         data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         options: dict[str, Any] = {}
@@ -56,16 +80,25 @@ class UnisClient:
             options["cert"] = (cert, key)
             if ca:
                 options["verify"] = ca
+        started = time.monotonic()
+        wait = max(0.1, min(call.timeout_s, call.deadline_s))
         try:
-            return self.session.request(
+            with self.session.request(
                 method,
                 url,
                 data=data,
                 headers=headers,
-                timeout=(self.connect_timeout_s, max(0.1, call.timeout_s)),
+                timeout=(min(self.connect_timeout_s, wait), wait),
                 allow_redirects=False,
+                stream=True,
                 **options,
-            )
+            ) as response:
+                raw = _read(response, self.max_answer_bytes)
+                if raw is None:
+                    return transient(f"UNIS's answer to {method} is larger than {self.max_answer_bytes} bytes")
+                if time.monotonic() - started > call.deadline_s:
+                    return transient(f"UNIS answered {method} after the call's deadline of {call.deadline_s:.1f} s")
+                return Reply(response.status_code, raw, response.headers)
         except requests.exceptions.SSLError as exc:
             message = (
                 f"TLS with UNIS failed ({type(exc).__name__}): if the server requires a client certificate, put "
@@ -76,6 +109,8 @@ class UnisClient:
             return transient(f"UNIS did not answer {method} within {call.timeout_s:.1f} s")
         except requests.ConnectionError as exc:
             return transient(f"connection to UNIS failed: {type(exc).__name__}")
+        except Exception as exc:  # noqa: BLE001 - every failure of a call becomes an answer
+            return transient(f"the call to UNIS failed: {type(exc).__name__}")
 
     def get(self, record_id: Any, call: Call) -> Answer:
         """``GET /metadata/{id}``: the newest version, or ``200 []`` when UNIS knows no such (live) id."""
@@ -134,7 +169,19 @@ class UnisClient:
         return classify("archive", response.status_code, response.text, dict(response.headers), record_id)
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _read(response: requests.Response, cap: int) -> bytes | None:
+    """The body, or None when it is larger than ``cap``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_or_none(response: Reply) -> Any:
     try:
         return response.json() if response.content else None
     except ValueError:

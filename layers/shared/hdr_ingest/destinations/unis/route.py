@@ -24,13 +24,8 @@ def problems(spec: RouteSpec) -> list[str]:
     schema = spec.options.get("schema", DEFAULT_VERSION)
     if schema not in VERSIONS:
         found.append(f"{where}: schema={schema!r} must be one of {sorted(VERSIONS)} (UNIS metadata schema year)")
-    parts = urlsplit(spec.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        found.append(
-            f"{where}: url={spec.url!r} must be the UNIS server's http(s) base, e.g. https://unis.example:8888"
-        )
-    elif parts.query or parts.fragment or parts.path.rstrip("/").endswith("/metadata"):
-        found.append(f"{where}: url={spec.url!r} must be the server base without /metadata, a query or a fragment")
+    if urlsplit(spec.url).path.rstrip("/").endswith("/metadata"):  # the URL itself is checked by the settings
+        found.append(f"{where}: url={spec.url!r} must be the server's base: /metadata is appended to it")
     return found
 
 
