@@ -11,6 +11,9 @@ AUDIT_VENV ?= .venv-audit
 # from this mirror; without it `make schemas` downloads the pinned HDRUK/schemata commit.
 HDRUK_SCHEMATA_DIR ?= $(wildcard $(CURDIR)/../shared/hdruk/schemata)
 export HDRUK_SCHEMATA_DIR
+# UNIS's JSON Schemas (periscope-ps/unis), copied from this mirror when present, else downloaded (sha256-checked).
+UNIS_SCHEMAS_DIR ?= $(wildcard $(CURDIR)/../shared/destinations/unis)
+export UNIS_SCHEMAS_DIR
 
 .PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock bench
 .PHONY: scan
@@ -28,8 +31,9 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-schemas: setup ## fill the schema pack from the pinned HDRUK/schemata commit (sha256-checked)
+schemas: setup ## fill the schema packs: HDRUK/schemata and UNIS's schemas at pinned commits (sha256-checked)
 	$(PY) scripts/schema_pack.py fetch
+	$(PY) scripts/unis_schemas.py fetch
 
 lint: setup ## ruff, mypy and cfn-lint
 	$(VENV)/bin/ruff check .
@@ -84,7 +88,8 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 	/tmp/hgi-lock/bin/pip install --quiet -r requirements/dev.txt
 	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
 
-clean: ## remove the venvs, the schema pack, .aws-sam and the tool caches
-	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the venvs, the schema packs, .aws-sam and the tool caches
+	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata layers/shared/hdr_ingest/destinations/unis/schemas
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(SCAN_VENV)
 	rm -rf $(AUDIT_VENV)

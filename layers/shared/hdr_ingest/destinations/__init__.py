@@ -48,6 +48,7 @@ class _FunctionsKind:
 
 _MODULES = {
     "hdruk": "hdr_ingest.destinations.hdruk.route",
+    "unis": "hdr_ingest.destinations.unis.route",
     "qrvey": "hdr_ingest.destinations.qrvey.route",
     "aep": "hdr_ingest.destinations.aep.route",
 }
