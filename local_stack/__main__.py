@@ -197,14 +197,15 @@ def print_results(results: list[Result]) -> None:
             table.add_row(label, styled("TIMEOUT"), "-", "-", expected, "no final outcome in time")
             continue
         _, status, schema, dataset_id, version = outcome_row(entry)
-        dataset = f"{dataset_id} v{version}" if dataset_id != "-" else "-"
+        dataset = dataset_id if dataset_id == "-" or version == "-" else f"{dataset_id} v{version}"
         table.add_row(label, styled(status), schema, dataset, expected, first_problem(entry))
     print_table(out, table)
 
 
 def print_outcome_line(entry: LedgerEntry) -> None:
     stamp = time.strftime("%H:%M:%S")
-    where = f"dataset {entry.record_id} v{entry.record_version}" if entry.record_id is not None else ""
+    version = f" v{entry.record_version}" if entry.record_version is not None else ""
+    where = f"record {entry.record_id}{version}" if entry.record_id is not None else ""
     if entry.status is Status.RETRYING:
         where = f"attempt {entry.attempts}"
     detail = first_problem(entry)

@@ -62,6 +62,71 @@ class LocalQrvey:
         return f"{self.emulator.base_url} (emulator; admin {self.emulator.root_url}/_emulator/datasets)"
 
 
+class LocalUnis:
+    """perfSONAR UNIS (``incoming/unis/``): no credentials, UNIS's 2015 schema."""
+
+    name = "UNIS"
+    samples = SAMPLES_DIR / "unis"
+
+    def __init__(self) -> None:
+        from local_stack.unis_emulator import UnisEmulator
+
+        self.emulator = UnisEmulator()
+
+    def start(self, aws: LocalAws) -> dict[str, Any]:
+        self.emulator.start()
+        return {"prefix": "incoming/unis/", "kind": "unis", "url": self.emulator.base_url, "secret": None}
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    def endpoint(self) -> str:
+        return f"{self.emulator.base_url} (emulator; admin {self.emulator.base_url}/_emulator/records)"
+
+
+class LocalAep:
+    """Adobe Experience Platform (``incoming/aep/``): IMS, Catalog and Batch Ingestion in one emulator."""
+
+    name = "AEP"
+    samples = SAMPLES_DIR / "aep"
+    client_id, client_secret = "hgi-local-aep-client", "hgi-local-aep-secret-0123456789"
+
+    def __init__(self) -> None:
+        from local_stack.aep_emulator import AepClient, AepEmulator
+
+        self.emulator = AepEmulator([AepClient(self.client_id, self.client_secret)])
+
+    def start(self, aws: LocalAws) -> dict[str, Any]:
+        from local_stack.aep_emulator import DEFAULT_SCHEMA_ID
+
+        self.emulator.start()
+        secret = store_secret(
+            aws,
+            "aep-client",
+            {"client_id": self.client_id, "client_secret": self.client_secret, "scope": "openid,AdobeID"},
+        )
+        options = {
+            "imsUrl": self.emulator.ims_url,
+            "orgId": self.emulator.org_id,
+            "sandbox": "prod",
+            "schemaId": DEFAULT_SCHEMA_ID,
+            "datasetName": "HGI local",
+        }
+        return {
+            "prefix": "incoming/aep/",
+            "kind": "aep",
+            "url": self.emulator.base_url,
+            "secret": secret,
+            "options": options,
+        }
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    def endpoint(self) -> str:
+        return f"{self.emulator.base_url} (emulator: IMS, Catalog, Batch Ingestion)"
+
+
 def local_destinations() -> list[LocalDestination]:
     """Every other catalogue the local stack runs, in the order their samples are dropped."""
-    return [LocalQrvey()]
+    return [LocalUnis(), LocalQrvey(), LocalAep()]

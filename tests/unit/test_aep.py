@@ -300,10 +300,10 @@ def test_the_emulator_samples_are_one_valid_and_one_invalid_file() -> None:
 
     from local_stack.aep_emulator import DEFAULT_SCHEMA
 
-    samples = Path(__file__).resolve().parents[2] / "local_stack" / "aep_emulator" / "samples"
+    samples = Path(__file__).resolve().parents[2] / "local_stack" / "samples" / "aep"
     validator = XdmValidator(DEFAULT_SCHEMA)
-    assert validator.errors(parse_records((samples / "valid.json").read_bytes())["records"]) == []
-    errors = validator.errors(parse_records((samples / "invalid.json").read_bytes())["records"])
+    assert validator.errors(parse_records((samples / "valid-records.json").read_bytes())["records"]) == []
+    errors = validator.errors(parse_records((samples / "invalid-records.json").read_bytes())["records"])
     assert [e.path for e in errors] == ["$[0].title", "$[1]", "$[1].created", "$[2]._id", "$[2].rows"]
 
 
