@@ -16,6 +16,7 @@ from hdr_ingest_cli.redrive import cmd_redrive
 from hdr_ingest_cli.stack import add_aws_options
 from hdr_ingest_cli.status import cmd_status
 from hdr_ingest_cli.validate import cmd_validate
+from hdr_ingest_cli.validate_other import OTHER_KINDS
 
 __all__ = ["build_parser", "main"]
 
@@ -43,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
         "function); strict: the document as sent",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--kind",
+        choices=["hdruk", *OTHER_KINDS],
+        default="hdruk",
+        help="whose rules: hdruk (default), or unis, qrvey, aep (their own schemas, offline)",
+    )
+    p.add_argument("--options", help='a route\'s options as JSON for --kind, e.g. \'{"schema": "2012"}\' for UNIS')
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("drop", help="upload metadata files to the bucket's incoming/ prefix (--wait: and follow them)")

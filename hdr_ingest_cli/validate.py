@@ -140,6 +140,10 @@ def _validate_catalogue(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:  # noqa: C901 - one branch per output format and file kind
+    if getattr(args, "kind", "hdruk") != "hdruk":
+        from hdr_ingest_cli.validate_other import cmd_validate_other
+
+        return cmd_validate_other(args)
     try:
         pack = SchemaPack.load(args.schema_pack)
     except SchemaPackError as exc:

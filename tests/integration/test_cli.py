@@ -693,3 +693,21 @@ def test_drop_to_a_missing_bucket_says_what_was_not_uploaded(capsys: pytest.Capt
     assert "uploaded 0 file(s)" in out
     assert f"error: {VALID} was not uploaded to s3://no-such-bucket/incoming/docs.example.json" in err
     assert "NoSuchBucket" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("kind", "invalid", "first_error"),
+    [
+        ("unis", "invalid-several-errors.json", "$.eventType: is required but missing; add it."),
+        ("qrvey", "invalid-dataset.json", '$.columns[0].columnType: is "FLOAT"; it must be one of'),
+    ],
+)
+def test_validate_by_kind_uses_that_catalogue_s_own_rules(
+    capsys: pytest.CaptureFixture[str], kind: str, invalid: str, first_error: str
+) -> None:
+    folder = SAMPLES / kind
+    code, out, _ = run(capsys, "validate", "--kind", kind, str(folder / invalid))
+    assert code == 1 and out.startswith("INVALID") and first_error in out
+    valid = [p for p in sorted(folder.glob("*.json")) if p.name != invalid][0]
+    code, out, _ = run(capsys, "validate", "--kind", kind, "--json", str(valid))
+    assert code == 0 and json.loads(out)["valid"] is True

@@ -1,6 +1,6 @@
-"""Catalogue files: one S3 object holding a JSON array of metadata documents, one Gateway dataset each.
+"""Catalogue files: one S3 object holding a JSON array of metadata documents, one record each on the destination.
 
-Each element is identified by its own identifier, so it keeps its Gateway dataset across exports whatever
+Each element is identified by its own identifier, so it keeps its record across exports whatever
 its position in the array: HDRUK 3.x/4.x ``identifier``, GWDM ``required.gatewayPid``, HDRUK 2.x
 ``identifier``/``id``, or the JSON pointer configured in ``CATALOGUE_ID_POINTER``.
 """
@@ -46,6 +46,6 @@ def element_identifier(element: dict[str, Any], pointer: str | None = None) -> s
 def missing_identifier_message(pointer: str | None) -> str:
     where = f"at {pointer}" if pointer else "(identifier, required.gatewayPid or id)"
     return (
-        f"has no identifier {where}; each dataset of a catalogue needs one so that it keeps its Gateway "
-        "dataset across exports. Add it and upload the file again."
+        f"has no identifier {where}; each element of a catalogue needs one so that it keeps its record "
+        "across exports. Add it and upload the file again."
     )

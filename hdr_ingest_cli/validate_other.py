@@ -1,0 +1,83 @@
+"""`hdr-ingest validate --kind unis|qrvey|aep`: a file judged by another catalogue's own rules, offline.
+
+The destination is built from a route with no credentials and a placeholder URL (nothing is sent): UNIS checks
+against its own schema files, Qrvey against our schema of its Create Dataset body. AEP's records are checked for
+shape only here: their XDM schema is read from the Platform when a batch is prepared."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hdr_ingest import destinations
+from hdr_ingest.core.document import DocumentError, canonical_json, parse_export
+from hdr_ingest.core.ports import Destination
+from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest_cli.common import UsageError, json_files
+
+__all__ = ["OTHER_KINDS", "cmd_validate_other"]
+
+OTHER_KINDS = ("unis", "qrvey", "aep")
+# Options a route needs before its destination can be built; the values do not matter offline.
+PLACEHOLDER_OPTIONS: dict[str, dict[str, str]] = {
+    "qrvey": {"userId": "offline", "appId": "offline"},
+    "aep": {
+        "imsUrl": "https://ims.invalid",
+        "orgId": "OFFLINE@AdobeOrg",
+        "sandbox": "prod",
+        "schemaId": "https://ns.adobe.com/offline/schemas/offline",
+        "datasetName": "offline",
+    },
+}
+
+
+def destination_for(kind: str, options: dict[str, Any]) -> Destination:
+    found = destinations.kind(kind)
+    if found is None:
+        raise UsageError(f"--kind: {kind!r} is not one of {destinations.kinds()}")
+    spec = RouteSpec("", kind, "https://offline.invalid", None, {**PLACEHOLDER_OPTIONS.get(kind, {}), **options})
+    return found.build(spec, destinations.Common())
+
+
+def judge_file(destination: Destination, path: Path) -> dict[str, Any]:
+    parse: Callable[[bytes], Any] = getattr(destination, "parse", None) or parse_export
+    try:
+        document = parse(path.read_bytes())
+    except DocumentError as exc:
+        return {"file": str(path), "valid": False, "summary": str(exc), "errors": [exc.detail.as_dict()]}
+    documents = document if isinstance(document, list) and kind_splits_lists(destination) else [document]
+    errors, summaries = [], []
+    for index, each in enumerate(documents):
+        verdict = destination.judge(each, canonical_json(each))
+        prefix = f"$[{index}]" if len(documents) > 1 else "$"
+        errors += [{**e.as_dict(), "path": prefix + e.path[1:]} for e in verdict.errors]
+        summaries.append(verdict.summary)
+    valid = not errors
+    summary = summaries[0] if len(summaries) == 1 else f"{len(documents)} records: {len(errors)} errors"
+    return {"file": str(path), "valid": valid, "summary": summary, "errors": errors}
+
+
+def kind_splits_lists(destination: Destination) -> bool:
+    """A list in a file is one record each (UNIS, Qrvey), unless the destination parses files itself (AEP)."""
+    return getattr(destination, "parse", None) is None
+
+
+def cmd_validate_other(args: argparse.Namespace) -> int:
+    options = json.loads(args.options) if args.options else {}
+    destination = destination_for(args.kind, options)
+    files = [path for path, _ in json_files(args.files)]
+    if not files:
+        raise UsageError("no .json files found in the given directories")
+    results = [judge_file(destination, path) for path in files]
+    valid = all(r["valid"] for r in results)
+    if args.json:
+        print(json.dumps({"valid": valid, "kind": args.kind, "files": results}, indent=2, ensure_ascii=False))
+        return 0 if valid else 1
+    for result in results:
+        print(f"{'ok' if result['valid'] else 'INVALID':<8} {result['file']}: {result['summary']}")
+        for error in result["errors"]:
+            print(f"           {error['path']}: {error['message']}")
+    return 0 if valid else 1
