@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 
 from hdr_ingest.core import fix_messages as fix
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.schema_pack import json_path
+from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path
 
 from .ajv import AjvError
 from .javascript import js_equal, js_type
@@ -61,11 +63,17 @@ def _best_branch(branches: Sequence[Sequence[AjvError]]) -> list[AjvError]:
     return min(candidates, key=lambda errs: (-max(len(e.path) for e in errs), len(errs)))
 
 
-def flatten(errors: Iterable[AjvError]) -> tuple[ErrorDetail, ...]:
-    details = [
+def flatten(errors: Iterable[AjvError], limit: int | None = None) -> tuple[ErrorDetail, ...]:
+    """The errors in a custodian's words, in path order, de-duplicated; at most ``limit`` of them."""
+    details = (
         detail for error in sorted(errors, key=lambda e: [str(p) for p in e.path]) for detail in _friendly(error)
-    ]
-    return tuple(dict.fromkeys(details))
+    )
+    unique: dict[ErrorDetail, None] = {}
+    for detail in details:
+        unique[detail] = None
+        if limit is not None and len(unique) >= limit:
+            break
+    return tuple(islice(unique, limit))
 
 
 def gateway_first(details: tuple[ErrorDetail, ...], reported: AjvError) -> tuple[ErrorDetail, ...]:
@@ -80,7 +88,10 @@ def gateway_first(details: tuple[ErrorDetail, ...], reported: AjvError) -> tuple
     return (lead, *(d for d in details if d != wanted[0]))
 
 
-def count(n: int, word: str = "error") -> str:
+def count(n: int, word: str = "error", truncated: bool = False) -> str:
+    """``"3 errors"``; for a list cut at its limit, ``"at least 1,000 errors (stopped counting)"``."""
+    if word == "error":
+        return count_errors(n, truncated)
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
@@ -103,6 +114,50 @@ def same_json(a: Any, b: Any) -> bool:
 def affects(where: str, error_path: str) -> bool:
     """An error at ``error_path`` concerns the value at ``where`` (the same value or one inside it)."""
     return error_path == where or error_path.startswith(where + ".") or error_path.startswith(where + "[")
+
+
+_STEP = re.compile(r"[^.\[]+|[.\[][^.\[]*")  # a path cut before each "." and "[": "$", ".a", "[0]", ...
+
+
+class PathIndex:
+    """Paths (``$.a[0]``) looked up as :func:`affects` reads them, in time linear in the path asked about however
+    many are held: a trie of their steps (each path cut before every ``.`` and ``[``). Each path keeps the lowest
+    tag it was added with."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._root: dict[str, Any] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str, tag: int = 0) -> None:
+        node = self._root
+        for step in _STEP.findall(path):
+            node = node.setdefault(step, {})
+        node[""] = min(node.get("", tag), tag)  # "" is never a step: it marks where a path ends
+
+    def within(self, where: str) -> bool:
+        """Some path held is ``where`` or inside it: ``affects(where, held)``."""
+        steps = _STEP.findall(where)
+        node = self._root
+        for step in steps:
+            found = node.get(step)
+            if found is None:
+                return False
+            node = found
+        return bool(steps)
+
+    def around(self, path: str) -> int | None:
+        """The lowest tag of the paths held that are ``path`` or contain it (``affects(held, path)``)."""
+        lowest: int | None = None
+        node = self._root
+        for step in _STEP.findall(path):
+            found = node.get(step)
+            if found is None:
+                break
+            node = found
+            if "" in node and (lowest is None or node[""] < lowest):
+                lowest = node[""]
+        return lowest
 
 
 _VERBS: Mapping[Quirk, str] = {
@@ -191,12 +246,17 @@ def explain(judgement: Judgement, max_errors: int = 50) -> list[str]:
     else:
         lines.append(f"INVALID: the document {report.summary}.")
         lines.extend(_error_line(error) for error in report.errors[:max_errors])
-        if len(report.errors) > max_errors:
-            lines.append(f"  ... and {len(report.errors) - max_errors} more")
+        if len(report.errors) > max_errors or report.truncated:
+            more = len(report.errors) - max_errors
+            lines.append(f"  ... and {'at least ' if report.truncated else ''}{max(more, 0)} more")
     other = judgement.as_sent if judgement.mode is ValidationMode.GATEWAY else judgement.gateway
     if other.valid != report.valid or (other.schema != report.schema and other.valid):
         who = "As sent (strict)" if judgement.mode is ValidationMode.GATEWAY else "The Gateway"
-        verdict = f"valid {other.schema}" if other.valid else f"rejects it ({count(len(other.errors))})"
+        verdict = (
+            f"valid {other.schema}"
+            if other.valid
+            else f"rejects it ({count(len(other.errors), truncated=other.truncated)})"
+        )
         lines.append(f"{who}: {verdict}.")
         if judgement.mode is ValidationMode.STRICT and not other.valid:
             lines.extend(_error_line(e) for e in other.errors[:max_errors])
