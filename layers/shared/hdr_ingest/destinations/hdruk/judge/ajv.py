@@ -219,6 +219,7 @@ class AjvRun:
         self.hangs: list[_Hang] = []
         # With ``undo``, how to take back each change made to the document (see :meth:`verdict_in_place`).
         self._undo: list[tuple[Any, Any, Any]] | None = [] if undo else None
+        self._regions: list[int] = []  # where each tentative region's errors start, outermost first
 
     def verdict_in_place(self, document: Any) -> bool:
         """:meth:`run` on ``document`` itself, every change taken back afterwards: a verdict without the copy
@@ -241,13 +242,26 @@ class AjvRun:
         container[key] = value
 
     def _go_on(self) -> bool:
-        """After an error: whether to check the rest (every error wanted, and fewer than ``limit`` held)."""
+        """After an error: whether to check the rest. Every error is wanted, up to ``limit`` kept errors and
+        ``limit`` more in the alternatives being tried (anyOf, not, if, contains), which are then dropped."""
         if not self.all_errors:
             return False
-        if self.limit is not None and len(self.errors) >= self.limit:
+        if self.limit is None:
+            return True
+        kept = self._regions[0] if self._regions else len(self.errors)
+        if kept >= self.limit or len(self.errors) - kept >= self.limit:
             self.capped = True
             return False
         return True
+
+    def _tentative(self) -> int:
+        """Errors from here on are tentative (an alternative being tried) until :meth:`_settle`."""
+        self._regions.append(len(self.errors))
+        return len(self.errors)
+
+    def _settle(self, mark: int) -> None:
+        del self.errors[mark:]
+        self._regions.pop()
 
     # entry -------------------------------------------------------------------------------------------
     def run(self, document: Any) -> bool:
@@ -356,9 +370,9 @@ class AjvRun:
                         break
             return ok, data
         if keyword == "not":
-            mark = len(self.errors)
+            mark = self._tentative()
             sub_ok, data = self._node(value, data, parent, key, path, True, here)
-            del self.errors[mark:]
+            self._settle(mark)
             if sub_ok:
                 return self._fail(path, keyword, "must NOT be valid", {}, data, value, here), data
             return True, data
@@ -401,7 +415,7 @@ class AjvRun:
     ) -> tuple[bool, Any]:
         if any(self.doc.always_valid(branch) for branch in branches):
             return True, data  # Ajv skips the whole keyword (no coercion in the other branches either)
-        mark = len(self.errors)
+        mark = self._tentative()
         groups: list[tuple[AjvError, ...]] = []
         passing: list[int] = []
         for index, branch in enumerate(branches):
@@ -413,7 +427,7 @@ class AjvRun:
                 if keyword == "anyOf" or len(passing) > 1:
                     break
         valid = len(passing) == 1 if keyword == "oneOf" else bool(passing)
-        del self.errors[mark:]
+        self._settle(mark)
         if valid:
             return True, data
         if keyword == "anyOf":
@@ -430,9 +444,9 @@ class AjvRun:
         has_then, has_else = "then" in schema, "else" in schema
         if not has_then and not has_else:
             return True, data
-        mark = len(self.errors)
+        mark = self._tentative()
         if_ok, data = self._node(schema["if"], data, parent, key, path, True, f"{spath}/if")
-        del self.errors[mark:]
+        self._settle(mark)
         branch = "then" if if_ok else "else"
         if branch not in schema:
             return True, data
@@ -574,13 +588,13 @@ class AjvRun:
         message = "must contain at least 1 valid item(s)"
         if self.doc.always_valid(schema):
             return len(data) >= 1 or self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
-        mark = len(self.errors)
+        mark = self._tentative()
         for index, item in enumerate(data):
             ok, _ = self._node(schema, item, data, index, (*path, index), True, here)
             if ok:
-                del self.errors[mark:]
+                self._settle(mark)
                 return True
-        del self.errors[mark:]
+        self._settle(mark)
         return self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
 
     def _object(

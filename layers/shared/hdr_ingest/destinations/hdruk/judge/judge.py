@@ -299,7 +299,10 @@ class GatewayJudge:
         same_schema = as_sent.schema == gateway.schema
         gateway_paths = {e.path for e in gateway.errors}
         sent_paths = {e.path for e in as_sent.errors} if same_schema else set()
-        differently, rejecting = PathIndex(gateway_paths ^ sent_paths), PathIndex(gateway_paths)
+        # Lists cut at MAX_ERRORS cannot be compared: the Gateway's own errors are then the only ones explained.
+        cut = gateway.truncated or as_sent.truncated
+        differently = PathIndex(gateway_paths if cut else gateway_paths ^ sent_paths)
+        rejecting = PathIndex(gateway_paths)
         final = verdict.checked_document if verdict is not None else seen
         by_path: dict[Path_, list[Change]] = {}
         for change in [*pre_changes, *(verdict.changes if verdict else ())]:
@@ -319,7 +322,7 @@ class GatewayJudge:
             explained.add(where)
             explained_index.add(where)
         # Strict errors the Gateway does not raise although it changed nothing there: Ajv reads them differently.
-        if same_schema:
+        if same_schema and not cut:
             text = "a strict validator rejects this value; the Gateway's validator (Ajv 8, ajv-formats 2) accepts it."
             for error_path in sorted(sent_paths - gateway_paths):
                 if not explained_index.within(error_path) and explained_index.around(error_path) is None:
