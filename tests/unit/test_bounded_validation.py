@@ -271,3 +271,27 @@ def test_json_copy_is_a_deep_copy() -> None:
     copied = json_copy(document)
     assert copied == document and copied is not document
     assert copied["a"] is not document["a"] and copied["a"][1] is not document["a"][1]
+
+
+# --- what a re-encoded document costs (issue 12, item 7) ---------------------------------------------------
+
+
+def one_long_value(unit: str, size: int) -> dict[str, Any]:
+    """A table description of ``size`` characters: too long (20,000 at most), and HTML-encoded by the Gateway."""
+    document = base()
+    document["structuralMetadata"] = {"tables": [{"name": "t", "description": unit * size, "columns": []}]}
+    return document
+
+
+@pytest.mark.parametrize("unit", ["a", "&", "'", "é"])
+def test_a_long_rejected_value_is_not_copied_to_be_shown(pack: SchemaPack, unit: str) -> None:
+    document = one_long_value(unit, 1_000_000)
+    size = len(json.dumps(document, ensure_ascii=False).encode("utf-8"))
+    verdict = judged(pack, document, None)
+    assert not verdict.valid
+    assert max(len(e.message) for e in verdict.errors) < 500
+    assert sum(len(w) for w in verdict.warnings) < 20_000  # an excerpt of the value, not the value
+    peak = peak_bytes(lambda: judged(pack, document, None))
+    # The document, its canonical JSON and the Gateway's HTML-encoded copy (5 or 6 characters per & or ')
+    # are held; a JSON-encoded copy of each long value for every message quoting it was not (26 B/B before).
+    assert peak / size < 16, f"{peak / size:.1f} bytes per byte"

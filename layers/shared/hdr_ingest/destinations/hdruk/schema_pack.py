@@ -128,7 +128,26 @@ def _pattern(validator: Validator, pattern: str, instance: Any, schema: dict[str
     from jsonschema.exceptions import ValidationError
 
     if isinstance(instance, str) and not _search(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(f"{_short_repr(instance)} does not match {pattern!r}")
+
+
+def _length(keyword: str) -> Callable[[Any, Any, Any, Any], Iterator[ValidationError]]:
+    """jsonschema 4.26's ``minLength``/``maxLength``, the value's repr in the message cut (``_short_repr``)."""
+
+    def check(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        from jsonschema.exceptions import ValidationError
+
+        if not validator.is_type(instance, "string"):
+            return
+        size = len(instance)
+        if keyword == "maxLength" and size > limit:
+            message = "is expected to be empty" if limit == 0 else "is too long"
+            yield ValidationError(f"{_short_repr(instance)} {message}")
+        elif keyword == "minLength" and size < limit:
+            message = "should be non-empty" if limit == 1 else "is too short"
+            yield ValidationError(f"{_short_repr(instance)} {message}")
+
+    return check
 
 
 def _search(pattern: str, text: str) -> bool:
@@ -162,6 +181,8 @@ def _repr_chunks(value: Any) -> Iterator[str]:
                 yield ", "
             yield from _repr_chunks(item)
         yield "]"
+    elif type(value) is str and len(value) > _REPR_LIMIT:
+        yield repr(value[: _REPR_LIMIT + 1])  # not the whole of a 10 MB string, to be cut just after
     else:
         yield repr(value)
 
@@ -260,6 +281,8 @@ def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) ->
         "type": _type,
         "anyOf": _any_of,
         "additionalProperties": _additional_properties,
+        "minLength": _length("minLength"),
+        "maxLength": _length("maxLength"),
     }
     if skip_ref is not None:
         follow = base.VALIDATORS["$ref"]
@@ -789,8 +812,16 @@ def _describe(error: ValidationError) -> Iterator[ErrorDetail]:
         yield _describe_value(error, where, keyword, value, expected)
 
 
+def shown(value: Any) -> Any:
+    """``value``, a long string cut to what ``fix.show`` shows of it (the same text): showing a 50 MB string
+    no longer copies it twice (JSON-encoded, then cut)."""
+    limit = fix.MAX_VALUE_CHARS + 1
+    return value[:limit] if isinstance(value, str) and len(value) > limit else value
+
+
 def _describe_value(error: ValidationError, where: str, keyword: Any, value: Any, expected: Any) -> ErrorDetail:
     """The one detail of an error about the value at ``where`` itself."""
+    value = shown(value)
     if keyword == "enum":
         return ErrorDetail(where, fix.one_of(value, list(expected)))
     if keyword == "const":

@@ -13,18 +13,20 @@ from typing import Any
 
 from hdr_ingest.core import fix_messages as fix
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path
+from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path, shown
 
 from .ajv import AjvError
 from .javascript import js_equal, js_type
 from .records import MISSING, Change, Judgement, Path_, Quirk, QuirkNote, ValidationMode
 
-_show = fix.show
+
+def _show(value: Any) -> str:
+    return fix.show(shown(value))
 
 
 def _friendly(error: AjvError) -> list[ErrorDetail]:
     where = json_path(error.path)
-    value, keyword = error.value, error.keyword
+    value, keyword = shown(error.value), error.keyword
     if error.branches:
         best = _best_branch(error.branches)
         if best:
@@ -170,6 +172,9 @@ _VERBS: Mapping[Quirk, str] = {
 }
 
 
+_MAX_EXCERPT = 1000  # characters of a changed string quoted at most (a 10 MB one is not quoted whole)
+
+
 def excerpts(before: str, after: str, context: int = 20) -> tuple[str, str]:
     """The two strings around their first difference, quoted."""
     start = next(
@@ -182,7 +187,7 @@ def excerpts(before: str, after: str, context: int = 20) -> tuple[str, str]:
     lo = max(0, start - context)
 
     def cut(text: str) -> str:
-        hi = min(len(text), max(len(text) - tail + context, start + 1))
+        hi = min(len(text), max(len(text) - tail + context, start + 1), lo + _MAX_EXCERPT)
         return json.dumps(("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else ""), ensure_ascii=False)
 
     return cut(before), cut(after)
