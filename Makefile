@@ -5,16 +5,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # checkov lives in its own venv: its dependencies clash with the pinned test stack (boto3, packaging).
 SCAN_VENV ?= .venv-scan
+# pip-audit lives in its own venv too (its packaging/rich/CacheControl pins are not the test stack's).
+AUDIT_VENV ?= .venv-audit
 # CI (and anyone with the shared reference folder beside the checkout) copies the pinned schema pack
 # from this mirror; without it `make schemas` downloads the pinned HDRUK/schemata commit.
 HDRUK_SCHEMATA_DIR ?= $(wildcard $(CURDIR)/../shared/hdruk/schemata)
 export HDRUK_SCHEMATA_DIR
+# UNIS's JSON Schemas (periscope-ps/unis), copied from this mirror when present, else downloaded (sha256-checked).
+UNIS_SCHEMAS_DIR ?= $(wildcard $(CURDIR)/../shared/destinations/unis)
+export UNIS_SCHEMAS_DIR
 
 .PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock bench
 .PHONY: scan
+.PHONY: audit
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed ## create .venv with the pinned dependencies
 
@@ -25,8 +31,9 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-schemas: setup ## fill the schema pack from the pinned HDRUK/schemata commit (sha256-checked)
+schemas: setup ## fill the schema packs: HDRUK/schemata and UNIS's schemas at pinned commits (sha256-checked)
 	$(PY) scripts/schema_pack.py fetch
+	$(PY) scripts/unis_schemas.py fetch
 
 lint: setup ## ruff, mypy and cfn-lint
 	$(VENV)/bin/ruff check .
@@ -43,19 +50,28 @@ $(SCAN_VENV)/.installed: requirements/scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements/scan.txt
 	touch $@
 
+audit: $(AUDIT_VENV)/.installed ## pip-audit on requirements/lock.txt; "not audited: <why>" (exit 2) if no advisory source answered
+	$(AUDIT_VENV)/bin/python scripts/dependency_audit.py requirements/lock.txt --pip-audit $(AUDIT_VENV)/bin/pip-audit
+
+$(AUDIT_VENV)/.installed: requirements/audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AUDIT_VENV)/bin/python -m pip install --quiet -r requirements/audit.txt
+	touch $@
+
 test: setup schemas lint ## the whole suite: lint, unit, integration, end-to-end, infrastructure
 	$(PY) -m pytest
 
 test-unit: setup schemas ## unit tests only
 	$(PY) -m pytest -m unit
 
-test-integration: setup schemas
+test-integration: setup schemas ## integration tests only: moto and the Gateway emulator over HTTP
 	$(PY) -m pytest -m integration
 
-test-e2e: setup schemas
+test-e2e: setup schemas ## end-to-end tests on the local stack (includes the 3.5-minute fault-injection run)
 	$(PY) -m pytest -m e2e
 
-test-infra: setup
+test-infra: setup ## template.yaml assertions
 	$(PY) -m pytest -m infra
 
 run: setup schemas ## the whole pipeline locally: moto server, Gateway emulator, sample drops
@@ -72,6 +88,8 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 	/tmp/hgi-lock/bin/pip install --quiet -r requirements/dev.txt
 	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
 
-clean:
-	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the venvs, the schema packs, .aws-sam and the tool caches
+	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata layers/shared/hdr_ingest/destinations/unis/schemas
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(SCAN_VENV)
+	rm -rf $(AUDIT_VENV)

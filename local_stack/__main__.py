@@ -24,11 +24,12 @@ from typing import Any
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
+from hdr_ingest_cli.render import console, print_table, shorten, styled
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
-from local_stack.table import render, shorten
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
+LABEL_CHARS = 48  # the results table's source column on a terminal
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
-    parser.add_argument("--in-memory", action="store_true", help="keep the Gateway emulator's data in memory")
+    parser.add_argument(
+        "--hdruk-only",
+        action="store_true",
+        help="run only the HDR UK route (no Qrvey, UNIS or AEP emulators and samples)",
+    )
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep the Gateway emulator's data in memory, not in STATE_DIR/gateway.sqlite (which is cleared at "
+        "each start: the ledger starts empty, and the emulator must agree with it)",
+    )
     parser.add_argument("--emulator-port", type=int, default=0, help="Gateway emulator port (default: free)")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the samples' outcomes")
     gateway = parser.add_argument_group("a real Gateway instead of the emulator")
@@ -117,8 +128,18 @@ def outcome_row(entry: LedgerEntry) -> list[str]:
 
 
 def _cli_command() -> str:
-    """How to run the CLI here: the console script once installed, else the module."""
-    return "hdr-ingest" if shutil.which("hdr-ingest") else "python -m local_stack.cli"
+    """How to run the CLI, as it can be pasted here: ``hdr-ingest`` when that is on PATH and is this venv's,
+    else this venv's console script by its path (``.venv/bin/hdr-ingest`` under ``make run``)."""
+    mine = Path(sys.executable).parent / "hdr-ingest"
+    found = shutil.which("hdr-ingest")
+    if found and Path(found).resolve() == mine.resolve():
+        return "hdr-ingest"
+    if not mine.exists():
+        return f"{sys.executable} -m hdr_ingest_cli"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
 
 
 def print_endpoints(stack: Any, state_path: Path) -> None:
@@ -132,6 +153,7 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
         ["dead-letter queue", aws.dlq_url],
         ["ledger table", aws.table],
         ["Gateway", gateway or stack.gateway_url],
+        *([d.name, d.endpoint()] for d in stack.destinations),
         ["state file", str(state_path)],
     ]
     width = max(len(r[0]) for r in rows)
@@ -140,24 +162,44 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
         print(f"  {label:<{width}}  {value}")
     creds = " ".join(f"{k}={v}" for k, v in aws.credentials.items() if k != "AWS_SESSION_TOKEN")
     cli = _cli_command()
-    print("\nDrop a file (any name ending in .json under incoming/):")
+    print("\nDrop a file (any name ending in .json under incoming/), from another terminal:")
+    print(f"  {cli} drop my.json --wait")
+    print("or with the AWS CLI, if you have it:")
     print(f"  {creds} AWS_DEFAULT_REGION={aws.region} \\")
     print(f"    aws --endpoint-url {aws.endpoint_url} s3 cp my.json s3://{aws.bucket}/incoming/")
-    print(f"  {cli} drop my.json")
-    print(f"Ledger: {cli} status [--failed]    Replay the dead-letter queue: {cli} redrive")
+    print(f"The ledger: {cli} status        Replay the dead-letter queue: {cli} redrive")
+
+
+def _label(label: str, previous: str, terminal: bool) -> str:
+    """On a terminal, a catalogue's dataset as ``  #id`` under its file, and long labels keep their end."""
+    if not terminal:
+        return label  # piped: whole, one row a line, for grep
+    file, _, member = label.partition("#")
+    lead, text = ("  #", member) if member and previous.partition("#")[0] == file else ("", label)
+    room = LABEL_CHARS - len(lead)
+    return lead + (text if len(text) <= room else "…" + text[-(room - 1) :])
 
 
 def print_results(results: list[Result]) -> None:
-    headers = ["source", "status", "schema", "dataset id", "version", "expected", "first error"]
-    rows = []
+    from rich.table import Table
+
+    out = console()
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("source", "status", "schema", "dataset", "expected"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("first error", overflow="fold")
+    previous = ""
     for result in results:
         expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
+        label, previous = _label(result.label, previous, out.is_terminal), result.label
         entry = result.entry
         if entry is None:
-            rows.append([result.label, "TIMEOUT", "-", "-", "-", expected, "no final outcome in time"])
+            table.add_row(label, styled("TIMEOUT"), "-", "-", expected, "no final outcome in time")
             continue
-        rows.append([result.label, *outcome_row(entry)[1:], expected, first_problem(entry)])
-    print(render(headers, rows))
+        _, status, schema, dataset_id, version = outcome_row(entry)
+        dataset = f"{dataset_id} v{version}" if dataset_id != "-" else "-"
+        table.add_row(label, styled(status), schema, dataset, expected, first_problem(entry))
+    print_table(out, table)
 
 
 def print_outcome_line(entry: LedgerEntry) -> None:
@@ -245,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator_port=args.emulator_port,
         emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
         log_level=args.log_level,
+        other_destinations=not args.hdruk_only,
     )
-    samples = [] if args.no_samples else load_samples()
     state_path = state_dir / STATE_FILE_NAME
     stack = LocalStack(options)
     print("Starting moto, " + ("" if real_gateway else "the Gateway emulator, ") + "and the ingest function …")
@@ -255,6 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaPackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if stack.cleared_datasets:
+        print(
+            f"Cleared the Gateway emulator's {stack.cleared_datasets} datasets from an earlier run: "
+            "the ledger starts empty, so the emulator does too."
+        )
+    samples = [] if args.no_samples else load_samples()
+    for destination in stack.destinations:
+        samples += [] if args.no_samples else load_samples(destination.samples)
     ok = True
     try:
         write_state(
@@ -266,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gateway_url": stack.gateway_url,
                 "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
                 "function_env": stack.function_env,
+                "prefixes": stack.prefixes,
             },
         )
         seen: dict[str, str] = {}

@@ -9,12 +9,17 @@ queue ``hgi-local-ingest``, its DLQ ``hgi-local-dlq``, table ``hgi-local-ledger`
 ``hgi-local/gateway-app``. Two things differ on purpose: the ingest queue's VisibilityTimeout is short
 (30 s instead of 360 s) so that retries are visible in seconds, and the ``DenyInsecureTransport`` policy
 statements are left out because moto is reached over plain HTTP.
+
+The bucket notifies the queue of every object created or removed, whatever its key: routing a key (or recording
+it as INVALID when no route watches it) is the function's job.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,9 +31,11 @@ __all__ = [
     "DEFAULT_STACK_NAME",
     "FAKE_CREDENTIALS",
     "MOTO_ACCOUNT_ID",
+    "NOTIFIED_EVENTS",
     "AwsOptions",
     "LocalAws",
     "MotoServer",
+    "patch_moto",
     "provision",
 ]
 
@@ -40,8 +47,12 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+# The bucket's events that reach the ingest queue, for every key.
+NOTIFIED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 # The function's settings that do not depend on where the resources are.
 _FUNCTION_DEFAULTS = {
+    # The emulators listen on 127.0.0.1 over plain http: the function refuses such URLs unless told it runs here.
+    "ALLOW_LOCAL_DESTINATIONS": "true",
     "GATEWAY_HEADER_STYLE": "x-headers",
     "MAX_OBJECT_BYTES": "10485760",
     "TARGET_SCHEMA": "auto",
@@ -89,8 +100,75 @@ def _cheap_sqs_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _atomic_dynamodb_requests() -> None:
+    """DynamoDB applies each request to an item atomically: of two conditional writes racing for one item, one
+    fails its condition. moto's DynamoDB backend takes no lock, and its server (like ``mock_aws`` in a test with
+    several threads) handles requests concurrently: two conditional writes can both read the item before either
+    writes it, and both succeed (two leases held at once, two datasets published for one source). Serialise
+    moto's DynamoDB requests, reads too: moto updates an item in place, so a read beside a write could see half
+    of it. One lock for every table: the local stack has one, and each request takes moto a millisecond."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+    if getattr(call_action, "hgi_atomic", False):
+        return
+
+    def atomic_call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return call_action(self)
+
+    atomic_call_action.hgi_atomic = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = atomic_call_action  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class _RemovedObject:
+    """What moto's notification needs of a key (a delete marker has no size or ETag; S3's event omits them)."""
+
+    name: str
+    size: int = 0
+    etag: str = ""
+
+
+def _s3_delete_marker_events() -> None:
+    """Deleting an object of a versioned bucket (without naming a version) creates a delete marker, and S3 then
+    sends ``s3:ObjectRemoved:DeleteMarkerCreated``; moto sends nothing. Send it, as S3 does."""
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    set_delete_marker = S3Backend._set_delete_marker
+    if getattr(set_delete_marker, "hgi_notifies", False):
+        return
+
+    def notifying_set_delete_marker(self: Any, bucket_name: str, key_name: str) -> Any:
+        marker = set_delete_marker(self, bucket_name, key_name)
+        notifications.send_event(
+            self.account_id,
+            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            self.get_bucket(bucket_name),
+            _RemovedObject(key_name),
+        )
+        return marker
+
+    notifying_set_delete_marker.hgi_notifies = True  # type: ignore[attr-defined]
+    S3Backend._set_delete_marker = notifying_set_delete_marker  # type: ignore[method-assign]
+
+
+def patch_moto() -> None:
+    """What the local stack changes in moto (idempotent; call before moto handles a request): DynamoDB requests
+    are atomic and a versioned bucket's deletions notify, as in AWS; and two server overheads go."""
+    _atomic_dynamodb_requests()
+    _s3_delete_marker_events()
+    _cache_moto_module_list()
+    _cheap_sqs_retention_check()
+
+
 class MotoServer:
-    """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced."""
+    """moto in server mode on ``host`` (a free port unless ``port`` is given), with its request log silenced and
+    no resources (moto's are per process: two servers in one process share them)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
         self.host = host
@@ -104,14 +182,17 @@ class MotoServer:
         if self.quiet:
             # werkzeug logs every request and every NotImplementedError traceback at INFO/ERROR.
             logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-        _cache_moto_module_list()
-        _cheap_sqs_retention_check()
+        patch_moto()
         from moto.server import ThreadedMotoServer
 
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=not self.quiet)
         server.start()
         self.port = int(server.get_host_and_port()[1])
         self._server = server
+        # moto keeps its resources in this process, not in the server: start from none, as a new process would
+        # (an earlier server's, or a test's mock_aws, would otherwise still be there).
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 (our http:// URL)
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         return self
 
     @property
@@ -305,24 +386,14 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
     s3.put_bucket_ownership_controls(
         Bucket=aws.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     )
-    # S3 answers this with an s3:TestEvent message on the queue, which the function skips.
+    # Every object created or removed in the bucket goes to the queue, with no prefix or suffix filter: S3's
+    # filters are case-sensitive (`UPPER.JSON` would never arrive) and refuse overlapping rules, so the function
+    # routes each key itself and records one under no route as INVALID, with the reason. Nothing dropped is
+    # silently ignored. S3 answers this with an s3:TestEvent message on the queue, which the function skips.
     s3.put_bucket_notification_configuration(
         Bucket=aws.bucket,
         NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": aws.queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {
-                            "FilterRules": [
-                                {"Name": "prefix", "Value": "incoming/"},
-                                {"Name": "suffix", "Value": ".json"},
-                            ]
-                        }
-                    },
-                }
-            ]
+            "QueueConfigurations": [{"QueueArn": aws.queue_arn, "Events": list(NOTIFIED_EVENTS)}]
         },
     )
 

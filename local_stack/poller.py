@@ -200,7 +200,7 @@ class BatchReport:
 class SqsPoller:
     """Polls ``queue_url`` and invokes ``handler`` (default: the real function) one batch at a time."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - Lambda's event source settings, each with a default
         self,
         sqs: Any,
         queue_url: str,

@@ -8,6 +8,7 @@ real Gateway) and the SQS poller running the ingest function.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, default_pack_dir
 from local_stack.aws import DEFAULT_REGION, DEFAULT_STACK_NAME, AwsOptions, LocalAws, MotoServer, provision
+from local_stack.destinations import LocalDestination, local_destinations
 from local_stack.gateway_emulator import App, GatewayEmulator
 from local_stack.poller import SqsPoller
 
@@ -48,10 +50,13 @@ class StackOptions:
     app_id: str = LOCAL_APP_ID
     client_id: str = LOCAL_CLIENT_ID
     emulator_port: int = 0
-    emulator_db: Path | None = None  # None: in memory
+    # None: in memory. Cleared at start either way: the ledger (moto) always starts empty, and the two must agree.
+    emulator_db: Path | None = None
     schema_pack_dir: Path | None = None  # None: the pack inside hdr_ingest (make schemas)
     log_level: str = "WARNING"  # the function's POWERTOOLS_LOG_LEVEL
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Also run the other catalogues' emulators (local_stack.destinations), each routed a prefix via DESTINATIONS.
+    other_destinations: bool = False
 
 
 class LocalStack:
@@ -63,6 +68,9 @@ class LocalStack:
         self._poller: SqsPoller | None = None
         self.gateway_url = ""
         self.function_env: dict[str, str] = {}
+        self.cleared_datasets = 0  # datasets an earlier run left in the emulator's database, cleared by start()
+        self.destinations: list[LocalDestination] = []  # the other catalogues, when options.other_destinations
+        self.routes: list[dict[str, Any]] = []  # the function's DESTINATIONS
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -80,17 +88,21 @@ class LocalStack:
                     port=options.emulator_port,
                 )
                 self.gateway_url = self.emulator.start()
+                self.cleared_datasets = self._forget_earlier_datasets(self.emulator)
             self._aws = provision(
                 self.moto.url,
                 AwsOptions(options.stack_name, options.region, options.visibility_timeout, options.max_receive_count),
                 app_id=options.app_id,
                 client_id=options.client_id,
             )
+            self.routes = self._routes(self._aws)
             self.function_env = self._aws.function_env(
                 self.gateway_url,
                 log_level=options.log_level,
                 schema_pack_dir=str(pack_dir.resolve()),
-                extra=options.extra_env,
+                extra={"DESTINATIONS": json.dumps(self.routes), **options.extra_env}
+                if self.destinations
+                else options.extra_env,
             )
             self._poller = SqsPoller(
                 self._aws.client("sqs"),
@@ -108,6 +120,30 @@ class LocalStack:
             raise
         return self
 
+    def _routes(self, aws: LocalAws) -> list[dict[str, Any]]:
+        """The HDR UK route on incoming/ and, with ``other_destinations``, one route per other catalogue."""
+        routes = [{"prefix": "incoming/", "kind": "hdruk", "url": self.gateway_url, "secret": aws.secret_id}]
+        if self.options.other_destinations:
+            for destination in local_destinations():
+                self.destinations.append(destination)
+                routes.append(destination.start(aws))
+        return routes
+
+    @property
+    def prefixes(self) -> list[str]:
+        return sorted(route["prefix"] for route in self.routes)
+
+    @staticmethod
+    def _forget_earlier_datasets(emulator: GatewayEmulator) -> int:
+        """The ledger starts empty with every start (a fresh moto), so the emulator's datasets must too: kept
+        from an earlier run (in ``emulator_db``), each re-dropped sample would find its dataset on the Gateway with
+        no ledger entry to compare with and publish a needless new version (UPDATED instead of CREATED). Returns
+        how many datasets were cleared."""
+        earlier = len(emulator.datasets())
+        if earlier:
+            emulator.reset()
+        return earlier
+
     def stop(self) -> None:
         if self._poller is not None:
             self._poller.stop()
@@ -115,6 +151,9 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+        for destination in self.destinations:
+            destination.stop()
+        self.destinations = []
         self.moto.stop()
 
     def __enter__(self) -> LocalStack:

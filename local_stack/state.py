@@ -1,7 +1,8 @@
 """The running local stack's address book, ``.local-stack/stack.json``, so that ``hdr-ingest`` needs no flags.
 
 ``python -m local_stack`` writes it once its resources exist and removes it on exit. ``HGI_LOCAL_STATE``
-points the CLI at another file.
+points the CLI at another file; otherwise the CLI looks in the working directory and each of its parents, then in
+the checkout the code runs from (see :meth:`StackState.find`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,39 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_STATE_DIR", "STATE_FILE_NAME", "StackState", "default_state_path", "remove_state", "write_state"]
+__all__ = [
+    "DEFAULT_PREFIXES",
+    "DEFAULT_STATE_DIR",
+    "STATE_FILE_NAME",
+    "StackState",
+    "default_state_path",
+    "remove_state",
+    "state_paths",
+    "write_state",
+]
 
 DEFAULT_STATE_DIR = Path(".local-stack")
 STATE_FILE_NAME = "stack.json"
+DEFAULT_PREFIXES = ("incoming/",)
+"""What the stack's bucket notification watches when the state file does not say (older state files)."""
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def default_state_path() -> Path:
     configured = os.environ.get("HGI_LOCAL_STATE")
     return Path(configured) if configured else DEFAULT_STATE_DIR / STATE_FILE_NAME
+
+
+def state_paths(start: Path | None = None) -> list[Path]:
+    """Where a running stack's state may be: ``$HGI_LOCAL_STATE`` alone when set; else ``.local-stack/stack.json``
+    in ``start`` (the working directory) and each of its parents, then in this checkout."""
+    configured = os.environ.get("HGI_LOCAL_STATE")
+    if configured:
+        return [Path(configured)]
+    here = (start or Path.cwd()).resolve()
+    paths = [directory / DEFAULT_STATE_DIR / STATE_FILE_NAME for directory in (here, *here.parents)]
+    mine = CHECKOUT / DEFAULT_STATE_DIR / STATE_FILE_NAME
+    return paths if mine in paths else [*paths, mine]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -53,6 +78,23 @@ class StackState:
         if isinstance(pid, int) and not _pid_alive(pid):
             return None
         return cls(data, path)
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> StackState | None:
+        """The first running stack among :func:`state_paths`."""
+        for path in state_paths(start):
+            state = cls.load(path)
+            if state is not None:
+                return state
+        return None
+
+    @property
+    def prefixes(self) -> list[str]:
+        """The key prefixes the stack's bucket announces to the function (``["incoming/"]`` if not recorded)."""
+        found = self.data.get("prefixes")
+        if isinstance(found, list) and found:
+            return [str(p) for p in found]
+        return list(DEFAULT_PREFIXES)
 
     @property
     def aws(self) -> dict[str, Any]:

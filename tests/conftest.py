@@ -57,6 +57,12 @@ def pack() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _local_destinations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulators listen on 127.0.0.1 over plain http: allowed here as in the local stack, never by default."""
+    monkeypatch.setenv("ALLOW_LOCAL_DESTINATIONS", "true")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_powertools() -> Iterator[None]:
     from aws_lambda_powertools.utilities import parameters
 

@@ -262,7 +262,7 @@ class GatewayEmulator:
     or in memory).  ``faults`` is a thread-safe :class:`FaultPlan`.  Admin endpoints: ``/_emulator/``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the emulator's knobs, each with a default
         self,
         apps: Sequence[App],
         validator: Validator | None = None,
@@ -928,7 +928,7 @@ class GatewayEmulator:
         return _Reply(200, {"message": "success"})
 
     # -- admin ---------------------------------------------------------------------------------------------
-    def _admin(self, method: str, path: str, raw_query: Mapping[str, list[str]], body: bytes) -> _Reply:
+    def _admin(self, method: str, path: str, raw_query: Mapping[str, list[str]], body: bytes) -> _Reply:  # noqa: C901 - one branch per admin endpoint
         try:
             data: Any = json.loads(body.decode("utf-8")) if body else {}
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -192,7 +192,7 @@ class DatasetStore:
             db.execute("DELETE FROM sqlite_sequence WHERE name IN ('datasets', 'dataset_versions')")
 
     # -- writes --------------------------------------------------------------------------------------------
-    def create(
+    def create(  # noqa: PLR0913 - a dataset row's columns
         self,
         *,
         team_id: int,

@@ -49,11 +49,11 @@ from urllib.parse import unquote_plus
 
 import pytest
 
+import hdr_ingest_cli as cli
 from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
-from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import FINAL_STATUSES, LocalStack, StackOptions
 from tests.conftest import EXAMPLES, PACK_DIR, ROOT
@@ -99,7 +99,8 @@ def documents(count: int) -> dict[str, bytes]:
 
 class MotoProcess:
     """moto in server mode in a process of its own, as AWS is not in the caller's process: the test process keeps
-    its core (one, by the GIL) for the Gateway emulator and the fan-out. A stand-in for ``LocalStack.moto``."""
+    its core (one, by the GIL) for the Gateway emulator and the fan-out. A stand-in for ``LocalStack.moto``, with
+    the same patches to moto."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -113,8 +114,11 @@ class MotoProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> MotoProcess:
+        # moto as the local stack runs it (local_stack.aws.patch_moto: DynamoDB's conditional writes atomic).
+        serve = "from local_stack.aws import patch_moto; patch_moto(); from moto.server import main; main()"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from moto.server import main; main()", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-c", serve, "-H", self.host, "-p", str(self.port)],
+            cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -327,12 +331,54 @@ def dead_letter_source(message: dict[str, Any], bucket: str) -> str | None:
     return None
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 1.0) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    poll: float = 1.0,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; ``progress(what)`` after each poll that finds it does not yet."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not reached after {timeout:.0f} s")
+        if progress is not None:
+            progress(what)
         time.sleep(poll)
+
+
+class Progress:
+    """Lines on the terminal while the run waits, so that several minutes of it show that it moves: one each time
+    another ``step`` files reach a final status, and at least one every ``quiet_s``. It only prints."""
+
+    def __init__(
+        self, stack: LocalStack, sources: list[str], capsys: pytest.CaptureFixture[str], started: float
+    ) -> None:
+        self.stack = stack
+        self.sources = set(sources)
+        self.capsys = capsys
+        self.started = started
+        self.step = max(25, len(sources) // 10)
+        self.quiet_s = 20.0
+        self._reported = 0
+        self._checked = self._printed = time.monotonic()
+
+    def say(self, text: str) -> None:
+        with self.capsys.disabled():
+            print(f"  [{time.monotonic() - self.started:5.0f} s] {text}", flush=True)
+        self._printed = time.monotonic()
+
+    def __call__(self, waiting_for: str) -> None:
+        now = time.monotonic()
+        if now - self._checked < 3:  # a ledger scan at most every 3 s
+            return
+        self._checked = now
+        done = sum(1 for e in self.stack.ledger().scan() if e.source in self.sources and e.status in FINAL_STATUSES)
+        if done // self.step > self._reported // self.step or now - self._printed >= self.quiet_s:
+            self._reported = done
+            queued = queue_depth(self.stack, self.stack.aws.queue_url)
+            self.say(f"{done}/{len(self.sources)} files final, {queued} messages queued; waiting for {waiting_for}")
 
 
 def held_leases(stack: LocalStack) -> int:
@@ -439,6 +485,9 @@ def test_nothing_is_lost_under_gateway_faults_duplicate_events_and_a_killed_poll
         },
     )
     fan_out = FanOut(stack, staging_url, random.Random(SEED)).start()
+    progress = Progress(stack, sources, capsys, started)
+    with capsys.disabled():
+        print(f"\nFault injection: {FILES} files, {WORKERS} workers (a progress line every {progress.step} files)")
 
     emulator.faults.reseed(SEED)
     emulator.faults.set_rates(error_rate=ERROR_RATE, timeout_rate=TIMEOUT_RATE)
@@ -476,9 +525,10 @@ def test_nothing_is_lost_under_gateway_faults_duplicate_events_and_a_killed_poll
                 )
             )
         dropped_s = time.monotonic() - started
+        progress.say(f"{FILES} files dropped")
 
         # Kill every worker while a batch is in flight, then start new ones.
-        wait_until(lambda: done_share() >= KILL_AT, SETTLE_TIMEOUT_S, f"{KILL_AT:.0%} of the files done", poll=2)
+        wait_until(lambda: done_share() >= KILL_AT, SETTLE_TIMEOUT_S, f"{KILL_AT:.0%} of the files done", 2, progress)
         wait_until(lambda: any(w.open_batches() for w in first), 60, "a batch in flight", poll=0.01)
         for worker in first:
             worker.kill()
@@ -487,8 +537,9 @@ def test_nothing_is_lost_under_gateway_faults_duplicate_events_and_a_killed_poll
         leases_left = held_leases(stack)
         time.sleep(1)
         second = [Worker(f"r{n}", config, tmp_path) for n in range(WORKERS)]
+        progress.say(f"{WORKERS} workers killed with {len(interrupted)} batches in flight; {WORKERS} new ones")
 
-        wait_until(drained, SETTLE_TIMEOUT_S, "the ingest queue drained under faults")
+        wait_until(drained, SETTLE_TIMEOUT_S, "the ingest queue drained under faults", progress=progress)
         settled_s = time.monotonic() - started
         before = Snapshot.take(stack)
 
@@ -506,7 +557,8 @@ def test_nothing_is_lost_under_gateway_faults_duplicate_events_and_a_killed_poll
                 ]
             )
         time.sleep(1)
-        wait_until(drained, SETTLE_TIMEOUT_S, "the ingest queue drained after the redrive")
+        progress.say("faults fixed, dead letters redriven")
+        wait_until(drained, SETTLE_TIMEOUT_S, "the ingest queue drained after the redrive", progress=progress)
         finished_s = time.monotonic() - started
         after = Snapshot.take(stack)
         leases_at_end = held_leases(stack)

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+import hdr_ingest_cli as cli
 from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
-from local_stack import cli
 from local_stack.poller import load_handler
 from local_stack.stack import LocalStack, StackOptions
 from tests.conftest import EXAMPLES, PACK_DIR, ROOT
@@ -273,9 +273,6 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     before = len(stack.poller.reports)
     for n, key in enumerate(keys):
         stack.put(key, document(f"Batch member {n}"))
-    # The bucket's filters keep these off the queue.
-    stack.put("incoming/e2e/readme.txt", b"not announced")
-    stack.put("elsewhere/e2e/ignored.json", b"{}")
     deadline = time.monotonic() + 5
     while visible(stack, stack.aws.queue_url) < len(keys) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -306,8 +303,18 @@ def test_one_failing_record_in_a_batch_is_retried_alone(stack: LocalStack, monke
     for key, entry in zip(keys, entries, strict=True):
         [dataset] = emulator_datasets(stack, key)
         assert dataset["id"] == entry.record_id
-    assert stack.ledger().get(stack.source("incoming/e2e/readme.txt")) is None
-    assert stack.ledger().get(f"s3://{stack.aws.bucket}/elsewhere/e2e/ignored.json") is None
+
+
+def test_every_dropped_object_reaches_the_function_and_the_ledger(stack: LocalStack) -> None:
+    """The bucket notifies the queue of every key (S3's filters are case-sensitive): nothing dropped is
+    silently ignored."""
+    stack.put("incoming/e2e/UPPER.JSON", document("Upper-case extension"))
+    stack.put("incoming/e2e/readme.txt", b"not metadata")
+    stack.put("elsewhere/e2e/unrouted.json", b"{}")
+    assert stack.wait_for(stack.source("incoming/e2e/UPPER.JSON")).status is Status.CREATED
+    for key in ("incoming/e2e/readme.txt", "elsewhere/e2e/unrouted.json"):
+        entry = stack.wait_for(stack.source(key))
+        assert entry.status is Status.INVALID and entry.reason, entry
 
 
 # --- make run ---------------------------------------------------------------------------------------------
@@ -338,6 +345,10 @@ def test_make_run_once_publishes_the_samples_and_exits_zero(tmp_path: Path) -> N
     assert len(members) == 2 and all("CREATED" in line and "HDRUK 4.0.0" in line for line in members)
     assert "Every sample ended as expected." in done.stdout
     assert "s3 cp my.json s3://hgi-local-metadata-123456789012-eu-west-2/incoming/" in done.stdout
+    # the CLI hint works as printed: a path to this venv's console script, from where `make run` ran
+    [hint] = [line.split() for line in done.stdout.splitlines() if line.endswith(" drop my.json --wait")]
+    assert (ROOT / hint[0]).resolve() == (Path(sys.executable).parent / "hdr-ingest").resolve()
+    assert "[" not in next(line for line in done.stdout.splitlines() if " status " in line)
     assert not (tmp_path / "stack.json").exists()  # removed on exit
 
 
@@ -382,3 +393,64 @@ def test_lost_ledger_is_rebuilt_from_the_gateway_and_no_duplicate_follows(
     updated = stack.wait_for(source, {Status.UPDATED}, newer_than=rebuilt.updated_at)
     assert updated.record_id == created.record_id
     assert len(emulator_datasets(stack, key)) == 1
+
+
+# --- the CLI against the running stack, as a user runs it: another process ---------------------------------
+
+
+def _cli(stack: LocalStack, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`hdr-ingest ARGV` in its own process, finding ``stack`` through a state file as after `make run`."""
+    from local_stack.state import write_state
+
+    state = tmp_path / ".local-stack" / "stack.json"
+    if not state.exists():
+        data = {"pid": os.getpid(), "aws": stack.aws.to_json(), "function_env": stack.function_env}
+        write_state(state, {**data, "prefixes": ["incoming/"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GATEWAY_", "HGI_"))}
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/ingest", "."))
+    return subprocess.run(
+        [sys.executable, "-m", "hdr_ingest_cli", *argv],
+        cwd=tmp_path,  # found from the working directory, not the repository root
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_drop_wait_follows_the_files_to_their_outcomes(stack: LocalStack, tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "good.json").write_bytes(document("Dropped and waited for"))
+    (folder / "bad.json").write_bytes((SAMPLES / "invalid-several-errors.json").read_bytes())
+    done = _cli(stack, tmp_path, "drop", str(folder), "--prefix", "incoming/e2e/wait/", "--wait")
+    assert done.returncode == 1, done.stdout + done.stderr  # one file ended INVALID
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"uploaded {folder / 'bad.json'} -> s3://{stack.aws.bucket}/incoming/e2e/wait/bad.json " + (
+        f"({(folder / 'bad.json').stat().st_size} bytes)"
+    )
+    assert any(line.startswith("incoming/e2e/wait/good.json ") and " CREATED " in line for line in lines)
+    assert any(line.startswith("incoming/e2e/wait/bad.json ") and " INVALID " in line for line in lines)
+    assert lines[-1] == "2 sources: 1 CREATED, 1 INVALID"
+
+
+def test_invoke_runs_the_bundled_event_against_the_stack_without_aws(stack: LocalStack, tmp_path: Path) -> None:
+    key = "incoming/hdruk-4.0.0-asthma-cohort.json"
+    event, env_file = str(ROOT / "events" / "s3-put.json"), str(ROOT / "events" / "env.json")
+    done = _cli(stack, tmp_path, "invoke", event, "--env-file", env_file)
+    assert done.returncode == 0, done.stderr[-3000:]
+    source = stack.source(key)
+    assert json.loads(done.stdout) == {"processed": [{"source": source, "status": "UNCHANGED"}]}
+    assert f"uploaded local_stack/samples/hdruk-4.0.0-asthma-cohort.json to {source}" in done.stderr
+    assert f"bucket hdr-gateway-ingest-metadata-123456789012-eu-west-2 -> {stack.aws.bucket}" in done.stderr
+    entry = stack.ledger().get(source)
+    assert entry is not None and entry.status is Status.UNCHANGED
+
+    # the exit code follows the outcome: the same event for an invalid sample
+    bad = json.loads((ROOT / "events" / "s3-put.json").read_text(encoding="utf-8"))
+    bad["Records"][0]["s3"]["object"]["key"] = "incoming/invalid-several-errors.json"
+    bad_event = tmp_path / "bad-event.json"
+    bad_event.write_text(json.dumps(bad), encoding="utf-8")
+    done = _cli(stack, tmp_path, "invoke", str(bad_event), "--env-file", env_file)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert json.loads(done.stdout)["processed"][0]["status"] == "INVALID"

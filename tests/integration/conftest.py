@@ -13,7 +13,12 @@ import pytest
 from moto import mock_aws
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+from local_stack.aws import patch_moto
 from local_stack.gateway_emulator import App, GatewayEmulator
+
+# moto as the local stack runs it: DynamoDB requests atomic, as in AWS (the ledger's lease relies on it), before
+# any test's moto handles a request.
+patch_moto()
 
 BUCKET = "hgi-test-metadata"
 SECRET = "hgi-test/gateway-app"

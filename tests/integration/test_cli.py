@@ -1,13 +1,18 @@
-"""``hdr-ingest`` (local_stack.cli): validate's exit codes and JSON, redrive's receive/send/delete fallback on
+"""``hdr-ingest`` (hdr_ingest_cli): validate's exit codes and JSON, redrive's receive/send/delete fallback on
 moto (server mode, where StartMessageMoveTask answers 500, and in-process, where it raises NotImplementedError),
 and the status, drop and invoke commands."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +20,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import hdr_ingest_cli as cli
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
-from local_stack import cli
 from local_stack.aws import MotoServer
 from tests.conftest import EXAMPLES, ROOT
 
@@ -35,9 +40,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def no_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No running local stack: the CLI must not pick up a developer's .local-stack/stack.json."""
+    """No running local stack unless a test starts one: the CLI must not pick up a developer's
+    .local-stack/stack.json (it looks in the working directory, its parents and the checkout)."""
     path = tmp_path / "no-stack.json"
     monkeypatch.setenv("HGI_LOCAL_STATE", str(path))
     return path
@@ -255,7 +261,8 @@ def test_redrive_falls_back_to_receive_send_delete_on_a_moto_server(
 
     code, out, _ = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "--endpoint-url", moto_server)
     assert code == 0, out
-    assert "StartMessageMoveTask is not available here" in out
+    assert out.startswith("Moving the messages one by one")  # the fallback is news, not an error
+    assert "does not offer SQS's own redrive, StartMessageMoveTask" in out
     assert f"moved 23 message(s) from {dlq_url} to {queue_url}" in out
     _assert_moved_without_loss(sqs, dlq_url, queue_url, sent)
 
@@ -366,8 +373,12 @@ def test_status_lists_the_ledger_filters_failures_and_prints_json(
         assert code == 0
         lines = out.splitlines()
         assert lines[0].split()[:3] == ["source", "status", "schema"]
-        assert any("s3://bkt/incoming/a.json" in line and "CREATED" in line and " 7 " in line for line in lines)
+        # one bucket: each row shows its key, and the bucket is said once
+        assert any(line.startswith("incoming/a.json ") and "CREATED" in line and " 7 v1 " in line for line in lines)
         assert any("incoming/b.json" in line and "$.summary.title: is required" in line for line in lines)
+        assert "s3://bkt/" not in out and "bucket bkt" in lines
+        assert lines[-1] == "2 sources: 1 CREATED, 1 INVALID"
+        assert "\x1b[" not in out  # no colour codes when the output is not a terminal
 
         code, out, _ = run(capsys, "status", "--failed", "--json", "--table", "ledger", "--region", REGION)
         assert code == 0
@@ -403,7 +414,18 @@ def test_drop_uploads_files_and_directories_under_the_prefix(
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="drop-bucket")["Contents"])
         assert keys == ["incoming/not-json-export.json", "incoming/one.json", "incoming/team/two.json"]
         assert s3.get_object(Bucket="drop-bucket", Key="incoming/one.json")["Body"].read() == VALID.read_bytes()
-        assert out.count("uploaded ") == 3
+        assert out.count("uploaded /") == 3  # a line per file when there are few
+        total = 2 * VALID.stat().st_size + (SAMPLES / "not-json-export.json").stat().st_size
+        assert out.splitlines()[-1] == f"uploaded 3 file(s), {total / 1024:,.1f} KB, to s3://drop-bucket/incoming/"
+
+        many = tmp_path / "many"
+        many.mkdir()
+        for n in range(25):
+            shutil.copy(VALID, many / f"{n:02}.json")
+        code, out, _ = run(capsys, "drop", str(many), "--bucket", "drop-bucket", "--region", REGION)
+        assert code == 0
+        total = 25 * VALID.stat().st_size
+        assert out.splitlines() == [f"uploaded 25 file(s), {total / 1024:,.1f} KB, to s3://drop-bucket/incoming/"]
 
 
 # --- invoke -----------------------------------------------------------------------------------------------
@@ -501,6 +523,173 @@ def test_validate_explains_the_gateway_quirk_and_strict_mode_accepts_it(
     assert code == 1
     assert "as sent, but the Gateway would reject it" in out
     assert "HTML-encodes" in out and "$.coverage.followUp" in out
+    # the value as the file has it, and beside it what the Gateway's HTML encoding makes of it
+    assert '$.coverage.followUp: is "> 10 Years" (which the Gateway' in out
+    assert 'validates as "&gt; 10 Years")' in out
+    code, out, _ = run(capsys, "validate", "--json", str(path))
+    [error] = json.loads(out)["files"][0]["errors"]
+    assert error["message"].startswith('is "> 10 Years" (which the Gateway')
     code, out, _ = run(capsys, "validate", "--mode", "strict", str(path))
     assert code == 0
     assert "The Gateway: rejects it" in out
+
+
+# --- issue 13: finding the stack, status, drop and its prefixes, a closed pipe -----------------------------
+
+
+@dataclass
+class FakeStack:
+    """A running stack's state file over a moto server: its bucket and ledger, as `make run` leaves them."""
+
+    path: Path
+    endpoint: str
+    s3: Any
+    table: Any
+    bucket: str
+
+
+@pytest.fixture
+def fake_stack(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeStack:
+    from local_stack.aws import FAKE_CREDENTIALS
+    from local_stack.state import write_state
+
+    kwargs: dict[str, Any] = {"region_name": REGION, "endpoint_url": moto_server}
+    s3, dynamodb = boto3.client("s3", **kwargs), boto3.resource("dynamodb", **kwargs)
+    name = f"fake-{uuid.uuid4().hex[:12]}"  # moto servers share one backend in this process
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    table = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    path = tmp_path / "checkout" / ".local-stack" / "stack.json"
+    aws = {"endpoint_url": moto_server, "region": REGION, "bucket": name, "table": name}
+    write_state(path, {"pid": os.getpid(), "aws": {**aws, "credentials": FAKE_CREDENTIALS}, "prefixes": ["incoming/"]})
+    monkeypatch.setenv("HGI_LOCAL_STATE", str(path))
+    return FakeStack(path, moto_server, s3, table, name)
+
+
+def test_the_stack_is_found_from_any_directory_below_it(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local_stack.state import StackState
+
+    DynamoDbLedger(fake_stack.table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
+    deep = fake_stack.path.parent.parent / "docs" / "exports"
+    deep.mkdir(parents=True)
+    monkeypatch.delenv("HGI_LOCAL_STATE")
+    monkeypatch.chdir(deep)
+    found = StackState.find()
+    assert found is not None and found.path == fake_stack.path
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0
+    assert [item["source"] for item in json.loads(out)] == ["s3://bkt/incoming/x.json"]
+
+
+def test_status_fits_a_terminal_counts_and_shows_catalogues_and_destinations(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    from hdr_ingest.adapters.aws.dynamodb_ledger import to_item
+
+    ledger = DynamoDbLedger(fake_stack.table)
+    long_error = "is not a field of this schema; remove it or fix its spelling (it is spelt differently in 3.0.0)."
+    ledger.record(
+        _entry(
+            "incoming/bad.json", Status.INVALID, errors=(ErrorDetail("$.internalNotes", long_error),), errors_total=2
+        )
+    )
+    cat = "incoming/catalogue.json"
+    ledger.record(
+        _entry(cat, Status.CREATED, reason="Catalogue of 2 datasets: 1 created, 1 updated.", members=("a", "b"))
+    )
+    ledger.record(_entry(f"{cat}#a", Status.CREATED, record_id=1, record_version=1))
+    ledger.record(_entry(f"{cat}#b", Status.UPDATED, record_id=2, record_version=3))
+    routed = to_item(_entry("incoming/routed.json", Status.CREATED, record_id=4, record_version=1))
+    fake_stack.table.put_item(Item={**routed, "destination": {"kind": "hdruk", "url": "https://api.example.org/v1"}})
+
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(line == line.rstrip() for line in lines)  # piped: one line a row, no padding
+    assert "destination" in lines[0].split()
+    [bad] = [line for line in lines if line.startswith("incoming/bad.json ")]
+    assert f"$.internalNotes: {long_error} (+1 more)" in bad  # the whole first error
+    [catalogue] = [line for line in lines if line.startswith(f"{cat} ")]
+    assert " catalogue " in catalogue and "CREATED" not in catalogue  # the file's summary, not a dataset status
+    assert "Catalogue of 2 datasets: 1 created, 1 updated." in catalogue
+    assert [line.split()[:2] for line in lines if line.startswith("  #")] == [["#a", "CREATED"], ["#b", "UPDATED"]]
+    [routed_line] = [line for line in lines if line.startswith("incoming/routed.json ")]
+    assert "hdruk api.example.org" in routed_line
+    assert lines[-1] == "4 sources: 2 CREATED, 1 INVALID, 1 UPDATED; 1 catalogue file"
+
+    # on a terminal of 100 columns: nothing wider, and the first error wraps rather than being cut
+    from rich.console import Console
+
+    from hdr_ingest_cli.status import outcome_table, read_ledger
+
+    terminal = Console(width=100, file=io.StringIO(), force_terminal=True, color_system=None)
+    terminal.print(outcome_table(read_ledger(fake_stack.table), 100))
+    shown = terminal.file.getvalue()  # type: ignore[attr-defined]
+    assert max(len(line) for line in shown.splitlines()) <= 100
+    assert "".join(long_error.split()) in "".join(shown.split())
+
+    code, out, err = run(capsys, "status", "nosuchthing")
+    assert code == 1 and out == ""
+    assert f"no entries in ledger {fake_stack.bucket} matching 'nosuchthing'" in err
+    code, out, _ = run(capsys, "status", "--json", "routed.json")
+    assert json.loads(out)[0]["destination"] == {"kind": "hdruk", "url": "https://api.example.org/v1"}
+
+
+def test_status_piped_into_head_stops_quietly(fake_stack: FakeStack) -> None:
+    DynamoDbLedger(fake_stack.table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "."))}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hdr_ingest_cli", "status"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before anything is written, as `| head -0` would be
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) in (1, 141)  # rich's own broken-pipe exit, or ours for plain prints
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_drop_refuses_a_prefix_no_route_watches_unless_forced(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    code, _, err = run(capsys, "drop", str(VALID), "--prefix", "uploads")
+    assert code == 2
+    assert "no route watches uploads/: the running stack watches incoming/" in err
+    assert "--prefix incoming/" in err
+    assert "Contents" not in fake_stack.s3.list_objects_v2(Bucket=fake_stack.bucket)
+
+    code, _, err = run(capsys, "drop", str(VALID), "--prefix", "uploads", "--force")
+    assert code == 0
+    assert "warning: no route watches uploads/" in err
+    listed = fake_stack.s3.list_objects_v2(Bucket=fake_stack.bucket)["Contents"]
+    assert [o["Key"] for o in listed] == ["uploads/docs.example.json"]
+
+    code, _, _ = run(capsys, "drop", str(VALID), "--prefix", "incoming/team")  # under a watched prefix
+    assert code == 0
+
+
+def test_a_state_file_without_prefixes_means_incoming(tmp_path: Path) -> None:
+    from local_stack.state import StackState, write_state
+
+    path = tmp_path / "stack.json"
+    write_state(path, {"pid": os.getpid(), "aws": {"bucket": "b"}})
+    state = StackState.load(path)
+    assert state is not None and state.prefixes == ["incoming/"]
+
+
+def test_drop_to_a_missing_bucket_says_what_was_not_uploaded(capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        code, out, err = run(capsys, "drop", str(VALID), "--bucket", "no-such-bucket", "--region", REGION)
+    assert code == 1
+    assert "uploaded 0 file(s)" in out
+    assert f"error: {VALID} was not uploaded to s3://no-such-bucket/incoming/docs.example.json" in err
+    assert "NoSuchBucket" in err and "Traceback" not in err

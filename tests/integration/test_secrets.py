@@ -173,8 +173,10 @@ def test_rotation_in_the_middle_of_a_batch_costs_one_401_and_one_fetch(
         reply = real(*args, **kwargs)
         with rotation:  # records in threads may store two datasets at once: rotate once
             if len(gateway.datasets()) >= 2 and gateway.app_ids() != [rotated.app_id]:
-                gateway.set_apps([rotated], replace=True)
+                # The secret first, as a rotation does: a record refused by the Gateway from now on must find the
+                # new value when it reads the secret again (the other order let one re-read the old value).
                 stack.set_secret({"app_id": rotated.app_id, "client_id": rotated.client_id})
+                gateway.set_apps([rotated], replace=True)
         return reply
 
     monkeypatch.setattr(gateway, "_store_dataset", store_then_rotate)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,7 @@ def test_defaults() -> None:
 def test_values_are_parsed() -> None:
     env = {
         "GATEWAY_URL": "http://127.0.0.1:9/api/v1/",
+        "ALLOW_LOCAL_DESTINATIONS": "true",
         "TARGET_SCHEMA": "HDRUK 4.0.0",
         "GATEWAY_HEADER_STYLE": "legacy",
         "MAX_OBJECT_BYTES": "100",
@@ -109,7 +112,7 @@ def test_destinations_name_every_problem_at_once() -> None:
     for fragment in (
         "kind 'carrier-pigeon' is not one of",
         "DESTINATIONS[1].prefix must be a key prefix",
-        "DESTINATIONS[1].url='ftp://x' must be an http(s) URL",
+        "DESTINATIONS[1].url='ftp://x' must be an https URL with a host",
         "DESTINATIONS[1].secret must be a secret name or ARN, or null",
         "route 'b/' (hdruk): unknown options ['colour']",
         "route 'b/' (hdruk): needs a secret",
@@ -133,3 +136,56 @@ def test_duplicate_prefixes_are_refused() -> None:
     route = {"prefix": "a/", "kind": "hdruk", "url": "https://gw.example", "secret": "s"}
     with pytest.raises(ConfigError, match="prefix 'a/' has more than one route"):
         Settings.from_env({**ROUTES_BASE, "DESTINATIONS": json.dumps([route, route])})
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://gw.example:99999/api", "has no valid port"),
+        ("https://gw.example/api?x=1", "must not have a query or a fragment"),
+        ("https://gw.example/api#top", "must not have a query or a fragment"),
+        ("https://gw.example/a pi", "must not contain white space"),
+        ("https://user:pass@gw.example/api", "must not carry user-info"),
+        ("http://gw.example/api", "uses plain http"),
+        ("https://127.0.0.1/api", "uses a loopback, link-local or private host"),
+        ("https://169.254.169.254/latest", "uses a loopback, link-local or private host"),
+        ("https://localhost:8443/api", "uses a loopback, link-local or private host"),
+        ("ftp://gw.example/api", "must be an https URL"),
+    ],
+)
+def test_destination_urls_are_parsed_strictly(url: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        Settings.from_env({**BASE, "GATEWAY_URL": url})
+    route = {"prefix": "a/", "kind": "hdruk", "url": url, "secret": "s"}
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        Settings.from_env({**ROUTES_BASE, "DESTINATIONS": json.dumps([route])})
+
+
+def test_local_destinations_only_for_the_local_stack() -> None:
+    local = {**BASE, "GATEWAY_URL": "http://127.0.0.1:8080/api/v1", "ALLOW_LOCAL_DESTINATIONS": "true"}
+    assert Settings.from_env(local).routes[0].url == "http://127.0.0.1:8080/api/v1"
+    with pytest.raises(ConfigError, match="must not carry user-info"):  # never, even locally
+        Settings.from_env({**local, "GATEWAY_URL": "http://u:p@127.0.0.1:8080/api/v1"})
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf"])
+def test_timeouts_must_be_finite(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "GATEWAY_CONNECT_TIMEOUT": raw, "GATEWAY_READ_TIMEOUT": raw})
+    assert f"GATEWAY_CONNECT_TIMEOUT={raw!r} must be a finite number" in str(caught.value)
+    assert f"GATEWAY_READ_TIMEOUT={raw!r} must be a finite number" in str(caught.value)
+
+
+def test_a_missing_schema_pack_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"holds no available\.json"):
+        Settings.from_env({**BASE, "SCHEMA_PACK_DIR": str(tmp_path / "nowhere")})
+
+
+def test_a_target_schema_the_pack_lacks_stops_the_function_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hdr_ingest.entry.runtime import Runtime
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    settings = Settings.from_env({**BASE, "TARGET_SCHEMA": "HDRUK 9.9.9"})
+    with pytest.raises(ConfigError, match=r"targetSchema HDRUK 9\.9\.9 is not in the schema pack \(HDRUK 2\.0\.2, "):
+        Runtime.from_settings(settings)
+    assert Runtime.from_settings(Settings.from_env({**BASE, "TARGET_SCHEMA": "HDRUK 4.0.0"})).pipeline is not None

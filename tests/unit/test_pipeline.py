@@ -110,6 +110,7 @@ class Gateway:
         datasetid: str,
         credentials: AppCredentials,
         read_timeout_s: float,
+        **_: Any,
     ) -> GatewayAnswer:
         self.calls.append(("create", (schema, datasetid, credentials.app_id)))
         return self.creates.pop(0)
@@ -121,19 +122,20 @@ class Gateway:
         schema: SchemaRef | None,
         credentials: AppCredentials,
         read_timeout_s: float,
+        **_: Any,
     ) -> GatewayAnswer:
         self.calls.append(("update", dataset_id))
         return self.updates.pop(0)
 
-    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("find", datasetid))
         return self.found
 
-    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("archive", dataset_id))
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
-    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer:
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
         self.calls.append(("unarchive", dataset_id))
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
@@ -243,6 +245,20 @@ def test_same_bytes_again_is_unchanged_without_a_gateway_call(world: World) -> N
     outcome = pipeline.process(OBJ, Delivery(), world.budget())
     assert outcome.status is Status.UNCHANGED and outcome.record_id == 7
     assert len(world.gateway.calls) == calls
+
+
+def test_a_same_bytes_unchanged_keeps_the_digests_so_a_reserialised_export_stays_unchanged(world: World) -> None:
+    """Issue 13.4: the UNCHANGED item used to lose document_sha256, so the next re-serialised export was UPDATED."""
+    world.gateway.creates = [created(7, 1)]
+    pipeline = world.pipeline()
+    pipeline.process(OBJ, Delivery(), world.budget())
+    first = world.ledger.items[OBJ.source]
+    assert pipeline.process(OBJ, Delivery(), world.budget()).status is Status.UNCHANGED  # the same bytes
+    kept = world.ledger.items[OBJ.source]
+    assert (kept.document_sha256, kept.object_sha256) == (first.document_sha256, first.object_sha256)
+    world.store.data = json.dumps(json.loads(VALID), indent=2).encode()  # the same document, re-serialised
+    outcome = pipeline.process(OBJ, Delivery(), world.budget())
+    assert outcome.status is Status.UNCHANGED and [c[0] for c in world.gateway.calls] == ["find", "create"]
 
 
 def test_changed_document_updates_the_recorded_dataset(world: World) -> None:

@@ -38,13 +38,17 @@ class FakeGateway:
         d = self.datasets[dataset_id]
         return GatewayAnswer(AnswerKind.SUCCESS, status, "ok", dataset_id=dataset_id, dataset_version=d["version"])
 
-    def create(self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float) -> Any:
+    def create(
+        self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float, **_: Any
+    ) -> Any:
         self.calls.append("create")
         new_id = len(self.datasets) + 1
         self.datasets[new_id] = {"datasetid": datasetid, "version": 1, "archived": False, "doc": document}
         return self._ok(201, new_id)
 
-    def update(self, dataset_id: int, document: dict[str, Any], schema: SchemaRef | None, c: Any, t: float) -> Any:
+    def update(
+        self, dataset_id: int, document: dict[str, Any], schema: SchemaRef | None, c: Any, t: float, **_: Any
+    ) -> Any:
         self.calls.append("update")
         d = self.datasets.get(dataset_id)
         if d is None or d["archived"]:
@@ -53,7 +57,7 @@ class FakeGateway:
         d["doc"] = document
         return self._ok(200, dataset_id)
 
-    def find(self, datasetid: str, c: Any, t: float) -> GatewayAnswer:
+    def find(self, datasetid: str, c: Any, t: float, **_: Any) -> GatewayAnswer:
         self.calls.append("find")
         for dataset_id, d in self.datasets.items():
             if d["datasetid"] == datasetid:
@@ -67,12 +71,12 @@ class FakeGateway:
                 )
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "not found")
 
-    def archive(self, dataset_id: int, c: Any, t: float) -> GatewayAnswer:
+    def archive(self, dataset_id: int, c: Any, t: float, **_: Any) -> GatewayAnswer:
         self.calls.append("archive")
         self.datasets[dataset_id]["archived"] = True
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
 
-    def unarchive(self, dataset_id: int, c: Any, t: float) -> GatewayAnswer:
+    def unarchive(self, dataset_id: int, c: Any, t: float, **_: Any) -> GatewayAnswer:
         self.calls.append("unarchive")
         self.datasets[dataset_id]["archived"] = False
         return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")

@@ -160,6 +160,34 @@ def test_credentials_never_appear_in_a_repr_or_an_error() -> None:
         assert APP_ID not in str(caught.value) and CLIENT_ID not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("app_id", "client_id", "says"),
+    [
+        (APP_ID + "\r\nX-Injected: 1", CLIENT_ID, "app_id that holds a line break"),
+        (APP_ID, CLIENT_ID + "\n", None),  # surrounding whitespace is stripped, as before
+        (APP_ID, "client-\u00e9t\u00e9", "client_id that holds a non-ASCII character"),
+        (APP_ID + "\t1", CLIENT_ID, "app_id that holds a control character"),
+        (APP_ID, "c" * 513, "client_id that is 513 characters long"),
+        (APP_ID, "c" * 512, None),
+    ],
+)
+def test_secret_values_must_be_printable_ascii_of_sane_length(app_id: str, client_id: str, says: str | None) -> None:
+    value = {"app_id": app_id, "client_id": client_id}
+    if says is None:
+        assert AppCredentials.from_secret(value, "gateway-app").client_id == client_id.strip()
+        return
+    with pytest.raises(CredentialsError) as caught:
+        AppCredentials.from_secret(value, "gateway-app")
+    assert says in str(caught.value) and "printable ASCII" in str(caught.value)
+    assert APP_ID not in str(caught.value) and "client-" not in str(caught.value)
+
+
+def test_credentials_unfit_for_a_header_cannot_be_made_at_all() -> None:
+    with pytest.raises(CredentialsError) as caught:
+        AppCredentials(APP_ID + "\r\n", CLIENT_ID)
+    assert APP_ID not in str(caught.value) and "line break" in str(caught.value)
+
+
 # --- the template: HTTPS only, least privilege ---------------------------------------------------------------
 
 IDENTITY_TYPES = ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Group", "AWS::IAM::User")

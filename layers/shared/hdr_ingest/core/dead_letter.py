@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hdr_ingest.core.bounds import MAX_REASON_CHARS, bounded, bounded_errors
 from hdr_ingest.core.outcome import ErrorDetail
 
 DLQ_MESSAGE_KIND = "hdr-gateway-ingest.failure"
-MAX_RECORDED_ERRORS = 200
 
 
 def envelope(
@@ -26,8 +26,8 @@ def envelope(
         "version": 1,
         "source": source,
         "status": status,
-        "reason": reason,
-        "errors": [e.as_dict() for e in errors[:MAX_RECORDED_ERRORS]],
+        "reason": bounded(reason, MAX_REASON_CHARS),
+        "errors": [e.as_dict() for e in bounded_errors(errors)],
         "errors_total": len(errors),
         **extra,
         "event": event,

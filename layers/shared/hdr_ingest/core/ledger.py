@@ -40,6 +40,7 @@ class LedgerEntry:
     document_sha256: str | None = None  # of the canonical JSON: re-serialised exports are still UNCHANGED
     members: tuple[str, ...] = ()  # for a catalogue file: the identifiers of its elements
     destination: Mapping[str, str] | None = field(default=None)  # {"kind", "url"} of the route that published it
+    element_id: str | None = None  # a catalogue element's identifier (the partition key may hold its hash)
 
 
 class LeaseLost(Exception):

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hdr_ingest.core.bounds import key_part
+
 RECORD_KEY_PREFIX = "hgi-"
 
 
@@ -24,9 +26,10 @@ class SourceObject:
 
     @property
     def source(self) -> str:
-        """The ledger's partition key: ``s3://<bucket>/<key>``, plus ``#<id>`` for a catalogue element."""
+        """The ledger's partition key: ``s3://<bucket>/<key>``, plus ``#<id>`` for a catalogue element (an id too
+        long for a partition key as ``#sha256:<hex>``; the ledger item keeps the id itself as ``element_id``)."""
         base = f"s3://{self.bucket}/{self.key}"
-        return f"{base}#{self.element_id}" if self.element_id is not None else base
+        return f"{base}#{key_part(self.element_id)}" if self.element_id is not None else base
 
     def element(self, element_id: str) -> SourceObject:
         """One dataset of this catalogue file."""

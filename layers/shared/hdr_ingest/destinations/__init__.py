@@ -46,7 +46,12 @@ class _FunctionsKind:
         return self.builder(spec, common)
 
 
-_MODULES = {"hdruk": "hdr_ingest.destinations.hdruk.route"}
+_MODULES = {
+    "hdruk": "hdr_ingest.destinations.hdruk.route",
+    "unis": "hdr_ingest.destinations.unis.route",
+    "qrvey": "hdr_ingest.destinations.qrvey.route",
+    "aep": "hdr_ingest.destinations.aep.route",
+}
 _REGISTERED: dict[str, Kind] = {}
 
 

@@ -7,7 +7,7 @@ from hdr_ingest.adapters.aws.clients import AwsClients
 from hdr_ingest.core.ports import CredentialSource, Destination, NoCredentials
 from hdr_ingest.core.routing import Route, Routes, RouteSpec
 from hdr_ingest.entry.observe import PowertoolsObserver, tracer
-from hdr_ingest.entry.settings import Settings
+from hdr_ingest.entry.settings import ConfigError, Settings
 from hdr_ingest.usecases.context import PipelineSettings
 from hdr_ingest.usecases.pipeline import IngestPipeline
 
@@ -26,7 +26,7 @@ def build_pipeline(settings: Settings) -> tuple[IngestPipeline, AwsClients]:
         pool_size=settings.record_concurrency,
         schema_pack_dir=settings.schema_pack_dir,
     )
-    routes = Routes(_route(spec, common, settings, clients) for spec in settings.routes)
+    routes = Routes(_routes(settings, common, clients))
     pipeline = IngestPipeline(
         PipelineSettings(
             max_object_bytes=settings.max_object_bytes,
@@ -42,6 +42,19 @@ def build_pipeline(settings: Settings) -> tuple[IngestPipeline, AwsClients]:
         observer=PowertoolsObserver(),
     )
     return pipeline, clients
+
+
+def _routes(settings: Settings, common: destinations.Common, clients: AwsClients) -> list[Route]:
+    """Every route built; what a destination refuses at start (a schema its pack lacks) named all at once."""
+    routes, problems = [], []
+    for spec in settings.routes:
+        try:
+            routes.append(_route(spec, common, settings, clients))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return routes
 
 
 def _route(spec: RouteSpec, common: destinations.Common, settings: Settings, clients: AwsClients) -> Route:

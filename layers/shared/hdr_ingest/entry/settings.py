@@ -5,7 +5,9 @@ The same names are used by template.yaml, the local stack and the tests; README 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +84,8 @@ class Settings:
         if pointer is not None and not pointer.startswith("/"):
             problems.append(f"CATALOGUE_ID_POINTER={pointer!r} must be a JSON pointer such as /identifier")
         pack_dir = Path(env["SCHEMA_PACK_DIR"]) if env.get("SCHEMA_PACK_DIR") else None
+        if pack_dir is not None and not (pack_dir / "available.json").is_file():
+            problems.append(f"SCHEMA_PACK_DIR={str(pack_dir)!r} holds no available.json (run `make schemas`)")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(
@@ -124,6 +128,9 @@ class _Reader:
         except ValueError:
             self.problems.append(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number")
             return default
+        if not math.isfinite(value):
+            self.problems.append(f"{name}={raw!r} must be a finite number")
+            return default
         if value < minimum:
             self.problems.append(f"{name}={raw!r} must be at least {minimum}")
         return float(value)
@@ -132,7 +139,7 @@ class _Reader:
 def _routes(env: Mapping[str, str], problems: list[str]) -> tuple[RouteSpec, ...]:
     """``DESTINATIONS`` when set; else the one HDR UK route on ``incoming/`` that the GATEWAY_* variables define."""
     raw = env.get("DESTINATIONS", "").strip()
-    specs = _parse_destinations(raw, problems) if raw else _legacy_route(env, problems)
+    specs = _parse_destinations(raw, problems, _allow_local(env)) if raw else _legacy_route(env, problems)
     for spec in specs:
         kind = destinations.kind(spec.kind)
         if kind is None:
@@ -146,8 +153,9 @@ def _routes(env: Mapping[str, str], problems: list[str]) -> tuple[RouteSpec, ...
 
 def _legacy_route(env: Mapping[str, str], problems: list[str]) -> tuple[RouteSpec, ...]:
     gateway_url = env.get("GATEWAY_URL", "").strip() or DEFAULT_GATEWAY_URL
-    if _url_problem(gateway_url):
-        problems.append(f"GATEWAY_URL={gateway_url!r} must be an http(s) URL such as {DEFAULT_GATEWAY_URL}")
+    problem = url_problem(gateway_url, _allow_local(env))
+    if problem:
+        problems.append(f"GATEWAY_URL={gateway_url!r} {problem} (e.g. {DEFAULT_GATEWAY_URL})")
     secret = env.get("GATEWAY_SECRET_ID", "").strip()
     if not secret:
         problems.append("GATEWAY_SECRET_ID is required but not set (or set DESTINATIONS)")
@@ -166,7 +174,7 @@ def _as_variable(problem: str) -> str:
     return text
 
 
-def _parse_destinations(raw: str, problems: list[str]) -> tuple[RouteSpec, ...]:
+def _parse_destinations(raw: str, problems: list[str], allow_local: bool) -> tuple[RouteSpec, ...]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
@@ -177,7 +185,7 @@ def _parse_destinations(raw: str, problems: list[str]) -> tuple[RouteSpec, ...]:
         return ()
     specs: list[RouteSpec] = []
     for index, item in enumerate(value):
-        spec = _route(index, item, problems)
+        spec = _route(index, item, problems, allow_local)
         if spec is not None:
             specs.append(spec)
     prefixes = [s.prefix for s in specs]
@@ -186,7 +194,7 @@ def _parse_destinations(raw: str, problems: list[str]) -> tuple[RouteSpec, ...]:
     return tuple(specs)
 
 
-def _route(index: int, item: Any, problems: list[str]) -> RouteSpec | None:
+def _route(index: int, item: Any, problems: list[str], allow_local: bool) -> RouteSpec | None:
     where = f"DESTINATIONS[{index}]"
     if not isinstance(item, dict):
         problems.append(f"{where} must be an object {ROUTE_SHAPE}")
@@ -201,8 +209,9 @@ def _route(index: int, item: Any, problems: list[str]) -> RouteSpec | None:
         problems.append(f"{where}.prefix must be a key prefix such as 'incoming/'")
     if not isinstance(kind, str) or not kind:
         problems.append(f"{where}.kind must be one of {destinations.kinds()}")
-    if not isinstance(url, str) or _url_problem(url):
-        problems.append(f"{where}.url={url!r} must be an http(s) URL")
+    problem = url_problem(url, allow_local) if isinstance(url, str) else "must be a URL"
+    if problem:
+        problems.append(f"{where}.url={url!r} {problem}")
     if secret is not None and (not isinstance(secret, str) or not secret.strip()):
         problems.append(f"{where}.secret must be a secret name or ARN, or null")
     if not isinstance(options, dict):
@@ -212,9 +221,45 @@ def _route(index: int, item: Any, problems: list[str]) -> RouteSpec | None:
     return RouteSpec(str(prefix), str(kind), str(url).rstrip("/"), secret.strip() if secret else None, dict(options))
 
 
-def _url_problem(url: str) -> bool:
+def url_problem(url: str, allow_local: bool) -> str | None:
+    """What is wrong with a destination's base URL, or ``None``. https only, a host and a real port, no
+    user-info (requests would send it as a Basic Authorization header on every call), no query or fragment, no
+    white space; loopback, link-local and private hosts (and plain http) only where local destinations are
+    allowed (``ALLOW_LOCAL_DESTINATIONS=true``: the local stack and the tests)."""
+    if any(c.isspace() for c in url):
+        return "must not contain white space"
     parts = urlsplit(url)
-    return parts.scheme not in ("https", "http") or not parts.netloc
+    try:
+        port = parts.port
+    except ValueError:
+        return "has no valid port (1-65535)"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an https URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry user-info (user:password@): put credentials in the route's secret"
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return "must not have a query or a fragment"
+    if port == 0:
+        return "has no valid port (1-65535)"
+    local = _is_local(parts.hostname)
+    if (local or parts.scheme == "http") and not allow_local:
+        what = "a loopback, link-local or private host" if local else "plain http"
+        return f"uses {what}: allowed only with ALLOW_LOCAL_DESTINATIONS=true (the local stack)"
+    return None
+
+
+def _is_local(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local or address.is_private or address.is_unspecified
+
+
+def _allow_local(env: Mapping[str, str]) -> bool:
+    return env.get("ALLOW_LOCAL_DESTINATIONS", "").strip().lower() == "true"
 
 
 ROUTE_SHAPE = '{"prefix": "...", "kind": "hdruk", "url": "https://...", "secret": "<id or null>", "options": {}}'

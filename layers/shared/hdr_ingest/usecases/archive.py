@@ -48,33 +48,39 @@ class Archiver:
 
     def archive(self, obj: SourceObject, route: Route, delivery: Delivery, budget: Budget) -> Outcome:
         with self.leases.hold(obj, route, delivery, budget) as work:
-            previous, noun = work.previous, route.destination.noun
-            if is_stale(work):
-                return self.recorder.stale(work)
-            if previous is not None and previous.status is Status.ARCHIVED:
-                outcome = replace(unchanged(previous, noun, "Already archived"), status=Status.ARCHIVED)
-                return self.recorder.finish(work, outcome)
-            if previous is not None and previous.members and previous.record_id is None:
-                # a catalogue file: its members were archived one by one
-                outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
-                return self.recorder.finish(work, outcome)
-            step = _Archive(self.caller, work, previous.record_id if previous else None)
-            try:
-                answer = self.caller.with_retries(work, step.attempt)
-            except Stop as stop:
-                return self.recorder.finish(work, stop.outcome)
-            if answer.kind in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
-                what = f"Archived {noun} {step.record_id}" if step.record_id is not None else f"No {noun} to archive"
-                outcome = Outcome(
-                    Status.ARCHIVED,
-                    f"{what}: the object was deleted. Uploading it again restores and updates the dataset.",
-                    record_id=step.record_id,
-                    record_version=previous.record_version if previous else None,
-                    http_status=answer.http_status,
-                )
-            else:
-                outcome = outcome_of(answer, None, noun)
+            return self.recorder.guarded(work, lambda: self._archive(work))
+
+    def _archive(self, work: Work) -> Outcome:
+        previous, noun = work.previous, work.routed.destination.noun
+        if is_stale(work):
+            return self.recorder.stale(work)
+        if previous is not None and previous.status is Status.ARCHIVED:
+            outcome = replace(unchanged(previous, noun, "Already archived"), status=Status.ARCHIVED)
             return self.recorder.finish(work, outcome)
+        if previous is not None and previous.members and previous.record_id is None:
+            # a catalogue file: its members were archived one by one
+            outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
+            return self.recorder.finish(work, outcome)
+        step = _Archive(self.caller, work, previous.record_id if previous else None)
+        try:
+            answer = self.caller.with_retries(work, step.attempt)
+        except Stop as stop:
+            return self.recorder.finish(work, stop.outcome)
+        return self.recorder.finish(work, self._outcome(work, step.record_id, answer))
+
+    @staticmethod
+    def _outcome(work: Work, record_id: RecordId | None, answer: Answer) -> Outcome:
+        noun, previous = work.routed.destination.noun, work.previous
+        if answer.kind not in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
+            return outcome_of(answer, None, noun)
+        what = f"Archived {noun} {record_id}" if record_id is not None else f"No {noun} to archive"
+        return Outcome(
+            Status.ARCHIVED,
+            f"{what}: the object was deleted. Uploading it again restores and updates the dataset.",
+            record_id=record_id,
+            record_version=previous.record_version if previous else None,
+            http_status=answer.http_status,
+        )
 
 
 @dataclass

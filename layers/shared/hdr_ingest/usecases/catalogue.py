@@ -67,11 +67,14 @@ class CataloguePublisher:
             return identifier, None
         members.append(identifier)
         with self.leases.hold(work.obj.element(identifier), work.route, work.delivery, work.budget) as member:
-            try:
-                outcome = self.publisher.publish(member, element)
-            except Stop as stop:
-                outcome = stop.outcome
-            return identifier, self.recorder.finish(member, outcome)
+            return identifier, self.recorder.guarded(member, lambda: self._publish(member, element))
+
+    def _publish(self, member: Work, element: dict[str, Any]) -> Outcome:
+        try:
+            outcome = self.publisher.publish(member, element)
+        except Stop as stop:
+            outcome = stop.outcome
+        return self.recorder.finish(member, outcome)
 
     def _gone(self, work: Work, members: list[str], counts: Counter[str]) -> RetryLater | None:
         """Elements exported before and not now: archived when deletion is enabled, else left (and counted)."""

@@ -72,6 +72,7 @@ class Work:
     owner: str
     previous: LedgerEntry | None
     recorded: bool = False  # the outcome is written (which ended the lease)
+    record_refused: bool = False  # the ledger refused to write an outcome
     stored: StoredObject | None = None
     object_sha256: str | None = None
     members: tuple[str, ...] = ()

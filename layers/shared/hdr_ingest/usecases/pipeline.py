@@ -66,18 +66,21 @@ class IngestPipeline:
         if obj.is_removal:
             return self.archiver.remove(obj, route, delivery, budget)
         with self.leases.hold(obj, route, delivery, budget) as work:
-            if is_stale(work):
-                return self.recorder.stale(work)
-            try:
-                export = self._read(work)
-                if isinstance(export, Outcome):
-                    return self.recorder.finish(work, export)
-                if isinstance(export, list):
-                    return self.catalogue.publish(work, export)
-                outcome = self.publisher.publish(work, export)
-            except Stop as stop:
-                outcome = stop.outcome
-            return self.recorder.finish(work, outcome)
+            return self.recorder.guarded(work, lambda: self._publish(work))
+
+    def _publish(self, work: Work) -> Outcome:
+        if is_stale(work):
+            return self.recorder.stale(work)
+        try:
+            export = self._read(work)
+            if isinstance(export, Outcome):
+                return self.recorder.finish(work, export)
+            if isinstance(export, list):
+                return self.catalogue.publish(work, export)
+            outcome = self.publisher.publish(work, export)
+        except Stop as stop:
+            outcome = stop.outcome
+        return self.recorder.finish(work, outcome)
 
     def _read(self, work: Work) -> Outcome | dict[str, Any] | list[dict[str, Any]]:
         """The object's export (a document, or a catalogue's list), or UNCHANGED for the same bytes again."""
@@ -98,8 +101,10 @@ class IngestPipeline:
         previous = work.previous
         if previous and previous.status in PUBLISHED and previous.object_sha256 == work.object_sha256:
             return unchanged(previous, work.routed.destination.noun, "Same bytes as the export already published")
+        # A destination whose files are not metadata documents (AEP's JSON records) parses them itself.
+        parse = getattr(work.routed.destination, "parse", None) or parse_export
         try:
-            return parse_export(work.stored.data)
+            return parse(work.stored.data)
         except DocumentError as exc:
             raise Stop(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
 

@@ -125,7 +125,7 @@ def outcome_of(answer: Answer, target: str | None, noun: str) -> Outcome:
         verb = "Created" if answer.created else "Updated"
         return Outcome(
             status,
-            f"{verb} {noun} {answer.record_id} (version {answer.record_version}).",
+            f"{verb} {noun} {answer.record_id}{_version(answer.record_version)}.",
             schema=target,
             record_id=answer.record_id,
             record_version=answer.record_version,
@@ -149,3 +149,8 @@ def outcome_of(answer: Answer, target: str | None, noun: str) -> Outcome:
         record_id=answer.record_id,
         http_status=answer.http_status,
     )
+
+
+def _version(version: int | None) -> str:
+    """A destination without versions (Qrvey, UNIS, AEP batches) has none to name."""
+    return f" (version {version})" if version is not None else ""

@@ -6,8 +6,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from hdr_ingest.core.dead_letter import MAX_RECORDED_ERRORS, envelope
-from hdr_ingest.core.ledger import Ledger, LedgerEntry
+from hdr_ingest.core.bounds import (
+    MAX_MESSAGE_CHARS,
+    MAX_REASON_CHARS,
+    bounded,
+    bounded_errors,
+    bounded_warnings,
+)
+from hdr_ingest.core.dead_letter import envelope
+from hdr_ingest.core.ledger import LeaseLost, Ledger, LedgerEntry
 from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import DeadLetters, Observer
 from hdr_ingest.usecases.context import RetryLater, Work
@@ -43,7 +50,7 @@ class Recorder:
         self.observer = observer
         self.clock = clock
 
-    def finish(self, work: Work, outcome: Outcome) -> Outcome:
+    def finish(self, work: Work, outcome: Outcome, minimal: bool = False) -> Outcome:
         """Record the outcome (ledger, then the dead letter for a failure), then tell the observer. Raises
         RetryLater for a transient failure that SQS will deliver again. Recording also ends the lease."""
         delivery = work.delivery
@@ -56,7 +63,11 @@ class Recorder:
                 reason=f"{outcome.reason}{unfinished} Gave up after {delivery.receive_count} deliveries; "
                 "the message is in the dead-letter queue: replay it with `redrive` once the cause is fixed.",
             )
-        self.ledger.record(self.entry(work, outcome), work.owner)
+        try:
+            self.ledger.record(self._minimal(work, outcome) if minimal else self.entry(work, outcome), work.owner)
+        except Exception:
+            work.record_refused = True
+            raise
         work.recorded = True
         if outcome.status.is_failure:
             self.dead_letters.send(self.dead_letter(work, outcome))
@@ -64,6 +75,50 @@ class Recorder:
         if outcome.status.again:
             raise RetryLater(outcome)
         return outcome
+
+    def guarded(self, work: Work, step: Callable[[], Outcome]) -> Outcome:
+        """``step()``; whatever else it raises ends in a recorded outcome (the last line of defence)."""
+        try:
+            return step()
+        except (RetryLater, LeaseLost):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes as a bare item
+            return self.unexpected(work, exc)
+
+    def unexpected(self, work: Work, exc: Exception) -> Outcome:
+        """An error nothing classified: recorded with its type and a bounded message (RETRYING, so FAILED and
+        dead-lettered on the last delivery). If even that write is refused, a minimal item says so."""
+        if work.recorded or (work.record_refused and not work.delivery.final):
+            # The outcome is written and a later step failed, or the ledger refused the write: SQS delivers the
+            # record again (on the last delivery, a refused write is tried once more, then a minimal one).
+            raise exc
+        what = f"{type(exc).__name__}: {bounded(str(exc), MAX_MESSAGE_CHARS)}".rstrip(": ")
+        outcome = Outcome(Status.RETRYING, f"Unexpected failure ({what}); will retry.")
+        try:
+            return self.finish(work, outcome)
+        except (RetryLater, LeaseLost):
+            raise
+        except Exception:
+            if work.recorded:
+                raise
+            return self.finish(work, outcome, minimal=True)
+
+    def _minimal(self, work: Work, outcome: Outcome) -> LedgerEntry:
+        obj = work.obj
+        return LedgerEntry(
+            source=obj.source,
+            status=outcome.status,
+            reason=bounded(outcome.reason, MAX_MESSAGE_CHARS),
+            bucket=obj.bucket,
+            key=obj.key,
+            record_key=obj.record_key,
+            updated_at=self._now(),
+            attempts=outcome.attempts,
+            destination=work.route.ref if work.route else None,
+        )
+
+    def _now(self) -> str:
+        return self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def stale(self, work: Work) -> Outcome:
         """An event older than the one that produced the ledger's state never overwrites newer state."""
@@ -88,18 +143,18 @@ class Recorder:
         return LedgerEntry(
             source=obj.source,
             status=outcome.status,
-            reason=outcome.reason,
+            reason=bounded(outcome.reason, MAX_REASON_CHARS),
             bucket=obj.bucket,
             key=obj.key,
             record_key=obj.record_key,
-            updated_at=self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            updated_at=self._now(),
             attempts=outcome.attempts,
             record_id=outcome.record_id or (kept.record_id if kept else None),
             record_version=outcome.record_version or (kept.record_version if kept else None),
             schema=outcome.schema,
-            errors=outcome.errors[:MAX_RECORDED_ERRORS],
+            errors=bounded_errors(outcome.errors),
             errors_total=len(outcome.errors),
-            warnings=outcome.warnings,
+            warnings=bounded_warnings(outcome.warnings),
             object_sha256=work.object_sha256 or (kept.object_sha256 if kept else None),
             etag=(stored.etag if stored and stored.etag else obj.etag),
             version_id=(stored.version_id if stored and stored.version_id else obj.version_id),
@@ -108,6 +163,7 @@ class Recorder:
             document_sha256=outcome.document_sha256 or (kept.document_sha256 if kept else None),
             members=work.members or (previous.members if previous and outcome.status is Status.ARCHIVED else ()),
             destination=work.route.ref if work.route else None,
+            element_id=bounded(obj.element_id, MAX_MESSAGE_CHARS) if obj.element_id is not None else None,
         )
 
     @staticmethod

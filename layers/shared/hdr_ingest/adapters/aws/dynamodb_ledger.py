@@ -56,6 +56,7 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         "document_sha256": entry.document_sha256,
         "members": list(entry.members) or None,
         "destination": dict(entry.destination) if entry.destination else None,
+        "element_id": entry.element_id,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -86,6 +87,7 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         document_sha256=item.get("document_sha256"),
         members=tuple(str(m) for m in item.get("members", [])),
         destination=_destination(item.get("destination")),
+        element_id=item.get("element_id"),
     )
 
 

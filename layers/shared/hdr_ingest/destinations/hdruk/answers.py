@@ -6,7 +6,11 @@ status codes are those of HDRUK/gateway-api (see README "Troubleshooting").
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hdr_ingest.core.answers import AnswerKind
@@ -26,6 +30,14 @@ class GatewayAnswer:
     deprecation: str | None = None
     sunset: str | None = None
     found: bool = field(default=False)
+    retry_after_s: float | None = None  # the Gateway's Retry-After, in seconds from when it answered
+
+
+# Evidence of a success: a dataset id is a positive integer that fits the ledger (DynamoDB numbers; the Gateway's
+# ids are MySQL unsigned bigints in practice far below this).
+MAX_DATASET_ID = 2**63 - 1
+MESSAGE_CHARS = 500  # text quoted from the Gateway in a message, at most
+QUOTE_BYTES = 200  # bytes of a body quoted when it is not what was expected
 
 
 # Documented permanent errors -> what the operator must do.
@@ -64,12 +76,58 @@ _TRANSIENT_500_MESSAGES = ("Too Many Attempts.", "Translation Service error")
 _NOT_FOUND_MARKERS = ("No query results for model", "cannot be found")
 
 
+def _clip(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _message_of(body: Any) -> str:
     if isinstance(body, dict):
         message = body.get("message")
         if isinstance(message, str):
-            return message
+            return _clip(message)
     return ""
+
+
+def valid_id(value: Any) -> int | None:
+    """``value`` if it is a dataset id: a positive integer (not a bool) within the ledger's number range."""
+    return value if type(value) is int and 0 < value <= MAX_DATASET_ID else None
+
+
+def quote(raw: bytes | str, limit: int = QUOTE_BYTES) -> str:
+    """The first bytes of a body, printable and quoted, with its size when it is longer."""
+    data = raw.encode("utf-8", "replace") if isinstance(raw, str) else raw
+    shown = repr(data[:limit].decode("utf-8", "replace"))
+    return shown if len(data) <= limit else f"{shown}… ({len(data)} bytes)"
+
+
+def _quote_json(body: Any) -> str:
+    try:
+        text = json.dumps(body, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(body)
+    return quote(text)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delay-seconds or an HTTP date (RFC 9110 10.2.3); ``None`` if absent
+    or unreadable. A date in the past is 0."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return float(int(text[:9]))  # more than 9 digits (31 years) is as good as "not in this invocation"
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def traser_errors(traser_message: Any) -> tuple[ErrorDetail, ...]:
@@ -102,29 +160,24 @@ def traser_errors(traser_message: Any) -> tuple[ErrorDetail, ...]:
     return tuple(out)
 
 
-def classify(status: int, body: Any, headers: dict[str, str] | None = None) -> GatewayAnswer:
-    """Classify a create/update answer: ``status`` is the HTTP code, ``body`` the decoded JSON (or None)."""
+def classify(
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    *,
+    expected_id: int | None = None,
+    needs_id: bool = True,
+) -> GatewayAnswer:
+    """Classify a create/update/archive answer: ``status`` is the HTTP code, ``body`` the decoded JSON (or None).
+
+    A 200/201 is a success only with evidence: a JSON object and, when ``needs_id`` (create, update), a dataset
+    id in ``data`` (equal to ``expected_id`` when given) and, where the Gateway lists versions, a version."""
     headers = headers or {}
-    dep, sun = headers.get("Deprecation"), headers.get("Sunset")
+    dep, sun = _header(headers, "Deprecation"), _header(headers, "Sunset")
     message = _message_of(body)
 
     if status in (200, 201):
-        data = body.get("data") if isinstance(body, dict) else None
-        dataset_id = data if isinstance(data, int) else (data.get("id") if isinstance(data, dict) else None)
-        # A create answers {"data": <id>, "version": <dataset_versions row id>}: the row id is not the version
-        # number, and a new dataset is at version 1. An update answers the dataset with its versions.
-        version: int | None = 1 if status == 201 else None
-        if isinstance(data, dict):
-            version = _latest_version(data) or version
-        return GatewayAnswer(
-            AnswerKind.SUCCESS,
-            status,
-            message or "ok",
-            dataset_id=dataset_id,
-            dataset_version=version,
-            deprecation=dep,
-            sunset=sun,
-        )
+        return _success(status, body, dep, sun, expected_id, needs_id)
 
     if (
         status == 400
@@ -139,7 +192,7 @@ def classify(status: int, body: Any, headers: dict[str, str] | None = None) -> G
             status,
             "The Gateway's validator rejected the metadata: "
             + (message or "unknown format")
-            + (f" ({errors[0]})" if errors else "")
+            + (f" ({_clip(str(errors[0]))})" if errors else "")
             + ". Fix the document and upload it again.",
             errors=errors,
             deprecation=dep,
@@ -158,9 +211,10 @@ def classify(status: int, body: Any, headers: dict[str, str] | None = None) -> G
         )
 
     if status == 400 and isinstance(body, dict) and body.get("status") == "INVALID_ARGUMENT":
+        listed = body.get("errors")
         errors = tuple(
             ErrorDetail(f"$.{e.get('field', '')}".rstrip("."), str(e.get("message", "")))
-            for e in body.get("errors", [])
+            for e in (listed if isinstance(listed, list) else [])
             if isinstance(e, dict)
         )
         return GatewayAnswer(
@@ -192,43 +246,178 @@ def classify(status: int, body: Any, headers: dict[str, str] | None = None) -> G
 
     if status >= 500 or status in (408, 425, 429):
         reason = (
-            "throttled by the Gateway's rate limit" if "Too Many Attempts" in message else (message or f"HTTP {status}")
+            "throttled by the Gateway's rate limit"
+            if "Too Many Attempts" in message or status == 429
+            else (message or f"HTTP {status}")
         )
+        wait = retry_after_seconds(_header(headers, "Retry-After"))
         return GatewayAnswer(
-            AnswerKind.TRANSIENT, status, f"The Gateway failed ({reason}); will retry.", deprecation=dep, sunset=sun
+            AnswerKind.TRANSIENT,
+            status,
+            f"The Gateway failed ({reason}"
+            + (f", HTTP {status}" if message else "")
+            + (f", Retry-After {wait:g} s" if wait is not None else "")
+            + "); will retry.",
+            deprecation=dep,
+            sunset=sun,
+            retry_after_s=wait,
         )
 
     return GatewayAnswer(
         AnswerKind.PERMANENT,
         status,
-        f"The Gateway refused the request with HTTP {status}: {message or body!r}",
+        f"The Gateway refused the request with HTTP {status}: {message or _quote_json(body)}",
         deprecation=dep,
         sunset=sun,
     )
 
 
-def transient(reason: str) -> GatewayAnswer:
-    """A failure with no HTTP answer: timeout or connection error."""
-    return GatewayAnswer(AnswerKind.TRANSIENT, None, f"The Gateway did not answer ({reason}); will retry.")
+def _success(
+    status: int, body: Any, dep: str | None, sun: str | None, expected_id: int | None, needs_id: bool
+) -> GatewayAnswer:
+    def refused(what: str) -> GatewayAnswer:
+        return GatewayAnswer(
+            AnswerKind.PERMANENT,
+            status,
+            f"The Gateway answered HTTP {status} {what}: {_quote_json(body)}. Nothing is recorded as published: "
+            "this is not the documented answer, check the GATEWAY_URL and the Gateway's API version.",
+            deprecation=dep,
+            sunset=sun,
+        )
+
+    if not isinstance(body, dict):
+        return refused("without a JSON object")
+    message = _message_of(body) or "ok"
+    if not needs_id:
+        return GatewayAnswer(AnswerKind.SUCCESS, status, message, deprecation=dep, sunset=sun)
+    # A create answers {"data": <id>, "version": <dataset_versions row id>}: the row id is not the version
+    # number, and a new dataset is at version 1. An update answers the dataset with its versions.
+    data = body.get("data")
+    dataset_id = valid_id(data.get("id") if isinstance(data, dict) else data)
+    if dataset_id is None:
+        return refused(f"without a dataset id (a positive integer below 2**63 in data{'.id' if data else ''})")
+    if expected_id is not None and dataset_id != expected_id:
+        return refused(f"for dataset {dataset_id}, not dataset {expected_id} that was sent")
+    version: int | None = 1 if status == 201 else None
+    if isinstance(data, dict) and "versions" in data:
+        version = _latest_version(data)
+        if version is None:
+            return refused("with a dataset whose versions carry no version number")
+    return GatewayAnswer(
+        AnswerKind.SUCCESS,
+        status,
+        message,
+        dataset_id=dataset_id,
+        dataset_version=version,
+        deprecation=dep,
+        sunset=sun,
+    )
+
+
+def transient(reason: str, http_status: int | None = None) -> GatewayAnswer:
+    """A failure with no usable HTTP answer (timeout, connection error, a body that could not be read).
+    ``http_status`` stays ``None`` unless given: the request may still have taken effect."""
+    return GatewayAnswer(AnswerKind.TRANSIENT, http_status, f"The Gateway did not answer ({reason}); will retry.")
 
 
 def _latest_version(dataset: dict[str, Any]) -> int | None:
     versions = dataset.get("versions")
     if isinstance(versions, list) and versions:
-        numbers = [v.get("version") for v in versions if isinstance(v, dict)]
-        ints = [n for n in numbers if isinstance(n, int)]
+        numbers = [valid_id(v.get("version")) for v in versions if isinstance(v, dict)]
+        ints = [n for n in numbers if n is not None]
         return max(ints) if ints else None
     return None
 
 
-def found_dataset(body: Any) -> tuple[int | None, bool, int | None]:
+def decode(raw: bytes) -> tuple[bool, Any]:
+    """(True, the JSON value) or (False, None) for a body that is not UTF-8 JSON."""
+    try:
+        return True, json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False, None
+
+
+def answer_for(
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    complete: bool = True,
+    expected_id: int | None = None,
+    needs_id: bool = True,
+) -> GatewayAnswer:
+    """The answer to a create, update, archive or unarchive from its raw body. ``complete`` is False when only
+    the first bytes were read (the body was over the cap). A 2xx body that is unreadable, truncated or not JSON is
+    TRANSIENT with no HTTP status: whether the request took effect is unknown."""
+    parsed, body = decode(raw) if complete else (False, None)
+    if parsed:
+        return classify(status, body, headers, expected_id=expected_id, needs_id=needs_id)
+    what = "an answer over the size cap" if not complete else "a body that is not JSON"
+    if 200 <= status < 300:
+        return transient(f"HTTP {status} with {what}: {quote(raw)}; whether it took effect is unknown")
+    text = raw[:300].decode("utf-8", "replace")
+    return classify(status, {"message": "".join(c if c.isprintable() else " " for c in text)}, headers)
+
+
+def lookup_answer(
+    status: int, raw: bytes, headers: Mapping[str, str], *, complete: bool = True, datasetid: str
+) -> GatewayAnswer:
+    """The answer to a lookup by ``datasetid``: only a listed dataset with that ``datasetid`` counts; a body
+    that cannot be read (HTML, truncated, over the cap) is TRANSIENT, never "not found"."""
+    if not 200 <= status < 300:
+        return answer_for(status, raw, headers, complete=complete)
+    if not complete:
+        return transient(f"a lookup answer over the size cap: {quote(raw)}")
+    parsed, body = decode(raw)
+    if not parsed:
+        return transient(f"HTTP {status} to a lookup with a body that is not JSON: {quote(raw)}")
+    items = body.get("data") if isinstance(body, dict) else None
+    if status != 200 or not isinstance(items, list):
+        return GatewayAnswer(
+            AnswerKind.PERMANENT,
+            status,
+            f"The Gateway answered a lookup with HTTP {status} but not a list of datasets: {_quote_json(body)}. "
+            "Check the GATEWAY_URL and the Gateway's API version.",
+        )
+    mine = [i for i in items if isinstance(i, dict) and i.get("datasetid") == datasetid]
+    unusable = [i for i in mine if valid_id(i.get("id")) is None]
+    if unusable:
+        return GatewayAnswer(
+            AnswerKind.PERMANENT,
+            status,
+            f"The Gateway listed a dataset for datasetid {datasetid!r} without a usable id: "
+            f"{_quote_json(unusable[0].get('id'))}. Check the Gateway's API version.",
+        )
+    dataset_id, archived, version = found_dataset({"data": mine})
+    others = len(items) - len(mine)
+    return GatewayAnswer(
+        AnswerKind.SUCCESS,
+        200,
+        ("archived" if archived else "found" if dataset_id else "not found")
+        + (f" ({others} listed dataset(s) with another datasetid ignored)" if others else ""),
+        dataset_id=dataset_id,
+        dataset_version=version,
+        found=dataset_id is not None and not archived,
+        deprecation=_header(headers, "Deprecation"),
+        sunset=_header(headers, "Sunset"),
+    )
+
+
+def found_dataset(body: Any, datasetid: str | None = None) -> tuple[int | None, bool, int | None]:
     """From a list answer filtered by ``dataset_id``: the dataset's id, whether it is archived, and its
-    latest version. An active dataset is preferred over an archived one."""
+    latest version. An active dataset is preferred over an archived one. With ``datasetid``, only datasets
+    carrying that ``datasetid`` count (the Gateway's filter is a case-insensitive SQL match)."""
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         return None, False, None
     ordered = sorted(
-        (i for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)),
+        (
+            i
+            for i in items
+            if isinstance(i, dict)
+            and valid_id(i.get("id")) is not None
+            and (datasetid is None or i.get("datasetid") == datasetid)
+        ),
         key=lambda i: (i.get("deleted_at") is not None, i.get("status") == "ARCHIVED", -int(i["id"])),
     )
     if not ordered:

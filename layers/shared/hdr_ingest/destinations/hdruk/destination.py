@@ -27,6 +27,8 @@ class Gateway(Protocol):
         datasetid: str,
         credentials: AppCredentials,
         read_timeout_s: float,
+        *,
+        deadline_s: float | None = None,
     ) -> GatewayAnswer: ...
     def update(
         self,
@@ -35,10 +37,18 @@ class Gateway(Protocol):
         schema: SchemaRef | None,
         credentials: AppCredentials,
         read_timeout_s: float,
+        *,
+        deadline_s: float | None = None,
     ) -> GatewayAnswer: ...
-    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
-    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
-    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float) -> GatewayAnswer: ...
+    def find(
+        self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> GatewayAnswer: ...
+    def archive(
+        self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> GatewayAnswer: ...
+    def unarchive(
+        self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> GatewayAnswer: ...
 
 
 class HdrukDestination:
@@ -74,21 +84,29 @@ class HdrukDestination:
         return AppCredentials.from_secret(secret, secret_id)
 
     def find(self, key: str, call: Call) -> Answer:
-        return answer_of(self.gateway.find(key, call.credentials, call.timeout_s))
+        return answer_of(self.gateway.find(key, call.credentials, call.timeout_s, deadline_s=call.deadline_s))
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        answer = self.gateway.create(document, verdict.sent_along, key, call.credentials, call.timeout_s)
+        answer = self.gateway.create(
+            document, verdict.sent_along, key, call.credentials, call.timeout_s, deadline_s=call.deadline_s
+        )
         return answer_of(answer, created=answer.http_status == 201)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        answer = self.gateway.update(int(record_id), document, verdict.sent_along, call.credentials, call.timeout_s)
+        answer = self.gateway.update(
+            int(record_id), document, verdict.sent_along, call.credentials, call.timeout_s, deadline_s=call.deadline_s
+        )
         return answer_of(answer, created=answer.http_status == 201)
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
-        return answer_of(self.gateway.unarchive(int(record_id), call.credentials, call.timeout_s))
+        return answer_of(
+            self.gateway.unarchive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
+        )
 
     def archive(self, record_id: RecordId, call: Call) -> Answer:
-        return answer_of(self.gateway.archive(int(record_id), call.credentials, call.timeout_s))
+        return answer_of(
+            self.gateway.archive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
+        )
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
         """The Gateway publishes as it answers: nothing is ever pending."""

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from hdr_ingest.core.once import once
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.destinations import Common
@@ -54,6 +57,9 @@ def build(spec: RouteSpec, common: Common) -> HdrukDestination:
     from hdr_ingest.destinations.hdruk.judge import ValidationMode
 
     pack_dir = common.schema_pack_dir or default_pack_dir()
+    target = target_schema(spec.options.get("targetSchema"))
+    if target is not None:
+        _check_in_pack(spec, target, pack_dir)
     client = GatewayClient(
         spec.url,
         HeaderStyle(spec.options.get("headerStyle", HeaderStyle.X_HEADERS.value)),
@@ -64,6 +70,17 @@ def build(spec: RouteSpec, common: Common) -> HdrukDestination:
         spec.url,
         client,
         once(lambda: SchemaPack.load(pack_dir)),
-        target_schema(spec.options.get("targetSchema")),
+        target,
         ValidationMode(spec.options.get("validationMode", "gateway")),
     )
+
+
+def _check_in_pack(spec: RouteSpec, target: SchemaRef, pack_dir: Path) -> None:
+    """A target schema the pack does not hold would fail every record: refuse it at start."""
+    try:
+        listing = json.loads((pack_dir / "available.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"route {spec.prefix!r} (hdruk): the schema pack at {pack_dir} is unreadable ({exc})") from exc
+    if target.version not in listing.get(target.name, []):
+        known = ", ".join(f"{name} {version}" for name, versions in listing.items() for version in versions)
+        raise ValueError(f"route {spec.prefix!r} (hdruk): targetSchema {target} is not in the schema pack ({known})")

@@ -13,7 +13,8 @@ from typing import Any
 
 from hdr_ingest.core import fix_messages as fix
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path, shown
+from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path
+from hdr_ingest.destinations.jsonschema_errors import shown
 
 from .ajv import AjvError
 from .javascript import js_equal, js_type

@@ -1,0 +1,125 @@
+"""The `hdr-ingest` argument parser and entry point."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import hdr_ingest_cli
+from hdr_ingest_cli.common import UsageError
+from hdr_ingest_cli.drop import cmd_drop
+from hdr_ingest_cli.invoke import cmd_invoke
+from hdr_ingest_cli.rebuild import cmd_rebuild_ledger
+from hdr_ingest_cli.redrive import cmd_redrive
+from hdr_ingest_cli.stack import add_aws_options
+from hdr_ingest_cli.status import cmd_status
+from hdr_ingest_cli.validate import cmd_validate
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse declaration of every command and option
+    parser = argparse.ArgumentParser(
+        prog="hdr-ingest", description=hdr_ingest_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check metadata files against the HDR UK schemas (offline)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files, or directories of them")
+    p.add_argument("--schema", help='validate against this schema, e.g. "HDRUK 4.0.0" (default: detect)')
+    p.add_argument("--schema-pack", type=Path, help="schema pack directory (default: the bundled pack)")
+    p.add_argument(
+        "--id-pointer",
+        help="JSON pointer to a catalogue element's identifier, as CATALOGUE_ID_POINTER "
+        "(default: /identifier, /required/gatewayPid or /id)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["gateway", "strict"],
+        default="gateway",
+        help="gateway: the verdict the Gateway will reach, after its input pre-processing (default, as the "
+        "function); strict: the document as sent",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("drop", help="upload metadata files to the bucket's incoming/ prefix (--wait: and follow them)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files, or directories of them")
+    p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
+    p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
+    p.add_argument("--force", action="store_true", help="upload even where the local stack watches no prefix")
+    p.add_argument("--wait", action="store_true", help="follow the files to their final outcomes and list them")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits at most (default 300)")
+    p.add_argument("--table", help="the ledger table --wait reads (default: the local stack's)")
+    add_aws_options(p)
+    p.set_defaults(func=cmd_drop)
+
+    p = sub.add_parser("status", help="the ledger: what became of every source object")
+    p.add_argument("source", nargs="?", help="one source (s3://bucket/key, a key, or part of one) in detail")
+    p.add_argument("--failed", action="store_true", help="only INVALID, REJECTED, FAILED and RETRYING entries")
+    p.add_argument("--table", help="the ledger table (default: the local stack's)")
+    p.add_argument("--json", action="store_true", help="the ledger items as JSON")
+    add_aws_options(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("redrive", help="move dead-letter messages back to the ingest queue for another try")
+    p.add_argument("--dlq-url", help="the dead-letter queue (default: the local stack's)")
+    p.add_argument("--queue-url", help="the ingest queue (default: the local stack's)")
+    p.add_argument("--max-messages", type=int, help="move at most this many (by receive, send and delete)")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for a move task to finish")
+    add_aws_options(p)
+    p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("rebuild-ledger", help="rebuild a lost ledger from the Gateway (lookup by datasetid)")
+    p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
+    p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
+    p.add_argument("--table", help="the ledger table (default: the local stack's)")
+    p.add_argument("--secret-id", help="the Gateway credentials secret (default: the local stack's)")
+    p.add_argument("--gateway-url", help="Gateway API base URL (default: the local stack's, else HDR UK's dev API)")
+    p.add_argument("--header-style", choices=["x-headers", "legacy"], help="how credentials are sent")
+    p.add_argument("--id-pointer", help="JSON pointer to a catalogue element's identifier (CATALOGUE_ID_POINTER)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_aws_options(p)
+    p.set_defaults(func=cmd_rebuild_ledger)
+
+    p = sub.add_parser(
+        "invoke",
+        help="run the function on an event file in this process (like sam local invoke), against the "
+        "running local stack when there is one",
+    )
+    p.add_argument("event", type=Path, help="event JSON, e.g. events/sqs-s3-put.json")
+    p.add_argument("--env-file", type=Path, help="environment in `sam local invoke --env-vars` format")
+    p.add_argument("--function", default="IngestFunction", help="logical id in the env file (IngestFunction)")
+    p.add_argument("--timeout", type=float, default=60.0, help="the function's timeout in seconds (60)")
+    p.add_argument("--state", type=Path, help="local stack state file (default: the running stack's)")
+    p.add_argument("--region", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--aws",
+        action="store_true",
+        help="run against the env file's AWS resources as they are, even when a local stack is running",
+    )
+    p.set_defaults(func=cmd_invoke, profile=None, endpoint_url=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+        sys.stdout.flush()
+    except UsageError as exc:
+        print(f"hdr-ingest {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`hdr-ingest status | head`): stop quietly, as `cat` would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe closed on
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""What an answer from Qrvey's API means, and what an operator should do about it.
+
+Pure: a status code, a decoded body and the headers in, an :class:`Answer` out. Qrvey documents no error codes;
+errors are read from the envelope ``{"status": "error", "errors": [{"message": ...}]}`` (seen in a third-party
+client's fixtures, ``notes/destinations.md`` §2), or a plain ``{"message": ...}`` (what AWS API Gateway, in front
+of Qrvey's API, answers itself, e.g. ``403 {"message": "Forbidden"}`` for a wrong key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.core.outcome import ErrorDetail
+
+CREDENTIALS_ACTION = (
+    "Put the instance's API key in the route's secret as {\"api_key\": ...} and check that the route's url is that "
+    "instance's <instance>/devapi/v4."
+)
+ACCESS_ACTION = (
+    "Check that the API key in the route's secret belongs to this Qrvey instance, and that the route's userId and "
+    "appId name a user and an application of that instance the key may use."
+)
+MAX_RETRY_AFTER_S = 60.0
+
+
+def messages_of(body: Any) -> list[str]:
+    """Qrvey's own words in an error body (the envelope's messages, or a ``message``/``error`` field)."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            words = [str(e.get("message")) if isinstance(e, dict) and e.get("message") else str(e) for e in errors]
+            if words:
+                return words
+        for name in ("message", "errorMessage", "error"):
+            value = body.get(name)
+            if isinstance(value, str) and value.strip():
+                return [value.strip()]
+    elif isinstance(body, str) and body.strip():
+        return [body.strip()[:300]]
+    return []
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            from datetime import UTC, datetime
+
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def classify(status: int, body: Any, headers: Mapping[str, str], doing: str, definition: bool = False) -> Answer:
+    """A non-2xx answer to ``doing`` (e.g. "create the dataset"). ``definition``: the request carried the dataset
+    definition, so a 400/422 is Qrvey refusing the document itself."""
+    words = messages_of(body)
+    said = "; ".join(words) if words else f"HTTP {status} with no message"
+    if status == 401:
+        return Answer(AnswerKind.UNAUTHORISED, status, f"Qrvey refused the API key ({said}). {CREDENTIALS_ACTION}")
+    if status == 403:
+        return Answer(AnswerKind.PERMANENT, status, f"Qrvey refused access to {doing} ({said}). {ACCESS_ACTION}")
+    if status == 404:
+        return Answer(AnswerKind.NOT_FOUND, status, f"Qrvey found nothing to {doing} ({said}).")
+    if status in (408, 425, 429) or status >= 500:
+        reason = "throttled by Qrvey" if status == 429 else said
+        return Answer(
+            AnswerKind.TRANSIENT,
+            status,
+            f"Qrvey failed to {doing} (HTTP {status}: {reason}); will retry.",
+            retry_after_s=retry_after(headers),
+        )
+    if definition and status in (400, 409, 422):
+        errors = tuple(ErrorDetail("$", word) for word in words)
+        return Answer(
+            AnswerKind.METADATA_REJECTED,
+            status,
+            f"Qrvey refused the dataset definition (HTTP {status}): {said}. Fix the file and upload it again.",
+            errors=errors,
+        )
+    return Answer(AnswerKind.PERMANENT, status, f"Qrvey refused to {doing} (HTTP {status}): {said}.")
+
+
+def no_answer(doing: str, reason: str) -> Answer:
+    """A failure with no HTTP answer: a timeout or a connection error."""
+    return Answer(AnswerKind.TRANSIENT, None, f"Qrvey did not answer when asked to {doing} ({reason}); will retry.")

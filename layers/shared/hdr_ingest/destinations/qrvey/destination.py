@@ -1,0 +1,286 @@
+"""Qrvey behind the ``Destination`` port.
+
+* **Create, then load.** Create Dataset answers a ``datasetId``; a load is then started and finishes later
+  (``LOADING`` → ``LOADED`` or ``FAILED``), so a create answers PENDING and :meth:`QrveyDestination.check`, called on
+  a later delivery, says how it ended. No invocation ever waits for a load.
+* **Identity.** The ``datasetId`` is the record id in the ledger. Qrvey's only lookup is a search over dataset names,
+  so the name we send ends in ``[<our key>:<digest>]`` (:func:`tagged_name`): :meth:`find` finds a dataset made
+  earlier for the same source (a lost ledger write never makes a second one) and the digest of the definition tells
+  whether a dataset holds this very definition.
+* **A changed definition.** Qrvey documents no update of a dataset definition: by default a changed file is refused
+  (REJECTED, with what to do); with the route option ``onChange: "recreate"`` the old dataset is deleted and the new
+  definition created and loaded in its place (a new ``datasetId``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import quote
+
+from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import canonical_json
+from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.destinations.qrvey.answers import ACCESS_ACTION, classify, messages_of
+from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
+from hdr_ingest.destinations.qrvey.credentials import ApiKey
+from hdr_ingest.destinations.qrvey.schema import DatasetJudge
+
+ON_CHANGE = ("reject", "recreate")
+FIND_LIMIT = 10
+_TAG = re.compile(r"\s*\[(?P<key>[^\[\]:]+):(?P<digest>[0-9a-f]{12})\]\s*$")
+_FAILURE_FIELDS = ("loadError", "errorMessage", "statusMessage", "error", "message", "errors")
+
+
+def digest_of(document: Any) -> str:
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()[:12]
+
+
+def tagged_name(name: str, key: str, digest: str) -> str:
+    """The name sent to Qrvey: the file's name, then our key and the definition's digest."""
+    return f"{name.strip()} [{key}:{digest}]"
+
+
+def tag_of(name: Any) -> tuple[str, str] | None:
+    """``(key, digest)`` from a name made by :func:`tagged_name`, else ``None``."""
+    match = _TAG.search(name) if isinstance(name, str) else None
+    return (match["key"], match["digest"]) if match else None
+
+
+@dataclass(frozen=True)
+class _At:
+    """One port call's credentials, read timeout and deadline: the HTTP calls it makes (a create and its load,
+    a lookup then a load, ...) share the deadline, never each take the whole of it."""
+
+    key: ApiKey
+    timeout_s: float
+    until: float
+
+    @classmethod
+    def of(cls, call: Call) -> _At:
+        return cls(call.credentials, call.timeout_s, time.monotonic() + call.deadline_s)
+
+
+class QrveyDestination:
+    kind = "qrvey"
+    title = "Qrvey"
+    noun = "Qrvey dataset"
+
+    def __init__(
+        self,
+        url: str,
+        client: QrveyClient,
+        user_id: str,
+        app_id: str,
+        create_path: str | None = None,
+        on_change: str = "reject",
+        column_types: list[str] | None = None,
+    ) -> None:
+        self.url = url
+        self.client = client
+        self.user_id = user_id
+        self.app_id = app_id
+        self.datasets = f"/user/{quote(user_id, safe='')}/app/{quote(app_id, safe='')}/qollect/dataset"
+        self.create_path = (create_path or self.datasets).format(userId=user_id, appId=app_id)
+        self.on_change = on_change
+        self._judge = DatasetJudge(app_id, user_id, column_types)
+
+    # -- the port ------------------------------------------------------------------------------------------
+    def judge(self, document: Any, text: str) -> Verdict:
+        return self._judge.judge(document)
+
+    def credentials(self, secret: Any, secret_id: str) -> ApiKey:
+        return ApiKey.from_secret(secret, secret_id)
+
+    def find(self, key: str, call: Call) -> Answer:
+        return self._find(key, _At.of(call))
+
+    def _find(self, key: str, at: _At) -> Answer:
+        doing = "list the datasets of this application"
+        query = {"limit": FIND_LIMIT, "filters": [{"filterType": "CONTAINS", "column": "search", "value": f"[{key}:"}]}
+        reply = self._http(at, "POST", f"{self.datasets}/all", doing, query)
+        if isinstance(reply, Answer):
+            return reply
+        if reply.status == 404:
+            return Answer(AnswerKind.PERMANENT, 404, f"Qrvey knows no such user or application. {ACCESS_ACTION}")
+        if not reply.ok:
+            return classify(reply.status, reply.body, reply.headers, doing)
+        items = reply.body.get("Items") if isinstance(reply.body, dict) else None
+        if not isinstance(items, list):
+            return Answer(
+                AnswerKind.PERMANENT,
+                reply.status,
+                f"Qrvey's answer to the dataset search (HTTP {reply.status}) holds no Items list, so whether this "
+                "source already has a dataset is unknown; check that the route's url is <instance>/devapi/v4.",
+            )
+        ours = [i for i in items if isinstance(i, dict) and (tag_of(i.get("name")) or ("",))[0] == key]
+        if not ours:
+            return Answer(AnswerKind.SUCCESS, reply.status, "no dataset of this source")
+        return Answer(AnswerKind.SUCCESS, reply.status, "found", record_id=str(ours[0].get("datasetId")), found=True)
+
+    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return self._create(key, document, _At.of(call))
+
+    def _create(self, key: str, document: Any, at: _At) -> Answer:
+        doing = "create the dataset"
+        body = self._body(key, document)
+        reply = self._http(at, "POST", self.create_path, doing, body)
+        if isinstance(reply, Answer):
+            return reply
+        if not reply.ok:
+            return classify(reply.status, reply.body, reply.headers, doing, definition=True)
+        if not isinstance(reply.body, dict):  # cut short or not JSON: the next try looks the dataset up first
+            return Answer(AnswerKind.TRANSIENT, reply.status, "Qrvey's answer to the create was not JSON; will retry.")
+        dataset_id = reply.body.get("datasetId")
+        if not isinstance(dataset_id, str) or not dataset_id:
+            return Answer(
+                AnswerKind.PERMANENT,
+                reply.status,
+                f"Qrvey answered the create with HTTP {reply.status} but no datasetId; check the route's createPath "
+                f"({self.create_path}) against the instance's Create Dataset endpoint.",
+            )
+        return self._load(dataset_id, at)
+
+    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        """The ledger (or a lookup) names a dataset of this source: finish it if it holds this definition, else
+        refuse the change or recreate it (``onChange``)."""
+        at = _At.of(call)
+        dataset = self._get(str(record_id), at)
+        if isinstance(dataset, Answer) and dataset.kind is AnswerKind.NOT_FOUND:
+            # Gone (deleted on Qrvey, or recreated by a try that got no answer): another dataset of this source?
+            found = self._find(key, at)
+            if found.kind is not AnswerKind.SUCCESS or found.record_id is None or found.record_id == str(record_id):
+                return dataset if found.kind is AnswerKind.SUCCESS else found
+            record_id = found.record_id
+            dataset = self._get(str(record_id), at)
+        if isinstance(dataset, Answer):
+            return dataset
+        tag = tag_of(dataset.get("name"))
+        if tag is None or tag[1] != digest_of(document):
+            return self._changed(str(record_id), key, document, at)
+        return self._state(str(record_id), dataset, at, created=False)
+
+    def restore(self, record_id: RecordId, call: Call) -> Answer:
+        """Deleting a Qrvey dataset cannot be undone: a new one is created."""
+        return Answer(AnswerKind.NOT_FOUND, None, f"Qrvey dataset {record_id} was deleted; creating a new one.")
+
+    def archive(self, record_id: RecordId, call: Call) -> Answer:
+        return self._archive(record_id, _At.of(call))
+
+    def _archive(self, record_id: RecordId, at: _At) -> Answer:
+        doing = f"delete dataset {record_id}"
+        path = f"{self.datasets}/{quote(str(record_id), safe='')}"
+        reply = self._http(at, "DELETE", path, doing)
+        if isinstance(reply, Answer):
+            return reply
+        if not reply.ok:
+            return classify(reply.status, reply.body, reply.headers, doing)
+        return Answer(AnswerKind.SUCCESS, reply.status, "deleted", record_id=record_id)
+
+    def check(self, record_id: RecordId, call: Call) -> Answer:
+        at = _At.of(call)
+        dataset = self._get(str(record_id), at)
+        if isinstance(dataset, Answer):
+            if dataset.kind is AnswerKind.NOT_FOUND:
+                return replace(
+                    dataset,
+                    kind=AnswerKind.PERMANENT,
+                    message=f"Qrvey dataset {record_id} is gone (deleted while it loaded?); upload the file again "
+                    "to create it anew.",
+                )
+            return dataset
+        return self._state(str(record_id), dataset, at, created=True)
+
+    # -- steps ---------------------------------------------------------------------------------------------
+    def _http(self, at: _At, method: str, path: str, doing: str, body: Any = None) -> Reply | Answer:
+        return self.client.call(method, path, at.key, at.timeout_s, at.until, doing, body)
+
+    def _body(self, key: str, document: dict[str, Any]) -> dict[str, Any]:
+        """The Create Dataset body: the file's definition, named with our tag, each column completed with what the
+        route knows (appId, userId), its datasource's connection when there is one, and its original type."""
+        sources = [dict(s) for s in document["datasources"]]
+        for index, source in enumerate(sources):
+            source.setdefault("datasourceId", str(uuid.uuid5(uuid.NAMESPACE_URL, f"qrvey:{key}:{index}")))
+        only = sources[0].get("connectionId") if len(sources) == 1 else None
+        columns = []
+        for column in document["columns"]:
+            filled = {"appId": self.app_id, "userId": self.user_id, **column}
+            if only and "connectionId" not in filled:
+                filled["connectionId"] = only
+            filled.setdefault("origColumnType", filled.get("columnType"))
+            columns.append(filled)
+        name = tagged_name(document["name"], key, digest_of(document))
+        return {**document, "name": name, "datasources": sources, "columns": columns}
+
+    def _get(self, dataset_id: str, at: _At) -> dict[str, Any] | Answer:
+        doing = f"look up dataset {dataset_id}"
+        path = f"{self.datasets}/{quote(dataset_id, safe='')}"
+        reply = self._http(at, "GET", path, doing)
+        if isinstance(reply, Answer):
+            return reply
+        if not reply.ok:
+            return classify(reply.status, reply.body, reply.headers, doing)
+        if not isinstance(reply.body, dict):
+            return Answer(AnswerKind.TRANSIENT, reply.status, f"Qrvey answered {doing} with no dataset; will retry.")
+        return reply.body
+
+    def _load(self, dataset_id: str, at: _At) -> Answer:
+        doing = f"load dataset {dataset_id}"
+        path = f"{self.datasets}/{quote(dataset_id, safe='')}/load"
+        reply = self._http(at, "POST", path, doing)
+        if isinstance(reply, Answer):
+            return replace(reply, record_id=dataset_id)
+        if not reply.ok:
+            return replace(classify(reply.status, reply.body, reply.headers, doing), record_id=dataset_id)
+        return Answer(AnswerKind.PENDING, reply.status, "Qrvey is loading it", record_id=dataset_id)
+
+    def _state(self, dataset_id: str, dataset: dict[str, Any], at: _At, created: bool) -> Answer:
+        """A dataset holding this definition: published once LOADED, pending while LOADING, refused with Qrvey's
+        reason when FAILED (on a check; a new drop of the same file loads it again), loaded when never loaded."""
+        status = str(dataset.get("status") or "").upper()
+        if status == "LOADED":
+            return Answer(AnswerKind.SUCCESS, 200, "loaded", record_id=dataset_id, created=created)
+        if status == "LOADING":
+            return Answer(AnswerKind.PENDING, 200, "Qrvey is still loading it", record_id=dataset_id)
+        if status == "FAILED" and created:
+            return Answer(
+                AnswerKind.PERMANENT,
+                200,
+                f"Qrvey could not load dataset {dataset_id}: {failure_reason(dataset)}. Fix the cause on Qrvey's side "
+                "(the connection, table or columns) or in the file, then upload the file again to load it again.",
+                record_id=dataset_id,
+            )
+        return self._load(dataset_id, at)  # DRAFT (never loaded), or FAILED and dropped again
+
+    def _changed(self, dataset_id: str, key: str, document: Any, at: _At) -> Answer:
+        if self.on_change != "recreate":
+            return Answer(
+                AnswerKind.PERMANENT,
+                None,
+                f"Qrvey dataset {dataset_id} was created from an earlier version of this file, and Qrvey offers no way "
+                "to change a dataset's definition. To publish the change: remove the dataset in Qrvey (or remove the "
+                "file with ArchiveOnDelete on) and upload the file again, or give the route the option "
+                'onChange: "recreate".',
+                record_id=dataset_id,
+            )
+        deleted = self._archive(dataset_id, at)
+        if deleted.kind not in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
+            return replace(deleted, record_id=dataset_id)
+        return self._create(key, document, at)
+
+
+def failure_reason(dataset: dict[str, Any]) -> str:
+    """Qrvey's words on a FAILED load (the field is not documented: the usual names are tried)."""
+    for name in _FAILURE_FIELDS:
+        value = dataset.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, (list, dict)):
+            words = messages_of({"errors": value} if isinstance(value, list) else value)
+            if words:
+                return "; ".join(words)
+    return "Qrvey gave no reason"

@@ -1,0 +1,1 @@
+"""perfSONAR UNIS (``kind: "unis"``): metadata records through ``{base}/metadata`` (see ``route``)."""

@@ -1,0 +1,20 @@
+"""A local, stateful emulator of the parts of Qrvey's API the ``qrvey`` destination uses (``/devapi/v4``).
+
+Behaviour follows ``shared/notes/destinations.md`` §2 (seed 003 and ``qrvey/backend_sample``):
+
+* ``POST /user/{userId}/app/{appId}/qollect/dataset`` (create from scratch; the real path is not public, our
+  route's ``createPath`` default), ``.../qollect/dataset/datasource`` (from an existing connection),
+  ``.../qollect/dataset/all`` (search by name: ``CONTAINS`` on ``search``), ``GET``/``DELETE .../qollect/dataset/{id}``
+  and ``POST .../qollect/dataset/{id}/load``.
+* ``x-api-key`` checked on every call; errors in the envelope ``{"status": "error", "errors": [{"message": ...}]}``.
+* A dataset is ``DRAFT`` when created; a load makes it ``LOADING``, and after ``load_steps`` reads (GETs) it is
+  ``LOADED``, or ``FAILED`` with ``errorMessage`` when a failure was scripted (:meth:`QrveyEmulator.fail_loads`).
+  Counting reads, not time, keeps tests free of timing.
+* Fault injection with the Gateway emulator's :class:`~local_stack.gateway_emulator.faults.FaultPlan` (latency,
+  5xx, timeouts, dropped connections; ``throttle`` and the per-minute limit answer 429 with ``Retry-After``), and admin
+  endpoints under ``/_emulator/`` (faults, reset, requests, datasets, loads, keys, health).
+"""
+
+from .server import API_PREFIX, QrveyEmulator
+
+__all__ = ["API_PREFIX", "QrveyEmulator"]

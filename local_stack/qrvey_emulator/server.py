@@ -1,0 +1,436 @@
+"""The Qrvey emulator's HTTP server and state (see the package docstring)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
+
+API_PREFIX = "/devapi/v4"
+REQUEST_LOG_LIMIT = 2000
+_DATASETS = re.compile(r"^/user/(?P<user>[^/]+)/app/(?P<app>[^/]+)/qollect/dataset(?P<rest>/.*)?$")
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+
+
+@dataclass
+class _LoadPlan:
+    """How the next loads end: each scripted entry is a failure reason (or ``None``: success), taken by one load;
+    ``tables`` fail every load of a dataset reading that table."""
+
+    steps: int = 1
+    script: list[str | None] = field(default_factory=list)
+    tables: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, *messages: str) -> _Reply:
+    return _Reply(status, {"status": "error", "errors": [{"message": m} for m in messages]})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: QrveyEmulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "QrveyEmulator/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 60
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def _dispatch(self) -> None:
+        emulator = cast(_Server, self.server).emulator
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        try:
+            reply = emulator.handle(self.command, self.path, headers, body, self.client_address[0])
+        except Exception as exc:  # noqa: BLE001 - a server error, as Qrvey's API would answer it
+            reply = _error(500, f"Internal server error: {type(exc).__name__}")
+        if reply is None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        payload = json.dumps(reply.body).encode("utf-8")
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
+    do_PATCH = _dispatch
+
+
+class QrveyEmulator:
+    """A real HTTP server on ``host:port`` behaving like Qrvey's dataset API; ``base_url`` ends in ``/devapi/v4``.
+
+    ``api_keys``: the keys accepted in ``x-api-key``. State is in memory; every method is thread-safe."""
+
+    def __init__(
+        self, api_keys: Iterable[str] = ("qrvey-local-api-key",), host: str = "127.0.0.1", port: int = 0, seed: int = 0
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.faults = FaultPlan(seed=seed)
+        self._lock = threading.RLock()
+        self._keys = set(api_keys)
+        self._datasets: dict[str, dict[str, Any]] = {}
+        self._reads_left: dict[str, int] = {}
+        self._loads = _LoadPlan()
+        self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> str:
+        if self._server is None:
+            self._stopping.clear()
+            self._server = _Server((self.host, self.port), self)
+            self.port = int(self._server.server_address[1])
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="qrvey-emulator", daemon=True
+            )
+            self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> QrveyEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url[: -len(API_PREFIX)]
+
+    # -- Python API for tests and the local stack ----------------------------------------------------------
+    def datasets(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(json.dumps(d)) for d in self._datasets.values()]
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._log)
+
+    def reset(self) -> None:
+        """Clear datasets, load plans, faults and the request log; keys are kept."""
+        with self._lock:
+            self._datasets.clear()
+            self._reads_left.clear()
+            self._loads = _LoadPlan()
+            self._log.clear()
+        self.faults.reset()
+
+    def set_keys(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            self._keys = set(keys)
+
+    def set_load_steps(self, reads: int) -> None:
+        """How many reads of a loading dataset still show LOADING (0: the first read shows how it ended)."""
+        if reads < 0:
+            raise ValueError("load steps must be >= 0")
+        with self._lock:
+            self._loads.steps = reads
+
+    def fail_loads(self, reason: str, table: str | None = None, count: int = 1) -> None:
+        """Make the next ``count`` loads fail with ``reason``, or (``table``) every load of a dataset reading it."""
+        with self._lock:
+            if table is not None:
+                self._loads.tables[table] = reason
+            else:
+                self._loads.script.extend([reason] * count)
+
+    # -- requests ------------------------------------------------------------------------------------------
+    def handle(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes, client_ip: str
+    ) -> _Reply | None:
+        path = urlsplit(raw_path).path.rstrip("/") or "/"
+        if path.startswith("/_emulator"):
+            return self._admin(method, path, body)
+        started = time.monotonic()
+        reply = self._api(method, path, headers, body, client_ip) if path.startswith(API_PREFIX) else None
+        if not path.startswith(API_PREFIX):
+            reply = _error(404, f"Not Found: {path}")
+        with self._lock:
+            self._log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "status": reply.status if reply else None,
+                    "fault": reply.fault if reply else "drop",
+                    "api_key_present": bool(headers.get("x-api-key")),
+                    "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                }
+            )
+        return reply
+
+    def _api(self, method: str, path: str, headers: Mapping[str, str], body: bytes, client_ip: str) -> _Reply | None:
+        if self.faults.latency_ms:
+            self._stopping.wait(self.faults.latency_ms / 1000)
+        decision = self.faults.next_decision()
+        if decision.kind != "ok":
+            return self._fault(decision)
+        if headers.get("x-api-key") not in self._keys:
+            return _error(401, "Unauthorized: the x-api-key header is missing or not a key of this instance")
+        throttled, _, _ = self.faults.throttle_hit(client_ip)
+        if throttled:
+            reply = _error(429, "Too Many Requests")
+            reply.headers["Retry-After"] = "1"
+            reply.fault = "throttle"
+            return reply
+        match = _DATASETS.match(path[len(API_PREFIX) :])
+        if not match:
+            return _error(404, f"No route {method} {path}")
+        try:
+            data = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(400, "The request body is not valid JSON")
+        user, app, rest = unquote(match["user"]), unquote(match["app"]), match["rest"] or ""
+        return self._route(method, user, app, rest, data)
+
+    def _fault(self, decision: FaultDecision) -> _Reply | None:
+        if decision.kind == "drop":
+            return None
+        if decision.kind == "throttle":
+            reply = _error(429, "Too Many Requests")
+            reply.headers["Retry-After"] = "1"
+        elif decision.kind == "timeout":
+            self._stopping.wait(self.faults.timeout_after)
+            reply = _error(504, "Endpoint request timed out")
+        else:
+            reply = _error(decision.status, "Internal server error" if decision.status >= 500 else "Request refused")
+        reply.fault = decision.label
+        return reply
+
+    def _route(self, method: str, user: str, app: str, rest: str, data: Any) -> _Reply:
+        if (method, rest) == ("POST", ""):
+            return self._create(user, app, data)
+        if (method, rest) == ("POST", "/datasource"):
+            return self._create_from_connection(user, app, data)
+        if (method, rest) == ("POST", "/all"):
+            return self._all(user, app, data)
+        parts = rest.strip("/").split("/")
+        dataset_id = unquote(parts[0]) if parts and parts[0] else ""
+        if len(parts) == 1 and method in ("GET", "DELETE"):
+            return self._get(user, app, dataset_id) if method == "GET" else self._delete(user, app, dataset_id)
+        if len(parts) == 2 and parts[1] == "load" and method == "POST":
+            return self._load(user, app, dataset_id)
+        return _error(404, f"No route {method} .../qollect/dataset{rest}")
+
+    # -- datasets ------------------------------------------------------------------------------------------
+    def _create(self, user: str, app: str, data: Any) -> _Reply:
+        problems = _definition_problems(data)
+        if problems:
+            return _error(400, *problems)
+        return self._store(user, app, data)
+
+    def _create_from_connection(self, user: str, app: str, data: Any) -> _Reply:
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("connectionId", "name")):
+            return _error(400, "connectionId and name are required")
+        if not isinstance(data.get("tableName"), str) and not isinstance(data.get("query"), str):
+            return _error(400, "tableName or query is required")
+        source = {k: data[k] for k in ("connectionId", "database", "tableName", "query") if k in data}
+        source["name"] = data["name"]
+        return self._store(user, app, {"name": data["name"], "datasources": [source], "columns": []})
+
+    def _store(self, user: str, app: str, data: dict[str, Any]) -> _Reply:
+        dataset_id = uuid.uuid4().hex[:12]
+        dataset = {
+            **data,
+            "datasetId": dataset_id,
+            "appId": app,
+            "userId": user,
+            "status": "DRAFT",
+            "createDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with self._lock:
+            self._datasets[dataset_id] = dataset
+            return _Reply(200, json.loads(json.dumps(dataset)))
+
+    def _owned(self, user: str, app: str, dataset_id: str) -> dict[str, Any] | _Reply:
+        dataset = self._datasets.get(dataset_id)
+        if dataset is None or dataset["appId"] != app or dataset["userId"] != user:
+            return _error(404, f"Dataset {dataset_id} not found")
+        return dataset
+
+    def _get(self, user: str, app: str, dataset_id: str) -> _Reply:
+        with self._lock:
+            dataset = self._owned(user, app, dataset_id)
+            if isinstance(dataset, _Reply):
+                return dataset
+            if dataset["status"] == "LOADING":
+                self._advance(dataset)
+            return _Reply(200, json.loads(json.dumps(dataset)))
+
+    def _advance(self, dataset: dict[str, Any]) -> None:
+        left = self._reads_left.get(dataset["datasetId"], 0)
+        if left > 0:
+            self._reads_left[dataset["datasetId"]] = left - 1
+            return
+        reason = dataset.pop("_fails", None)
+        dataset["status"] = "FAILED" if reason else "LOADED"
+        if reason:
+            dataset["errorMessage"] = reason
+        else:
+            dataset.pop("errorMessage", None)
+
+    def _load(self, user: str, app: str, dataset_id: str) -> _Reply:
+        with self._lock:
+            dataset = self._owned(user, app, dataset_id)
+            if isinstance(dataset, _Reply):
+                return dataset
+            if dataset["status"] == "LOADING":
+                return _error(409, f"Dataset {dataset_id} is already loading")
+            tables = {s.get("tableName") for s in dataset.get("datasources", []) if isinstance(s, dict)}
+            reason = next((r for t, r in self._loads.tables.items() if t in tables), None)
+            if reason is None and self._loads.script:
+                reason = self._loads.script.pop(0)
+            dataset["status"] = "LOADING"
+            dataset.pop("errorMessage", None)
+            if reason:
+                dataset["_fails"] = reason
+            self._reads_left[dataset_id] = self._loads.steps
+            return _Reply(200, {"datasetId": dataset_id, "status": "LOADING"})
+
+    def _delete(self, user: str, app: str, dataset_id: str) -> _Reply:
+        with self._lock:
+            dataset = self._owned(user, app, dataset_id)
+            if isinstance(dataset, _Reply):
+                return dataset
+            del self._datasets[dataset_id]
+            self._reads_left.pop(dataset_id, None)
+            return _Reply(200, {"datasetId": dataset_id, "appId": app, "userId": user})
+
+    def _all(self, user: str, app: str, data: Any) -> _Reply:
+        query = data if isinstance(data, dict) else {}
+        raw_limit = query.get("limit")
+        limit = raw_limit if isinstance(raw_limit, int) else 100
+        filters = [f for f in query.get("filters") or [] if isinstance(f, dict)]
+        with self._lock:
+            items = [d for d in self._datasets.values() if d["appId"] == app and d["userId"] == user]
+            for item in filters:
+                if item.get("filterType") != "CONTAINS" or item.get("column") != "search":
+                    return _error(400, f"Unsupported filter {json.dumps(item)}")
+                needle = str(item.get("value", "")).lower()
+                items = [d for d in items if needle in str(d.get("name", "")).lower()]
+            chosen = [json.loads(json.dumps(d)) for d in items[: max(0, limit)]]
+        return _Reply(200, {"Count": len(chosen), "Items": chosen})
+
+    # -- admin ---------------------------------------------------------------------------------------------
+    def _admin(self, method: str, path: str, body: bytes) -> _Reply:
+        try:
+            data: Any = json.loads(body.decode("utf-8")) if body else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _Reply(400, {"message": "request body is not valid JSON"})
+        try:
+            return self._admin_route(method, path, data)
+        except (ValueError, TypeError) as exc:
+            return _Reply(400, {"message": str(exc)})
+
+    def _admin_route(self, method: str, path: str, data: Any) -> _Reply:
+        route = (method, path)
+        if route == ("POST", "/_emulator/faults"):
+            if not isinstance(data, dict):
+                raise ValueError("fault configuration must be a JSON object")
+            self.faults.configure(data)
+            return _Reply(200, self.faults.snapshot())
+        if route == ("GET", "/_emulator/faults"):
+            return _Reply(200, self.faults.snapshot())
+        if route == ("POST", "/_emulator/reset"):
+            self.reset()
+            return _Reply(200, {"message": "reset"})
+        if route == ("GET", "/_emulator/requests"):
+            return _Reply(200, {"requests": self.requests()})
+        if route == ("GET", "/_emulator/datasets"):
+            return _Reply(200, {"datasets": self.datasets()})
+        if route == ("POST", "/_emulator/loads"):
+            # {"steps": 2, "fail": [{"reason": "...", "table"?: "...", "count"?: 1}]}
+            if "steps" in data:
+                self.set_load_steps(int(data["steps"]))
+            for item in data.get("fail", []):
+                self.fail_loads(str(item["reason"]), item.get("table"), int(item.get("count", 1)))
+            return _Reply(200, {"message": "ok"})
+        if route == ("POST", "/_emulator/keys"):
+            self.set_keys([str(k) for k in data["keys"]])
+            return _Reply(200, {"keys": len(self._keys)})
+        if route == ("GET", "/_emulator/health"):
+            return _Reply(200, {"status": "ok", "base_url": self.base_url})
+        return _Reply(404, {"message": f"no emulator admin endpoint {method} {path}"})
+
+
+def _definition_problems(data: Any) -> list[str]:
+    """What Create Dataset refuses outright (seed 003's minimum): the emulator's messages, not Qrvey's."""
+    if not isinstance(data, dict):
+        return ["The body must be a dataset object"]
+    problems = []
+    if not isinstance(data.get("name"), str) or not data["name"].strip():
+        problems.append("name is required")
+    sources = data.get("datasources")
+    if not isinstance(sources, list) or not sources:
+        problems.append("datasources must be a non-empty array")
+    else:
+        for index, source in enumerate(sources):
+            for key in ("name", "connectionId", "connectorType"):
+                if not isinstance(source, dict) or not isinstance(source.get(key), str):
+                    problems.append(f"datasources[{index}].{key} is required")
+    if not isinstance(data.get("columns"), list):
+        problems.append("columns must be an array")
+    return problems

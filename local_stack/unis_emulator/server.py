@@ -1,0 +1,420 @@
+"""A perfSONAR UNIS ``/metadata`` server over real HTTP, behaving as UNIS's code does (``periscope/handlers``;
+``shared/notes/destinations.md`` §1), with the Gateway emulator's fault injection.
+
+* ``POST /metadata`` (one object or a list): fills ``id`` (when missing), ``ts``, ``selfRef`` and ``$schema``,
+  validates with UNIS's schema files (``?validate=false`` skips it), stores a version per ``(id, ts)``; a repeated
+  pair is 409 and fails the whole request. 201 with the stored object and ``Location`` (a list: no ``Location``).
+* ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``.
+  ``GET /metadata[?field=value&limit=N]``: every live version, ``X-Count``.
+* ``PUT /metadata/{id}``: 204 without a body; unknown id 404; a different ``id`` in the body 400.
+* ``DELETE /metadata/{id}``: 204; soft delete (every version hidden from GET, kept for the ``(id, ts)`` index).
+* Error bodies are built by string concatenation, as UNIS's ``write_error`` does: ``{"message": "<text>"}`` with
+  the text pasted in, so a message holding ``"`` or a newline makes a body that is not valid JSON.
+* A ``Content-Type`` or ``Accept`` UNIS does not take is answered 500 (UNIS raises the HTTP client's ``HTTPError``
+  instead of the web one): with the exception text for ``Content-Type``, with no body for ``Accept``.
+
+Faults (``POST /_emulator/faults``, as the Gateway emulator's, see ``gateway_emulator.faults``): ``latency_ms``,
+``error_rate``, ``timeout_rate``, ``timeout_after``, ``script`` (``"500"``, ``"timeout"``, ``"drop"``,
+``"throttle"``, ``"ok"``), ``throttle_per_minute`` (429 with ``Retry-After``, as a proxy in front would), ``seed``,
+and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, then answered only after
+``timeout_after`` seconds (the client times out although the change was made).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
+
+from .store import Conflict, MetadataStore
+from .validation import MetadataSchema
+
+PSJSON = "application/perfsonar+json"
+ACCEPTED = ("text/event-stream", PSJSON, "application/perfsonar+bson", "application/perfsonar+xml")
+CONTENT_TYPES = (*ACCEPTED, "text/html")
+_ID_ROUTE = re.compile(r"^/metadata/([^/]+)$")
+
+
+@dataclass
+class _Reply:
+    status: int
+    text: str | None = None  # None: no body
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    status: int | None
+    content_type: str | None
+    accept: str | None
+    fault: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _message(status: int, text: str) -> _Reply:
+    """UNIS's ``write_error``: the JSON is pasted together, never encoded."""
+    return _Reply(status, '{"message": "' + text + '"}\n', {"Content-Type": PSJSON})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: UnisEmulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "TornadoServer/6.4"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 60
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def _dispatch(self) -> None:
+        emulator = cast(_Server, self.server).emulator
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            reply = emulator.handle(self.command, self.path, headers, body, self.client_address[0])
+            if reply is None:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if reply.late:
+                emulator.sleep(emulator.faults.timeout_after)
+            payload = (reply.text or "").encode("utf-8")
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+class UnisEmulator:
+    """``with UnisEmulator() as unis: unis.base_url`` (``http://127.0.0.1:<port>``; the collection is
+    ``base_url + "/metadata"``). ``schema`` is the version the server validates with ("2015" or "2012")."""
+
+    def __init__(self, schema: str = "2015", host: str = "127.0.0.1", port: int = 0, seed: int = 0) -> None:
+        self.schema = MetadataSchema(schema)
+        self.host, self.port = host, port
+        self.store = MetadataStore()
+        self.faults = FaultPlan(seed=seed)
+        self._late = 0
+        self._lock = threading.Lock()
+        self._log: list[RequestRecord] = []
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> str:
+        if self._server is None:
+            self._stopping.clear()
+            self._server = _Server((self.host, self.port), self)
+            self.port = int(self._server.server_address[1])
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+            self._thread.daemon = True
+            self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> UnisEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://{self.host}:{self.port}"
+
+    # -- Python API for tests and the local stack ----------------------------------------------------------
+    def records(self, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """Every stored version: ``id``, ``ts``, ``deleted``, ``document``."""
+        return [v.to_json() for v in self.store.all() if include_deleted or not v.deleted]
+
+    def ids(self) -> list[str]:
+        """The ids with a live version (one record each, however many versions)."""
+        return sorted({v.id for v in self.store.live()})
+
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def configure_faults(self, config: Mapping[str, Any]) -> None:
+        settings = dict(config)
+        late = settings.pop("late_answers", None)
+        if late is not None and (not isinstance(late, int) or isinstance(late, bool) or late < 0):
+            raise ValueError("late_answers must be a non-negative integer")
+        self.faults.configure(settings)
+        if late is not None:
+            with self._lock:
+                self._late = late
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.faults.reset()
+        with self._lock:
+            self._late = 0
+            self._log.clear()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    # -- requests --------------------------------------------------------------------------------------------
+    def handle(self, method: str, raw: str, headers: Mapping[str, str], body: bytes, client: str) -> _Reply | None:
+        parts = urlsplit(raw)
+        path = parts.path.rstrip("/") or "/"
+        if path.startswith("/_emulator"):
+            return self._admin(method, path, body)
+        reply = self._faulted(client)
+        if reply is None:
+            reply = self._api(method, path, parse_qs(parts.query), headers, body)
+            reply.late = method in ("POST", "PUT", "DELETE") and self._take_late()
+        answered = None if reply is _DROP else reply
+        record = RequestRecord(
+            method,
+            path,
+            answered.status if answered else None,
+            headers.get("content-type"),
+            headers.get("accept"),
+            reply.fault,
+        )
+        with self._lock:
+            self._log.append(record)
+        return answered
+
+    def _faulted(self, client: str) -> _Reply | None:
+        """A fault's reply (``_DROP``: close the connection), or None to handle the request."""
+        self.sleep(self.faults.latency_ms / 1000.0)
+        decision: FaultDecision = self.faults.next_decision()
+        if decision.kind == "drop":
+            return _DROP
+        if decision.kind in ("timeout", "status"):
+            if decision.kind == "timeout":
+                self.sleep(self.faults.timeout_after)
+            return _Reply(decision.status, _SERVER_ERROR, {"Content-Type": PSJSON}, decision.label)
+        throttled, _, _ = self.faults.throttle_hit(client)
+        if decision.kind == "throttle" or throttled:
+            headers = {"Content-Type": PSJSON, "Retry-After": "1"}
+            return _Reply(429, '{"message": "Too Many Requests"}\n', headers, decision.label or "throttle")
+        return None
+
+    def _take_late(self) -> bool:
+        with self._lock:
+            if self._late > 0:
+                self._late -= 1
+                return True
+            return False
+
+    def _api(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        match = _ID_ROUTE.match(path)
+        if path != "/metadata" and not match:
+            return _Reply(404, "<html><title>404: Not Found</title><body>404: Not Found</body></html>")
+        record_id = unquote(match.group(1)) if match else None
+        if not _accepts(headers.get("accept")):
+            return _Reply(500)  # UNIS's write_error fails on the same Accept: an empty 500
+        handlers = {"GET": self._get, "POST": self._post, "PUT": self._put, "DELETE": self._delete}
+        handler = handlers.get(method)
+        if handler is None or (method == "POST" and record_id) or (method in ("PUT", "DELETE") and not record_id):
+            return _Reply(405, "<html><title>405: Method Not Allowed</title></html>")
+        return handler(record_id, query, headers, body)
+
+    def _profile(self) -> dict[str, str]:
+        return {"Content-Type": f"{PSJSON} ;profile={self.schema.uri}"}
+
+    def _documents(self, headers: Mapping[str, str], body: bytes) -> Any:
+        """The body's JSON, or the reply UNIS gives instead."""
+        raw = headers.get("content-type", PSJSON)
+        types = [m.group(0) for m in re.finditer(r"\w+/\w+(\+\w+)?", raw)]
+        kind = next((t for t in CONTENT_TYPES if t in types), None)
+        if kind is None:
+            text = (
+                "(<class 'tornado.httpclient.HTTPClientError'>, HTTPClientError(\"HTTP 415: Unsupported content type "
+                f"'{raw}'\"), <traceback object at 0x7f3a2c1e4b80>)"
+            )
+            return _Reply(500, '{"exc_info": "' + text + '"}\n', {"Content-Type": PSJSON})
+        if kind != PSJSON:
+            return _message(400, "No Post method is implemented for this content type")
+        try:
+            return json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return _message(400, f"malformatted json request - {exc}.")
+
+    def _fill(self, document: dict[str, Any], record_id: str | None = None) -> dict[str, Any]:
+        filled = dict(document)
+        filled["id"] = str(filled.get("id") or record_id or uuid.uuid4().hex[:24])
+        filled["ts"] = filled["ts"] if "ts" in filled else self.store.now_ts()
+        filled["selfRef"] = f"{self.base_url}/metadata/{quote(filled['id'], safe='')}"
+        filled.setdefault("$schema", self.schema.uri)
+        return filled
+
+    def _get(
+        self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        if record_id is not None:
+            newest = self.store.newest(record_id)
+            text = json.dumps(newest.document, indent=2) if newest else "[]"
+            return _Reply(200, text, {**self._profile(), "X-Count": "1" if newest else "0"})
+        limit = int((query.pop("limit", ["0"]) or ["0"])[-1] or 0)
+        found = [
+            v.document for v in self.store.live() if all(_matches(v.document, k, vs[-1]) for k, vs in query.items())
+        ]
+        found = found[:limit] if limit > 0 else found
+        return _Reply(200, json.dumps(found, indent=2), {**self._profile(), "X-Count": str(len(found))})
+
+    def _post(
+        self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        decoded = self._documents(headers, body)
+        if isinstance(decoded, _Reply):
+            return decoded
+        single = not isinstance(decoded, list)
+        items = [decoded] if single else decoded
+        validate = (query.get("validate") or [""])[-1] != "false"
+        filled: list[dict[str, Any]] = []
+        for item in items:
+            if not isinstance(item, dict):
+                return _message(400, f"Not valid body - {type(item).__name__} is not a resource")
+            document = self._fill(item)
+            problem = self.schema.first_error(document) if validate else None
+            if problem is not None:
+                return _message(400, f"Not valid body - Validation error from json - {problem}")
+            filled.append(document)
+        try:
+            self.store.insert(filled)
+        except Conflict as exc:
+            return _message(409, f"Could not process the POST request - {exc}")
+        if not single:
+            return _Reply(201, json.dumps(filled, indent=2), self._profile())
+        location = filled[0]["selfRef"]
+        return _Reply(201, json.dumps(filled[0], indent=2), {**self._profile(), "Location": location})
+
+    def _put(
+        self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        assert record_id is not None
+        decoded = self._documents(headers, body)
+        if isinstance(decoded, _Reply):
+            return decoded
+        if not isinstance(decoded, dict):
+            return _message(400, "Not valid body - a PUT takes one resource")
+        if str(decoded.get("id", record_id)) != record_id:
+            return _message(400, f"Different ids in the URL {record_id}' and in the body {decoded.get('id')}")
+        document = self._fill(decoded, record_id)
+        problem = self.schema.first_error(document)
+        if problem is not None:
+            return _message(400, f"Not valid body - Validation error from json - {problem}")
+        try:
+            replaced = self.store.replace(record_id, document)
+        except Conflict as exc:
+            return _message(409, f"Could not process the PUT request - {exc}")
+        if not replaced:
+            return _message(404, f"Could not process the PUT request - no resource with id {record_id}")
+        return _Reply(204, None, self._profile())
+
+    def _delete(
+        self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        assert record_id is not None
+        self.store.delete(record_id)
+        return _Reply(204)
+
+    # -- admin ---------------------------------------------------------------------------------------------
+    def _admin(self, method: str, path: str, body: bytes) -> _Reply:
+        try:
+            data: Any = json.loads(body.decode("utf-8")) if body else {}
+            route = (method, path)
+            if route == ("POST", "/_emulator/faults"):
+                if not isinstance(data, dict):
+                    raise ValueError("fault configuration must be a JSON object")
+                self.configure_faults(data)
+                return _json(200, self._faults())
+            if route == ("GET", "/_emulator/faults"):
+                return _json(200, self._faults())
+            if route == ("POST", "/_emulator/reset"):
+                self.reset()
+                return _json(200, {"message": "reset"})
+            if route == ("GET", "/_emulator/requests"):
+                return _json(200, {"requests": [r.to_json() for r in self.requests()]})
+            if route == ("GET", "/_emulator/records"):
+                return _json(200, {"records": self.records()})
+            if route == ("GET", "/_emulator/health"):
+                return _json(200, {"status": "ok", "base_url": self.base_url, "schema": self.schema.uri})
+        except ValueError as exc:
+            return _json(400, {"message": str(exc)})
+        return _json(404, {"message": f"no emulator admin endpoint {method} {path}"})
+
+    def _faults(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self.faults.snapshot(), "late_answers": self._late}
+
+
+_SERVER_ERROR = '{"message": "Internal Server Error"}\n'
+_DROP = _Reply(0, fault="script:drop")
+
+
+def _json(status: int, body: Any) -> _Reply:
+    return _Reply(status, json.dumps(body), {"Content-Type": "application/json"})
+
+
+def _accepts(raw: str | None) -> bool:
+    """UNIS's ``accept_content_type``: one of its media types, or ``*/*``; no header means perfSONAR JSON."""
+    if raw is None:
+        return True
+    types = [m.group(1) for m in re.finditer(r"((\w+|\*)/(\w+|\*)(\+\w+)?)", raw)]
+    return "*/*" in types or any(t in types for t in ACCEPTED)
+
+
+def _matches(document: Any, dotted: str, wanted: str) -> bool:
+    node = document
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return str(node) == wanted

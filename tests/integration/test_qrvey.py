@@ -1,0 +1,242 @@
+"""The real handler publishing to Qrvey: SQS batches against moto, a ``qrvey`` route in DESTINATIONS, and the Qrvey
+emulator over real HTTP. A create answers PENDING while the dataset loads; later deliveries check it until it is
+LOADED (CREATED) or FAILED (REJECTED, dead-lettered with Qrvey's reason). No invocation waits for a load."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hdr_ingest.entry.runtime import reset_runtime
+from local_stack.qrvey_emulator import QrveyEmulator
+from tests.integration.conftest import BUCKET, SECRET, Stack
+
+pytestmark = pytest.mark.integration
+
+QRVEY_SECRET = "hgi-test/qrvey"
+API_KEY = "qrvey-test-key-0123456789"
+KEY = "incoming/qrvey/air-quality.json"
+REASON = "Table 'air_quality' does not exist in database 'env'"
+
+
+def definition(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": "Air quality",
+        "datasources": [
+            {
+                "name": "Warehouse",
+                "connectionId": "conn-1",
+                "datasourceId": "ds-1",
+                "database": "env",
+                "tableName": "air_quality",
+                "connectorType": "MSSQL_LIVE",
+            }
+        ],
+        "columns": [{"columnName": "pm25", "columnType": "NUMBER"}, {"columnName": "site", "columnType": "TEXT"}],
+    }
+    document.update(changes)
+    return document
+
+
+@pytest.fixture(scope="module")
+def qrvey_emulator() -> Iterator[QrveyEmulator]:
+    with QrveyEmulator(api_keys=[API_KEY]) as running:
+        yield running
+
+
+def route(emulator: QrveyEmulator, **options: Any) -> list[dict[str, Any]]:
+    return [
+        {"prefix": "incoming/", "kind": "hdruk", "url": "http://127.0.0.1:9/api/v1", "secret": SECRET},
+        {
+            "prefix": "incoming/qrvey/",
+            "kind": "qrvey",
+            "url": emulator.base_url,
+            "secret": QRVEY_SECRET,
+            "options": {"userId": "u-1", "appId": "a-1", **options},
+        },
+    ]
+
+
+@pytest.fixture
+def qrvey(stack: Stack, qrvey_emulator: QrveyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[QrveyEmulator]:
+    qrvey_emulator.reset()
+    qrvey_emulator.set_keys([API_KEY])
+    stack.secrets.create_secret(Name=QRVEY_SECRET, SecretString=json.dumps({"api_key": API_KEY}))
+    monkeypatch.setenv("DESTINATIONS", json.dumps(route(qrvey_emulator)))
+    reset_runtime()
+    yield qrvey_emulator
+    reset_runtime()
+
+
+def redeliver(stack: Stack, receive_count: int | None = None) -> dict[str, Any]:
+    """SQS delivers the message again (the queue's visibility timeout is 0 here)."""
+    return stack.deliver(stack.receive(), receive_count)
+
+
+def failed(response: dict[str, Any]) -> bool:
+    return bool(response["batchItemFailures"])
+
+
+def test_a_definition_is_created_pending_then_checked_until_loaded(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(1)
+    assert failed(stack.drop_and_invoke(KEY, definition()))  # PENDING: SQS delivers it again later
+    item = stack.ledger(KEY)
+    (dataset,) = qrvey.datasets()
+    assert (item["status"], item["dataset_id"]) == ("PENDING", dataset["datasetId"])
+    assert "finishes later" in item["reason"] and item["destination"] == {"kind": "qrvey", "url": qrvey.base_url}
+    assert dataset["status"] == "LOADING" and dataset["name"].startswith("Air quality [hgi-")
+    assert item["datasetid"] in dataset["name"]
+
+    assert failed(redeliver(stack))  # still loading
+    assert stack.ledger(KEY)["status"] == "PENDING"
+    assert not failed(redeliver(stack))
+    item = stack.ledger(KEY)
+    assert (item["status"], item["dataset_id"]) == ("CREATED", dataset["datasetId"])
+    assert item["schema"] == "Qrvey dataset definition 1"
+    assert [d["status"] for d in qrvey.datasets()] == ["LOADED"] and stack.dead_letters() == []
+    paths = [(r["method"], r["path"].split("/qollect/dataset")[-1]) for r in qrvey.requests()]
+    assert (
+        paths
+        == [("POST", "/all"), ("POST", ""), ("POST", f"/{dataset['datasetId']}/load")]
+        + [("GET", f"/{dataset['datasetId']}")] * 2
+    )
+
+    stack.drop_and_invoke(KEY, definition())  # the same file again
+    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(qrvey.requests()) == 5
+
+
+def test_a_failed_load_is_rejected_and_dead_lettered_with_qrvey_s_reason(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    qrvey.fail_loads(REASON)
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    assert not failed(redeliver(stack))  # refused for good: acknowledged, and in the DLQ
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and REASON in item["reason"]
+    assert item["dataset_id"] == qrvey.datasets()[0]["datasetId"]
+    (letter,) = stack.dead_letters()
+    assert letter["status"] == "REJECTED" and REASON in letter["reason"]
+    assert letter["destination"] == {"kind": "qrvey", "url": qrvey.base_url}
+
+    # Fixed on Qrvey's side: the same file dropped again loads the same dataset again.
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    redeliver(stack)
+    assert stack.ledger(KEY)["status"] == "CREATED" and [d["status"] for d in qrvey.datasets()] == ["LOADED"]
+
+
+def test_a_5xx_then_success_makes_one_dataset(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    qrvey.faults.script(["ok", "500", "ok", "ok", "503"])  # find, create (500), find, create, load (503)
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    assert stack.ledger(KEY)["status"] == "PENDING" and len(qrvey.datasets()) == 1
+    redeliver(stack)
+    assert stack.ledger(KEY)["status"] == "CREATED" and len(qrvey.datasets()) == 1
+    statuses = [r["status"] for r in qrvey.requests()]
+    assert statuses[:5] == [200, 500, 200, 200, 503] and statuses[5:7] == [200, 200]  # then found, GET, load
+
+
+def test_a_timed_out_create_is_not_repeated_in_the_same_delivery(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    qrvey.faults.configure({"timeout_after": 2.5, "script": ["ok", "timeout"]})  # the create never answers in time
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    assert stack.ledger(KEY)["status"] == "RETRYING" and qrvey.datasets() == []  # the timed-out create did nothing
+    assert [r["path"].endswith("/dataset") for r in qrvey.requests()].count(True) == 1
+    redeliver(stack)
+    redeliver(stack)
+    assert stack.ledger(KEY)["status"] == "CREATED" and len(qrvey.datasets()) == 1
+
+
+def test_a_duplicate_delivery_makes_no_second_dataset(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    stack.put(KEY, definition())
+    messages = stack.receive()
+    first = stack.invoke(stack.sqs_event(messages, receive_count=1))
+    second = stack.invoke(stack.sqs_event(messages, receive_count=1))  # the same event delivered twice
+    assert failed(first) and not failed(second)
+    assert stack.ledger(KEY)["status"] == "CREATED" and len(qrvey.datasets()) == 1
+
+
+@pytest.mark.parametrize("when", ["pending", "loaded"])
+def test_a_lost_ledger_write_finds_the_dataset_instead_of_creating_another(
+    stack: Stack, qrvey: QrveyEmulator, when: str
+) -> None:
+    qrvey.set_load_steps(0)
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    if when == "loaded":
+        redeliver(stack)
+        assert stack.ledger(KEY)["status"] == "CREATED"
+        stack.drop_and_invoke(KEY, definition())
+    stack.table.delete_item(Key={"source": f"s3://{BUCKET}/{KEY}"})  # the ledger forgot
+    response = redeliver(stack, receive_count=1) if when == "pending" else stack.drop_and_invoke(KEY, definition())
+    assert not failed(response)
+    (dataset,) = qrvey.datasets()
+    item = stack.ledger(KEY)
+    assert item["dataset_id"] == dataset["datasetId"] and item["status"] in ("CREATED", "UPDATED")
+
+
+def test_an_invalid_definition_is_invalid_with_every_error_and_nothing_sent(stack: Stack, qrvey: QrveyEmulator) -> None:
+    bad = definition(name="", columns=[{"columnName": "pm25", "columnType": "FLOAT"}])
+    bad["datasources"][0].pop("connectorType")
+    stack.drop_and_invoke(KEY, bad)
+    item = stack.ledger(KEY)
+    assert item["status"] == "INVALID" and "has 3 errors against the Qrvey dataset definition 1" in item["reason"]
+    assert [e["path"] for e in item["errors"]] == [
+        "$.columns[0].columnType",
+        "$.datasources[0].connectorType",
+        "$.name",
+    ]
+    assert qrvey.requests() == [] and stack.dead_letters()[0]["status"] == "INVALID"
+
+
+def test_a_changed_definition_is_refused_with_the_reason(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    stack.drop_and_invoke(KEY, definition())
+    redeliver(stack)
+    (before,) = qrvey.datasets()
+    stack.drop_and_invoke(KEY, definition(name="Air quality, hourly"))
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and "offers no way to change a dataset's definition" in item["reason"]
+    assert item["dataset_id"] == before["datasetId"] and qrvey.datasets() == [before]
+    assert [letter["status"] for letter in stack.dead_letters()] == ["REJECTED"]
+
+
+def test_a_changed_definition_is_recreated_when_the_route_says_so(
+    stack: Stack, qrvey: QrveyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESTINATIONS", json.dumps(route(qrvey, onChange="recreate")))
+    reset_runtime()
+    qrvey.set_load_steps(0)
+    stack.drop_and_invoke(KEY, definition())
+    redeliver(stack)
+    (before,) = qrvey.datasets()
+    assert failed(stack.drop_and_invoke(KEY, definition(name="Air quality, hourly")))
+    redeliver(stack)
+    (after,) = qrvey.datasets()
+    item = stack.ledger(KEY)
+    assert after["datasetId"] != before["datasetId"] and after["name"].startswith("Air quality, hourly [")
+    assert (item["status"], item["dataset_id"]) == ("CREATED", after["datasetId"])
+
+
+def test_deleting_the_file_deletes_the_dataset(
+    stack: Stack, qrvey: QrveyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
+    reset_runtime()
+    qrvey.set_load_steps(0)
+    stack.drop_and_invoke(KEY, definition())
+    redeliver(stack)
+    stack.s3.delete_object(Bucket=BUCKET, Key=KEY)
+    stack.deliver(stack.receive())
+    assert stack.ledger(KEY)["status"] == "ARCHIVED" and qrvey.datasets() == []
+    assert qrvey.requests()[-1]["method"] == "DELETE"
+
+
+def test_a_wrong_api_key_is_rejected_with_what_to_fix(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_keys(["another-key-0123456789"])
+    stack.drop_and_invoke(KEY, definition())
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and "Qrvey refused the API key" in item["reason"]
+    assert API_KEY not in item["reason"] and qrvey.datasets() == []
+    assert [r["api_key_present"] for r in qrvey.requests()] == [True, True]  # once more after fetching the secret

@@ -1,0 +1,194 @@
+"""UNIS through the real handler: SQS batches against moto, a ``unis`` route in DESTINATIONS, and the UNIS
+emulator over HTTP. Published once, updated in place, UNCHANGED when dropped again, INVALID with every error,
+refused with UNIS's own reason, archived on deletion; and the fault cases (5xx then success, a timeout after the
+record was created, a duplicate delivery, a lost ledger write), none of which makes a second record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from hdr_ingest.core.answers import AnswerKind
+from hdr_ingest.core.ports import Call
+from hdr_ingest.destinations.unis.answers import classify
+from hdr_ingest.destinations.unis.client import UnisClient
+from hdr_ingest.entry.runtime import reset_runtime
+from local_stack.unis_emulator import PSJSON, UnisEmulator
+from tests.integration.conftest import BUCKET, SECRET, Stack
+
+pytestmark = pytest.mark.integration
+
+KEY = "incoming/unis/cpu.json"
+METADATA = {
+    "subject": {"href": "https://unis.example/ports/1", "rel": "full"},
+    "eventType": "ps:tools:blipp:linux:cpu:utilization:user",
+    "parameters": {"collectionInterval": 30000},
+}
+
+
+@pytest.fixture(scope="module")
+def unis_server() -> Iterator[UnisEmulator]:
+    with UnisEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def unis(stack: Stack, unis_server: UnisEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnisEmulator]:
+    unis_server.reset()
+    routes = [
+        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
+        {"prefix": "incoming/unis/", "kind": "unis", "url": unis_server.base_url, "secret": None},
+    ]
+    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
+    reset_runtime()
+    yield unis_server
+    reset_runtime()
+
+
+def calls(unis: UnisEmulator) -> list[tuple[str, int | None]]:
+    return [(r.method, r.status) for r in unis.requests()]
+
+
+def test_published_once_updated_in_place_and_unchanged_when_dropped_again(stack: Stack, unis: UnisEmulator) -> None:
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    record_id = item["dataset_id"]
+    assert item["status"] == "CREATED" and record_id == item["datasetid"] and record_id.startswith("hgi-")
+    assert item["destination"] == {"kind": "unis", "url": unis.base_url}
+    assert item["schema"] == "UNIS metadata 20151104 (draft-04)"
+    assert unis.ids() == [record_id] and calls(unis) == [("GET", 200), ("POST", 201)]
+    assert {(r.content_type, r.accept) for r in unis.requests()} == {(PSJSON, PSJSON)}
+
+    stack.drop_and_invoke(KEY, METADATA)
+    assert stack.ledger(KEY)["status"] == "UNCHANGED"
+    stack.drop_and_invoke(KEY, {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:system"})
+    item = stack.ledger(KEY)
+    assert (item["status"], item["dataset_id"]) == ("UPDATED", record_id)
+    assert calls(unis)[-1] == ("PUT", 204) and unis.ids() == [record_id]
+    (version,) = unis.records()
+    assert version["document"]["eventType"].endswith(":system") and stack.gateway_datasets() == []
+
+
+def test_a_document_s_own_id_is_its_record(stack: Stack, unis: UnisEmulator) -> None:
+    stack.drop_and_invoke(KEY, {**METADATA, "id": "cpu-user-1"})
+    item = stack.ledger(KEY)
+    assert (item["status"], item["dataset_id"]) == ("CREATED", "cpu-user-1") and unis.ids() == ["cpu-user-1"]
+
+
+def test_an_invalid_document_lists_every_error_with_its_path_and_nothing_is_sent(
+    stack: Stack, unis: UnisEmulator
+) -> None:
+    stack.drop_and_invoke(KEY, {"subject": {"href": "https://unis.example/ports/1"}, "colour": "red"})
+    item = stack.ledger(KEY)
+    assert item["status"] == "INVALID" and "UNIS metadata 20151104" in item["reason"]
+    paths = {e["path"] for e in item["errors"]}
+    assert paths == {"$.colour", "$.eventType", "$.subject.rel"}
+    (letter,) = stack.dead_letters()
+    assert letter["destination"] == {"kind": "unis", "url": unis.base_url} and unis.requests() == []
+
+
+def test_a_list_publishes_each_object_as_its_own_record_and_ledger_item(stack: Stack, unis: UnisEmulator) -> None:
+    listing = [{**METADATA, "id": "cpu-user"}, {**METADATA, "id": "cpu-system", "eventType": "cpu:system"}]
+    stack.drop_and_invoke("incoming/unis/list.json", listing)
+    parent = stack.ledger("incoming/unis/list.json")
+    assert parent["status"] == "CREATED" and "2 created" in parent["reason"]
+    for record_id in ("cpu-user", "cpu-system"):
+        item = stack.ledger(f"incoming/unis/list.json#{record_id}")
+        assert (item["status"], item["dataset_id"]) == ("CREATED", record_id)
+    assert unis.ids() == ["cpu-system", "cpu-user"]
+
+
+def test_deletion_deletes_the_record_and_a_new_upload_brings_it_back(
+    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
+    reset_runtime()
+    stack.drop_and_invoke(KEY, METADATA)
+    record_id = stack.ledger(KEY)["dataset_id"]
+    stack.s3.delete_object(Bucket=BUCKET, Key=KEY)
+    assert stack.deliver(stack.receive()) == {"batchItemFailures": []}
+    assert stack.ledger(KEY)["status"] == "ARCHIVED" and calls(unis)[-1] == ("DELETE", 204) and unis.ids() == []
+    stack.drop_and_invoke(KEY, METADATA)
+    item = stack.ledger(KEY)
+    assert (item["status"], item["dataset_id"]) == ("CREATED", record_id) and unis.ids() == [record_id]
+    assert [v["deleted"] for v in unis.records()] == [True, False]  # UNIS keeps the deleted version
+
+
+def test_a_refusal_is_dead_lettered_with_unis_s_own_reason(
+    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document with its own ts, deleted and dropped again: UNIS still holds that (id, ts), so it says 409."""
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
+    reset_runtime()
+    pinned = {**METADATA, "id": "pinned", "ts": 1337110564767952}
+    stack.drop_and_invoke(KEY, pinned)
+    stack.s3.delete_object(Bucket=BUCKET, Key=KEY)
+    stack.deliver(stack.receive())
+    stack.drop_and_invoke(KEY, pinned)
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and int(item["gateway_status"]) == 409 and "Remove ts" in item["reason"]
+    (letter,) = [m for m in stack.dead_letters() if m["status"] == "REJECTED"]
+    assert "duplicate key" in letter["reason"] and unis.ids() == []
+
+
+def test_the_client_reads_unis_s_own_error_bodies(unis: UnisEmulator) -> None:
+    client, call = UnisClient(unis.base_url), Call(None, timeout_s=5, deadline_s=10)
+    broken = client.post({**METADATA, "id": "m1", "ts": "it's now"}, call)  # UNIS pastes "it's now" into its JSON
+    assert broken.kind is AnswerKind.METADATA_REJECTED and broken.http_status == 400
+    assert (
+        broken.errors[0].message
+        == "Not valid body - Validation error from json - \"it's now\" is not of type 'integer'"
+    )
+    assert client.get("never-stored", call).kind is AnswerKind.SUCCESS  # 200 []: not found, not an error
+    assert client.put("never-stored", {**METADATA, "id": "never-stored"}, call).kind is AnswerKind.NOT_FOUND
+    refused = requests.post(f"{unis.base_url}/metadata", json=METADATA, timeout=5)  # application/json
+    answer = classify("create", refused.status_code, refused.text, dict(refused.headers))
+    assert refused.status_code == 500 and answer.kind is AnswerKind.PERMANENT and "media type" in answer.message
+    assert unis.ids() == []
+
+
+# -- faults ----------------------------------------------------------------------------------------------------
+def test_a_500_then_success_is_created_once(stack: Stack, unis: UnisEmulator) -> None:
+    unis.configure_faults({"script": ["ok", "500"]})
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    assert stack.ledger(KEY)["status"] == "CREATED"
+    assert calls(unis) == [("GET", 200), ("POST", 500), ("GET", 200), ("POST", 201)] and len(unis.records()) == 1
+
+
+def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: Stack, unis: UnisEmulator) -> None:
+    unis.configure_faults({"late_answers": 1, "timeout_after": 3.0})  # longer than GATEWAY_READ_TIMEOUT (2 s)
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    # the POST timed out but UNIS stored it: the retry's lookup finds it and updates it, it never posts again
+    assert item["status"] == "UPDATED" and unis.ids() == [item["dataset_id"]] and len(unis.records()) == 1
+    assert [m for m, _ in calls(unis)] == ["GET", "POST", "GET", "PUT"]
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}  # and a later delivery neither
+    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(unis.records()) == 1
+
+
+def test_a_duplicate_delivery_sends_nothing_more(stack: Stack, unis: UnisEmulator) -> None:
+    stack.put(KEY, METADATA)
+    messages = stack.receive()
+    event = stack.sqs_event(messages)
+    assert stack.invoke(event) == {"batchItemFailures": []}
+    before = calls(unis)
+    assert stack.invoke(event) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    assert calls(unis) == before and len(unis.records()) == 1 and item["status"] == "UNCHANGED"
+    assert unis.ids() == [item["dataset_id"]]
+
+
+@pytest.mark.parametrize("document", [METADATA, {**METADATA, "id": "own-id"}], ids=["our-key", "own-id"])
+def test_a_lost_ledger_write_makes_no_second_record(stack: Stack, unis: UnisEmulator, document: Any) -> None:
+    stack.drop_and_invoke(KEY, document)
+    record_id = stack.ledger(KEY)["dataset_id"]
+    stack.table.delete_item(Key={"source": f"s3://{BUCKET}/{KEY}"})  # as if the write after the POST was lost
+    stack.drop_and_invoke(KEY, document)
+    item = stack.ledger(KEY)
+    assert (item["status"], item["dataset_id"]) == ("UPDATED", record_id)
+    assert unis.ids() == [record_id] and len(unis.records()) == 1
+    assert [m for m, _ in calls(unis)].count("POST") == 1
