@@ -317,6 +317,32 @@ def bench_validation(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - started
     assert not report.valid and len(report.errors) == 1, report.summary
     row("validation", "10 MB, one error: SchemaPack report with every error (cold)", ms(elapsed))
+    if not args.quick:
+        _bench_hostile(judge)
+
+
+def _bench_hostile(judge: Any) -> None:
+    """Invalid documents shaped to eat an invocation (issue 12): the judgement as deployed, errors capped."""
+    import tracemalloc
+
+    from hdr_ingest.core.document import canonical_json
+
+    tables = copy.deepcopy(BASE_DOCUMENT)
+    tables["structuralMetadata"] = {"tables": [{"name": f"t{i}", "columns": "x"} for i in range(100_000)]}
+    for label, document in (
+        ("1,000,000 unknown top-level keys", {f"k{i}": i for i in range(1_000_000)}),
+        ("100,000 invalid tables", tables),
+    ):
+        text = canonical_json(document)
+        tracemalloc.start()
+        started = time.process_time()
+        judgement = judge.judge(document, None, text=text)
+        cpu = time.process_time() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert not judgement.valid, label
+        what = f"invalid, {label} ({len(text) / MB:.1f} MB): judge (CPU, Python heap peak)"
+        row("validation", what, f"{cpu:.1f} s, {peak / MB:.0f} MB, {len(judgement.report.errors):,} errors listed")
 
 
 # --- 2. cold start -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.core import fix_messages as fix
@@ -17,7 +17,7 @@ from hdr_ingest.core.outcome import ErrorDetail
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["best_branch", "describe", "json_path"]
+__all__ = ["best_branch", "describe", "iter_describe", "json_path", "shown"]
 
 MAX_MESSAGE_CHARS = 300
 
@@ -37,6 +37,11 @@ def json_path(parts: Iterable[Any]) -> str:
 
 def describe(error: ValidationError) -> list[ErrorDetail]:
     """One jsonschema error as the details a person reads: the path of each problem and how to fix it."""
+    return list(iter_describe(error))
+
+
+def iter_describe(error: ValidationError) -> Iterator[ErrorDetail]:
+    """:func:`describe`, lazily: a million unknown fields are described only as far as they are read."""
     path = list(error.absolute_path)
     where = json_path(path)
     keyword = error.validator
@@ -46,24 +51,39 @@ def describe(error: ValidationError) -> list[ErrorDetail]:
     if keyword in ("anyOf", "oneOf") or (keyword == "type" and error.context):  # draft-03: a type may be a schema
         branch = best_branch(error) if error.context else []
         if branch:
-            return [detail for sub in branch for detail in describe(sub)]
+            for sub in branch:
+                yield from iter_describe(sub)
+            return
     if keyword == "required":
         if isinstance(expected, bool):  # draft-03: ``"required": true`` on the property; the path names it
-            return [ErrorDetail(where, fix.MISSING)]
+            yield ErrorDetail(where, fix.MISSING)
+            return
         missing = [name for name in expected if isinstance(value, dict) and name not in value]
-        return [ErrorDetail(json_path([*path, name]), fix.MISSING) for name in missing] or [
+        yield from [ErrorDetail(json_path([*path, name]), fix.MISSING) for name in missing] or [
             ErrorDetail(where, error.message)
         ]
-    if keyword == "additionalProperties" and isinstance(value, dict):
+    elif keyword == "additionalProperties" and isinstance(value, dict):
         allowed = set(schema.get("properties", {}))
-        extra = [name for name in value if name not in allowed]
-        return [ErrorDetail(json_path([*path, name]), fix.UNKNOWN_FIELD) for name in extra] or [
-            ErrorDetail(where, error.message)
-        ]
-    return [_one(error, where, keyword, value, expected)]
+        found = False
+        for name in value:
+            if name not in allowed:
+                found = True
+                yield ErrorDetail(json_path([*path, name]), fix.UNKNOWN_FIELD)
+        if not found:
+            yield ErrorDetail(where, error.message)
+    else:
+        yield _one(error, where, keyword, value, expected)
+
+
+def shown(value: Any) -> Any:
+    """``value``, a long string cut to what ``fix.show`` shows of it (the same text): showing a 10 MB string
+    does not copy it whole (JSON-encoded, then cut)."""
+    limit = fix.MAX_VALUE_CHARS + 1
+    return value[:limit] if isinstance(value, str) and len(value) > limit else value
 
 
 def _one(error: ValidationError, where: str, keyword: Any, value: Any, expected: Any) -> ErrorDetail:
+    value = shown(value)
     if keyword == "enum":
         return ErrorDetail(where, fix.one_of(value, list(expected)))
     if keyword == "const":

@@ -22,10 +22,16 @@ DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
 DEFAULT_RECORD_CONCURRENCY = 8
 MAX_RECORD_CONCURRENCY = 10  # the SQS event source's BatchSize: more threads than records gain nothing
-# Memory a document in flight needs per byte of its S3 object, and what the runtime needs before any document:
-# `make bench` measured 59 MB after start-up and a 121 MB peak with one 10 MB document (about 6.2 bytes per
-# byte), rounded up. Concurrent records hold at most (memory - base) / factor bytes of objects at once.
-MEMORY_PER_DOCUMENT_BYTE = 7
+# Memory a document in flight needs per byte of its S3 object, and what the runtime needs before any document
+# (`make bench`: 59 MB after start-up). The factor is the worst case, because what a document costs depends on
+# its text: the Gateway's HTML-encoding is emulated on a copy of every string (& becomes &amp;, ' becomes &#039;),
+# and Python stores a string at 1, 2 or 4 bytes per character, 4 as soon as it holds one emoji. Peak RSS above
+# start-up per byte of a 9 MB object (parse, canonical JSON, digest, judge, request body; issue 12): plain text
+# 7.1, é 8.2, & 10.3 (11.2 in one long value), ' 11.2 (12.2), ' with an emoji in each value 32-36 (24 of it the
+# encoded copy: 6 characters of 4 bytes per byte); rounded up. Concurrent records hold at most
+# (memory - base) / factor bytes of objects at once: 10.4 MB at 512 MB, so a 10 MB document runs alone and fits
+# whatever its text, and small documents still run side by side.
+MEMORY_PER_DOCUMENT_BYTE = 40
 MEMORY_BASE_MB = 96
 
 

@@ -35,19 +35,34 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.jsonschema_errors import describe as _describe
+from hdr_ingest.destinations.jsonschema_errors import iter_describe as _describe
 from hdr_ingest.destinations.jsonschema_errors import json_path as json_path  # the judge imports it from here
 
 if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Python jsonschema
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-__all__ = ["ErrorDetail", "SchemaPack", "SchemaPackError", "SchemaRef", "ValidationReport", "default_pack_dir"]
+__all__ = [
+    "MAX_ERRORS",
+    "ErrorDetail",
+    "SchemaPack",
+    "SchemaPackError",
+    "SchemaRef",
+    "ValidationReport",
+    "count_errors",
+    "default_pack_dir",
+]
+
+MAX_ERRORS = 1000
+"""Validation stops collecting errors past this many and says so ("at least 1,000 errors (stopped counting)"):
+a document with a million wrong fields is judged in time linear in its size, and the list a custodian reads
+(and the ledger stores) stays bounded. The first errors found are kept."""
 
 
 class SchemaPackError(Exception):
@@ -81,6 +96,14 @@ class ValidationReport:
     schema: SchemaRef | None
     errors: tuple[ErrorDetail, ...] = ()
     summary: str = ""
+    truncated: bool = False  # validation stopped counting at MAX_ERRORS: ``errors`` holds the first ones
+
+
+def count_errors(n: int, truncated: bool = False) -> str:
+    """``"3 errors"``, or ``"at least 1,000 errors (stopped counting)"`` when the list was cut at its limit."""
+    if truncated:
+        return f"at least {n:,} error{'' if n == 1 else 's'} (stopped counting)"
+    return f"{n} error" + ("" if n == 1 else "s")
 
 
 def default_pack_dir() -> Path:
@@ -106,7 +129,26 @@ def _pattern(validator: Validator, pattern: str, instance: Any, schema: dict[str
     from jsonschema.exceptions import ValidationError
 
     if isinstance(instance, str) and not _search(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(f"{_short_repr(instance)} does not match {pattern!r}")
+
+
+def _length(keyword: str) -> Callable[[Any, Any, Any, Any], Iterator[ValidationError]]:
+    """jsonschema 4.26's ``minLength``/``maxLength``, the value's repr in the message cut (``_short_repr``)."""
+
+    def check(validator: Any, limit: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        from jsonschema.exceptions import ValidationError
+
+        if not validator.is_type(instance, "string"):
+            return
+        size = len(instance)
+        if keyword == "maxLength" and size > limit:
+            message = "is expected to be empty" if limit == 0 else "is too long"
+            yield ValidationError(f"{_short_repr(instance)} {message}")
+        elif keyword == "minLength" and size < limit:
+            message = "should be non-empty" if limit == 1 else "is too short"
+            yield ValidationError(f"{_short_repr(instance)} {message}")
+
+    return check
 
 
 def _search(pattern: str, text: str) -> bool:
@@ -140,6 +182,8 @@ def _repr_chunks(value: Any) -> Iterator[str]:
                 yield ", "
             yield from _repr_chunks(item)
         yield "]"
+    elif type(value) is str and len(value) > _REPR_LIMIT:
+        yield repr(value[: _REPR_LIMIT + 1])  # not the whole of a 10 MB string, to be cut just after
     else:
         yield repr(value)
 
@@ -170,7 +214,9 @@ def _any_of(validator: Any, any_of: Any, instance: Any, schema: dict[str, Any]) 
 
     all_errors: list[ValidationError] = []
     for index, subschema in enumerate(any_of):
-        errors = list(validator.descend(instance, subschema, schema_path=index))
+        # Enough of each alternative's errors to describe it: the whole walk of a wrong 100,000-item array
+        # inside an optional field stops here (the alternative fails with its first error either way).
+        errors = list(islice(validator.descend(instance, subschema, schema_path=index), MAX_ERRORS + 1))
         if not errors:
             break
         all_errors.extend(errors)
@@ -179,6 +225,35 @@ def _any_of(validator: Any, any_of: Any, instance: Any, schema: dict[str, Any]) 
             f"{_short_repr(instance)} is not valid under any of the given schemas",
             context=all_errors,
         )
+
+
+_NAMED_EXTRAS = 20
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """jsonschema 4.26's ``additionalProperties`` whose message names at most ``_NAMED_EXTRAS`` properties (it
+    sorted and quoted every one of a million; ``_describe`` lists them itself)."""
+    from jsonschema._utils import find_additional_properties
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    extras = list(find_additional_properties(instance, schema))
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        named = ", ".join(repr(extra) for extra in extras[:_NAMED_EXTRAS])
+        more = f" and {len(extras) - _NAMED_EXTRAS:,} more" if len(extras) > _NAMED_EXTRAS else ""
+        verb = "was" if len(extras) == 1 else "were"
+        if "patternProperties" in schema:
+            patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            verb = "does" if len(extras) == 1 else "do"
+            yield ValidationError(f"{named}{more} {verb} not match any of the regexes: {patterns}")
+        else:
+            yield ValidationError(f"Additional properties are not allowed ({named}{more} {verb} unexpected)")
 
 
 _DRAFT7_URI = "http://json-schema.org/draft-07/schema"
@@ -202,7 +277,14 @@ def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) ->
     from jsonschema import Draft7Validator, Draft202012Validator, validators
 
     base = Draft7Validator if _is_draft7(schema) else Draft202012Validator
-    keywords: dict[str, Any] = {"pattern": _pattern, "type": _type, "anyOf": _any_of}
+    keywords: dict[str, Any] = {
+        "pattern": _pattern,
+        "type": _type,
+        "anyOf": _any_of,
+        "additionalProperties": _additional_properties,
+        "minLength": _length("minLength"),
+        "maxLength": _length("maxLength"),
+    }
     if skip_ref is not None:
         follow = base.VALIDATORS["$ref"]
 
@@ -579,15 +661,24 @@ class SchemaPack:
             return self._fast[ref]
 
     def errors(self, document: Any, ref: SchemaRef) -> tuple[ErrorDetail, ...]:
-        """Every error of ``document`` against ``ref``, each with its JSON path and a fix-it message."""
+        """Every error of ``document`` against ``ref`` (the first ``MAX_ERRORS``), each with its JSON path and
+        a fix-it message."""
+        return self.counted_errors(document, ref)[0]
+
+    def counted_errors(self, document: Any, ref: SchemaRef) -> tuple[tuple[ErrorDetail, ...], bool]:
+        """The errors of ``document`` against ``ref`` and whether there are more than ``MAX_ERRORS`` (the list
+        then holds the first ``MAX_ERRORS`` of those found, in path order)."""
         try:
-            raw = list(self.validator(ref).iter_errors(document))
+            raw = list(islice(self.validator(ref).iter_errors(document), MAX_ERRORS + 1))
         except RecursionError:
-            return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),)
-        details: list[ErrorDetail] = []
+            return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),), False
+        details: dict[ErrorDetail, None] = {}  # de-duplicated, order kept
         for error in sorted(raw, key=lambda e: [str(p) for p in e.absolute_path]):
-            details.extend(_describe(error))
-        return tuple(dict.fromkeys(details))  # de-duplicated, order kept
+            details.update(dict.fromkeys(islice(_describe(error), MAX_ERRORS + 1)))
+            if len(details) > MAX_ERRORS:
+                break
+        found = tuple(islice(details, MAX_ERRORS))
+        return found, len(raw) > MAX_ERRORS or len(details) > MAX_ERRORS
 
     def is_valid(self, document: Any, ref: SchemaRef) -> bool:
         fast = self._verdicts.get(ref) or self._verdict(ref)
@@ -630,22 +721,25 @@ class SchemaPack:
     def validate(self, document: Any, target: SchemaRef | None = None) -> ValidationReport:
         """Judge ``document`` against ``target``, or detect its schema when ``target`` is None."""
         if target is not None:
-            errors = () if self.is_valid(document, target) else self.errors(document, target)
+            errors, more = ((), False) if self.is_valid(document, target) else self.counted_errors(document, target)
             if not errors:
                 return ValidationReport(True, target, (), f"valid {target}")
-            return ValidationReport(False, target, errors, f"does not conform to {target}: {_count(errors)}")
+            summary = f"does not conform to {target}: {count_errors(len(errors), more)}"
+            return ValidationReport(False, target, errors, summary, more)
         matched = self.detect(document)
         if matched is not None:
             return ValidationReport(True, matched, (), f"valid {matched} (first match, as the Gateway detects)")
-        closest, errors = self._closest(document)
+        closest, errors, more = self._closest(document)
         return ValidationReport(
             False,
             closest,
             errors,
-            f"matches none of the {len(self._refs)} supported schemas; the closest is {closest} with {_count(errors)}",
+            f"matches none of the {len(self._refs)} supported schemas; the closest is {closest} with "
+            f"{count_errors(len(errors), more)}",
+            more,
         )
 
-    def _closest(self, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...]]:
+    def _closest(self, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...], bool]:
         """The schema that knows most of the document's top-level fields, then has the fewest errors (the
         first such in ``available.json`` order). Errors are listed only for the schemas that can win."""
         keys = set(document) if isinstance(document, dict) else set()
@@ -655,19 +749,16 @@ class SchemaPack:
             known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
             return len(keys - known)
 
-        fewest = min(unknown(ref) for ref in self._refs)
-        best: tuple[int, SchemaRef, tuple[ErrorDetail, ...]] | None = None
-        for ref in self._refs:
-            if unknown(ref) != fewest:
+        unknowns = [unknown(ref) for ref in self._refs]
+        fewest = min(unknowns)
+        best: tuple[tuple[int, bool], SchemaRef, tuple[ErrorDetail, ...]] | None = None
+        for ref, unknown_count in zip(self._refs, unknowns, strict=True):
+            if unknown_count != fewest:
                 continue
-            if best is not None and best[0] <= 1:
+            if best is not None and best[0] <= (1, False):
                 break  # no schema matched, so no later one can have fewer errors than 1
-            errors = self.errors(document, ref)
-            if best is None or len(errors) < best[0]:
-                best = (len(errors), ref, errors)
+            errors, more = self.counted_errors(document, ref)
+            if best is None or (len(errors), more) < best[0]:  # a list cut at its limit counts as longer
+                best = ((len(errors), more), ref, errors)
         assert best is not None, "an empty schema pack cannot be loaded"
-        return best[1], best[2]
-
-
-def _count(errors: tuple[ErrorDetail, ...]) -> str:
-    return f"{len(errors)} error" + ("" if len(errors) == 1 else "s")
+        return best[1], best[2], best[0][1]

@@ -12,9 +12,9 @@ from typing import Any
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
 from .formats import FORMATS
-from .javascript import COERCIBLE, NO_COERCION, coerce, is_type, js_equal, js_key, js_key_order
+from .javascript import COERCIBLE, NO_COERCION, coerce, is_type, js_equal, js_equal_key, js_key, js_key_order
 from .js_regex import CATASTROPHIC, js_regex
-from .records import Change, Path_, Quirk
+from .records import MISSING, Change, Path_, Quirk
 
 # Ajv 8, draft-07 vocabulary: keywords grouped and ordered as in its RULES (validation, applicator, format).
 _UNTYPED = ("$ref", "const", "enum", "not", "anyOf", "oneOf", "allOf", "if")
@@ -192,16 +192,76 @@ class _Hang:
 
 
 class AjvRun:
-    """One validation of one document against one schema, mutating the document the way Ajv does."""
+    """One validation of one document against one schema, mutating the document the way Ajv does.
 
-    def __init__(self, doc: SchemaDoc, *, coerce: bool = True, defaults: bool = True, all_errors: bool = False) -> None:
+    With ``all_errors`` (Ajv ``allErrors``) it goes on after an error, until ``limit`` errors are held (those of
+    alternatives being tried included); it then goes on as without ``allErrors`` and sets ``capped``. The verdict
+    is the same either way; only the list of errors (and the changes made after the limit) are shorter."""
+
+    def __init__(
+        self,
+        doc: SchemaDoc,
+        *,
+        coerce: bool = True,
+        defaults: bool = True,
+        all_errors: bool = False,
+        limit: int | None = None,
+        undo: bool = False,
+    ) -> None:
         self.doc = doc
         self.coerce = coerce
         self.defaults = defaults
         self.all_errors = all_errors
+        self.limit = limit
+        self.capped = False
         self.errors: list[AjvError] = []
         self.changes: list[Change] = []
         self.hangs: list[_Hang] = []
+        # With ``undo``, how to take back each change made to the document (see :meth:`verdict_in_place`).
+        self._undo: list[tuple[Any, Any, Any]] | None = [] if undo else None
+        self._regions: list[int] = []  # where each tentative region's errors start, outermost first
+
+    def verdict_in_place(self, document: Any) -> bool:
+        """:meth:`run` on ``document`` itself, every change taken back afterwards: a verdict without the copy
+        of the document that a run needs (detection tries every schema on the same document)."""
+        assert self._undo is not None, "AjvRun(undo=True) keeps what verdict_in_place takes back"
+        try:
+            return self.run(document)
+        finally:
+            for container, key, before in reversed(self._undo):
+                if before is MISSING:
+                    del container[key]
+                else:
+                    container[key] = before
+            self._undo.clear()
+
+    def _set(self, container: Any, key: Any, value: Any) -> None:
+        if self._undo is not None:
+            there = isinstance(container, list) or key in container  # a list item is coerced where it is
+            self._undo.append((container, key, container[key] if there else MISSING))
+        container[key] = value
+
+    def _go_on(self) -> bool:
+        """After an error: whether to check the rest. Every error is wanted, up to ``limit`` kept errors and
+        ``limit`` more in the alternatives being tried (anyOf, not, if, contains), which are then dropped."""
+        if not self.all_errors:
+            return False
+        if self.limit is None:
+            return True
+        kept = self._regions[0] if self._regions else len(self.errors)
+        if kept >= self.limit or len(self.errors) - kept >= self.limit:
+            self.capped = True
+            return False
+        return True
+
+    def _tentative(self) -> int:
+        """Errors from here on are tentative (an alternative being tried) until :meth:`_settle`."""
+        self._regions.append(len(self.errors))
+        return len(self.errors)
+
+    def _settle(self, mark: int) -> None:
+        del self.errors[mark:]
+        self._regions.pop()
 
     # entry -------------------------------------------------------------------------------------------
     def run(self, document: Any) -> bool:
@@ -233,10 +293,10 @@ class AjvRun:
                 self.changes.append(Change(path, Quirk.AJV_COERCION, data, coerced))
                 data = coerced
                 if parent is not None:
-                    parent[key] = coerced
+                    self._set(parent, key, coerced)
         first = True
         for group, keywords in plan.groups:
-            if not first and not self.all_errors and len(self.errors) > start:
+            if not first and len(self.errors) > start and not self._go_on():
                 break
             first = False
             if group is not None and not is_type(group, data):
@@ -247,7 +307,7 @@ class AjvRun:
                 self._defaults(schema, group, data, path)
             for keyword in keywords:
                 ok, data = self._keyword(keyword, schema, data, parent, key, path, composite, spath, group)
-                if not ok and not self.all_errors:
+                if not ok and not self._go_on():
                     break
         return len(self.errors) == start, data
 
@@ -267,13 +327,15 @@ class AjvRun:
         if group == "object" and isinstance(schema.get("properties"), dict):
             for name, sub in schema["properties"].items():
                 if isinstance(sub, dict) and "default" in sub and name not in data:
-                    data[name] = copy.deepcopy(sub["default"])
+                    self._set(data, name, copy.deepcopy(sub["default"]))
                     self.changes.append(Change((*path, name), Quirk.AJV_DEFAULTS, None, data[name], True))
         elif group == "array" and isinstance(schema.get("items"), list):
             for index, sub in enumerate(schema["items"]):
                 if isinstance(sub, dict) and "default" in sub and index >= len(data):
                     # Ajv assigns data[i]; JavaScript pads the array with holes. Only appending keeps JSON.
                     if index == len(data):
+                        if self._undo is not None:
+                            self._undo.append((data, index, MISSING))
                         data.append(copy.deepcopy(sub["default"]))
                         self.changes.append(Change((*path, index), Quirk.AJV_DEFAULTS, None, data[index], True))
 
@@ -304,13 +366,13 @@ class AjvRun:
                 sub_ok, data = self._node(sub, data, parent, key, path, composite, f"{here}/{index}")
                 if not sub_ok:
                     ok = False
-                    if not self.all_errors:
+                    if not self._go_on():
                         break
             return ok, data
         if keyword == "not":
-            mark = len(self.errors)
+            mark = self._tentative()
             sub_ok, data = self._node(value, data, parent, key, path, True, here)
-            del self.errors[mark:]
+            self._settle(mark)
             if sub_ok:
                 return self._fail(path, keyword, "must NOT be valid", {}, data, value, here), data
             return True, data
@@ -353,7 +415,7 @@ class AjvRun:
     ) -> tuple[bool, Any]:
         if any(self.doc.always_valid(branch) for branch in branches):
             return True, data  # Ajv skips the whole keyword (no coercion in the other branches either)
-        mark = len(self.errors)
+        mark = self._tentative()
         groups: list[tuple[AjvError, ...]] = []
         passing: list[int] = []
         for index, branch in enumerate(branches):
@@ -365,7 +427,7 @@ class AjvRun:
                 if keyword == "anyOf" or len(passing) > 1:
                     break
         valid = len(passing) == 1 if keyword == "oneOf" else bool(passing)
-        del self.errors[mark:]
+        self._settle(mark)
         if valid:
             return True, data
         if keyword == "anyOf":
@@ -382,9 +444,9 @@ class AjvRun:
         has_then, has_else = "then" in schema, "else" in schema
         if not has_then and not has_else:
             return True, data
-        mark = len(self.errors)
+        mark = self._tentative()
         if_ok, data = self._node(schema["if"], data, parent, key, path, True, f"{spath}/if")
-        del self.errors[mark:]
+        self._settle(mark)
         branch = "then" if if_ok else "else"
         if branch not in schema:
             return True, data
@@ -487,7 +549,7 @@ class AjvRun:
             item_ok, _ = self._node(sub, data[index], data, index, (*path, index), composite, where)
             if not item_ok:
                 ok = False
-                if not self.all_errors:
+                if not self._go_on():
                     break
         return ok
 
@@ -507,11 +569,15 @@ class AjvRun:
                     break
                 seen[text] = i
         else:
-            for i in range(len(data) - 1, 0, -1):
-                j = next((j for j in range(i - 1, -1, -1) if js_equal(data[i], data[j])), None)
-                if j is not None:
-                    duplicate = (i, j)
-                    break
+            # Ajv compares every pair (for i from the end, for j < i from i - 1 down): the pair it reports is the
+            # largest i with an equal item before it, and the nearest such j. Found here in one pass, by a key
+            # that two items share exactly when they are js_equal.
+            last: dict[Any, int] = {}
+            for i, item in enumerate(data):
+                key = js_equal_key(item)
+                if key in last:
+                    duplicate = (i, last[key])
+                last[key] = i
         if duplicate is None:
             return True
         i, j = duplicate
@@ -522,13 +588,13 @@ class AjvRun:
         message = "must contain at least 1 valid item(s)"
         if self.doc.always_valid(schema):
             return len(data) >= 1 or self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
-        mark = len(self.errors)
+        mark = self._tentative()
         for index, item in enumerate(data):
             ok, _ = self._node(schema, item, data, index, (*path, index), True, here)
             if ok:
-                del self.errors[mark:]
+                self._settle(mark)
                 return True
-        del self.errors[mark:]
+        self._settle(mark)
         return self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
 
     def _object(
@@ -542,7 +608,7 @@ class AjvRun:
                     params = {"missingProperty": name}
                     self._fail(path, keyword, f"must have required property '{name}'", params, data, value, here)
                     ok = False
-                    if not self.all_errors:
+                    if not self._go_on():
                         break
             return ok
         if keyword == "additionalProperties":
@@ -560,7 +626,7 @@ class AjvRun:
                 item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{name}")
                 if not item_ok:
                     ok = False
-                    if not self.all_errors:
+                    if not self._go_on():
                         break
             return ok
         if keyword == "patternProperties":
@@ -571,7 +637,7 @@ class AjvRun:
                     item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{pattern}")
                     if not item_ok:
                         ok = False
-                        if not self.all_errors:
+                        if not self._go_on():
                             return False
             return ok
         if keyword in ("maxProperties", "minProperties"):
@@ -586,7 +652,7 @@ class AjvRun:
                 name_ok, _ = self._node(value, name, None, None, path, composite, here)
                 if not name_ok:
                     ok = False
-                    if not self.all_errors:
+                    if not self._go_on():
                         break
             return ok
         if keyword == "dependencies":
@@ -604,7 +670,7 @@ class AjvRun:
                 else:
                     dep_ok, _ = self._node(dependency, data, None, None, path, composite, f"{here}/{name}")
                     ok = ok and dep_ok
-                if not ok and not self.all_errors:
+                if not ok and not self._go_on():
                     break
             return ok
         return True
@@ -629,7 +695,7 @@ class AjvRun:
             elif isinstance(value, dict):
                 item_ok, _ = self._node(value, data[name], data, name, (*path, name), composite, here)
                 ok = ok and item_ok
-            if not ok and not self.all_errors:
+            if not ok and not self._go_on():
                 break
         return ok
 

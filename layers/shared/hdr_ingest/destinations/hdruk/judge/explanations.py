@@ -4,25 +4,30 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 
 from hdr_ingest.core import fix_messages as fix
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.schema_pack import json_path
+from hdr_ingest.destinations.hdruk.schema_pack import count_errors, json_path
+from hdr_ingest.destinations.jsonschema_errors import shown
 
 from .ajv import AjvError
 from .javascript import js_equal, js_type
 from .records import MISSING, Change, Judgement, Path_, Quirk, QuirkNote, ValidationMode
 
-_show = fix.show
+
+def _show(value: Any) -> str:
+    return fix.show(shown(value))
 
 
 def _friendly(error: AjvError) -> list[ErrorDetail]:
     where = json_path(error.path)
-    value, keyword = error.value, error.keyword
+    value, keyword = shown(error.value), error.keyword
     if error.branches:
         best = _best_branch(error.branches)
         if best:
@@ -61,11 +66,17 @@ def _best_branch(branches: Sequence[Sequence[AjvError]]) -> list[AjvError]:
     return min(candidates, key=lambda errs: (-max(len(e.path) for e in errs), len(errs)))
 
 
-def flatten(errors: Iterable[AjvError]) -> tuple[ErrorDetail, ...]:
-    details = [
+def flatten(errors: Iterable[AjvError], limit: int | None = None) -> tuple[ErrorDetail, ...]:
+    """The errors in a custodian's words, in path order, de-duplicated; at most ``limit`` of them."""
+    details = (
         detail for error in sorted(errors, key=lambda e: [str(p) for p in e.path]) for detail in _friendly(error)
-    ]
-    return tuple(dict.fromkeys(details))
+    )
+    unique: dict[ErrorDetail, None] = {}
+    for detail in details:
+        unique[detail] = None
+        if limit is not None and len(unique) >= limit:
+            break
+    return tuple(islice(unique, limit))
 
 
 def gateway_first(details: tuple[ErrorDetail, ...], reported: AjvError) -> tuple[ErrorDetail, ...]:
@@ -80,7 +91,10 @@ def gateway_first(details: tuple[ErrorDetail, ...], reported: AjvError) -> tuple
     return (lead, *(d for d in details if d != wanted[0]))
 
 
-def count(n: int, word: str = "error") -> str:
+def count(n: int, word: str = "error", truncated: bool = False) -> str:
+    """``"3 errors"``; for a list cut at its limit, ``"at least 1,000 errors (stopped counting)"``."""
+    if word == "error":
+        return count_errors(n, truncated)
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
@@ -105,6 +119,50 @@ def affects(where: str, error_path: str) -> bool:
     return error_path == where or error_path.startswith(where + ".") or error_path.startswith(where + "[")
 
 
+_STEP = re.compile(r"[^.\[]+|[.\[][^.\[]*")  # a path cut before each "." and "[": "$", ".a", "[0]", ...
+
+
+class PathIndex:
+    """Paths (``$.a[0]``) looked up as :func:`affects` reads them, in time linear in the path asked about however
+    many are held: a trie of their steps (each path cut before every ``.`` and ``[``). Each path keeps the lowest
+    tag it was added with."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._root: dict[str, Any] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str, tag: int = 0) -> None:
+        node = self._root
+        for step in _STEP.findall(path):
+            node = node.setdefault(step, {})
+        node[""] = min(node.get("", tag), tag)  # "" is never a step: it marks where a path ends
+
+    def within(self, where: str) -> bool:
+        """Some path held is ``where`` or inside it: ``affects(where, held)``."""
+        steps = _STEP.findall(where)
+        node = self._root
+        for step in steps:
+            found = node.get(step)
+            if found is None:
+                return False
+            node = found
+        return bool(steps)
+
+    def around(self, path: str) -> int | None:
+        """The lowest tag of the paths held that are ``path`` or contain it (``affects(held, path)``)."""
+        lowest: int | None = None
+        node = self._root
+        for step in _STEP.findall(path):
+            found = node.get(step)
+            if found is None:
+                break
+            node = found
+            if "" in node and (lowest is None or node[""] < lowest):
+                lowest = node[""]
+        return lowest
+
+
 _VERBS: Mapping[Quirk, str] = {
     Quirk.TRIM: "the Gateway trims it",
     Quirk.EMPTY_TO_NULL: 'the Gateway turns "" into null',
@@ -113,6 +171,9 @@ _VERBS: Mapping[Quirk, str] = {
     Quirk.AJV_DEFAULTS: "the Gateway's validator inserts the schema default",
     Quirk.AJV_COERCION: "the Gateway's validator coerces its type",
 }
+
+
+_MAX_EXCERPT = 1000  # characters of a changed string quoted at most (a 10 MB one is not quoted whole)
 
 
 def excerpts(before: str, after: str, context: int = 20) -> tuple[str, str]:
@@ -127,7 +188,7 @@ def excerpts(before: str, after: str, context: int = 20) -> tuple[str, str]:
     lo = max(0, start - context)
 
     def cut(text: str) -> str:
-        hi = min(len(text), max(len(text) - tail + context, start + 1))
+        hi = min(len(text), max(len(text) - tail + context, start + 1), lo + _MAX_EXCERPT)
         return json.dumps(("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else ""), ensure_ascii=False)
 
     return cut(before), cut(after)
@@ -191,12 +252,17 @@ def explain(judgement: Judgement, max_errors: int = 50) -> list[str]:
     else:
         lines.append(f"INVALID: the document {report.summary}.")
         lines.extend(_error_line(error) for error in report.errors[:max_errors])
-        if len(report.errors) > max_errors:
-            lines.append(f"  ... and {len(report.errors) - max_errors} more")
+        if len(report.errors) > max_errors or report.truncated:
+            more = len(report.errors) - max_errors
+            lines.append(f"  ... and {'at least ' if report.truncated else ''}{max(more, 0)} more")
     other = judgement.as_sent if judgement.mode is ValidationMode.GATEWAY else judgement.gateway
     if other.valid != report.valid or (other.schema != report.schema and other.valid):
         who = "As sent (strict)" if judgement.mode is ValidationMode.GATEWAY else "The Gateway"
-        verdict = f"valid {other.schema}" if other.valid else f"rejects it ({count(len(other.errors))})"
+        verdict = (
+            f"valid {other.schema}"
+            if other.valid
+            else f"rejects it ({count(len(other.errors), truncated=other.truncated)})"
+        )
         lines.append(f"{who}: {verdict}.")
         if judgement.mode is ValidationMode.STRICT and not other.valid:
             lines.extend(_error_line(e) for e in other.errors[:max_errors])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,33 @@ def js_equal(a: Any, b: Any) -> bool:
     if kind == "object":
         return a.keys() == b.keys() and all(js_equal(a[k], b[k]) for k in a)
     return bool(a == b)
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, immutable scalars), several times faster than
+    ``copy.deepcopy``, which memoises every object to keep shared references shared: a document decoded from
+    JSON has none. Anything else is handed to ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+def js_equal_key(value: Any) -> Any:
+    """A hashable key that two values share exactly when :func:`js_equal` holds between them (numbers compare
+    as Python compares them, ``1 == 1.0``; a boolean is never a number; object keys in any order)."""
+    kind = js_type(value)
+    if kind == "array":
+        return (kind, tuple(js_equal_key(item) for item in value))
+    if kind == "object":
+        return (kind, frozenset((key, js_equal_key(item)) for key, item in value.items()))
+    if kind == "undefined":
+        return (kind, id(value))  # not JSON: equal only to itself
+    return (kind, value)
 
 
 def js_number_to_string(number: float) -> str:
@@ -157,5 +185,9 @@ def js_key(value: Any) -> str:
 
 def js_key_order(data: Mapping[str, Any]) -> list[str]:
     """``for (key in object)``: integer-like keys first, ascending, then the others in insertion order."""
-    numeric = sorted((k for k in data if k.isdigit() and (k == "0" or not k.startswith("0"))), key=int)
-    return numeric + [k for k in data if k not in set(numeric)]
+    numeric = [k for k in data if k.isdigit() and k.isascii() and (k == "0" or not k.startswith("0"))]
+    if not numeric:
+        return list(data)
+    numeric.sort(key=lambda k: (len(k), k))  # numeric order, without int() (slow and capped for long digit runs)
+    first = set(numeric)
+    return numeric + [k for k in data if k not in first]

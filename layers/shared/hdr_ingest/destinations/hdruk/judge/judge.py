@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import weakref
@@ -10,11 +9,19 @@ from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, ValidationReport, _rust_engine, json_path
+from hdr_ingest.destinations.hdruk.schema_pack import (
+    MAX_ERRORS,
+    SchemaPack,
+    SchemaRef,
+    ValidationReport,
+    _rust_engine,
+    json_path,
+)
 
 from .ajv import AjvRun, SchemaDoc, flat_ajv
-from .explanations import affects, change_note, count, excerpts, flatten, gateway_first, lookup, same_json
+from .explanations import PathIndex, change_note, count, excerpts, flatten, gateway_first, lookup, same_json
 from .fast import HDRUK_300, Twin, is_clean
+from .javascript import json_copy
 from .preprocess import gateway_preprocess
 from .records import (
     GATEWAY_TIMEOUT_S,
@@ -31,6 +38,8 @@ from .records import (
     TraserVerdict,
     ValidationMode,
 )
+
+_MAX_WARNINGS = 20
 
 
 class GatewayJudge:
@@ -64,9 +73,10 @@ class GatewayJudge:
     def traser(self, document: Any, ref: SchemaRef, *, all_errors: bool = True) -> TraserVerdict:
         """TRASER's verdict on ``document`` against ``ref``, the document taken as TRASER receives it (no
         pre-processing here). ``all_errors=False`` stops at the first error, as TRASER does: much faster,
-        and ``errors`` then holds that error only."""
+        and ``errors`` then holds that error only. Otherwise ``errors`` holds the first ``MAX_ERRORS`` errors
+        (``truncated`` when there are more)."""
         doc = self.schema(ref)
-        data = copy.deepcopy(document)
+        data = json_copy(document)  # Ajv changes what it checks
         first = AjvRun(doc)
         try:
             valid = first.run(data)
@@ -79,14 +89,14 @@ class GatewayJudge:
             head = first.errors[0].first()
             first_error = ErrorDetail(head.ajv()["instancePath"], head.message)
         errors: tuple[ErrorDetail, ...] = ()
-        checked, changes = data, first.changes
+        checked, changes, truncated = data, first.changes, False
         if not valid and all_errors:
-            full = AjvRun(doc, all_errors=True)
+            full = AjvRun(doc, all_errors=True, limit=MAX_ERRORS)
             try:
-                checked = copy.deepcopy(document)
+                checked = json_copy(document)
                 full.run(checked)
-                errors = flatten(full.errors) or flatten(first.errors)
-                changes = full.changes
+                errors = flatten(full.errors, MAX_ERRORS + 1) or flatten(first.errors)
+                changes, truncated = full.changes, full.capped
             except RecursionError:
                 errors = flatten(first.errors)
         elif not valid:
@@ -95,6 +105,8 @@ class GatewayJudge:
         hangs = hang is not None and hang.seconds >= GATEWAY_TIMEOUT_S
         if first.errors and not hangs:  # a hang: the Gateway times out and reports no error at all
             errors = gateway_first(errors, first.errors[0].first())
+        if len(errors) > MAX_ERRORS:
+            errors, truncated = errors[:MAX_ERRORS], True
         return TraserVerdict(
             schema=ref,
             valid=valid,
@@ -107,6 +119,7 @@ class GatewayJudge:
             hang_seconds=hang.seconds if hang else 0.0,
             hang_path=json_path(hang.path) if hang else None,
             checked_document=checked,
+            truncated=truncated,
         )
 
     def detect(self, document: Any) -> tuple[SchemaRef | None, list[TraserVerdict]]:
@@ -226,6 +239,12 @@ class GatewayJudge:
             verdict = self.traser(seen, target)
             return self._report(verdict, detected=False), verdict, self.pack.validate(document, target)
         for ref in self.pack.refs:
+            try:
+                fits = AjvRun(self.schema(ref), undo=True).verdict_in_place(seen)
+            except RecursionError:
+                fits = False  # as traser() judges it
+            if not fits:
+                continue  # the usual case, told without copying the document
             quick = self.traser(seen, ref, all_errors=False)
             if quick.valid:
                 return self._report(quick, detected=True), quick, self.pack.validate(document, ref)
@@ -239,11 +258,11 @@ class GatewayJudge:
         errors = verdict.errors
         summary = (
             f"matches none of the {len(self.pack.refs)} supported schemas as the Gateway judges them; "
-            f"the closest is {closest} with {count(len(errors))}"
+            f"the closest is {closest} with {count(len(errors), truncated=verdict.truncated)}"
         )
         if verdict.hang:
             summary = self._report(verdict, detected=False).summary
-        return ValidationReport(False, closest, errors, summary), verdict, as_sent
+        return ValidationReport(False, closest, errors, summary, verdict.truncated), verdict, as_sent
 
     @staticmethod
     def _report(verdict: TraserVerdict, detected: bool) -> ValidationReport:
@@ -251,7 +270,7 @@ class GatewayJudge:
         if verdict.valid:
             how = " (first match, as the Gateway detects)" if detected else ""
             return ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it{how}")
-        errors = verdict.errors
+        errors, truncated = verdict.errors, verdict.truncated
         if verdict.hang:
             return ValidationReport(
                 False,
@@ -259,10 +278,11 @@ class GatewayJudge:
                 errors,
                 f"would hang the Gateway's validator on {ref}'s revision-URL pattern at {verdict.hang_path} "
                 f"(about {verdict.hang_seconds:.0f} s; the Gateway gives up after {GATEWAY_TIMEOUT_S:.0f} s), "
-                f"so it is rejected here: {count(len(errors))}",
+                f"so it is rejected here: {count(len(errors), truncated=truncated)}",
+                truncated,
             )
-        summary = f"does not conform to {ref} as the Gateway will judge it: {count(len(errors))}"
-        return ValidationReport(False, ref, errors, summary)
+        summary = f"does not conform to {ref} as the Gateway will judge it: {count(len(errors), truncated=truncated)}"
+        return ValidationReport(False, ref, errors, summary, truncated)
 
     # --- explanations -----------------------------------------------------------------------------------
     def _notes(
@@ -279,7 +299,10 @@ class GatewayJudge:
         same_schema = as_sent.schema == gateway.schema
         gateway_paths = {e.path for e in gateway.errors}
         sent_paths = {e.path for e in as_sent.errors} if same_schema else set()
-        judged_differently = gateway_paths ^ sent_paths
+        # Lists cut at MAX_ERRORS cannot be compared: the Gateway's own errors are then the only ones explained.
+        cut = gateway.truncated or as_sent.truncated
+        differently = PathIndex(gateway_paths if cut else gateway_paths ^ sent_paths)
+        rejecting = PathIndex(gateway_paths)
         final = verdict.checked_document if verdict is not None else seen
         by_path: dict[Path_, list[Change]] = {}
         for change in [*pre_changes, *(verdict.changes if verdict else ())]:
@@ -287,21 +310,22 @@ class GatewayJudge:
 
         # What the Gateway did to a value, where that value is judged differently.
         explained: set[str] = set()
+        explained_index = PathIndex()
         for path, changes in by_path.items():
             where = json_path(path)
-            if not any(affects(where, p) for p in judged_differently):
+            if not differently.within(where):
                 continue
             before, after = lookup(document, path), lookup(final, path)
             if before is not MISSING and after is not MISSING and same_json(before, after):
                 continue  # changed and changed back (e.g. null -> "" -> null across anyOf branches)
-            rejected = any(affects(where, p) for p in gateway_paths)
-            notes.append(change_note(where, changes, before, after, rejected))
+            notes.append(change_note(where, changes, before, after, rejecting.within(where)))
             explained.add(where)
+            explained_index.add(where)
         # Strict errors the Gateway does not raise although it changed nothing there: Ajv reads them differently.
-        if same_schema:
+        if same_schema and not cut:
             text = "a strict validator rejects this value; the Gateway's validator (Ajv 8, ajv-formats 2) accepts it."
             for error_path in sorted(sent_paths - gateway_paths):
-                if not any(affects(w, error_path) or affects(error_path, w) for w in explained):
+                if not explained_index.within(error_path) and explained_index.around(error_path) is None:
                     notes.append(QuirkNote(Quirk.AJV_VALIDATOR, error_path, text, True, "its validator accepts it"))
         encoded = [c for c in pre_changes if c.quirk is Quirk.HTML_ENTITIES and c.where not in explained]
         if encoded:
@@ -347,18 +371,23 @@ class GatewayJudge:
         if report.valid:
             return report
         decisive = [n for n in notes if n.decisive and n.path]
+        index = PathIndex()
+        for position, note in enumerate(decisive):
+            index.add(note.path, position)
         errors = []
         for error in report.errors:
-            note = next((n for n in decisive if affects(n.path, error.path)), None)
-            errors.append(replace(error, message=f"{error.message} (Gateway: {note.brief})") if note else error)
+            at = index.around(error.path)  # the first decisive note about this value or one containing it
+            brief = decisive[at].brief if at is not None else None
+            errors.append(replace(error, message=f"{error.message} (Gateway: {brief})") if at is not None else error)
         summary = report.summary
         if as_sent.valid and as_sent.schema == report.schema and not (verdict and verdict.hang):
             causes = list(dict.fromkeys(QUIRK_SHORT[n.quirk] for n in decisive))
             because = f" because {' and '.join(causes)}" if causes else ""
             summary = (
-                f"is valid {report.schema} as sent, but the Gateway would reject it{because}: {count(len(errors))}"
+                f"is valid {report.schema} as sent, but the Gateway would reject it{because}: "
+                f"{count(len(errors), truncated=report.truncated)}"
             )
-        return ValidationReport(report.valid, report.schema, tuple(errors), summary)
+        return ValidationReport(report.valid, report.schema, tuple(errors), summary, report.truncated)
 
     @staticmethod
     def _warnings(
@@ -371,18 +400,24 @@ class GatewayJudge:
         out: list[str] = []
         if mode is ValidationMode.STRICT and report.valid and not gateway.valid:
             head = "; ".join(f"{e.path} {e.message.rstrip('.')}" for e in gateway.errors[:3])
-            more = f" (and {len(gateway.errors) - 3} more)" if len(gateway.errors) > 3 else ""
+            at_least = "at least " if gateway.truncated else ""
+            more = f" (and {at_least}{len(gateway.errors) - 3} more)" if len(gateway.errors) > 3 else ""
             out.append(f"Valid as sent, but the Gateway will reject it: {head}{more}.")
         if mode is ValidationMode.GATEWAY and report.valid and not as_sent.valid and as_sent.schema == report.schema:
             out.append(
-                f"Not valid {report.schema} as written ({count(len(as_sent.errors))}), but the Gateway accepts it "
+                f"Not valid {report.schema} as written ({count(len(as_sent.errors), truncated=as_sent.truncated)}), "
+                "but the Gateway accepts it "
                 "after its own clean-up; fix the file so that it does not depend on that."
             )
+        seen = set(out)
         for note in notes:
+            if len(out) >= _MAX_WARNINGS:
+                break
             text = f"Gateway: {note}"
-            if text not in out:
+            if text not in seen:
                 out.append(text)
-        return tuple(out[:20])
+                seen.add(text)
+        return tuple(out[:_MAX_WARNINGS])
 
 
 _JUDGES: weakref.WeakKeyDictionary[SchemaPack, GatewayJudge] = weakref.WeakKeyDictionary()

@@ -150,6 +150,7 @@ class TraserVerdict:
     hang_seconds: float = 0.0
     hang_path: str | None = None
     checked_document: Any = None  # after the every-error pass (Ajv allErrors), when there was one
+    truncated: bool = False  # the every-error pass stopped at MAX_ERRORS: ``errors`` holds the first ones
 
     @property
     def verdict(self) -> str:
