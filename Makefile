@@ -74,7 +74,7 @@ test-e2e: setup schemas ## end-to-end tests on the local stack (includes the 3.5
 test-infra: setup ## template.yaml assertions
 	$(PY) -m pytest -m infra
 
-run: setup schemas ## the whole pipeline locally: moto server, Gateway emulator, sample drops
+run: setup schemas ## the whole pipeline locally: moto server, an emulator of each catalogue, sample drops
 	$(PY) -m local_stack $(ARGS)
 
 bench: setup schemas ## performance figures next to their targets (about 7 min; ARGS="--files 200" is quicker)
