@@ -8,10 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from local_stack.http_server import EmulatorHandler, ServerThread
 
 from .state import AepClient, Batch, State
 
@@ -87,42 +88,15 @@ def _problem(status: int, title: str, detail: str) -> Reply:
     )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: AepEmulator) -> None:
-        self.emulator = emulator
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EmulatorHandler["AepEmulator"]):
     server_version = "AepEmulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 60
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _dispatch(self) -> None:
-        emulator = cast(_Server, self.server).emulator
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, extra = emulator.handle(self.command, self.path, headers, body)
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+    def dispatch(self) -> None:
+        status, payload, extra = self.emulator.handle(self.command, self.path, self.lower_headers(), self.read_body())
+        if payload is None:
+            self.send_reply(status, [("Content-Length", "0"), *extra.items()], b"")
+        else:
+            self.send_json(status, payload, extra.items())
 
 
 class AepEmulator:
@@ -146,28 +120,16 @@ class AepEmulator:
         self.faults: list[Fault] = []
         self.exchanges: list[Exchange] = []
         self.lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ServerThread(_Handler, "aep-emulator")
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> AepEmulator:
-        if self._server is None:
-            self._server = _Server((self.host, self.port), self)
-            self.port = int(self._server.server_address[1])
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="aep-emulator", daemon=True
-            )
-            self._thread.start()
+        if not self._http.running:
+            self.port = self._http.start(self, self.host, self.port)
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> AepEmulator:
         return self.start()

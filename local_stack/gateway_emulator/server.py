@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+from local_stack.http_server import EmulatorHandler, ServerThread
 
 from .faults import FaultDecision, FaultPlan
 from .sanitize import Preprocessing, laravel_trim, php_arrays, preprocess
@@ -176,83 +177,42 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "") or value in ({}, [])
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: GatewayEmulator) -> None:
-        self.emulator = emulator
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EmulatorHandler["GatewayEmulator"]):
     server_version = "GatewayEmulator/1.0"
-    sys_version = ""
-    # Headers and body are written separately: with Nagle's algorithm on, the client's delayed ACK holds every
-    # answer for about 40 ms on loopback, which no real Gateway does.
-    disable_nagle_algorithm = True
-    timeout = 60  # idle keep-alive connections are closed after a minute
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _dispatch(self) -> None:
-        emulator = cast(_Server, self.server).emulator
+    def dispatch(self) -> None:
+        emulator = self.emulator
         if emulator._stopping.is_set():  # a kept-alive connection outliving stop()
             self.close_connection = True
             return
         emulator._enter()
         try:
-            body = self._read_body()
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            reply = emulator._handle(self.command, self.path, headers, body, self.client_address[0])
+            body = self.read_body()
+            reply = emulator._handle(self.command, self.path, self.lower_headers(), body, self.client_address[0])
             if reply is None:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.drop_connection()
                 return
-            self._send(reply)
+            self.send_json(reply.status, reply.body, reply.headers.items(), write_body=self.command != "HEAD")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
             emulator._leave()
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size_line = self.rfile.readline()
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+    def read_body(self) -> bytes:
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return super().read_body()
+        chunks: list[bytes] = []
+        while True:
+            size_line = self.rfile.readline()
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
 
-    def _send(self, reply: _Reply) -> None:
-        payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = _dispatch
-    do_POST = _dispatch
-    do_PUT = _dispatch
-    do_PATCH = _dispatch
-    do_DELETE = _dispatch
-    do_HEAD = _dispatch
-    do_OPTIONS = _dispatch
+    do_HEAD = do_OPTIONS = EmulatorHandler.do_GET
 
 
 class GatewayEmulator:
@@ -286,8 +246,7 @@ class GatewayEmulator:
         self.faults = FaultPlan(seed=seed)
         self._target_factory = target_factory or default_target_factory(self.validator)
         self._store: DatasetStore | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ServerThread(_Handler, "gateway-emulator")
         self._stopping = threading.Event()
         self._log_lock = threading.Lock()
         self._log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
@@ -297,32 +256,18 @@ class GatewayEmulator:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
-        if self._server is not None:
+        if self._http.running:
             return self.base_url
         if self._store is None:
             self._store = DatasetStore(self.db_path)
         self._stopping.clear()
-        self._server = _Server((self.host, self.port), self)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="gateway-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
         """Stop serving, wake requests held by latency/timeout faults, and close the database."""
         self._stopping.set()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
         with self._inflight_cond:
             self._inflight_cond.wait_for(lambda: self._inflight == 0, timeout=5)
         if self._store is not None:
@@ -343,7 +288,7 @@ class GatewayEmulator:
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if not self._http.running:
             raise RuntimeError("the emulator is not running; call start() first")
         return f"http://{self.host}:{self.port}{API_PREFIX}"
 

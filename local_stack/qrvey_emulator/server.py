@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
+from local_stack.http_server import EmulatorHandler, ServerThread
 
 API_PREFIX = "/devapi/v4"
 REQUEST_LOG_LIMIT = 2000
@@ -45,58 +44,22 @@ def _error(status: int, *messages: str) -> _Reply:
     return _Reply(status, {"status": "error", "errors": [{"message": m} for m in messages]})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: QrveyEmulator) -> None:
-        self.emulator = emulator
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EmulatorHandler["QrveyEmulator"]):
     server_version = "QrveyEmulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 60
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _dispatch(self) -> None:
-        emulator = cast(_Server, self.server).emulator
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
+    def dispatch(self) -> None:
+        body = self.read_body()
         try:
-            reply = emulator.handle(self.command, self.path, headers, body, self.client_address[0])
+            reply = self.emulator.handle(self.command, self.path, self.lower_headers(), body, self.client_address[0])
         except Exception as exc:  # noqa: BLE001 - a server error, as Qrvey's API would answer it
             reply = _error(500, f"Internal server error: {type(exc).__name__}")
         if reply is None:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.drop_connection()
             return
-        payload = json.dumps(reply.body).encode("utf-8")
         try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_json(reply.status, reply.body, reply.headers.items())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    do_GET = _dispatch
-    do_POST = _dispatch
-    do_PUT = _dispatch
-    do_DELETE = _dispatch
-    do_PATCH = _dispatch
 
 
 class QrveyEmulator:
@@ -116,31 +79,19 @@ class QrveyEmulator:
         self._reads_left: dict[str, int] = {}
         self._loads = _LoadPlan()
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ServerThread(_Handler, "qrvey-emulator")
         self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
-        if self._server is None:
+        if not self._http.running:
             self._stopping.clear()
-            self._server = _Server((self.host, self.port), self)
-            self.port = int(self._server.server_address[1])
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="qrvey-emulator", daemon=True
-            )
-            self._thread.start()
+            self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
         self._stopping.set()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> QrveyEmulator:
         self.start()
@@ -153,7 +104,7 @@ class QrveyEmulator:
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if not self._http.running:
             raise RuntimeError("the emulator is not running; call start() first")
         return f"http://{self.host}:{self.port}{API_PREFIX}"
 

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
+from local_stack.http_server import EmulatorHandler, ServerThread
 
 from .store import Conflict, MetadataStore
 from .validation import MetadataSchema
@@ -72,52 +71,23 @@ def _message(status: int, text: str) -> _Reply:
     return _Reply(status, '{"message": "' + text + '"}\n', {"Content-Type": PSJSON})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: UnisEmulator) -> None:
-        self.emulator = emulator
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(EmulatorHandler["UnisEmulator"]):
     server_version = "TornadoServer/6.4"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 60
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def _dispatch(self) -> None:
-        emulator = cast(_Server, self.server).emulator
+    def dispatch(self) -> None:
+        emulator = self.emulator
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            reply = emulator.handle(self.command, self.path, headers, body, self.client_address[0])
+            body = self.read_body()
+            reply = emulator.handle(self.command, self.path, self.lower_headers(), body, self.client_address[0])
             if reply is None:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.drop_connection()
                 return
             if reply.late:
                 emulator.sleep(emulator.faults.timeout_after)
             payload = (reply.text or "").encode("utf-8")
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_reply(reply.status, [*reply.headers.items(), ("Content-Length", str(len(payload)))], payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
 
 class UnisEmulator:
@@ -133,29 +103,18 @@ class UnisEmulator:
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ServerThread(_Handler, "unis-emulator")
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
-        if self._server is None:
+        if not self._http.running:
             self._stopping.clear()
-            self._server = _Server((self.host, self.port), self)
-            self.port = int(self._server.server_address[1])
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-            self._thread.daemon = True
-            self._thread.start()
+            self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
         self._stopping.set()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> UnisEmulator:
         self.start()
@@ -166,7 +125,7 @@ class UnisEmulator:
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
+        if not self._http.running:
             raise RuntimeError("the emulator is not running; call start() first")
         return f"http://{self.host}:{self.port}"
 
