@@ -2,9 +2,10 @@
 and a background serving thread.
 
 An emulator subclasses :class:`EmulatorHandler` (setting ``server_version`` and writing
-:meth:`~EmulatorHandler.dispatch`, which the HTTP methods call) and keeps a :class:`ServerThread` for its
-``start()``/``stop()``.  What an emulator answers, and the order of its headers, stays in the emulator: this module
-only reads requests and writes what it is given.
+:meth:`~EmulatorHandler.dispatch`, which the HTTP methods call), keeps a :class:`ServerThread` for its
+``start()``/``stop()`` and inherits :class:`ServedEmulator` (``with`` and the running-URL check).  What an emulator
+answers, and the order of its headers, stays in the emulator: this module only reads requests and writes what it is
+given.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import socket
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, TypeVar, cast
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, cast
 
-__all__ = ["EmulatorHandler", "EmulatorServer", "ServerThread"]
+__all__ = ["EmulatorHandler", "EmulatorServer", "ServedEmulator", "ServerThread"]
 
 E = TypeVar("E")
 
@@ -137,3 +139,33 @@ class ServerThread(Generic[E]):
         if self._thread is not None:
             self._thread.join(timeout=JOIN_TIMEOUT_S)
             self._thread = None
+
+
+class ServedEmulator:
+    """The context-manager protocol and URL of an emulator served by a :class:`ServerThread` in ``self._http``.
+
+    ``with Emulator() as emulator:`` calls ``start()`` and, on the way out, ``stop()``; subclasses write both.
+    """
+
+    host: str
+    port: int
+    _http: ServerThread[Any]
+
+    def start(self) -> object:
+        raise NotImplementedError(f"{type(self).__name__} must define start()")
+
+    def stop(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define stop()")
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _running_url(self, path: str = "") -> str:
+        """``http://host:port`` + ``path``; raises ``RuntimeError`` when the emulator is not serving."""
+        if not self._http.running:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://{self.host}:{self.port}{path}"

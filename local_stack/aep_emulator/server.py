@@ -8,11 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local_stack.http_server import EmulatorHandler, ServerThread
+from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
 from .state import AepClient, Batch, State
 
@@ -99,7 +98,7 @@ class _Handler(EmulatorHandler["AepEmulator"]):
             self.send_json(status, payload, extra.items())
 
 
-class AepEmulator:
+class AepEmulator(ServedEmulator):
     """A context manager: ``with AepEmulator() as aep: aep.base_url, aep.ims_url``."""
 
     def __init__(
@@ -130,12 +129,6 @@ class AepEmulator:
 
     def stop(self) -> None:
         self._http.stop()
-
-    def __enter__(self) -> AepEmulator:
-        return self.start()
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

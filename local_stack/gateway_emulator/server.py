@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from local_stack.http_server import EmulatorHandler, ServerThread
+from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
 from .faults import FaultDecision, FaultPlan
 from .sanitize import Preprocessing, laravel_trim, php_arrays, preprocess
@@ -215,7 +214,7 @@ class _Handler(EmulatorHandler["GatewayEmulator"]):
     do_HEAD = do_OPTIONS = EmulatorHandler.do_GET
 
 
-class GatewayEmulator:
+class GatewayEmulator(ServedEmulator):
     """A real HTTP server on ``host:port`` that behaves like the Gateway's integrations dataset API.
 
     ``start()`` returns the base URL ``http://127.0.0.1:<port>/api/v1``.  State lives in SQLite (``db_path``,
@@ -274,23 +273,9 @@ class GatewayEmulator:
             self._store.close()
             self._store = None
 
-    def __enter__(self) -> GatewayEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
-        if not self._http.running:
-            raise RuntimeError("the emulator is not running; call start() first")
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
+        return self._running_url(API_PREFIX)
 
     @property
     def root_url(self) -> str:

@@ -10,12 +10,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
-from local_stack.http_server import EmulatorHandler, ServerThread
+from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
 API_PREFIX = "/devapi/v4"
 REQUEST_LOG_LIMIT = 2000
@@ -62,7 +61,7 @@ class _Handler(EmulatorHandler["QrveyEmulator"]):
             self.close_connection = True
 
 
-class QrveyEmulator:
+class QrveyEmulator(ServedEmulator):
     """A real HTTP server on ``host:port`` behaving like Qrvey's dataset API; ``base_url`` ends in ``/devapi/v4``.
 
     ``api_keys``: the keys accepted in ``x-api-key``. State is in memory; every method is thread-safe."""
@@ -93,20 +92,9 @@ class QrveyEmulator:
         self._stopping.set()
         self._http.stop()
 
-    def __enter__(self) -> QrveyEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
-        if not self._http.running:
-            raise RuntimeError("the emulator is not running; call start() first")
-        return f"http://{self.host}:{self.port}{API_PREFIX}"
+        return self._running_url(API_PREFIX)
 
     @property
     def root_url(self) -> str:

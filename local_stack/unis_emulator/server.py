@@ -28,12 +28,11 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from local_stack.gateway_emulator.faults import FaultDecision, FaultPlan
-from local_stack.http_server import EmulatorHandler, ServerThread
+from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
 from .store import Conflict, MetadataStore
 from .validation import MetadataSchema
@@ -90,7 +89,7 @@ class _Handler(EmulatorHandler["UnisEmulator"]):
             self.close_connection = True
 
 
-class UnisEmulator:
+class UnisEmulator(ServedEmulator):
     """``with UnisEmulator() as unis: unis.base_url`` (``http://127.0.0.1:<port>``; the collection is
     ``base_url + "/metadata"``). ``schema`` is the version the server validates with ("2015" or "2012")."""
 
@@ -116,18 +115,9 @@ class UnisEmulator:
         self._stopping.set()
         self._http.stop()
 
-    def __enter__(self) -> UnisEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
-        if not self._http.running:
-            raise RuntimeError("the emulator is not running; call start() first")
-        return f"http://{self.host}:{self.port}"
+        return self._running_url()
 
     # -- Python API for tests and the local stack ----------------------------------------------------------
     def records(self, include_deleted: bool = True) -> list[dict[str, Any]]:
