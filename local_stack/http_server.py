@@ -106,13 +106,18 @@ class EmulatorHandler(BaseHTTPRequestHandler, Generic[E]):
 
 
 class ServerThread(Generic[E]):
-    """Serves one emulator on a daemon thread: ``start()`` binds and returns the port, ``stop()`` shuts down."""
+    """Serves one emulator on a daemon thread: ``start()`` binds and returns the port, ``stop()`` shuts down.
+
+    ``stopping`` is set from the start of ``stop()`` until the next ``start()``: requests still running (a kept-alive
+    connection, a fault's sleep) wait on it to end early.
+    """
 
     def __init__(self, handler: type[EmulatorHandler[E]], name: str) -> None:
         self._handler = handler
         self._name = name
         self._server: EmulatorServer[E] | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -122,6 +127,7 @@ class ServerThread(Generic[E]):
         """Bind ``host:port`` (0: any free port) and serve ``emulator``; returns the bound port."""
         if self._server is not None:
             raise RuntimeError(f"{self._name} is already serving; call stop() first")
+        self.stopping.clear()
         server = EmulatorServer((host, port), self._handler, emulator)
         self._server = server
         self._thread = threading.Thread(
@@ -131,7 +137,8 @@ class ServerThread(Generic[E]):
         return int(server.server_address[1])
 
     def stop(self) -> None:
-        """Stop accepting, close the socket and wait (up to 5 s) for the serving thread; idempotent."""
+        """Set ``stopping``, stop accepting, close the socket, wait (up to 5 s) for the serving thread; idempotent."""
+        self.stopping.set()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()

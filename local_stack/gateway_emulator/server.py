@@ -181,7 +181,7 @@ class _Handler(EmulatorHandler["GatewayEmulator"]):
 
     def dispatch(self) -> None:
         emulator = self.emulator
-        if emulator._stopping.is_set():  # a kept-alive connection outliving stop()
+        if emulator._http.stopping.is_set():  # a kept-alive connection outliving stop()
             self.close_connection = True
             return
         emulator._enter()
@@ -246,7 +246,6 @@ class GatewayEmulator(ServedEmulator):
         self._target_factory = target_factory or default_target_factory(self.validator)
         self._store: DatasetStore | None = None
         self._http = ServerThread(_Handler, "gateway-emulator")
-        self._stopping = threading.Event()
         self._log_lock = threading.Lock()
         self._log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._seq = 0
@@ -259,13 +258,11 @@ class GatewayEmulator(ServedEmulator):
             return self.base_url
         if self._store is None:
             self._store = DatasetStore(self.db_path)
-        self._stopping.clear()
         self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
         """Stop serving, wake requests held by latency/timeout faults, and close the database."""
-        self._stopping.set()
         self._http.stop()
         with self._inflight_cond:
             self._inflight_cond.wait_for(lambda: self._inflight == 0, timeout=5)
@@ -348,7 +345,7 @@ class GatewayEmulator(ServedEmulator):
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self._http.stopping.wait(seconds)
 
     def _next_seq(self) -> int:
         with self._log_lock:

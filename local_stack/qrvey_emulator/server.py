@@ -79,17 +79,14 @@ class QrveyEmulator(ServedEmulator):
         self._loads = _LoadPlan()
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._http = ServerThread(_Handler, "qrvey-emulator")
-        self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
         if not self._http.running:
-            self._stopping.clear()
             self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
-        self._stopping.set()
         self._http.stop()
 
     @property
@@ -163,7 +160,7 @@ class QrveyEmulator(ServedEmulator):
 
     def _api(self, method: str, path: str, headers: Mapping[str, str], body: bytes, client_ip: str) -> _Reply | None:
         if self.faults.latency_ms:
-            self._stopping.wait(self.faults.latency_ms / 1000)
+            self._http.stopping.wait(self.faults.latency_ms / 1000)
         decision = self.faults.next_decision()
         if decision.kind != "ok":
             return self._fault(decision)
@@ -192,7 +189,7 @@ class QrveyEmulator(ServedEmulator):
             reply = _error(429, "Too Many Requests")
             reply.headers["Retry-After"] = "1"
         elif decision.kind == "timeout":
-            self._stopping.wait(self.faults.timeout_after)
+            self._http.stopping.wait(self.faults.timeout_after)
             reply = _error(504, "Endpoint request timed out")
         else:
             reply = _error(decision.status, "Internal server error" if decision.status >= 500 else "Request refused")

@@ -101,18 +101,15 @@ class UnisEmulator(ServedEmulator):
         self._late = 0
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
-        self._stopping = threading.Event()
         self._http = ServerThread(_Handler, "unis-emulator")
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
         if not self._http.running:
-            self._stopping.clear()
             self.port = self._http.start(self, self.host, self.port)
         return self.base_url
 
     def stop(self) -> None:
-        self._stopping.set()
         self._http.stop()
 
     @property
@@ -151,7 +148,7 @@ class UnisEmulator(ServedEmulator):
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self._http.stopping.wait(seconds)
 
     # -- requests --------------------------------------------------------------------------------------------
     def handle(self, method: str, raw: str, headers: Mapping[str, str], body: bytes, client: str) -> _Reply | None:
