@@ -171,6 +171,11 @@ class ServedEmulator:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
+    def _serve(self) -> None:
+        """Start serving on ``host:port`` unless already serving; ``port`` becomes the bound port (for port 0)."""
+        if not self._http.running:
+            self.port = self._http.start(self, self.host, self.port)
+
     def _running_url(self, path: str = "") -> str:
         """``http://host:port`` + ``path``; raises ``RuntimeError`` when the emulator is not serving."""
         if not self._http.running:

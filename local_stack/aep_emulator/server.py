@@ -123,8 +123,7 @@ class AepEmulator(ServedEmulator):
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> AepEmulator:
-        if not self._http.running:
-            self.port = self._http.start(self, self.host, self.port)
+        self._serve()
         return self
 
     def stop(self) -> None:

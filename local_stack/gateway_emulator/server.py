@@ -258,7 +258,7 @@ class GatewayEmulator(ServedEmulator):
             return self.base_url
         if self._store is None:
             self._store = DatasetStore(self.db_path)
-        self.port = self._http.start(self, self.host, self.port)
+        self._serve()
         return self.base_url
 
     def stop(self) -> None:

@@ -82,8 +82,7 @@ class QrveyEmulator(ServedEmulator):
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
-        if not self._http.running:
-            self.port = self._http.start(self, self.host, self.port)
+        self._serve()
         return self.base_url
 
     def stop(self) -> None:

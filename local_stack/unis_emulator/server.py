@@ -105,8 +105,7 @@ class UnisEmulator(ServedEmulator):
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> str:
-        if not self._http.running:
-            self.port = self._http.start(self, self.host, self.port)
+        self._serve()
         return self.base_url
 
     def stop(self) -> None:
