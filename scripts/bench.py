@@ -446,13 +446,11 @@ imported = time.perf_counter()
 from hdr_ingest.entry.runtime import get_runtime
 runtime = get_runtime()
 built = time.perf_counter()
-from hdr_ingest.destinations.hdruk.judge import judge_for
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+from hdr_ingest.core.document import canonical_json
 document = json.loads({document!r})
-settings = runtime.settings
-pack = SchemaPack.load(settings.schema_pack_dir)
-report = judge_for(pack).judge(document, settings.target_schema, settings.validation_mode).report  # as _publish
-assert report.valid, report.summary
+hdruk = next(route.destination for route in runtime.pipeline.routes if route.destination.kind == "hdruk")
+verdict = hdruk.judge(document, canonical_json(document))  # as the pipeline judges (the pack loads here)
+assert verdict.valid, verdict.summary
 done = time.perf_counter()
 ready = time.time()
 pipeline = runtime.pipeline
@@ -561,20 +559,19 @@ def rss_mb():
             return int(line.split()[1]) / 1024
 import app
 from hdr_ingest.core.document import parse_export
-from hdr_ingest.destinations.hdruk.judge import judge_for
 from hdr_ingest.core.document import canonical_json
 from hdr_ingest.entry.runtime import get_runtime
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
-settings = get_runtime().settings
-judge = judge_for(SchemaPack.load(settings.schema_pack_dir))
-judge.judge(json.loads(open(sys.argv[2], "rb").read()), settings.target_schema, settings.validation_mode)
+runtime = get_runtime()
+hdruk = next(route.destination for route in runtime.pipeline.routes if route.destination.kind == "hdruk")
+small = json.loads(open(sys.argv[2], "rb").read())
+hdruk.judge(small, canonical_json(small))
 loaded = rss_mb()
 data = open(sys.argv[1], "rb").read()                        # the S3 object body
 document = parse_export(data)                                 # decode + parse
 canonical = canonical_json(document)
 digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()  # canonical fingerprint (ledger)
-report = judge.judge(document, settings.target_schema, settings.validation_mode, text=canonical).report  # as _publish
-assert report.valid, report.summary
+verdict = hdruk.judge(document, canonical)  # as the pipeline judges
+assert verdict.valid, verdict.summary
 del canonical
 body = {"metadata": {"metadata": document}, "datasetid": "hgi-bench", "status": "ACTIVE"}
 payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")  # Gateway request
