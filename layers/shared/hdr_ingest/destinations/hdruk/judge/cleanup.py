@@ -166,11 +166,14 @@ def cleaned(
     :func:`html_entities_note`), computed where the probe flags a value; None when the probe cannot answer.
     ``text``, the document's compact JSON, makes the probe much cheaper (see the module's description), and a
     document it shows clean costs no probe at all."""
-    values, objects = candidates(text) if text is not None else (None, True)
-    if text is not None and values == [] and not objects:
-        return document, []
-    if text is not None and len(text) < _SMALL:
-        values = None
+    if text is not None and len(text) < _SMALL:  # the other probe, built once, costs less than listing candidates
+        if _CANDIDATE.search(text.encode("utf-8", "surrogatepass")) is None:
+            return document, []
+        values, objects = None, True
+    else:
+        values, objects = candidates(text) if text is not None else (None, True)
+        if text is not None and values == [] and not objects:
+            return document, []
     found = flagged(document, engine, objects=objects, values=values)
     if found is None:
         return None
