@@ -28,6 +28,7 @@ Gateway. :func:`explain` turns a :class:`Judgement` into lines for a person.
 Modules, one job each: :mod:`.records` (what the judge reports), :mod:`.preprocess` (the Gateway's request
 pre-processing), :mod:`.javascript` and :mod:`.js_regex` (JavaScript semantics as Ajv sees them),
 :mod:`.formats` (ajv-formats), :mod:`.ajv` (the Ajv emulation), :mod:`.fast` (the fast verdict),
+:mod:`.cleanup` (the pre-processing applied only where it changes something, for the fast verdict),
 :mod:`.explanations` (messages for custodians and :func:`explain`) and :mod:`.judge` (:class:`GatewayJudge`).
 """
 

@@ -28,13 +28,16 @@ from .js_regex import CATASTROPHIC, js_to_re2
 from .records import MISSING
 
 # The emulation (:mod:`.ajv`) walks the document in Python: seconds for a 10 MB document. Most documents need none
-# of it. When the Gateway's pre-processing changes nothing (:func:`is_clean`), no value can hang TRASER, and
-# jsonschema-rs finds the document valid against a *stricter twin* of the schema, TRASER accepts it too; the
-# verdict then costs a few jsonschema-rs passes. The twin keeps every keyword and adds: each ``pattern`` in its
-# JavaScript meaning (as ``js_regex`` reads it) beside its meaning for jsonschema, each ``format`` as the
-# regular expressions of both ajv-formats and jsonschema (never more lenient than either), and every property
-# whose schema ``default`` Ajv would insert and then reject (CRUK 1.0.0's ``leadResearcher``) as required. So
-# a twin-valid document is valid as sent and as TRASER judges it. Ajv's leniency (coercion, defaults) can only
+# of it. The fast verdict judges what the Gateway hands on to TRASER: the document itself when its
+# pre-processing changes nothing (:func:`is_clean`), else the document with just the values it changes cleaned
+# up (:mod:`.cleanup`; the document as sent must then be valid too, else the emulation explains the
+# difference). When no value can hang TRASER and jsonschema-rs finds that document valid against a *stricter
+# twin* of the schema, TRASER accepts it too; the verdict then costs a few jsonschema-rs passes. The twin keeps
+# every keyword and adds: each ``pattern`` in its JavaScript meaning (as ``js_regex`` reads it) beside its
+# meaning for jsonschema, each ``format`` as the regular expressions of both ajv-formats and jsonschema (never
+# more lenient than either), and every property whose schema ``default`` Ajv would insert and then reject
+# (CRUK 1.0.0's ``leadResearcher``) as required. So a twin-valid document is valid as sent and as TRASER
+# judges it. Ajv's leniency (coercion, defaults) can only
 # accept more, never less, for the keywords the pack uses; schemas with keywords where that does not hold
 # (oneOf, not, if, uniqueItems, dependencies, ...) get no twin. Schemas earlier in detection order are passed
 # over only with a *robust* Ajv failure (a required property without a default, an additional property, a
@@ -50,7 +53,7 @@ _NOT_CLEAN_LITERALS = (
     "&", "'", "<", ">", '\\"', '""', '" ', ' "', '"\\', '\\b"', '\\f"', '\\n"', '\\r"', '\\t"', "\\u00", "{}",
     '{"0":',
 )  # fmt: skip
-_NOT_CLEAN = re2.compile("|".join(re.escape(literal) for literal in _NOT_CLEAN_LITERALS))
+_NOT_CLEAN = re2.compile("|".join(re.escape(literal) for literal in _NOT_CLEAN_LITERALS).encode("ascii"))
 HDRUK_300 = SchemaRef("HDRUK", "3.0.0")
 _TWIN_BLOCKERS = frozenset(
     {"oneOf", "not", "if", "then", "else", "uniqueItems", "dependencies", "dependentSchemas",
@@ -78,7 +81,8 @@ class _NoTwin(Exception):
 def is_clean(text: str) -> bool:
     """Whether the Gateway's pre-processing leaves the document whose compact JSON is ``text`` unchanged.
     Non-ASCII text is never clean (``htmlentities`` encodes from U+00A0 on)."""
-    return text.isascii() and _NOT_CLEAN.search(text) is None
+    # On bytes: re2 searches str by its UTF-8 and then counts characters up to the match (milliseconds per MB).
+    return text.isascii() and _NOT_CLEAN.search(text.encode("ascii")) is None
 
 
 class Twin:

@@ -19,8 +19,9 @@ from hdr_ingest.destinations.hdruk.schema_pack import (
 )
 
 from .ajv import AjvRun, SchemaDoc, flat_ajv
-from .explanations import PathIndex, change_note, count, excerpts, flatten, gateway_first, lookup, same_json
-from .fast import HDRUK_300, Twin, is_clean
+from .cleanup import cleaned, html_entities_note
+from .explanations import PathIndex, change_note, count, flatten, gateway_first, lookup, same_json
+from .fast import HDRUK_300, Twin
 from .javascript import json_copy
 from .preprocess import gateway_preprocess
 from .records import (
@@ -186,15 +187,19 @@ class GatewayJudge:
                 text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
             except (TypeError, ValueError):
                 return None
-        if not is_clean(text):
+        # What the Gateway hands on to TRASER (``seen``: the document itself unless its clean-up changes a value).
+        engine = _rust_engine()
+        found = cleaned(document, engine, html_entities=self.route is Route.INTEGRATIONS, text=text) if engine else None
+        if found is None:
             return None
+        seen, changes = found
         checked: set[int] = set()
 
         def hazardous(twin: Twin) -> bool:  # each schema's catastrophic patterns looked at once
             if not twin.hazards or id(twin) in checked:
                 return False
             checked.add(id(twin))
-            return twin.hazardous(document)
+            return twin.hazardous(seen)
 
         if target is None and self._hdruk300 is not None:  # as _detection_hang: detection tries its pattern
             hdruk300 = self._twin(self._hdruk300)
@@ -204,7 +209,7 @@ class GatewayJudge:
             as_sent = self.pack.validate(document, target)
             ref = as_sent.schema
             twin = self._twin(ref) if as_sent.valid and ref is not None else None
-            if twin is None or hazardous(twin) or not twin.valid(document):
+            if twin is None or hazardous(twin) or not twin.valid(seen):
                 return None
             gateway = ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it")
             report = as_sent
@@ -214,19 +219,27 @@ class GatewayJudge:
                 twin = self._twin(matched)
                 if twin is None or hazardous(twin):
                     return None
-                if target is not None or not twin.fails_robustly(document):
+                if target is not None or not twin.fails_robustly(seen):
                     break
             else:
                 return None
-            if not twin.valid(document):
+            if not twin.valid(seen):
                 return None
             how = " (first match, as the Gateway detects)" if target is None else ""
             gateway = ValidationReport(True, matched, (), f"valid {matched} as the Gateway will judge it{how}")
-            as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter than the pack
+            if seen is document:
+                as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter
+            else:
+                as_sent = self.pack.validate(document, matched)
+                if not as_sent.valid:  # the Gateway's clean-up mends it: the emulation explains how
+                    return None
             report = gateway
         notes: tuple[QuirkNote, ...] = ()
+        encoded = [change for change in changes if change.quirk is Quirk.HTML_ENTITIES]
+        if encoded:
+            notes = (html_entities_note(encoded, document),)
         if report.schema in NO_TRANSLATION_PATH:
-            notes = (QuirkNote(Quirk.NO_TRANSLATION, "", f"{report.schema}: {QUIRKS[Quirk.NO_TRANSLATION]}"),)
+            notes += (QuirkNote(Quirk.NO_TRANSLATION, "", f"{report.schema}: {QUIRKS[Quirk.NO_TRANSLATION]}"),)
         warnings = self._warnings(mode, report, as_sent, gateway, notes)
         return Judgement(mode, report, gateway, as_sent, report.schema, warnings, notes, False)
 
@@ -329,16 +342,7 @@ class GatewayJudge:
                     notes.append(QuirkNote(Quirk.AJV_VALIDATOR, error_path, text, True, "its validator accepts it"))
         encoded = [c for c in pre_changes if c.quirk is Quirk.HTML_ENTITIES and c.where not in explained]
         if encoded:
-            sample = min(encoded, key=lambda c: len(str(c.before)))
-            before, after = excerpts(str(sample.before), str(sample.after))
-            notes.append(
-                QuirkNote(
-                    Quirk.HTML_ENTITIES,
-                    sample.where,
-                    f"the Gateway will store {count(len(encoded), 'text value')} HTML-encoded, e.g. "
-                    f"{before} as {after} (this does not affect validation).",
-                )
-            )
+            notes.append(html_entities_note(encoded))
         if verdict is not None and verdict.hang:
             brief = f"about {verdict.hang_seconds:.0f} s of backtracking; the Gateway gives up after 30 s"
             notes.append(QuirkNote(Quirk.REGEX_HANG, verdict.hang_path or "", QUIRKS[Quirk.REGEX_HANG], True, brief))
