@@ -25,7 +25,7 @@ from hdr_ingest.adapters.aws.clients import AwsClients
 from hdr_ingest.core.dead_letter import DLQ_MESSAGE_KIND, envelope, replayed_event
 from hdr_ingest.core.outcome import Outcome
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.entry.events import UnsupportedEvent, announced, objects_in_message
+from hdr_ingest.entry.events import UnsupportedEvent, announced, is_s3_test_event, objects_in_message
 from hdr_ingest.entry.observe import add_metric, logger, metrics, tracer
 from hdr_ingest.entry.settings import Settings
 from hdr_ingest.usecases.context import Budget, Delivery
@@ -151,7 +151,7 @@ class Runtime:
     ) -> list[tuple[SourceObject, Outcome]]:
         """Process every object an event announces; the first error is raised after all were tried."""
         pairs = announced(event)
-        if not pairs and event.get("Event") == "s3:TestEvent":
+        if not pairs and is_s3_test_event(event):
             logger.info("skipping s3:TestEvent (sent by S3 when notifications are configured)")
         done: list[tuple[SourceObject, Outcome]] = []
         first_error: Exception | None = None
