@@ -25,6 +25,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
 from hdr_ingest_cli.render import console, print_table, shorten, styled
+from local_stack.gateway_emulator.traser_node import TraserUnavailable
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Starting moto, " + ("" if real_gateway else "the Gateway emulator, ") + "and the ingest function …")
     try:
         stack.start()
-    except SchemaPackError as exc:
+    except (SchemaPackError, TraserUnavailable) as exc:  # TraserUnavailable: no Node or npm packages
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if stack.cleared_datasets:

@@ -13,7 +13,6 @@ SIGINT/SIGTERM.  ``--port 0`` picks a free port.
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
 import threading
@@ -21,9 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from .server import App, GatewayEmulator
-from .validation import Validator
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+from .traser_node import NodeTraser, TraserUnavailable
 
 
 def _parse_app(text: str) -> App:
@@ -39,16 +36,10 @@ def _parse_app(text: str) -> App:
     return App(app_id=parts[0], client_id=parts[1], team_id=team)
 
 
-def load_schema_pack(directory: Path) -> Validator:
-    """``SchemaPack.load(directory)`` (``hdr_ingest.destinations.hdruk.schema_pack``); adds ``layers/shared`` to
-    the path if needed."""
-    try:
-        module = importlib.import_module("hdr_ingest.destinations.hdruk.schema_pack")
-    except ImportError:
-        sys.path.insert(0, str(_REPO_ROOT / "layers" / "shared"))
-        module = importlib.import_module("hdr_ingest.destinations.hdruk.schema_pack")
-    pack: Validator = module.SchemaPack.load(directory)
-    return pack
+def load_schema_pack(directory: Path) -> NodeTraser:
+    """TRASER's validator (Ajv through Node) over the pack in ``directory`` (``available.json`` and
+    ``<name>/<version>/schema.json``); started with the emulator."""
+    return NodeTraser(directory)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--schemata",
         type=Path,
         default=None,
-        help="schema directory with available.json (default: accept any JSON object)",
+        help="schema directory with available.json, judged by TRASER's Ajv through Node (default: accept any object)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
@@ -116,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(emulator.start(), flush=True)
+    try:
+        url = emulator.start()
+    except TraserUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(url, flush=True)
     try:
         while not done.wait(0.5):
             pass

@@ -224,7 +224,7 @@ class GatewayEmulator(ServedEmulator):
     def __init__(  # noqa: PLR0913 - the emulator's knobs, each with a default
         self,
         apps: Sequence[App],
-        validator: Validator | None = None,
+        validator: Validator | Path | None = None,
         db_path: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -235,7 +235,8 @@ class GatewayEmulator(ServedEmulator):
     ) -> None:
         self._apps_lock = threading.Lock()
         self._apps: dict[str, App] = {app.app_id: app for app in apps}
-        # A SchemaPack judges the way TRASER does (hdr_ingest.destinations.hdruk.judge); other validators as given.
+        # A schema pack (its directory) is judged by TRASER's own validator, Ajv through Node (.traser_node);
+        # other validators (tests' fakes) as given.
         self.validator = as_traser(validator)
         self.db_path = db_path
         self.host = host
@@ -256,6 +257,7 @@ class GatewayEmulator(ServedEmulator):
     def start(self) -> str:
         if self._http.running:
             return self.base_url
+        _lifecycle(self.validator, "start")  # TraserUnavailable (one line naming `make setup`) without Node
         if self._store is None:
             self._store = DatasetStore(self.db_path)
         self._serve()
@@ -269,6 +271,7 @@ class GatewayEmulator(ServedEmulator):
         if self._store is not None:
             self._store.close()
             self._store = None
+        _lifecycle(self.validator, "stop")
 
     @property
     def base_url(self) -> str:
@@ -1000,3 +1003,10 @@ def _window(page: int, last_page: int, on_each_side: int = 3) -> list[int | None
     if page > last_page - window:
         return [1, 2, None, *range(last_page - (window + (on_each_side - 1)), last_page + 1)]
     return [1, 2, None, *range(page - on_each_side, page + on_each_side + 1), None, last_page - 1, last_page]
+
+
+def _lifecycle(validator: object, step: str) -> None:
+    """Start or stop a validator that has a process of its own (:class:`.traser_node.NodeTraser`)."""
+    method = getattr(validator, step, None)
+    if callable(method):
+        method()

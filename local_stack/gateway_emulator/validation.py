@@ -5,13 +5,14 @@ The validator is anything with ``validate(document, target) -> report`` where th
 ``target`` is ``None`` (TRASER's "first schema in available.json order that matches") or an object with
 ``name`` and ``version``; see :func:`default_target_factory` for how the emulator builds it.
 
-A ``hdr_ingest.destinations.hdruk.schema_pack.SchemaPack`` is judged the way TRASER judges (:func:`as_traser` wraps it
-in :class:`.traser.TraserEmulation`, with the rules the function's pre-flight validation uses): Ajv's defaults and
-type coercion, its first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL pattern that hangs
-the real TRASER (the Gateway then answers 500). Such reports also carry ``ajv_errors``,
-``document`` and ``hang``; ``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``, ``keyword``,
-``params``, ``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a missing or extra property)
-and the offending value appended to ``message`` as ``(got ...)``."""
+A schema pack directory (a :class:`~pathlib.Path` holding ``available.json``, or any object with such a
+``directory``, e.g. the function's ``SchemaPack``) is judged the way TRASER judges: :func:`as_traser` hands it to
+:class:`.traser_node.NodeTraser`, Ajv 8 with TRASER's options through Node (Ajv's defaults and type coercion, its
+first error, the document as Ajv leaves it, and the HDRUK 3.0.0 revision-URL pattern that hangs the real TRASER:
+the Gateway then answers 500). Such reports also carry ``ajv_errors``, ``document`` and ``hang``;
+``validationErrors`` are then Ajv's errors (``instancePath``, ``schemaPath``, ``keyword``, ``params``,
+``message``) plus two emulator conveniences: ``path`` (``$.a.b``, including a missing or extra property) and
+the offending value appended to ``message`` as ``(got ...)``."""
 
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
-
-if TYPE_CHECKING:
-    from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "ErrorLike",
@@ -58,14 +57,14 @@ class ReportLike(Protocol):
 
 @runtime_checkable
 class Validator(Protocol):
-    """What the emulator needs from a schema validator (``SchemaPack`` satisfies it)."""
+    """What the emulator needs from a schema validator (:class:`.traser_node.NodeTraser` satisfies it)."""
 
     def validate(self, document: Any, target: Any = None) -> ReportLike: ...
 
 
 @dataclass(frozen=True)
 class SchemaTarget:
-    """Fallback target object (same shape as ``hdr_ingest.destinations.hdruk.schema_pack.SchemaRef``)."""
+    """A schema of the pack, by name and version (what ``input_schema``/``input_version`` name)."""
 
     name: str
     version: str
@@ -77,23 +76,25 @@ class SchemaTarget:
 TargetFactory = Callable[[str, str], object]
 
 
-def as_traser(validator: Validator | None) -> Validator | None:
-    """A ``SchemaPack`` wrapped so that it judges like TRASER; any other validator unchanged."""
-    kind = type(validator)
-    if kind.__name__ == "SchemaPack" and kind.__module__ == "hdr_ingest.destinations.hdruk.schema_pack":
-        from .traser import TraserEmulation
+def as_traser(validator: object) -> Validator | None:
+    """A schema pack judged by TRASER's own validator; any other validator unchanged.
 
-        wrapped: Validator = TraserEmulation(cast("SchemaPack", validator))
-        return wrapped
-    return validator
+    ``validator`` may be a pack directory, or an object whose ``directory`` is one (the function's
+    ``SchemaPack``: only its directory is used, never its code), or a ready validator (tests' fakes).
+    """
+    directory = validator if isinstance(validator, Path) else getattr(validator, "directory", None)
+    if isinstance(directory, Path) and (directory / "available.json").is_file():
+        from .traser_node import NodeTraser
+
+        return NodeTraser(directory)
+    if validator is None or isinstance(validator, Validator):
+        return validator
+    raise TypeError(f"not a validator nor a schema pack directory: {validator!r}")
 
 
 def default_target_factory(validator: object) -> TargetFactory:
-    """Targets of the validator's own ``SchemaRef`` type if its module defines one, else ``SchemaTarget``.
-
-    ``SchemaPack`` lives in ``hdr_ingest.destinations.hdruk.schema_pack`` next to ``SchemaRef``, so the real pack
-    receives real ``SchemaRef`` objects; fakes in tests receive :class:`SchemaTarget`.
-    """
+    """Targets of the validator's own ``SchemaRef`` type if its module defines one, else ``SchemaTarget``
+    (what :class:`.traser_node.NodeTraser` takes)."""
     module = sys.modules.get(type(validator).__module__)
     ref_type = getattr(module, "SchemaRef", None) if module is not None else None
     if isinstance(ref_type, type):
@@ -139,7 +140,7 @@ def _failure(traser_body: dict[str, Any], status: int = 400) -> TraserOutcome:
 
 
 def _supports(validator: object, target: object) -> bool:
-    """``target in validator`` when the validator can answer that (``SchemaPack`` can), else assume yes."""
+    """``target in validator`` when the validator can answer that (``NodeTraser`` can), else assume yes."""
     contains = getattr(validator, "__contains__", None)
     if not callable(contains):
         return True

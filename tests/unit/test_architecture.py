@@ -75,3 +75,51 @@ def test_the_package_has_only_the_architecture_s_folders() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert folders == set(MAY_IMPORT)
     assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py"]
+
+
+def _names_destinations(path: Path) -> list[str]:
+    """Imports of ``hdr_ingest.destinations`` (``from hdr_ingest import destinations`` included; relative ones
+    cannot reach it from ``local_stack``), and dotted module names in strings, as ``importlib.import_module``
+    would take them."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = [
+        name
+        for name in imports_of(path)
+        if name == "hdr_ingest.destinations" or name.startswith("hdr_ingest.destinations.")
+    ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "hdr_ingest.destinations" in node.value:
+            if not (node.value.strip().count("\n") or " " in node.value.strip()):  # a docstring may name it
+                found.append(node.value)
+    return found
+
+
+def test_no_emulator_uses_the_function_s_destinations() -> None:
+    """An emulator is a model of the real service, not of our client: if it judged with the function's code,
+    an end-to-end run could not catch a regression there (issue 23, item 6)."""
+    emulators = sorted(p for p in (ROOT / "local_stack").glob("*_emulator") if p.is_dir())
+    assert {p.name for p in emulators} >= {"gateway_emulator", "unis_emulator", "qrvey_emulator", "aep_emulator"}
+    offenders = [
+        f"{path.relative_to(ROOT)} uses {name}"
+        for folder in emulators
+        for path in sorted(folder.rglob("*.py"))
+        for name in _names_destinations(path)
+    ]
+    assert offenders == []
+
+
+def test_the_emulator_guard_sees_imports_and_module_names(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        '"""Docs may mention hdr_ingest.destinations.hdruk in prose."""\n'
+        "import importlib\n"
+        "def f():\n"
+        "    from hdr_ingest.destinations.hdruk import judge\n"
+        "from hdr_ingest import destinations\n"
+        'importlib.import_module("hdr_ingest.destinations.hdruk.judge")\n'
+    )
+    assert sorted(_names_destinations(module)) == [
+        "hdr_ingest.destinations",
+        "hdr_ingest.destinations.hdruk",
+        "hdr_ingest.destinations.hdruk.judge",
+    ]
