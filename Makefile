@@ -14,6 +14,8 @@ export HDRUK_SCHEMATA_DIR
 # UNIS's JSON Schemas (periscope-ps/unis), copied from this mirror when present, else downloaded (sha256-checked).
 UNIS_SCHEMAS_DIR ?= $(wildcard $(CURDIR)/../shared/destinations/unis)
 export UNIS_SCHEMAS_DIR
+# The Gateway emulator judges with TRASER's own validator (Ajv + ajv-formats, pinned in package-lock.json) through Node.
+TRASER_NODE := local_stack/gateway_emulator/traser_node
 
 .PHONY: help setup schemas test test-unit test-integration test-e2e test-infra lint run build clean lock bench
 .PHONY: scan
@@ -22,7 +24,12 @@ export UNIS_SCHEMAS_DIR
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## create .venv with the pinned dependencies
+setup: $(VENV)/.installed $(TRASER_NODE)/node_modules/.installed ## .venv with the pinned dependencies; the emulator's npm packages
+
+$(TRASER_NODE)/node_modules/.installed: $(TRASER_NODE)/package.json $(TRASER_NODE)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js >= 18 and npm are needed: the Gateway emulator runs TRASER's Ajv"; exit 1; }
+	cd $(TRASER_NODE) && npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,8 +95,9 @@ lock: ## re-pin requirements/lock.txt from requirements/dev.txt in a scratch ven
 	/tmp/hgi-lock/bin/pip install --quiet -r requirements/dev.txt
 	/tmp/hgi-lock/bin/pip freeze > requirements/lock.txt
 
-clean: ## remove the venvs, the schema packs, .aws-sam and the tool caches
+clean: ## remove the venvs, the emulator's npm packages, the schema packs, .aws-sam and the tool caches
 	rm -rf $(VENV) .aws-sam layers/shared/hdr_ingest/destinations/hdruk/schemata layers/shared/hdr_ingest/destinations/unis/schemas
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
 	rm -rf $(SCAN_VENV)
 	rm -rf $(AUDIT_VENV)
+	rm -rf $(TRASER_NODE)/node_modules

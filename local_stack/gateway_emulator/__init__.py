@@ -9,8 +9,10 @@ Behaviour follows ``shared/notes/hdruk-gateway.md`` (a), (b), (c) and (f):
   ``legacy_headers=True``), the same 401/400 statuses and messages, ``{"code":..,"message":..}`` error bodies.
 * ``Deprecation: true`` / ``Sunset: Thurs, 22 Jan 2026 23:59:59 GMT`` on integrations responses (not on
   throttled ones: Laravel's throttle middleware runs before the route's ``sunset`` middleware).
-* Pre-processing (trim, ``""`` -> null, ``htmlentities(ENT_QUOTES)`` on POST/PUT), then validation through an
-  injected validator the way TRASER picks schemas, with the Gateway's 400 "unknown format" body on rejection.
+* Pre-processing (trim, ``""`` -> null, ``htmlentities(ENT_QUOTES)`` on POST/PUT; :mod:`.sanitize`), then
+  TRASER's verdict from TRASER's own validator, Ajv 8 + ajv-formats with TRASER's options in a Node worker
+  (:mod:`.traser_node`; a test may inject another validator), with the Gateway's 400 "unknown format" body on
+  rejection. The emulator shares no code with the function's judge (``hdr_ingest.destinations``).
 * PUT overwrites the latest version in place and bumps ``version``; DELETE archives (soft delete).
 * Fault injection (:class:`FaultPlan`) and admin endpoints under ``/_emulator/`` (faults, reset, requests,
   datasets, apps, health).
