@@ -79,7 +79,10 @@ function validate(name, version, document, deadlineMs) {
     if (outcome.hang) {
         return { valid: false, errors: null, document, hang: true };
     }
-    return { valid: outcome.value === true, errors: validator.errors || null, document, hang: false };
+    if (outcome.value === true) {
+        return { valid: true, errors: null, document: null, hang: false }; // only a rejection shows the document
+    }
+    return { valid: false, errors: validator.errors || null, document, hang: false };
 }
 
 function find(refs, document, deadlineMs) {
