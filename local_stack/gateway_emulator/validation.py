@@ -200,6 +200,11 @@ def run_traser(
 ) -> TraserOutcome:
     """Validate like TRASER's ``/translate`` input step and shape a failure like the Gateway does.
 
+    Sources (shared/notes/hdruk-gateway.md §(a), §(c)): HDRUK/traser d84e60a ``src/routes/translate.js`` (the
+    input checks and messages), ``src/routes/utils/translate.js`` (``findModelAndVersion``); HDRUK/gateway-api
+    57e1406 ``MetadataManagementController.php`` (only 200 counts; "Translation Service error" when TRASER fails
+    or the 30 s HTTP default runs out) and ``IntegrationDatasetController`` store/update (the 400 body).
+
     * ``document`` must be a JSON object (TRASER requires ``body.metadata`` to be an object).
     * With both ``input_schema`` and ``input_version``: validate against that schema only; an unknown schema
       gives "Cannot support the input model"; a failure gives "Input metadata validation failed" with the
@@ -237,6 +242,12 @@ def run_traser(
                 "details": {"available_schemas": _available_schemas(validator)},
             }
         )
+    return _validation_failed(report, document)
+
+
+def _validation_failed(report: ReportLike, document: Any) -> TraserOutcome:
+    """TRASER's "Input metadata validation failed": Ajv's errors (else the first error) and the document as Ajv
+    left it (else as sent)."""
     ajv_errors = getattr(report, "ajv_errors", None)
     data = getattr(report, "document", None)
     if ajv_errors:
@@ -246,12 +257,8 @@ def run_traser(
             {"instancePath": _pointer(error.path), "path": error.path, "message": error.message}
             for error in list(report.errors)[:1]
         ]
-    return _failure(
-        {
-            "message": "Input metadata validation failed",
-            "details": {"validationErrors": errors, "data": document if data is None else data},
-        }
-    )
+    details = {"validationErrors": errors, "data": document if data is None else data}
+    return _failure({"message": "Input metadata validation failed", "details": details})
 
 
 def _with_conveniences(error: Mapping[str, Any], data: Any) -> dict[str, Any]:
