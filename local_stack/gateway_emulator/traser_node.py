@@ -14,6 +14,7 @@ Without Node (>= 18) or the pinned npm packages (``make setup`` runs ``npm ci``)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -129,15 +130,8 @@ class NodeTraser:
         """Stop the worker: close its stdin, then wait for it (kill it if it does not exit)."""
         with self._lock:
             process, self._process = self._process, None
-        if process is None:
-            return
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process is not None:
+            _end(process, kill=False)
 
     def _spawn(self) -> None:
         node = _node()
@@ -160,8 +154,7 @@ class NodeTraser:
     def _kill(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            process.kill()
-            process.wait(timeout=10)
+            _end(process, kill=True)
 
     # -- requests ------------------------------------------------------------------------------------------
     def _read(self, timeout: float) -> dict[str, Any]:
@@ -217,7 +210,22 @@ class NodeTraser:
 
 
 def _pump(stream: IO[bytes], lines: queue.Queue[bytes]) -> None:
-    """Hand each line the worker writes to ``lines``; an empty line marks its end."""
-    for line in iter(stream.readline, b""):
-        lines.put(line)
+    """Hand each line the worker writes to ``lines``; an empty line marks its end (the stream is then closed)."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            lines.put(line)
     lines.put(b"")
+
+
+def _end(process: subprocess.Popen[bytes], *, kill: bool) -> None:
+    """End the worker: close its stdin (it exits at the end of its input), or kill it; wait for it either way."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):  # a worker that died has left a broken pipe
+            process.stdin.close()
+    if kill:
+        process.kill()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

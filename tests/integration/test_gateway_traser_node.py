@@ -109,6 +109,15 @@ def test_a_hang_is_reported_and_the_worker_keeps_answering() -> None:
     assert after.valid and not after.hang
 
 
+def test_a_worker_that_died_is_replaced_by_the_next_request(traser: NodeTraser) -> None:
+    process = traser._process
+    assert process is not None
+    process.kill()
+    process.wait(timeout=60)
+    report = traser.validate(example("schemata/HDRUK/4.0.0/docs.example.json"), SchemaTarget("HDRUK", "4.0.0"))
+    assert report.valid and traser.running and traser._process is not process
+
+
 def test_ajv_coerces_and_fills_defaults_in_the_document_it_returns(traser: NodeTraser) -> None:
     report = traser.validate(_document("schemata/CRUK/1.0.0/example.json"), SchemaTarget("CRUK", "1.0.0"))
     # useDefaults inserts leadResearcher: null, coerceTypes makes it "", minLength 2 fails (notes §(h)).
