@@ -10,6 +10,7 @@ TRASER after 30 s and answers 500).
 
 Without Node (>= 18) or the pinned npm packages (``make setup`` runs ``npm ci``), :meth:`NodeTraser.start` raises
 :class:`TraserUnavailable` with one line saying so: the emulator never falls back to judging another way.
+``$GATEWAY_EMULATOR_NODE`` names another Node executable (default ``node`` on ``PATH``).
 """
 
 from __future__ import annotations
