@@ -58,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
     p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
     p.add_argument("--force", action="store_true", help="upload even where the local stack watches no prefix")
-    p.add_argument("--wait", action="store_true", help="follow the files to their final outcomes and list them")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the files (PENDING included) to their final outcomes and list them; exit 0 when every "
+        "record ended CREATED/UPDATED/UNCHANGED/ARCHIVED, 1 when any ended INVALID/REJECTED/FAILED, 3 when some "
+        "were not final at --timeout",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits at most (default 300)")
     p.add_argument("--table", help="the ledger table --wait reads (default: the local stack's)")
     add_aws_options(p)
@@ -101,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--env-file", type=Path, help="environment in `sam local invoke --env-vars` format")
     p.add_argument("--function", default="IngestFunction", help="logical id in the env file (IngestFunction)")
     p.add_argument("--timeout", type=float, default=60.0, help="the function's timeout in seconds (60)")
+    p.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to keep delivering the event again, as SQS would, while a record is PENDING or RETRYING "
+        "(default 300; exit 3 if still so)",
+    )
     p.add_argument("--state", type=Path, help="local stack state file (default: the running stack's)")
     p.add_argument("--region", help=argparse.SUPPRESS)
     p.add_argument(

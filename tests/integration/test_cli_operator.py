@@ -1,0 +1,101 @@
+"""Issue 24 (the operator's view): `drop --wait` and `invoke` follow PENDING to the end and exit 0/1/3, status
+reads at any width, and a user's mistake is one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hdr_ingest_cli.drop as drop
+from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+from hdr_ingest.core.ledger import LedgerEntry
+from hdr_ingest.core.outcome import ErrorDetail, Status
+from tests.integration.test_cli import FakeStack, fake_stack, moto_server, no_state, run
+
+__all__ = ["fake_stack", "moto_server", "no_state"]  # the fixtures these tests share with test_cli
+
+STAMP = "2026-01-01T00:00:0{}.000Z"
+
+
+def _entry(stack: FakeStack, key: str, status: Status, n: int = 0, **extra: Any) -> LedgerEntry:
+    return LedgerEntry(
+        source=f"s3://{stack.bucket}/{key}",
+        status=status,
+        reason=extra.pop("reason", status.value.title()),
+        bucket=stack.bucket,
+        key=key,
+        record_key="hgi-x",
+        updated_at=STAMP.format(n),
+        **extra,
+    )
+
+
+def _later(monkeypatch: pytest.MonkeyPatch, *steps: Any) -> None:
+    """Each pause of the wait runs the next step (the function finishing its work), then no more."""
+    todo = list(steps)
+
+    def pause(_seconds: float) -> None:
+        if todo:
+            todo.pop(0)()
+
+    monkeypatch.setattr(drop.time, "sleep", pause)
+
+
+def _file(tmp_path: Path, name: str = "x.json") -> Path:
+    path = tmp_path / name
+    path.write_text('{"id": 1}', encoding="utf-8")
+    return path
+
+
+def test_drop_wait_follows_pending_until_created_and_exits_0(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = DynamoDbLedger(fake_stack.table)
+    _later(
+        monkeypatch,
+        lambda: ledger.record(_entry(fake_stack, "incoming/x.json", Status.PENDING, 1)),
+        lambda: None,  # still PENDING on the next look: the wait must not stop there
+        lambda: ledger.record(_entry(fake_stack, "incoming/x.json", Status.CREATED, 2, record_id=7)),
+    )
+    code, out, _ = run(capsys, "drop", "--wait", "--timeout", "120", str(_file(tmp_path)))
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("incoming/x.json")]
+    assert "CREATED" in line and "PENDING" not in out
+
+
+def test_drop_wait_exits_1_when_a_catalogue_element_ends_invalid(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = DynamoDbLedger(fake_stack.table)
+    cat = "incoming/cat.json"
+
+    def file_done() -> None:
+        ledger.record(_entry(fake_stack, cat, Status.CREATED, 1, members=("a", "b")))
+        ledger.record(_entry(fake_stack, f"{cat}#a", Status.CREATED, 1, record_id=1))
+        ledger.record(_entry(fake_stack, f"{cat}#b", Status.PENDING, 1))
+
+    error = ErrorDetail("$.name", "is required")
+    _later(
+        monkeypatch,
+        file_done,
+        lambda: ledger.record(_entry(fake_stack, f"{cat}#b", Status.INVALID, 2, errors=(error,), errors_total=1)),
+    )
+    code, out, _ = run(capsys, "drop", "--wait", "--timeout", "120", str(_file(tmp_path, "cat.json")))
+    assert code == 1
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith("  #")] == [
+        ["#a", "CREATED"],
+        ["#b", "INVALID"],
+    ]
+
+
+def test_drop_wait_exits_3_for_a_record_still_pending_at_the_timeout(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = DynamoDbLedger(fake_stack.table)
+    _later(monkeypatch, lambda: ledger.record(_entry(fake_stack, "incoming/x.json", Status.PENDING, 1)))
+    code, out, err = run(capsys, "drop", "--wait", "--timeout", "0.5", str(_file(tmp_path)))
+    assert code == 3
+    assert "PENDING" in out  # where it stands, in the table
+    assert f"still not final after 0.5 s: s3://{fake_stack.bucket}/incoming/x.json" in err
