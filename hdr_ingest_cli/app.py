@@ -18,7 +18,7 @@ from hdr_ingest_cli.status import cmd_status
 from hdr_ingest_cli.validate import cmd_validate
 from hdr_ingest_cli.validate_other import OTHER_KINDS
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "named_resource_missing"]
 
 
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse declaration of every command and option
@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--function", default="IngestFunction", help="logical id in the env file (IngestFunction)")
     p.add_argument("--timeout", type=float, default=60.0, help="the function's timeout in seconds (60)")
     p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also the function's CloudWatch metric lines and library warnings (as LOG_LEVEL=DEBUG)",
+    )
+    p.add_argument(
         "--wait-timeout",
         type=float,
         default=300.0,
@@ -125,6 +130,23 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     return parser
 
 
+MISSING_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue"})
+"""AWS error codes for a table, bucket or queue that does not exist: a name the user gave (or a stale state
+file), reported in one line rather than a traceback."""
+
+
+def named_resource_missing(exc: BaseException) -> str | None:
+    """One line for an AWS error that says a named resource does not exist; None for anything else."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    if error.get("Code") not in MISSING_CODES:
+        return None
+    return f"{error.get('Message') or error.get('Code')} (check --table, --bucket or the queue URLs)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -133,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except UsageError as exc:
         print(f"hdr-ingest {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        missing = named_resource_missing(exc)
+        if missing is None:
+            raise
+        print(f"hdr-ingest {args.command}: error: {missing}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`hdr-ingest status | head`): stop quietly, as `cat` would.

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
+import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote_plus
 
 from hdr_ingest.core.outcome import Status
@@ -219,12 +222,44 @@ def _outcomes(aws: Aws, table: str, event: Any) -> list[tuple[str, Status]]:
 # --- the command ------------------------------------------------------------------------------------------
 
 
-def _run(event: Any, env: dict[str, str], function: str, timeout: float) -> tuple[Any, bool]:
+METRIC_LINE = '{"_aws":'
+
+
+class WithoutMetricLines(io.TextIOBase):
+    """A text stream onto ``target`` that leaves out CloudWatch's embedded-metric lines (``{"_aws": ...}``):
+    Powertools prints its ColdStart metric even with metrics disabled, and locally no agent reads them."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target, self.partial = target, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            if not line.startswith(METRIC_LINE):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.partial and not self.partial.startswith(METRIC_LINE):
+            self.target.write(self.partial)
+        self.partial = ""
+        self.target.flush()
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verbose", False)) or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+
+
+def _run(event: Any, env: dict[str, str], function: str, timeout: float, verbose: bool) -> tuple[Any, bool]:
     """The handler's response, and whether Lambda would call it failed (an error or a partial batch failure)."""
     from local_stack.poller import FakeLambdaContext, apply_env, load_handler
 
     # As `sam local invoke` does: the function's logs (and metrics) on stderr, the response on stdout.
-    with redirect_stdout(sys.stderr), apply_env(env):
+    logs = sys.stderr if verbose else WithoutMetricLines(sys.stderr)
+    with redirect_stdout(logs), apply_env(env), warnings.catch_warnings():
+        if not verbose:
+            warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
         handler = load_handler()
         context = FakeLambdaContext(function_name=function, timeout_s=timeout)
         try:
@@ -232,6 +267,8 @@ def _run(event: Any, env: dict[str, str], function: str, timeout: float) -> tupl
         except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports an unhandled error
             traceback.print_exc()
             return {"errorType": type(exc).__name__, "errorMessage": str(exc)}, True
+        finally:
+            logs.flush()
     return response, bool(isinstance(response, dict) and response.get("batchItemFailures"))
 
 
@@ -250,7 +287,8 @@ def _deliver(args: argparse.Namespace, event: Any, env: dict[str, str], aws: Aws
     """Run the handler on ``event``, again while a record is unfinished (as SQS redelivers), then the exit code."""
     deadline = time.monotonic() + args.wait_timeout
     while True:
-        response, failed = _run(event, env, args.function, args.timeout)
+        verbose = _verbose(args)
+        response, failed = _run(event, env, args.function, args.timeout, verbose)
         print(json.dumps(response, indent=2, ensure_ascii=False, default=str))
         failures, unfinished = _processed(response, FAILURES), _processed(response, UNFINISHED)
         if aws is not None and table:

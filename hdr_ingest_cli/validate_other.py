@@ -60,13 +60,26 @@ def judge_file(destination: Destination, path: Path) -> dict[str, Any]:
     return {"file": str(path), "valid": valid, "summary": summary, "errors": errors}
 
 
+def parse_options(text: str | None) -> dict[str, Any]:
+    """``--options``: a JSON object, or a usage error naming what is wrong with it."""
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--options is not JSON ({exc}); e.g. --options '{{\"schema\": \"2012\"}}'") from exc
+    if not isinstance(options, dict):
+        raise UsageError("--options must be a JSON object, e.g. '{\"schema\": \"2012\"}'")
+    return options
+
+
 def kind_splits_lists(destination: Destination) -> bool:
     """A list in a file is one record each (UNIS, Qrvey), unless the destination parses files itself (AEP)."""
     return getattr(destination, "parse", None) is None
 
 
 def cmd_validate_other(args: argparse.Namespace) -> int:
-    options = json.loads(args.options) if args.options else {}
+    options = parse_options(args.options)
     destination = destination_for(args.kind, options)
     files = [path for path, _ in json_files(args.files)]
     if not files:

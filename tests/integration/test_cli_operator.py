@@ -3,6 +3,10 @@ reads at any width, and a user's mistake is one line and exit 2."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ import hdr_ingest_cli.drop as drop
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
+from tests.conftest import ROOT
 from tests.integration.test_cli import FakeStack, fake_stack, moto_server, no_state, run
 
 __all__ = ["fake_stack", "moto_server", "no_state"]  # the fixtures these tests share with test_cli
@@ -99,3 +104,43 @@ def test_drop_wait_exits_3_for_a_record_still_pending_at_the_timeout(
     assert code == 3
     assert "PENDING" in out  # where it stands, in the table
     assert f"still not final after 0.5 s: s3://{fake_stack.bucket}/incoming/x.json" in err
+
+
+# --- clean output: a user's mistake is one line and exit 2; metric lines and library warnings on request ------
+
+
+def test_bad_options_json_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "validate", "--kind", "unis", "--options", "{bad", str(_file(tmp_path)))
+    assert code == 2 and out == ""
+    assert err.startswith("hdr-ingest validate: error: --options is not JSON") and len(err.splitlines()) == 1
+    code, _, err = run(capsys, "validate", "--kind", "unis", "--options", "[1]", str(_file(tmp_path)))
+    assert code == 2 and "--options must be a JSON object" in err and "Traceback" not in err
+
+
+def test_status_of_a_table_that_does_not_exist_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    code, out, err = run(capsys, "status", "--table", "nosuch")
+    assert code == 2 and out == ""
+    assert err.startswith("hdr-ingest status: error: ") and len(err.splitlines()) == 1
+    assert "check --table" in err
+
+
+def test_invoke_shows_metric_lines_and_powertools_warnings_only_when_verbose(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.json"
+    function = {"GATEWAY_SECRET_ID": "hgi/gateway-app", "LEDGER_TABLE": "ledger", "AWS_ENDPOINT_URL": ""}
+    function["DLQ_URL"] = "https://sqs.eu-west-2.amazonaws.com/123456789012/dlq"
+    env_file.write_text(json.dumps({"IngestFunction": function}), encoding="utf-8")
+    paths = os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "functions/ingest", "."))
+    env = {**os.environ, "PYTHONPATH": paths, "HGI_LOCAL_STATE": str(tmp_path / "none.json"), "LOG_LEVEL": "INFO"}
+    command = [sys.executable, "-m", "hdr_ingest_cli", "invoke", str(ROOT / "events" / "sqs-s3-test-event.json")]
+    command += ["--env-file", str(env_file)]
+    # Each in a process of its own: the ColdStart metric is printed on a handler's first invocation only.
+    quiet = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    verbose = subprocess.run(
+        [*command, "--verbose"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert quiet.returncode == 0 and json.loads(quiet.stdout) == {"batchItemFailures": []}
+    assert '"_aws"' not in quiet.stderr and "UserWarning" not in quiet.stderr
+    assert verbose.returncode == 0
+    assert '{"_aws":' in verbose.stderr and "UserWarning: No application metrics" in verbose.stderr
