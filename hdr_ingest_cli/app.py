@@ -156,17 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"hdr-ingest {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`hdr-ingest status | head`): stop quietly, as `cat` would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe closed on
     except Exception as exc:
         missing = named_resource_missing(exc)
         if missing is None:
             raise
         print(f"hdr-ingest {args.command}: error: {missing}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # The reader went away (`hdr-ingest status | head`): stop quietly, as `cat` would.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe closed on
     return result
 
 
