@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--failed", action="store_true", help="only INVALID, REJECTED, FAILED and RETRYING entries")
     p.add_argument("--table", help="the ledger table (default: the local stack's)")
     p.add_argument("--json", action="store_true", help="the ledger items as JSON")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, the first error in one (below 150 columns the default puts it under its row)",
+    )
     add_aws_options(p)
     p.set_defaults(func=cmd_status)
 

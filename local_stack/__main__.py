@@ -24,7 +24,8 @@ from typing import Any
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
-from hdr_ingest_cli.render import console, print_table, shorten, styled
+from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten, shorten_middle, styled
+from hdr_ingest_cli.status import WIDE
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -170,36 +171,48 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
     print(f"The ledger: {cli} status        Replay the dead-letter queue: {cli} redrive")
 
 
-def _label(label: str, previous: str, terminal: bool) -> str:
-    """On a terminal, a catalogue's dataset as ``  #id`` under its file, and long labels keep their end."""
+def _label(label: str, previous: str, terminal: bool, room: int) -> str:
+    """On a terminal, a catalogue's dataset as ``  #id`` under its file, and long labels shortened in the
+    middle to ``room`` columns."""
     if not terminal:
         return label  # piped: whole, one row a line, for grep
     file, _, member = label.partition("#")
     lead, text = ("  #", member) if member and previous.partition("#")[0] == file else ("", label)
-    room = LABEL_CHARS - len(lead)
-    return lead + (text if len(text) <= room else "…" + text[-(room - 1) :])
+    return lead + shorten_middle(text, room - len(lead))
+
+
+def _result_cells(result: Result) -> tuple[Any, str, str, str, str]:
+    """status, schema, dataset, expected, first error of one sample's result."""
+    expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
+    entry = result.entry
+    if entry is None:
+        return styled("TIMEOUT"), "-", "-", expected, "no final outcome in time"
+    _, status, schema, dataset_id, version = outcome_row(entry)
+    dataset = dataset_id if dataset_id == "-" or version == "-" else f"{dataset_id} v{version}"
+    return styled(status), schema, dataset, expected, first_problem(entry)
 
 
 def print_results(results: list[Result]) -> None:
+    """The samples' outcomes as `hdr-ingest status` draws its table: on a terminal narrower than
+    :data:`WIDE` columns, each first error on its own line under its row, so no status is squeezed."""
     from rich.table import Table
 
     out = console()
+    notes_under = out.is_terminal and out.width < WIDE
+    cells = [_result_cells(r) for r in results]
+    headers = ("status", "schema", "dataset", "expected")
+    widths = [max(len(h), *(len(str(c[n])) for c in cells)) for n, h in enumerate(headers)]
+    room = max(16, out.width - sum(widths) - GAP * len(widths)) if notes_under else LABEL_CHARS
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("source", "status", "schema", "dataset", "expected"):
+    for name in ("source", *headers):
         table.add_column(name, no_wrap=True)
-    table.add_column("first error", overflow="fold")
+    if not notes_under:
+        table.add_column("first error", overflow="fold")
     previous = ""
-    for result in results:
-        expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
-        label, previous = _label(result.label, previous, out.is_terminal), result.label
-        entry = result.entry
-        if entry is None:
-            table.add_row(label, styled("TIMEOUT"), "-", "-", expected, "no final outcome in time")
-            continue
-        _, status, schema, dataset_id, version = outcome_row(entry)
-        dataset = dataset_id if dataset_id == "-" or version == "-" else f"{dataset_id} v{version}"
-        table.add_row(label, styled(status), schema, dataset, expected, first_problem(entry))
-    print_table(out, table)
+    for result, (status, schema, dataset, expected, problem) in zip(results, cells, strict=True):
+        label, previous = _label(result.label, previous, out.is_terminal, room), result.label
+        table.add_row(label, status, schema, dataset, expected, *(() if notes_under else (problem,)))
+    print_table(out, RowsWithNotes(table, [c[4] for c in cells]) if notes_under else table)
 
 
 def print_outcome_line(entry: LedgerEntry) -> None:

@@ -3,6 +3,7 @@ reads at any width, and a user's mistake is one line and exit 2."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import hdr_ingest_cli.drop as drop
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest_cli.status import Row
 from tests.conftest import ROOT
 from tests.integration.test_cli import FakeStack, fake_stack, moto_server, no_state, run
 
@@ -144,3 +146,87 @@ def test_invoke_shows_metric_lines_and_powertools_warnings_only_when_verbose(tmp
     assert '"_aws"' not in quiet.stderr and "UserWarning" not in quiet.stderr
     assert verbose.returncode == 0
     assert '{"_aws":' in verbose.stderr and "UserWarning: No application metrics" in verbose.stderr
+
+
+# --- status that reads at any width ---------------------------------------------------------------------------
+
+
+def _rows() -> list[Row]:
+    def entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
+        return LedgerEntry(
+            source=f"s3://bkt/{key}",
+            status=status,
+            reason=extra.pop("reason", status.value.title()),
+            bucket="bkt",
+            key=key,
+            record_key="hgi-x",
+            updated_at="2026-01-01T00:00:00.000Z",
+            **extra,
+        )
+
+    long_key = "incoming/" + "/".join(f"folder-{n}" for n in range(12)) + "/the-distinct-file-name.json"
+    error = ErrorDetail("$.internalNotes", "is not a field of this schema; " * 6)
+    routed = {"destination": {"kind": "qrvey", "url": "https://qrvey.example.org/devapi/v4"}}
+    return [
+        Row(entry(long_key, Status.INVALID, errors=(error,), errors_total=3, schema="HDRUK 3.0.0"), routed),
+        Row(entry("incoming/unis/a-long-name-for-a-unis-node.json", Status.UNCHANGED, record_id=123456), {}),
+        Row(entry("incoming/qrvey/q.json", Status.PENDING, record_id="ds-7f3a9c", record_version=2), routed),
+        Row(entry("incoming/aep/batch.json", Status.REJECTED, reason="Adobe refused the batch: " * 5), {}),
+    ]
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_status_shows_every_status_at_80_100_and_120_columns_with_errors_under_their_rows(columns: int) -> None:
+    from rich.console import Console
+
+    from hdr_ingest_cli.status import outcome_table
+
+    rows = _rows()
+    terminal = Console(width=columns, file=io.StringIO(), force_terminal=True, color_system=None)
+    terminal.print(outcome_table(rows, columns))
+    lines = terminal.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert max(len(line) for line in lines) <= columns
+    row_lines = [line for line in lines[1:] if not line.startswith("    ")]
+    assert [line.split()[1] for line in row_lines] == ["INVALID", "UNCHANGED", "PENDING", "REJECTED"]
+    assert row_lines[0].startswith("incoming/") and "file-name.json  " in row_lines[0]  # its end kept
+    assert "…" in row_lines[0]  # the long key shortened in its middle
+    notes = "".join(line.strip() for line in lines if line.startswith("    "))
+    assert notes.startswith("↳ $.internalNotes: is not a field")
+    assert "(+2 more)" in notes and "↳ Adobe refused the batch" in notes
+    # about one screen line per error: a row, then its error in as few lines as the width allows
+    assert len(lines) <= 1 + len(rows) + 2 * (1 + (len(rows[0].entry.errors[0].message) + 40) // columns)
+
+
+def test_status_wide_puts_the_first_error_in_a_column(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    error = ErrorDetail("$.x", "is wrong")
+    DynamoDbLedger(fake_stack.table).record(
+        _entry(fake_stack, "incoming/bad.json", Status.INVALID, errors=(error,), errors_total=1)
+    )
+    code, out, _ = run(capsys, "status", "--wide")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("incoming/bad.json")]
+    assert "INVALID" in line and "$.x: is wrong" in line
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_make_run_results_show_every_status_at_80_100_and_120_columns(
+    columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    import local_stack.__main__ as run_stack
+
+    results = [
+        run_stack.Result(row.entry.key, row.entry, frozenset({row.entry.status.value})) for row in _rows()
+    ] + [run_stack.Result("incoming/qrvey/never-finished.json", None, frozenset({"CREATED"}))]
+    terminal = Console(width=columns, file=io.StringIO(), force_terminal=True, color_system=None)
+    monkeypatch.setattr(run_stack, "console", lambda: terminal)
+    run_stack.print_results(results)
+    lines = terminal.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert max(len(line) for line in lines) <= columns
+    row_lines = [line for line in lines[1:] if not line.startswith("    ")]
+    assert [line.split()[1] for line in row_lines] == ["INVALID", "UNCHANGED", "PENDING", "REJECTED", "TIMEOUT"]
+    notes = [line.strip() for line in lines if line.startswith("    ↳")]
+    assert notes[0].startswith("↳ $.internalNotes: is not a field") and notes[-1] == "↳ no final outcome in time"
