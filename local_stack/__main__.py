@@ -273,6 +273,22 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def already_running(state_path: Path) -> str | None:
+    """Why this stack must not start: another one, still running, owns ``state_path`` (and the data beside it,
+    which starting would clear). ``None`` when the state file is absent or its process has gone."""
+    from local_stack.state import StackState
+
+    other = StackState.load(state_path)
+    pid = other.data.get("pid") if other is not None else None
+    if other is None or pid == os.getpid():
+        return None
+    return (
+        f"error: a local stack is already running (pid {pid}, started {other.data.get('started_at', '?')}, "
+        f"state {state_path}); it is left alone. Stop it with Ctrl-C in its terminal or `kill {pid}`, "
+        "then run this again; one stack at a time."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     real_gateway = bool(args.gateway_url)
@@ -286,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
 
     state_dir: Path = args.state_dir
+    running = already_running(state_dir / STATE_FILE_NAME)
+    if running:
+        print(running, file=sys.stderr)
+        return 2
     if not args.in_memory and not real_gateway:
         state_dir.mkdir(parents=True, exist_ok=True)
     options = StackOptions(

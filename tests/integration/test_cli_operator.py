@@ -230,3 +230,29 @@ def test_make_run_results_show_every_status_at_80_100_and_120_columns(
     assert [line.split()[1] for line in row_lines] == ["INVALID", "UNCHANGED", "PENDING", "REJECTED", "TIMEOUT"]
     notes = [line.strip() for line in lines if line.startswith("    ↳")]
     assert notes[0].startswith("↳ $.internalNotes: is not a field") and notes[-1] == "↳ no final outcome in time"
+
+
+# --- one stack at a time ----------------------------------------------------------------------------------------
+
+
+def test_a_second_stack_refuses_to_start_and_leaves_the_first_one_s_state_and_data_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import local_stack.__main__ as run_stack
+    from local_stack.state import STATE_FILE_NAME, write_state
+
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # the first stack's process
+    try:
+        state = tmp_path / STATE_FILE_NAME
+        write_state(state, {"pid": first.pid, "started_at": "2026-01-01T00:00:00+0000", "aws": {"bucket": "b"}})
+        data = tmp_path / "gateway.sqlite"
+        data.write_bytes(b"the first stack's datasets")
+        before = state.read_text(encoding="utf-8")
+        code = run_stack.main(["--state-dir", str(tmp_path), "--once", "--no-samples"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert f"already running (pid {first.pid}" in err and f"kill {first.pid}" in err
+        assert state.read_text(encoding="utf-8") == before and data.read_bytes() == b"the first stack's datasets"
+    finally:
+        first.kill()
+        first.wait(timeout=60)
