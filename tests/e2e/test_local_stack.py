@@ -442,7 +442,7 @@ def test_invoke_runs_the_bundled_event_against_the_stack_without_aws(stack: Loca
     source = stack.source(key)
     assert json.loads(done.stdout) == {"processed": [{"source": source, "status": "UNCHANGED"}]}
     assert f"uploaded local_stack/samples/hdruk-4.0.0-asthma-cohort.json to {source}" in done.stderr
-    assert f"bucket hdr-gateway-ingest-metadata-123456789012-eu-west-2 -> {stack.aws.bucket}" in done.stderr
+    assert f"bucket hdr-ingest-metadata-123456789012-eu-west-2 -> {stack.aws.bucket}" in done.stderr
     entry = stack.ledger().get(source)
     assert entry is not None and entry.status is Status.UNCHANGED
 
