@@ -17,7 +17,7 @@ from hdr_ingest_cli.stack import aws_for, find_state, required
 from hdr_ingest_cli.status import Row, outcome_table, totals
 from local_stack.state import StackState
 
-__all__ = ["Upload", "cmd_drop", "exit_code", "unwatched", "wait_for_outcomes"]
+__all__ = ["Upload", "check_prefix", "cmd_drop", "exit_code", "suggested_prefix", "unwatched", "wait_for_outcomes"]
 
 LIST_EACH_UPLOAD = 10  # up to this many files, each upload gets its own line
 POLL_S = 0.5
@@ -36,7 +36,18 @@ def unwatched(prefix: str, watched: Sequence[str]) -> bool:
     return not any(prefix.startswith(w) for w in watched)
 
 
-def _check_prefix(prefix: str, state: StackState | None, force: bool) -> None:
+def suggested_prefix(prefix: str, watched: Sequence[str]) -> str:
+    """The watched prefix a user most likely meant by ``prefix`` (``unis/`` → ``incoming/unis/``)."""
+    bare = prefix.strip("/")
+    ending = [w for w in watched if bare and w.strip("/").endswith("/" + bare)]
+    containing = [w for w in watched if bare and bare in w]
+    return (ending or containing or list(watched))[0]
+
+
+def check_prefix(
+    prefix: str, state: StackState | None, force: bool, remedy: str = ", or --force to upload anyway"
+) -> None:
+    """A usage error (a warning with ``force``) when no route of the running stack watches ``prefix``."""
     if state is None:
         return  # not the local stack: what the bucket's notifications watch is not known here
     watched = state.prefixes
@@ -47,7 +58,7 @@ def _check_prefix(prefix: str, state: StackState | None, force: bool) -> None:
         "so files dropped there are never processed"
     )
     if not force:
-        raise UsageError(f"{message}. Use --prefix {watched[0]}, or --force to upload anyway.")
+        raise UsageError(f"{message}. Use --prefix {suggested_prefix(prefix, watched)}{remedy}.")
     print(f"warning: {message} (uploading anyway: --force)", file=sys.stderr)
 
 
@@ -175,7 +186,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
     state = find_state(args)
     bucket = required(args.bucket, state, "bucket", "--bucket")
     prefix = args.prefix if not args.prefix or args.prefix.endswith("/") else args.prefix + "/"
-    _check_prefix(prefix, state, args.force)
+    check_prefix(prefix, state, args.force)
     pairs = list(json_files(args.files))
     if not pairs:
         raise UsageError("no .json files found in the given directories")

@@ -256,3 +256,47 @@ def test_a_second_stack_refuses_to_start_and_leaves_the_first_one_s_state_and_da
     finally:
         first.kill()
         first.wait(timeout=60)
+
+
+# --- rebuild-ledger by each route's own destination; a prefix no route watches ---------------------------------
+
+
+def test_rebuild_ledger_asks_each_route_s_own_catalogue_and_suggests_the_route_s_prefix(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    from hdr_ingest.core.ports import Call
+    from hdr_ingest.core.routing import RouteSpec
+    from hdr_ingest.core.source_object import SourceObject
+    from hdr_ingest.destinations import Common, kind
+    from local_stack.state import write_state
+    from local_stack.unis_emulator.server import UnisEmulator
+
+    with UnisEmulator() as unis:
+        routes = [
+            {"prefix": "incoming/", "kind": "hdruk", "url": "http://127.0.0.1:9/api/v1", "secret": "gw"},
+            {"prefix": "incoming/unis/", "kind": "unis", "url": unis.base_url, "secret": None},
+        ]
+        env = {"DESTINATIONS": json.dumps(routes), "LEDGER_TABLE": fake_stack.bucket, "DLQ_URL": "q"}
+        env["ALLOW_LOCAL_DESTINATIONS"] = "true"
+        state = json.loads(fake_stack.path.read_text(encoding="utf-8"))
+        state.update(function_env=env, prefixes=["incoming/", "incoming/unis/"])
+        write_state(fake_stack.path, state)
+        key = "incoming/unis/node.json"
+        text = (ROOT / "local_stack" / "samples" / "unis" / "valid-cpu-utilisation.json").read_text(encoding="utf-8")
+        fake_stack.s3.put_object(Bucket=fake_stack.bucket, Key=key, Body=text.encode())
+        unis_route = RouteSpec("incoming/unis/", "unis", unis.base_url, None, {})
+        destination = kind("unis").build(unis_route, Common())  # type: ignore[union-attr]
+        document = json.loads(text)
+        record_key = SourceObject(fake_stack.bucket, key).record_key
+        published = destination.create(record_key, document, destination.judge(document, text), Call(None, 30, 30))
+        assert published.record_id is not None
+
+        code, out, err = run(capsys, "rebuild-ledger", "--prefix", "unis/")
+        assert code == 2 and "Use --prefix incoming/unis/." in err
+
+        code, out, err = run(capsys, "rebuild-ledger", "--prefix", "incoming/unis/", "--json")
+    assert code == 0, err
+    [line] = json.loads(out)
+    assert line["status"] == "CREATED" and line["dataset_id"] == published.record_id
+    item = fake_stack.table.get_item(Key={"source": f"s3://{fake_stack.bucket}/{key}"})["Item"]
+    assert item["destination"]["kind"] == "unis"
