@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
+    function = parser.add_argument_group("the function's settings (the template's parameters)")
+    function.add_argument(
+        "--archive-on-delete", action="store_true", help="archive a record when its object is deleted (ArchiveOnDelete)"
+    )
+    function.add_argument(
+        "--route-options",
+        action="append",
+        default=[],
+        metavar="KIND=JSON",
+        help='a route\'s options, e.g. qrvey=\'{"onChange": "recreate"}\' (repeatable)',
+    )
+    function.add_argument("--target-schema", help='the HDR UK route\'s TARGET_SCHEMA, e.g. "HDRUK 3.0.0"')
     parser.add_argument(
         "--hdruk-only",
         action="store_true",
@@ -273,6 +285,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def parse_route_options(given: list[str], target_schema: str | None) -> dict[str, dict[str, Any]]:
+    """``--route-options KIND=JSON`` (and ``--target-schema``, the HDR UK route's ``targetSchema``) by kind."""
+    import json
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in given:
+        kind, sep, text = item.partition("=")
+        try:
+            value = json.loads(text) if sep else None
+        except ValueError as exc:
+            raise ValueError(f"--route-options {item!r}: not JSON ({exc})") from exc
+        if not kind or not isinstance(value, dict):
+            example = "qrvey='{\"onChange\": \"recreate\"}'"
+            raise ValueError(f"--route-options {item!r}: expected KIND=JSON-object, e.g. {example}")
+        options.setdefault(kind.strip(), {}).update(value)
+    if target_schema:
+        options.setdefault("hdruk", {})["targetSchema"] = target_schema
+    return options
+
+
 def already_running(state_path: Path) -> str | None:
     """Why this stack must not start: another one, still running, owns ``state_path`` (and the data beside it,
     which starting would clear). ``None`` when the state file is absent or its process has gone."""
@@ -289,6 +321,20 @@ def already_running(state_path: Path) -> str | None:
     )
 
 
+def _preflight(args: argparse.Namespace, state_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The route options given; ``None`` (after saying why) when this stack must not start."""
+    try:
+        route_options = parse_route_options(args.route_options, args.target_schema)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    running = already_running(state_dir / STATE_FILE_NAME)
+    if running:
+        print(running, file=sys.stderr)
+        return None
+    return route_options
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     real_gateway = bool(args.gateway_url)
@@ -302,9 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
 
     state_dir: Path = args.state_dir
-    running = already_running(state_dir / STATE_FILE_NAME)
-    if running:
-        print(running, file=sys.stderr)
+    route_options = _preflight(args, state_dir)
+    if route_options is None:
         return 2
     if not args.in_memory and not real_gateway:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -322,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
         log_level=args.log_level,
         other_destinations=not args.hdruk_only,
+        extra_env={"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {},
+        route_options=route_options,
     )
     state_path = state_dir / STATE_FILE_NAME
     stack = LocalStack(options)

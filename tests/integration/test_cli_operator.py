@@ -324,3 +324,30 @@ def test_redrive_on_the_local_stack_moves_the_messages_without_asking_for_a_move
     assert "StartMessageMoveTask" not in out + err  # moto lacks it: not asked, so no 500 in the stack's log
     got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert sorted(json.loads(m["Body"])["n"] for m in got) == [0, 1, 2]
+
+
+# --- make run ARGS: ArchiveOnDelete, a route's options, TARGET_SCHEMA -----------------------------------------
+
+
+def test_make_run_options_reach_the_function_archive_on_delete_route_options_and_target_schema() -> None:
+    import local_stack.__main__ as run_stack
+    from hdr_ingest.entry.settings import Settings
+    from local_stack.stack import LocalStack, StackOptions
+
+    parser = run_stack.build_parser()
+    strict = 'hdruk={"validationMode": "strict"}'
+    args = parser.parse_args(["--archive-on-delete", "--route-options", strict, "--target-schema", "HDRUK 3.0.0"])
+    given = run_stack.parse_route_options(args.route_options, args.target_schema)
+    assert given == {"hdruk": {"validationMode": "strict", "targetSchema": "HDRUK 3.0.0"}}
+    with pytest.raises(ValueError, match="expected KIND=JSON-object"):
+        run_stack.parse_route_options(["qrvey"], None)
+    with pytest.raises(ValueError, match="not JSON"):
+        run_stack.parse_route_options(["qrvey={bad"], None)
+
+    options = StackOptions(route_options=given, extra_env={"ARCHIVE_ON_DELETE": "true"})
+    with LocalStack(options) as stack:
+        settings = Settings.from_env(stack.function_env)
+    assert settings.archive_on_delete is True
+    [route] = settings.routes
+    assert route.kind == "hdruk" and route.options["targetSchema"] == "HDRUK 3.0.0"
+    assert route.options["validationMode"] == "strict"
