@@ -91,8 +91,22 @@ def _validate_one(
         )
         # everything after the verdict and the errors: the other mode's verdict and each Gateway behaviour met
         explanation = [line for line in explain(judgement)[1:] if not line.startswith("  $")]
-        return {**result, "warnings": list(judgement.warnings), "explanation": explanation}
+        sent_as = _sent_as(pack, export, mode) if report.valid and target is not None else schema
+        if sent_as != schema:  # what explain() says is sent holds only with TARGET_SCHEMA set to --schema
+            explanation = [
+                f"The function sends it as {sent_as} (the first schema it matches), not {schema}, unless its route's "
+                f"TARGET_SCHEMA is {schema!r}.",
+                *(line for line in explanation if not line.startswith("It will be sent with")),
+            ]
+        return {**result, "sent_as": sent_as, "warnings": list(judgement.warnings), "explanation": explanation}
     return _validate_catalogue(pack, path, export, target, pointer, mode)
+
+
+def _sent_as(pack: SchemaPack, document: Any, mode: ValidationMode) -> str | None:
+    """The schema the function sends ``document`` as with no TARGET_SCHEMA: the first it matches (as the
+    Gateway detects); ``--schema`` names what to check against, not what the function will decide."""
+    report = judge_for(pack).judge(document, None, mode).report
+    return str(report.schema) if report.schema else None
 
 
 def _validate_catalogue(

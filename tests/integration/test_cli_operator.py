@@ -351,3 +351,30 @@ def test_make_run_options_reach_the_function_archive_on_delete_route_options_and
     [route] = settings.routes
     assert route.kind == "hdruk" and route.options["targetSchema"] == "HDRUK 3.0.0"
     assert route.options["validationMode"] == "strict"
+
+
+# --- validate states the schema version the function will send ----------------------------------------------
+
+
+def test_validate_with_schema_states_the_version_the_function_sends_by_first_match(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.conftest import EXAMPLES
+
+    # HDR UK 3.0.0's example without the fields 4.0.0 lacks (and an empty datasetType, valid in both): valid as
+    # 3.0.0 and as 4.0.0, so the function, matching 3.0.0 first, sends it as 3.0.0 whatever --schema checked.
+    doc = json.loads((EXAMPLES / "schemata" / "HDRUK" / "3.0.0" / "docs.example.json").read_text(encoding="utf-8"))
+    doc["summary"].pop("alternateIdentifiers", None)
+    doc["provenance"]["origin"].pop("datasetSubType", None)
+    doc["provenance"]["origin"]["datasetType"] = []
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+    code, out, _ = run(capsys, "validate", "--schema", "HDRUK 4.0.0", str(path))
+    assert code == 0
+    assert "The function sends it as HDRUK 3.0.0 (the first schema it matches), not HDRUK 4.0.0" in out
+    assert "input_version=4.0.0" not in out
+    code, out, _ = run(capsys, "validate", "--schema", "HDRUK 4.0.0", "--json", str(path))
+    assert json.loads(out)["files"][0]["sent_as"] == "HDRUK 3.0.0"
+    code, out, _ = run(capsys, "validate", "--schema", "HDRUK 3.0.0", str(path))
+    assert "The function sends it as" not in out and "input_version=3.0.0" in out
