@@ -47,8 +47,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument(
         "--kind",
         choices=["hdruk", *OTHER_KINDS],
-        default="hdruk",
-        help="whose rules: hdruk (default), or unis, qrvey, aep (their own schemas, offline)",
+        help="whose rules: hdruk, or unis, qrvey, aep (their own schemas, offline); default: the kind of the route "
+        "--prefix falls under, else hdruk",
+    )
+    p.add_argument(
+        "--prefix",
+        help="the key prefix the files would be dropped under, e.g. incoming/unis/: the running stack's route for "
+        "it gives the kind and its options",
     )
     p.add_argument("--options", help='a route\'s options as JSON for --kind, e.g. \'{"schema": "2012"}\' for UNIS')
     p.set_defaults(func=cmd_validate)

@@ -378,3 +378,44 @@ def test_validate_with_schema_states_the_version_the_function_sends_by_first_mat
     assert json.loads(out)["files"][0]["sent_as"] == "HDRUK 3.0.0"
     code, out, _ = run(capsys, "validate", "--schema", "HDRUK 3.0.0", str(path))
     assert "The function sends it as" not in out and "input_version=3.0.0" in out
+
+
+# --- validate: the kind from the route, what it cannot check offline, each element ---------------------------
+
+SAMPLES = ROOT / "local_stack" / "samples"
+
+
+def test_validate_takes_the_kind_from_the_route_a_prefix_falls_under(
+    capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
+) -> None:
+    from local_stack.state import write_state
+
+    unis_file = str(SAMPLES / "unis" / "valid-two-port-metrics.json")
+    # by default HDR UK's rules, with a hint about --kind when the file fails them
+    code, _, err = run(capsys, "validate", unis_file)
+    assert code == 1 and "--kind unis|qrvey|aep" in err
+    # no route for the prefix: says which the running stack has, and which kinds exist
+    code, _, err = run(capsys, "validate", "--prefix", "elsewhere/", unis_file)
+    assert code == 2 and "the running stack routes incoming/" in err and "--kind aep|hdruk|qrvey|unis" in err
+
+    routes = [
+        {"prefix": "incoming/", "kind": "hdruk", "url": "http://127.0.0.1:9/api/v1", "secret": "gw"},
+        {"prefix": "incoming/unis/", "kind": "unis", "url": "http://127.0.0.1:8", "secret": None},
+    ]
+    state = json.loads(fake_stack.path.read_text(encoding="utf-8"))
+    state["function_env"] = {"DESTINATIONS": json.dumps(routes)}
+    write_state(fake_stack.path, state)
+    code, out, err = run(capsys, "validate", "--prefix", "incoming/unis/", unis_file)
+    assert code == 0 and "judged by the rules of the unis route on incoming/unis/" in err
+    assert "2 records: 2 valid, 0 invalid" in out  # and each element reported
+    assert "[0] ok: valid UNIS" in out and "[1] ok: valid UNIS" in out
+
+
+def test_validate_of_aep_says_the_xdm_schema_was_not_checked_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", "--kind", "aep", str(SAMPLES / "aep" / "valid-records.json"))
+    assert code == 0
+    assert out.splitlines()[-1].startswith("not checked offline: the dataset's XDM schema")
+    code, out, _ = run(capsys, "validate", "--kind", "aep", "--json", str(SAMPLES / "aep" / "valid-records.json"))
+    assert "XDM schema" in json.loads(out)["not_checked"][0]
+    code, out, _ = run(capsys, "validate", "--kind", "unis", str(SAMPLES / "unis" / "invalid-several-errors.json"))
+    assert code == 1 and "not checked offline" not in out
