@@ -31,7 +31,7 @@ from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, UsageErro
 from hdr_ingest_cli.stack import Aws, aws_for, find_state
 from local_stack.state import StackState
 
-__all__ = ["ObjectInfo", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
+__all__ = ["ObjectInfo", "WithoutMetricLines", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "local_stack" / "samples"
 SAMPLE_WAIT_S = 60.0
@@ -239,6 +239,12 @@ class WithoutMetricLines(io.TextIOBase):
             if not line.startswith(METRIC_LINE):
                 self.target.write(line + "\n")
         return len(text)
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
 
     def flush(self) -> None:
         if self.partial and not self.partial.startswith(METRIC_LINE):

@@ -24,6 +24,7 @@ from typing import Any
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
+from hdr_ingest_cli.invoke import WithoutMetricLines
 from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten, shorten_middle, styled
 from hdr_ingest_cli.status import WIDE
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
@@ -321,6 +322,16 @@ def already_running(state_path: Path) -> str | None:
     )
 
 
+def _flushed(terminal: Any) -> Any:
+    """``terminal`` once what was written through the filter in front of it has reached it."""
+    sys.stdout.flush()
+    return terminal
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return args.log_level == "DEBUG" or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+
+
 def _preflight(args: argparse.Namespace, state_dir: Path) -> dict[str, dict[str, Any]] | None:
     """The route options given; ``None`` (after saying why) when this stack must not start."""
     try:
@@ -341,8 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     if real_gateway and not (args.app_id and args.client_id):
         print("--gateway-url needs --app-id and --client-id (the Gateway app's credentials)", file=sys.stderr)
         return 2
-    # The function's metrics are disabled locally; Powertools still warns when an invocation has none.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    # The function's metrics are disabled locally; Powertools still warns when an invocation has none, and prints
+    # its ColdStart metric line ({"_aws": ...}) all the same: both only at --log-level DEBUG (or LOG_LEVEL=DEBUG).
+    if not _verbose(args):
+        warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     signal.signal(signal.SIGTERM, _interrupt)
 
     from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
@@ -387,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     for destination in stack.destinations:
         samples += [] if args.no_samples else load_samples(destination.samples)
     ok = True
+    terminal, sys.stdout = sys.stdout, sys.stdout if _verbose(args) else WithoutMetricLines(sys.stdout)
     try:
         write_state(
             state_path,
@@ -423,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         remove_state(state_path)
         stack.stop()
+        sys.stdout = _flushed(terminal)
     return 0 if ok else 1
 
 
