@@ -173,7 +173,8 @@ def _wait_processed(aws: Aws, table: str, source: str, since: str | None) -> Non
 
 def _upload_sample(aws: Aws, bucket: str, table: str, key: str, say: Callable[[str], None]) -> bool:
     """Upload the sample named like ``key`` and wait for the stack's own outcome; False when there is none."""
-    sample = SAMPLES_DIR / PurePosixPath(key).name
+    name = PurePosixPath(key).name
+    sample = next((d / name for d in (SAMPLES_DIR / "events", SAMPLES_DIR) if (d / name).is_file()), SAMPLES_DIR / name)
     if not sample.is_file():
         say(f"s3://{bucket}/{key} is not in the local stack's bucket; drop it first: hdr-ingest drop FILE")
         return False
@@ -183,7 +184,8 @@ def _upload_sample(aws: Aws, bucket: str, table: str, key: str, say: Callable[[s
         item = aws.resource("dynamodb").Table(table).get_item(Key={"source": source}, ConsistentRead=True)
         before = item.get("Item", {}).get("updated_at")
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=sample.read_bytes(), ContentType="application/json")
-    say(f"uploaded local_stack/samples/{sample.name} to {source}; waiting for the stack, which processes it too")
+    shown = sample.relative_to(SAMPLES_DIR.parent.parent).as_posix()
+    say(f"uploaded {shown} to {source}; waiting for the stack, which processes it too")
     if table:
         _wait_processed(aws, table, source, before)
     return True

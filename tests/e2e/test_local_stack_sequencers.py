@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -98,3 +99,27 @@ def test_a_redriven_old_dead_letter_leaves_the_newer_state_and_the_next_drop_mak
     stack.put(key, VALID)
     again = stack.wait_for(source, {Status.UNCHANGED}, newer_than=after.updated_at, timeout=60)
     assert again.record_id == created.record_id and again.record_version == created.record_version
+
+
+@pytest.mark.parametrize("event", ["s3-put-multi.json", "eventbridge-object-created.json"])
+def test_the_bundled_events_end_as_their_readme_says_against_the_local_stack(
+    stack: LocalStack, tmp_path: Path, event: str
+) -> None:
+    """Each object these events name is uploaded from local_stack/samples/events/ first: every record ends
+    published (CREATED by the stack's own event, UNCHANGED by the invocation), with no INVALID row or dead letter."""
+    from tests.e2e.test_local_stack import _cli
+
+    def dead_letters() -> str:
+        attributes = stack.aws.client("sqs").get_queue_attributes(
+            QueueUrl=stack.aws.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return str(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    before = dead_letters()
+    env_file = str(ROOT / "events" / "env.json")
+    done = _cli(stack, tmp_path, "invoke", str(ROOT / "events" / event), "--env-file", env_file)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line.split() for line in done.stderr.splitlines() if line.startswith("hdr-ingest invoke: ")]
+    statuses = {words[2] for words in lines if len(words) > 3 and words[3].startswith("s3://")}
+    assert statuses and statuses <= {"CREATED", "UNCHANGED"}, done.stderr[-3000:]
+    assert dead_letters() == before
