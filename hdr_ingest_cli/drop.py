@@ -152,16 +152,18 @@ def wait_for_outcomes(table: Any, bucket: str, uploads: list[Upload], timeout_s:
     deadline = time.monotonic() + timeout_s
     with _progress("processing") as progress:
         total = progress.add_task("processing", total=len(pending))
-        lines = {s: progress.add_task(s.rpartition("/")[2], total=None) for s in pending}
+        each = len(pending) <= LIST_EACH_UPLOAD  # a live line a record; for more, the bar alone
+        lines = {s: progress.add_task(s.rpartition("/")[2], total=None) for s in pending} if each else {}
         while pending and time.monotonic() < deadline:
             for source, before in list(pending.items()):
                 rows, shown = _settled(table, source, before)
                 if rows:
                     done[source] = rows
                     del pending[source]
-                    progress.remove_task(lines.pop(source))
+                    if source in lines:
+                        progress.remove_task(lines.pop(source))
                     progress.advance(total)
-                else:
+                elif source in lines:
                     progress.update(lines[source], description=f"{source.rpartition('/')[2]}: {shown}")
             if pending:
                 time.sleep(POLL_S)
