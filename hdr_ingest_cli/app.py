@@ -18,7 +18,7 @@ from hdr_ingest_cli.status import cmd_status
 from hdr_ingest_cli.validate import cmd_validate
 from hdr_ingest_cli.validate_other import OTHER_KINDS
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "named_resource_missing"]
 
 
 def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse declaration of every command and option
@@ -47,8 +47,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument(
         "--kind",
         choices=["hdruk", *OTHER_KINDS],
-        default="hdruk",
-        help="whose rules: hdruk (default), or unis, qrvey, aep (their own schemas, offline)",
+        help="whose rules: hdruk, or unis, qrvey, aep (their own schemas, offline); default: the kind of the route "
+        "--prefix falls under, else hdruk",
+    )
+    p.add_argument(
+        "--prefix",
+        help="the key prefix the files would be dropped under, e.g. incoming/unis/: the running stack's route for "
+        "it gives the kind and its options",
     )
     p.add_argument("--options", help='a route\'s options as JSON for --kind, e.g. \'{"schema": "2012"}\' for UNIS')
     p.set_defaults(func=cmd_validate)
@@ -58,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
     p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
     p.add_argument("--force", action="store_true", help="upload even where the local stack watches no prefix")
-    p.add_argument("--wait", action="store_true", help="follow the files to their final outcomes and list them")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the files (PENDING included) to their final outcomes and list them; exit 0 when every "
+        "record ended CREATED/UPDATED/UNCHANGED/ARCHIVED, 1 when any ended INVALID/REJECTED/FAILED, 3 when some "
+        "were not final at --timeout",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits at most (default 300)")
     p.add_argument("--table", help="the ledger table --wait reads (default: the local stack's)")
     add_aws_options(p)
@@ -69,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--failed", action="store_true", help="only INVALID, REJECTED, FAILED and RETRYING entries")
     p.add_argument("--table", help="the ledger table (default: the local stack's)")
     p.add_argument("--json", action="store_true", help="the ledger items as JSON")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, the first error in one (below 150 columns the default puts it under its row)",
+    )
     add_aws_options(p)
     p.set_defaults(func=cmd_status)
 
@@ -101,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--env-file", type=Path, help="environment in `sam local invoke --env-vars` format")
     p.add_argument("--function", default="IngestFunction", help="logical id in the env file (IngestFunction)")
     p.add_argument("--timeout", type=float, default=60.0, help="the function's timeout in seconds (60)")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also the function's CloudWatch metric lines and library warnings (as LOG_LEVEL=DEBUG)",
+    )
+    p.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to keep delivering the event again, as SQS would, while a record is PENDING or RETRYING "
+        "(default 300; exit 3 if still so)",
+    )
     p.add_argument("--state", type=Path, help="local stack state file (default: the running stack's)")
     p.add_argument("--region", help=argparse.SUPPRESS)
     p.add_argument(
@@ -110,6 +138,23 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     )
     p.set_defaults(func=cmd_invoke, profile=None, endpoint_url=None)
     return parser
+
+
+MISSING_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue"})
+"""AWS error codes for a table, bucket or queue that does not exist: a name the user gave (or a stale state
+file), reported in one line rather than a traceback."""
+
+
+def named_resource_missing(exc: BaseException) -> str | None:
+    """One line for an AWS error that says a named resource does not exist; None for anything else."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    if error.get("Code") not in MISSING_CODES:
+        return None
+    return f"{error.get('Message') or error.get('Code')} (check --table, --bucket or the queue URLs)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe closed on
+    except Exception as exc:
+        missing = named_resource_missing(exc)
+        if missing is None:
+            raise
+        print(f"hdr-ingest {args.command}: error: {missing}", file=sys.stderr)
+        return 2
     return result
 
 

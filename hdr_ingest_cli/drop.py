@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdr_ingest.core.outcome import Status
-from hdr_ingest_cli.common import FINAL_STATUSES, UsageError, json_files
+from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, FINAL_STATUSES, UsageError, json_files
 from hdr_ingest_cli.render import console, print_table
 from hdr_ingest_cli.stack import aws_for, find_state, required
 from hdr_ingest_cli.status import Row, outcome_table, totals
 from local_stack.state import StackState
 
-__all__ = ["Upload", "cmd_drop", "unwatched", "wait_for_outcomes"]
+__all__ = ["Upload", "check_prefix", "cmd_drop", "exit_code", "suggested_prefix", "unwatched", "wait_for_outcomes"]
 
 LIST_EACH_UPLOAD = 10  # up to this many files, each upload gets its own line
 POLL_S = 0.5
@@ -37,7 +36,18 @@ def unwatched(prefix: str, watched: Sequence[str]) -> bool:
     return not any(prefix.startswith(w) for w in watched)
 
 
-def _check_prefix(prefix: str, state: StackState | None, force: bool) -> None:
+def suggested_prefix(prefix: str, watched: Sequence[str]) -> str:
+    """The watched prefix a user most likely meant by ``prefix`` (``unis/`` → ``incoming/unis/``)."""
+    bare = prefix.strip("/")
+    ending = [w for w in watched if bare and w.strip("/").endswith("/" + bare)]
+    containing = [w for w in watched if bare and bare in w]
+    return (ending or containing or list(watched))[0]
+
+
+def check_prefix(
+    prefix: str, state: StackState | None, force: bool, remedy: str = ", or --force to upload anyway"
+) -> None:
+    """A usage error (a warning with ``force``) when no route of the running stack watches ``prefix``."""
     if state is None:
         return  # not the local stack: what the bucket's notifications watch is not known here
     watched = state.prefixes
@@ -48,7 +58,7 @@ def _check_prefix(prefix: str, state: StackState | None, force: bool) -> None:
         "so files dropped there are never processed"
     )
     if not force:
-        raise UsageError(f"{message}. Use --prefix {watched[0]}, or --force to upload anyway.")
+        raise UsageError(f"{message}. Use --prefix {suggested_prefix(prefix, watched)}{remedy}.")
     print(f"warning: {message} (uploading anyway: --force)", file=sys.stderr)
 
 
@@ -108,31 +118,66 @@ def _row(table: Any, source: str) -> Row | None:
     return Row(from_item(item), item) if item and "status" in item else None
 
 
+def _settled(table: Any, source: str, before: str | None) -> tuple[list[Row], str]:
+    """The rows of ``source`` once it and every catalogue element of it are final (``[]`` before that), and
+    the status to show while it is not."""
+    row = _row(table, source)
+    if row is None or row.entry.updated_at == before:
+        return [], "waiting"
+    if row.entry.status not in FINAL_STATUSES:
+        return [], row.entry.status.value
+    rows = [row]
+    for member in row.entry.members:
+        found = _row(table, f"{source}#{member}")
+        if found is None or found.entry.status not in FINAL_STATUSES:
+            return [], f"element {member} {found.entry.status.value if found else 'waiting'}"
+        rows.append(found)
+    return rows, row.entry.status.value
+
+
+def _latest(table: Any, source: str) -> list[Row]:
+    """What the ledger holds for ``source`` and its elements now (for a source the wait gave up on)."""
+    row = _row(table, source)
+    if row is None:
+        return []
+    return [row, *(r for m in row.entry.members if (r := _row(table, f"{source}#{m}")) is not None)]
+
+
 def wait_for_outcomes(table: Any, bucket: str, uploads: list[Upload], timeout_s: float) -> tuple[list[Row], list[str]]:
-    """Each upload's final ledger row (newer than before the upload), then its catalogue datasets' rows;
-    and the sources still without one after ``timeout_s``."""
+    """Each upload's final ledger row (newer than before the upload) and its catalogue elements' final rows,
+    following PENDING and RETRYING (a live line a record on a terminal); and the sources still not final after
+    ``timeout_s``, whose rows as they stand come last in the list."""
     pending = {f"s3://{bucket}/{u.key}": u.before for u in uploads}
-    done: dict[str, Row] = {}
+    done: dict[str, list[Row]] = {}
     deadline = time.monotonic() + timeout_s
     with _progress("processing") as progress:
-        task = progress.add_task("processing", total=len(pending))
+        total = progress.add_task("processing", total=len(pending))
+        each = len(pending) <= LIST_EACH_UPLOAD  # a live line a record; for more, the bar alone
+        lines = {s: progress.add_task(s.rpartition("/")[2], total=None) for s in pending} if each else {}
         while pending and time.monotonic() < deadline:
             for source, before in list(pending.items()):
-                row = _row(table, source)
-                if row and row.entry.status in FINAL_STATUSES and row.entry.updated_at != before:
-                    done[source] = row
+                rows, shown = _settled(table, source, before)
+                if rows:
+                    done[source] = rows
                     del pending[source]
-                    progress.advance(task)
+                    if source in lines:
+                        progress.remove_task(lines.pop(source))
+                    progress.advance(total)
+                elif source in lines:
+                    progress.update(lines[source], description=f"{source.rpartition('/')[2]}: {shown}")
             if pending:
                 time.sleep(POLL_S)
-    rows: list[Row] = []
-    for source in sorted(done):
-        rows.append(done[source])
-        for member in done[source].entry.members:
-            found = _row(table, f"{source}#{member}")
-            if found is not None:
-                rows.append(found)
+    rows = [r for source in sorted(done) for r in done[source]]
+    rows += [r for source in sorted(pending) for r in _latest(table, source)]
     return rows, sorted(pending)
+
+
+def exit_code(rows: Sequence[Row], pending: Sequence[str]) -> int:
+    """0 when every record ended CREATED, UPDATED, UNCHANGED or ARCHIVED; 1 when any (a catalogue element
+    included) ended INVALID, REJECTED or FAILED; else 3 when some were still not final at the timeout."""
+    if any(r.entry.status in FAILURES for r in rows):
+        return EXIT_FAILED
+    return EXIT_PENDING if pending else 0
 
 
 def _size(total: int) -> str:
@@ -143,7 +188,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
     state = find_state(args)
     bucket = required(args.bucket, state, "bucket", "--bucket")
     prefix = args.prefix if not args.prefix or args.prefix.endswith("/") else args.prefix + "/"
-    _check_prefix(prefix, state, args.force)
+    check_prefix(prefix, state, args.force)
     pairs = list(json_files(args.files))
     if not pairs:
         raise UsageError("no .json files found in the given directories")
@@ -165,6 +210,5 @@ def cmd_drop(args: argparse.Namespace) -> int:
         print_table(out, outcome_table(rows, out.width))
         out.print(totals(rows), markup=False)
     for source in missing:
-        print(f"no final outcome for {source} after {args.timeout:g} s (see `hdr-ingest status`)", file=sys.stderr)
-    failed = [r for r in rows if r.entry.status in (Status.INVALID, Status.REJECTED, Status.FAILED)]
-    return 1 if failed or missing else 0
+        print(f"still not final after {args.timeout:g} s: {source} (see `hdr-ingest status`)", file=sys.stderr)
+    return exit_code(rows, missing)

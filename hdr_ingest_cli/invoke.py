@@ -2,35 +2,41 @@
 
 With a local stack running (`make run`), the event runs against it with no AWS account: the stack's names
 replace the env file's AWS resources, the event's bucket becomes the stack's bucket, and an object the event
-names that is not there yet is uploaded from `local_stack/samples/` when a sample has its file name. The exit
-code is 1 when an object ends INVALID, REJECTED or FAILED (or the batch reports failures), else 0.
+names that is not there yet is uploaded from `local_stack/samples/` when a sample has its file name. While a
+record is PENDING or RETRYING the event is delivered again, as SQS would, until it is final or `--wait-timeout`
+passes. The exit code is 1 when an object (or a catalogue element) ends INVALID, REJECTED or FAILED (or the
+function fails), 3 when one is still PENDING or RETRYING at the end, else 0.
 `--aws` runs against the env file's resources as they are (real AWS, your AWS configuration)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
+import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote_plus
 
 from hdr_ingest.core.outcome import Status
-from hdr_ingest_cli.common import FINAL_STATUSES, UsageError
+from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, UsageError
 from hdr_ingest_cli.stack import Aws, aws_for, find_state
 from local_stack.state import StackState
 
-__all__ = ["ObjectInfo", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
+__all__ = ["ObjectInfo", "WithoutMetricLines", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "local_stack" / "samples"
-FAILURES = frozenset({Status.INVALID, Status.REJECTED, Status.FAILED})
 SAMPLE_WAIT_S = 60.0
+REDELIVER_S = 1.0  # pause before delivering the event again while a record is unfinished
+UNFINISHED = frozenset({Status.PENDING, Status.RETRYING})
 # What the local stack decides, whatever the env file says: its resources, endpoint, credentials and region.
 STACK_KEYS = frozenset(
     {"GATEWAY_URL", "GATEWAY_SECRET_ID", "LEDGER_TABLE", "DLQ_URL", "SCHEMA_PACK_DIR", "ALLOW_LOCAL_DESTINATIONS"}
@@ -160,14 +166,15 @@ def _wait_processed(aws: Aws, table: str, source: str, since: str | None) -> Non
     deadline = time.monotonic() + SAMPLE_WAIT_S
     while time.monotonic() < deadline:
         item = dynamodb.get_item(Key={"source": source}, ConsistentRead=True).get("Item") or {}
-        if item.get("status") in FINAL_STATUSES and item.get("updated_at") != since:
+        if item.get("status") not in (None, Status.RETRYING.value) and item.get("updated_at") != since:
             return
         time.sleep(0.2)
 
 
 def _upload_sample(aws: Aws, bucket: str, table: str, key: str, say: Callable[[str], None]) -> bool:
     """Upload the sample named like ``key`` and wait for the stack's own outcome; False when there is none."""
-    sample = SAMPLES_DIR / PurePosixPath(key).name
+    name = PurePosixPath(key).name
+    sample = next((d / name for d in (SAMPLES_DIR / "events", SAMPLES_DIR) if (d / name).is_file()), SAMPLES_DIR / name)
     if not sample.is_file():
         say(f"s3://{bucket}/{key} is not in the local stack's bucket; drop it first: hdr-ingest drop FILE")
         return False
@@ -177,7 +184,8 @@ def _upload_sample(aws: Aws, bucket: str, table: str, key: str, say: Callable[[s
         item = aws.resource("dynamodb").Table(table).get_item(Key={"source": source}, ConsistentRead=True)
         before = item.get("Item", {}).get("updated_at")
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=sample.read_bytes(), ContentType="application/json")
-    say(f"uploaded local_stack/samples/{sample.name} to {source}; waiting for the stack, which processes it too")
+    shown = sample.relative_to(SAMPLES_DIR.parent.parent).as_posix()
+    say(f"uploaded {shown} to {source}; waiting for the stack, which processes it too")
     if table:
         _wait_processed(aws, table, source, before)
     return True
@@ -216,12 +224,50 @@ def _outcomes(aws: Aws, table: str, event: Any) -> list[tuple[str, Status]]:
 # --- the command ------------------------------------------------------------------------------------------
 
 
-def _run(event: Any, env: dict[str, str], function: str, timeout: float) -> tuple[Any, bool]:
+METRIC_LINE = '{"_aws":'
+
+
+class WithoutMetricLines(io.TextIOBase):
+    """A text stream onto ``target`` that leaves out CloudWatch's embedded-metric lines (``{"_aws": ...}``):
+    Powertools prints its ColdStart metric even with metrics disabled, and locally no agent reads them."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target, self.partial = target, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            if not line.startswith(METRIC_LINE):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    def flush(self) -> None:
+        if self.partial and not self.partial.startswith(METRIC_LINE):
+            self.target.write(self.partial)
+        self.partial = ""
+        self.target.flush()
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verbose", False)) or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+
+
+def _run(event: Any, env: dict[str, str], function: str, timeout: float, verbose: bool) -> tuple[Any, bool]:
     """The handler's response, and whether Lambda would call it failed (an error or a partial batch failure)."""
     from local_stack.poller import FakeLambdaContext, apply_env, load_handler
 
     # As `sam local invoke` does: the function's logs (and metrics) on stderr, the response on stdout.
-    with redirect_stdout(sys.stderr), apply_env(env):
+    logs = sys.stderr if verbose else WithoutMetricLines(sys.stderr)
+    with redirect_stdout(logs), apply_env(env), warnings.catch_warnings():
+        if not verbose:
+            warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
         handler = load_handler()
         context = FakeLambdaContext(function_name=function, timeout_s=timeout)
         try:
@@ -229,12 +275,45 @@ def _run(event: Any, env: dict[str, str], function: str, timeout: float) -> tupl
         except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports an unhandled error
             traceback.print_exc()
             return {"errorType": type(exc).__name__, "errorMessage": str(exc)}, True
+        finally:
+            logs.flush()
     return response, bool(isinstance(response, dict) and response.get("batchItemFailures"))
 
 
-def _processed_failures(response: Any) -> list[str]:
+def _processed(response: Any, statuses: frozenset[Status]) -> list[str]:
     processed = response.get("processed", []) if isinstance(response, dict) else []
-    return [str(p.get("source")) for p in processed if isinstance(p, dict) and p.get("status") in FAILURES]
+    return [str(p.get("source")) for p in processed if isinstance(p, dict) and p.get("status") in statuses]
+
+
+def _say_stack(state: StackState, replaced: list[str], say: Callable[[str], None]) -> None:
+    say(f"against the local stack at {state.get('endpoint_url')}")
+    if replaced:
+        say(f"the env file's {', '.join(replaced)} replaced by the stack's (--aws keeps them)")
+
+
+def _deliver(args: argparse.Namespace, event: Any, env: dict[str, str], aws: Aws | None, table: str) -> int:
+    """Run the handler on ``event``, again while a record is unfinished (as SQS redelivers), then the exit code."""
+    deadline = time.monotonic() + args.wait_timeout
+    while True:
+        verbose = _verbose(args)
+        response, failed = _run(event, env, args.function, args.timeout, verbose)
+        print(json.dumps(response, indent=2, ensure_ascii=False, default=str))
+        failures, unfinished = _processed(response, FAILURES), _processed(response, UNFINISHED)
+        if aws is not None and table:
+            outcomes = _outcomes(aws, table, event)
+            for source, status in outcomes:
+                print(f"hdr-ingest invoke: {status.value:<9} {source}", file=sys.stderr)
+            failures += [source for source, status in outcomes if status in FAILURES]
+            unfinished = [source for source, status in outcomes if status in UNFINISHED]
+        if (failed and not unfinished) or failures:
+            return EXIT_FAILED
+        if not unfinished:
+            return 0
+        if time.monotonic() + REDELIVER_S >= deadline:
+            print(f"hdr-ingest invoke: still not final: {', '.join(unfinished)}", file=sys.stderr)
+            return EXIT_PENDING
+        print(f"hdr-ingest invoke: not final yet ({len(unfinished)}); delivering the event again", file=sys.stderr)
+        time.sleep(REDELIVER_S)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -251,21 +330,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if state is None:
         if not args.aws:
             say("no running local stack (start one with `make run`); using the env file's AWS resources as they are")
-        env = file_env
-        aws = None
-    else:
-        env, replaced = local_env(state, file_env)
-        say(f"against the local stack at {state.get('endpoint_url')}")
-        if replaced:
-            say(f"the env file's {', '.join(replaced)} replaced by the stack's (--aws keeps them)")
-        aws = aws_for(args, state)
-        event = _stack_objects(aws, state, event, say)
-    response, failed = _run(event, env, args.function, args.timeout)
-    print(json.dumps(response, indent=2, ensure_ascii=False, default=str))
-    failures = _processed_failures(response)
-    if aws is not None and state is not None and state.get("table"):
-        outcomes = _outcomes(aws, state.get("table") or "", event)
-        for source, status in outcomes:
-            say(f"{status.value:<9} {source}")
-        failures += [source for source, status in outcomes if status in FAILURES]
-    return 1 if failed or failures else 0
+        return _deliver(args, event, file_env, None, "")
+    env, replaced = local_env(state, file_env)
+    _say_stack(state, replaced, say)
+    aws = aws_for(args, state)
+    event = _stack_objects(aws, state, event, say)
+    return _deliver(args, event, env, aws, state.get("table") or "")

@@ -12,7 +12,17 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-__all__ = ["PIPE_WIDTH", "console", "print_table", "shorten", "styled", "width"]
+__all__ = [
+    "GAP",
+    "PIPE_WIDTH",
+    "RowsWithNotes",
+    "console",
+    "print_table",
+    "shorten",
+    "shorten_middle",
+    "styled",
+    "width",
+]
 
 
 def width(text: str) -> int:
@@ -38,6 +48,18 @@ def shorten(text: str, limit: int) -> str:
         out += char
         used += w
     return out + "…"
+
+
+def shorten_middle(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` columns by an "…" in the middle: a key keeps its first folder and its file
+    name, which are what tell keys apart."""
+    if width(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
 # --- rich: the CLI's tables, colours and progress ---------------------------------------------------------
@@ -91,3 +113,34 @@ def print_table(out: Console, table: Any) -> None:
     with out.capture() as captured:
         out.print(table)
     out.file.write("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
+
+
+GAP = 2
+"""Columns between two columns of a table drawn with ``box=None, pad_edge=False`` (rich's padding of 1 each side)."""
+
+
+class RowsWithNotes:
+    """A rich table of one-line rows (every column ``no_wrap``, sized to fit), each row followed by its note
+    (a first error) on lines of its own, wrapped to the width and indented: the row's status is never squeezed
+    by a long error, and ``status --failed`` reads as a row and a line per error."""
+
+    INDENT = 4
+
+    def __init__(self, table: Any, notes: list[str]) -> None:
+        self.table, self.notes = table, notes
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        from rich.padding import Padding
+        from rich.segment import Segment
+        from rich.text import Text
+
+        lines = console.render_lines(self.table, options, pad=False)
+        if len(lines) != len(self.notes) + 1:  # a row took more than one line: the table as it is
+            yield self.table
+            return
+        for index, line in enumerate(lines):
+            yield from line
+            yield Segment.line()
+            note = self.notes[index - 1] if index else ""
+            if note:
+                yield Padding(Text("↳ " + note, overflow="fold", no_wrap=False), (0, 0, 0, self.INDENT))

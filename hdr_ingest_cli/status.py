@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK
 from hdr_ingest_cli.common import FAILED_STATUSES
-from hdr_ingest_cli.render import console, print_table, styled
+from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten_middle, styled
 from hdr_ingest_cli.stack import aws_for, find_state, required
 
 __all__ = ["Row", "cmd_status", "destination_of", "outcome_table", "read_ledger", "totals"]
 
 SOURCE_CHARS = 48
-NARROW_SOURCE_CHARS = 32
+MIN_SOURCE_CHARS = 16
 WIDE = 150  # terminal columns from which the table has every column
 CATALOGUE = "catalogue"
 
@@ -68,7 +68,7 @@ def destination_of(item: dict[str, Any]) -> str:
 
 def short_source(entry: LedgerEntry, buckets: set[str], shown: Collection[str] = (), room: int = SOURCE_CHARS) -> str:
     """The key alone when every row is in one bucket, a catalogue's dataset as ``  #id`` under its file (in
-    ``shown``); long ones keep their end, which is what tells them apart."""
+    ``shown``); long ones are shortened in the middle."""
     file, _, member = entry.source.partition("#")
     lead = "  #" if member and file in shown else ""
     if lead:
@@ -76,7 +76,7 @@ def short_source(entry: LedgerEntry, buckets: set[str], shown: Collection[str] =
     else:
         text = entry.source.removeprefix(f"s3://{entry.bucket}/") if len(buckets) == 1 else entry.source
     room -= len(lead)
-    return lead + (text if len(text) <= room else "…" + text[-(room - 1) :])
+    return lead + shorten_middle(text, room)
 
 
 def detail(row: Row) -> str:
@@ -101,33 +101,46 @@ def _when(stamp: str) -> str:
     return stamp.replace("T", " ")[:19] if stamp else "-"
 
 
-def outcome_table(rows: Sequence[Row], width: int = 1000) -> Any:
-    """A rich table of ledger rows for ``width`` columns: below :data:`WIDE`, without the delivery count and
-    time (``status SOURCE`` has them); a ``destination`` column only when some item has one."""
+def _fit_source(cells: list[list[Any]], headers: Sequence[str], width: int) -> int:
+    """Columns left for the source in ``width`` once every other column (all kept whole) has its room."""
+    others = [max(len(h), *(len(str(c)) for c in column)) for h, column in zip(headers, cells, strict=True)]
+    return max(MIN_SOURCE_CHARS, width - sum(others) - GAP * len(others))
+
+
+def outcome_table(rows: Sequence[Row], width: int = 1000, wide: bool = False) -> Any:
+    """Ledger rows for ``width`` columns. From :data:`WIDE` columns (or ``wide``): a row a line with the
+    delivery count, time and first error in columns. Narrower: source, status, schema, dataset (and
+    destination kind) on one line that fits, the source shortened in the middle (never the status), and
+    the first error on its own wrapped line under the row."""
     from rich.table import Table
 
-    wide = width >= WIDE
+    wide = wide or width >= WIDE
     buckets = {r.entry.bucket for r in rows}
     destinations = [destination_of(r.item) if wide else destination_of(r.item).split(" ")[0] for r in rows]
-    caption = f"bucket {next(iter(buckets))}" if len(buckets) == 1 else None
-    table = Table(caption=caption, caption_justify="left", box=None, header_style="bold", pad_edge=False)
-    for name in ("source", "status", "schema", "dataset", *(("tries", "updated") if wide else ())):
-        table.add_column(name, no_wrap=True, justify="right" if name == "tries" else "left")
+    headers = ["status", "schema", "dataset", *(("tries", "updated") if wide else ())]
+    headers += ["destination"] if any(destinations) else []
+    columns: list[list[Any]] = [[r.shown_status for r in rows], [r.entry.schema or "-" for r in rows]]
+    columns.append([_dataset(r.entry) for r in rows])
+    if wide:
+        columns += [[str(r.entry.attempts) for r in rows], [_when(r.entry.updated_at) for r in rows]]
     if any(destinations):
-        table.add_column("destination", no_wrap=True, overflow="ellipsis", max_width=32)
-    table.add_column("first error / summary", overflow="fold", ratio=1)
+        columns.append([d or "-" for d in destinations])
     shown = {r.entry.source for r in rows}
-    room = SOURCE_CHARS if wide else NARROW_SOURCE_CHARS
-    for row, destination in zip(rows, destinations, strict=True):
-        entry = row.entry
-        cells: list[Any] = [short_source(entry, buckets, shown, room), styled(row.shown_status), entry.schema or "-"]
-        cells.append(_dataset(entry))
-        if wide:
-            cells += [str(entry.attempts), _when(entry.updated_at)]
-        if any(destinations):
-            cells.append(destination or "-")
-        table.add_row(*cells, detail(row))
-    return table
+    room = SOURCE_CHARS if wide else _fit_source(columns, headers, width)
+    caption = f"bucket {next(iter(buckets))}" if len(buckets) == 1 else None
+    table = Table(caption=caption if wide else None, caption_justify="left", box=None, header_style="bold")
+    table.pad_edge = False
+    for name in ("source", *headers):
+        table.add_column(name, no_wrap=True, justify="right" if name == "tries" else "left")
+    if wide:
+        table.add_column("first error / summary", overflow="fold", ratio=1)
+    for index, row in enumerate(rows):
+        cells: list[Any] = [short_source(row.entry, buckets, shown, room)]
+        cells += [styled(c) if n == 0 else c for n, c in enumerate(column[index] for column in columns)]
+        table.add_row(*cells, *((detail(row),) if wide else ()))
+    if wide:
+        return table
+    return RowsWithNotes(table, [detail(r) for r in rows])
 
 
 def totals(rows: Iterable[Row]) -> str:
@@ -207,6 +220,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_one(rows[0])
         return 0
     out = console()
-    print_table(out, outcome_table(rows, out.width))
+    print_table(out, outcome_table(rows, out.width, wide=args.wide))
     out.print(totals(rows), markup=False)
     return 0

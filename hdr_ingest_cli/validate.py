@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,12 @@ from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK, ValidationMode, ex
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaPackError, SchemaRef
 from hdr_ingest_cli.common import UsageError, json_files
 
-__all__ = ["as_written", "cmd_validate", "value_at"]
+__all__ = ["KIND_HINT", "as_written", "cmd_validate", "resolve_kind", "value_at"]
+
+KIND_HINT = (
+    "judged by HDR UK's rules (the route of incoming/); a file for another catalogue: --kind unis|qrvey|aep, "
+    "or --prefix incoming/unis/ (the running stack's route for it)"
+)
 
 _STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
 
@@ -91,8 +97,22 @@ def _validate_one(
         )
         # everything after the verdict and the errors: the other mode's verdict and each Gateway behaviour met
         explanation = [line for line in explain(judgement)[1:] if not line.startswith("  $")]
-        return {**result, "warnings": list(judgement.warnings), "explanation": explanation}
+        sent_as = _sent_as(pack, export, mode) if report.valid and target is not None else schema
+        if sent_as != schema:  # what explain() says is sent holds only with TARGET_SCHEMA set to --schema
+            explanation = [
+                f"The function sends it as {sent_as} (the first schema it matches), not {schema}, unless its route's "
+                f"TARGET_SCHEMA is {schema!r}.",
+                *(line for line in explanation if not line.startswith("It will be sent with")),
+            ]
+        return {**result, "sent_as": sent_as, "warnings": list(judgement.warnings), "explanation": explanation}
     return _validate_catalogue(pack, path, export, target, pointer, mode)
+
+
+def _sent_as(pack: SchemaPack, document: Any, mode: ValidationMode) -> str | None:
+    """The schema the function sends ``document`` as with no TARGET_SCHEMA: the first it matches (as the
+    Gateway detects); ``--schema`` names what to check against, not what the function will decide."""
+    report = judge_for(pack).judge(document, None, mode).report
+    return str(report.schema) if report.schema else None
 
 
 def _validate_catalogue(
@@ -139,8 +159,52 @@ def _validate_catalogue(
     }
 
 
+def _route_for(prefix: str) -> dict[str, Any]:
+    """The running stack's route that keys under ``prefix`` fall under (the longest prefix)."""
+    from hdr_ingest.destinations import kinds
+    from local_stack.state import StackState
+
+    state = StackState.find()
+    try:
+        routes = json.loads(state.function_env.get("DESTINATIONS") or "[]") if state else []
+    except ValueError:
+        routes = []
+    if state is not None and not routes:
+        routes = [{"prefix": p, "kind": "hdruk"} for p in state.prefixes]
+    matching = [r for r in routes if (prefix.rstrip("/") + "/").startswith(str(r.get("prefix", "")))]
+    if not matching:
+        where = f"the running stack routes {', '.join(str(r['prefix']) for r in routes)}" if routes else (
+            "no local stack is running to say which route it falls under"
+        )
+        raise UsageError(f"--prefix {prefix}: {where}; name the rules with --kind {'|'.join(kinds())}")
+    return max(matching, key=lambda r: len(str(r["prefix"])))
+
+
+def resolve_kind(args: argparse.Namespace) -> None:
+    """``--kind`` as given; else the kind (and options) of the route ``--prefix`` falls under; else hdruk."""
+    if getattr(args, "kind", None):
+        return
+    prefix = getattr(args, "prefix", None)
+    if not prefix:
+        args.kind, args.kind_guessed = "hdruk", True
+        return
+    route = _route_for(prefix)
+    args.kind, args.route_options = str(route["kind"]), dict(route.get("options") or {})
+    print(f"judged by the rules of the {args.kind} route on {route['prefix']}", file=sys.stderr)
+
+
+def _close(results: list[dict[str, Any]], valid: bool, kind_guessed: bool) -> None:
+    """The count of several files; the hint about --kind when a file failed HDR UK's rules by default."""
+    if len(results) > 1:
+        bad = sum(not r["valid"] for r in results)
+        print(f"\n{len(results)} files: {len(results) - bad} valid, {bad} invalid")
+    if not valid and kind_guessed:
+        print(KIND_HINT, file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:  # noqa: C901 - one branch per output format and file kind
-    if getattr(args, "kind", "hdruk") != "hdruk":
+    resolve_kind(args)
+    if args.kind != "hdruk":
         from hdr_ingest_cli.validate_other import cmd_validate_other
 
         return cmd_validate_other(args)
@@ -181,7 +245,5 @@ def cmd_validate(args: argparse.Namespace) -> int:  # noqa: C901 - one branch pe
         for element in result.get("elements", []):
             for warning in element["warnings"]:
                 print(f"           [{element['index']}] warning: {warning}")
-    if len(results) > 1:
-        bad = sum(not r["valid"] for r in results)
-        print(f"\n{len(results)} files: {len(results) - bad} valid, {bad} invalid")
+    _close(results, valid, getattr(args, "kind_guessed", False))
     return 0 if valid else 1

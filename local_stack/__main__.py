@@ -24,7 +24,9 @@ from typing import Any
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
-from hdr_ingest_cli.render import console, print_table, shorten, styled
+from hdr_ingest_cli.invoke import WithoutMetricLines
+from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten, shorten_middle, styled
+from hdr_ingest_cli.status import WIDE
 from local_stack.gateway_emulator.traser_node import TraserUnavailable
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
 
@@ -83,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the function's POWERTOOLS_LOG_LEVEL (default ERROR: outcomes are printed as table rows instead)",
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack")
+    function = parser.add_argument_group("the function's settings (the template's parameters)")
+    function.add_argument(
+        "--archive-on-delete", action="store_true", help="archive a record when its object is deleted (ArchiveOnDelete)"
+    )
+    function.add_argument(
+        "--route-options",
+        action="append",
+        default=[],
+        metavar="KIND=JSON",
+        help='a route\'s options, e.g. qrvey=\'{"onChange": "recreate"}\' (repeatable)',
+    )
+    function.add_argument("--target-schema", help='the HDR UK route\'s TARGET_SCHEMA, e.g. "HDRUK 3.0.0"')
     parser.add_argument(
         "--hdruk-only",
         action="store_true",
@@ -171,36 +185,48 @@ def print_endpoints(stack: Any, state_path: Path) -> None:
     print(f"The ledger: {cli} status        Replay the dead-letter queue: {cli} redrive")
 
 
-def _label(label: str, previous: str, terminal: bool) -> str:
-    """On a terminal, a catalogue's dataset as ``  #id`` under its file, and long labels keep their end."""
+def _label(label: str, previous: str, terminal: bool, room: int) -> str:
+    """On a terminal, a catalogue's dataset as ``  #id`` under its file, and long labels shortened in the
+    middle to ``room`` columns."""
     if not terminal:
         return label  # piped: whole, one row a line, for grep
     file, _, member = label.partition("#")
     lead, text = ("  #", member) if member and previous.partition("#")[0] == file else ("", label)
-    room = LABEL_CHARS - len(lead)
-    return lead + (text if len(text) <= room else "…" + text[-(room - 1) :])
+    return lead + shorten_middle(text, room - len(lead))
+
+
+def _result_cells(result: Result) -> tuple[Any, str, str, str, str]:
+    """status, schema, dataset, expected, first error of one sample's result."""
+    expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
+    entry = result.entry
+    if entry is None:
+        return styled("TIMEOUT"), "-", "-", expected, "no final outcome in time"
+    _, status, schema, dataset_id, version = outcome_row(entry)
+    dataset = dataset_id if dataset_id == "-" or version == "-" else f"{dataset_id} v{version}"
+    return styled(status), schema, dataset, expected, first_problem(entry)
 
 
 def print_results(results: list[Result]) -> None:
+    """The samples' outcomes as `hdr-ingest status` draws its table: on a terminal narrower than
+    :data:`WIDE` columns, each first error on its own line under its row, so no status is squeezed."""
     from rich.table import Table
 
     out = console()
+    notes_under = out.is_terminal and out.width < WIDE
+    cells = [_result_cells(r) for r in results]
+    headers = ("status", "schema", "dataset", "expected")
+    widths = [max(len(h), *(len(str(c[n])) for c in cells)) for n, h in enumerate(headers)]
+    room = max(16, out.width - sum(widths) - GAP * len(widths)) if notes_under else LABEL_CHARS
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("source", "status", "schema", "dataset", "expected"):
+    for name in ("source", *headers):
         table.add_column(name, no_wrap=True)
-    table.add_column("first error", overflow="fold")
+    if not notes_under:
+        table.add_column("first error", overflow="fold")
     previous = ""
-    for result in results:
-        expected = "yes" if result.as_expected else f"NO ({'/'.join(sorted(result.expect))})"
-        label, previous = _label(result.label, previous, out.is_terminal), result.label
-        entry = result.entry
-        if entry is None:
-            table.add_row(label, styled("TIMEOUT"), "-", "-", expected, "no final outcome in time")
-            continue
-        _, status, schema, dataset_id, version = outcome_row(entry)
-        dataset = dataset_id if dataset_id == "-" or version == "-" else f"{dataset_id} v{version}"
-        table.add_row(label, styled(status), schema, dataset, expected, first_problem(entry))
-    print_table(out, table)
+    for result, (status, schema, dataset, expected, problem) in zip(results, cells, strict=True):
+        label, previous = _label(result.label, previous, out.is_terminal, room), result.label
+        table.add_row(label, status, schema, dataset, expected, *(() if notes_under else (problem,)))
+    print_table(out, RowsWithNotes(table, [c[4] for c in cells]) if notes_under else table)
 
 
 def print_outcome_line(entry: LedgerEntry) -> None:
@@ -261,19 +287,84 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def parse_route_options(given: list[str], target_schema: str | None) -> dict[str, dict[str, Any]]:
+    """``--route-options KIND=JSON`` (and ``--target-schema``, the HDR UK route's ``targetSchema``) by kind."""
+    import json
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in given:
+        kind, sep, text = item.partition("=")
+        try:
+            value = json.loads(text) if sep else None
+        except ValueError as exc:
+            raise ValueError(f"--route-options {item!r}: not JSON ({exc})") from exc
+        if not kind or not isinstance(value, dict):
+            example = "qrvey='{\"onChange\": \"recreate\"}'"
+            raise ValueError(f"--route-options {item!r}: expected KIND=JSON-object, e.g. {example}")
+        options.setdefault(kind.strip(), {}).update(value)
+    if target_schema:
+        options.setdefault("hdruk", {})["targetSchema"] = target_schema
+    return options
+
+
+def already_running(state_path: Path) -> str | None:
+    """Why this stack must not start: another one, still running, owns ``state_path`` (and the data beside it,
+    which starting would clear). ``None`` when the state file is absent or its process has gone."""
+    from local_stack.state import StackState
+
+    other = StackState.load(state_path)
+    pid = other.data.get("pid") if other is not None else None
+    if other is None or pid == os.getpid():
+        return None
+    return (
+        f"error: a local stack is already running (pid {pid}, started {other.data.get('started_at', '?')}, "
+        f"state {state_path}); it is left alone. Stop it with Ctrl-C in its terminal or `kill {pid}`, "
+        "then run this again; one stack at a time."
+    )
+
+
+def _flushed(terminal: Any) -> Any:
+    """``terminal`` once what was written through the filter in front of it has reached it."""
+    sys.stdout.flush()
+    return terminal
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return args.log_level == "DEBUG" or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+
+
+def _preflight(args: argparse.Namespace, state_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The route options given; ``None`` (after saying why) when this stack must not start."""
+    try:
+        route_options = parse_route_options(args.route_options, args.target_schema)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    running = already_running(state_dir / STATE_FILE_NAME)
+    if running:
+        print(running, file=sys.stderr)
+        return None
+    return route_options
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     real_gateway = bool(args.gateway_url)
     if real_gateway and not (args.app_id and args.client_id):
         print("--gateway-url needs --app-id and --client-id (the Gateway app's credentials)", file=sys.stderr)
         return 2
-    # The function's metrics are disabled locally; Powertools still warns when an invocation has none.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    # The function's metrics are disabled locally; Powertools still warns when an invocation has none, and prints
+    # its ColdStart metric line ({"_aws": ...}) all the same: both only at --log-level DEBUG (or LOG_LEVEL=DEBUG).
+    if not _verbose(args):
+        warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     signal.signal(signal.SIGTERM, _interrupt)
 
     from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
 
     state_dir: Path = args.state_dir
+    route_options = _preflight(args, state_dir)
+    if route_options is None:
+        return 2
     if not args.in_memory and not real_gateway:
         state_dir.mkdir(parents=True, exist_ok=True)
     options = StackOptions(
@@ -290,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
         log_level=args.log_level,
         other_destinations=not args.hdruk_only,
+        extra_env={"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {},
+        route_options=route_options,
     )
     state_path = state_dir / STATE_FILE_NAME
     stack = LocalStack(options)
@@ -308,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     for destination in stack.destinations:
         samples += [] if args.no_samples else load_samples(destination.samples)
     ok = True
+    terminal, sys.stdout = sys.stdout, sys.stdout if _verbose(args) else WithoutMetricLines(sys.stdout)
     try:
         write_state(
             state_path,
@@ -344,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         remove_state(state_path)
         stack.stop()
+        sys.stdout = _flushed(terminal)
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -157,11 +158,55 @@ def _s3_delete_marker_events() -> None:
     S3Backend._set_delete_marker = notifying_set_delete_marker  # type: ignore[method-assign]
 
 
+class Sequencers:
+    """S3's ``sequencer``: a hex string that grows with every event of a key, so that of two events for one key
+    the later one compares greater (as padded hex). Source: AWS, "Event message structure"
+    (docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html) and
+    /work/shared/notes/aws-serverless.md. moto's events carry none (EventBridge's a constant). How S3 makes them
+    is not published: here, a clock in nanoseconds that never repeats, in 16 hex digits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> str:
+        with self._lock:
+            self._last = max(self._last + 1, time.time_ns())
+            return f"{self._last:016X}"
+
+
+SEQUENCERS = Sequencers()
+
+
+def _s3_event_sequencers() -> None:
+    """Every S3 event moto builds gets a growing ``sequencer``, and, for a versioned bucket's object, its
+    ``versionId`` (both fields of S3's ``s3.object``; same source as :class:`Sequencers`)."""
+    from moto.s3 import notifications
+
+    get_event = notifications._get_s3_event
+    if getattr(get_event, "hgi_sequenced", False):
+        return
+
+    def sequenced(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = get_event(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        obj["sequencer"] = SEQUENCERS.next()
+        version = getattr(key, "version_id", None)
+        if getattr(bucket, "is_versioned", False) and version and version != "null":
+            obj["versionId"] = version
+        return event
+
+    sequenced.hgi_sequenced = True  # type: ignore[attr-defined]
+    notifications._get_s3_event = sequenced
+
+
 def patch_moto() -> None:
     """What the local stack changes in moto (idempotent; call before moto handles a request): DynamoDB requests
-    are atomic and a versioned bucket's deletions notify, as in AWS; and two server overheads go."""
+    are atomic, a versioned bucket's deletions notify, and S3 events carry growing sequencers and version ids,
+    as in AWS; and two server overheads go."""
     _atomic_dynamodb_requests()
     _s3_delete_marker_events()
+    _s3_event_sequencers()
     _cache_moto_module_list()
     _cheap_sqs_retention_check()
 

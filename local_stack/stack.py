@@ -57,6 +57,8 @@ class StackOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Also run the other catalogues' emulators (local_stack.destinations), each routed a prefix via DESTINATIONS.
     other_destinations: bool = False
+    # A route's options by kind (make run --route-options), merged over the route's own.
+    route_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -101,7 +103,7 @@ class LocalStack:
                 log_level=options.log_level,
                 schema_pack_dir=str(pack_dir.resolve()),
                 extra={"DESTINATIONS": json.dumps(self.routes), **options.extra_env}
-                if self.destinations
+                if self.destinations or options.route_options
                 else options.extra_env,
             )
             self._poller = SqsPoller(
@@ -122,11 +124,17 @@ class LocalStack:
 
     def _routes(self, aws: LocalAws) -> list[dict[str, Any]]:
         """The HDR UK route on incoming/ and, with ``other_destinations``, one route per other catalogue."""
-        routes = [{"prefix": "incoming/", "kind": "hdruk", "url": self.gateway_url, "secret": aws.secret_id}]
+        routes: list[dict[str, Any]] = [
+            {"prefix": "incoming/", "kind": "hdruk", "url": self.gateway_url, "secret": aws.secret_id}
+        ]
         if self.options.other_destinations:
             for destination in local_destinations():
                 self.destinations.append(destination)
                 routes.append(destination.start(aws))
+        for route in routes:
+            given = self.options.route_options.get(route["kind"])
+            if given:
+                route["options"] = {**dict(route.get("options") or {}), **given}
         return routes
 
     @property

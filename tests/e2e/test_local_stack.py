@@ -350,6 +350,8 @@ def test_make_run_once_publishes_the_samples_and_exits_zero(tmp_path: Path) -> N
     assert (ROOT / hint[0]).resolve() == (Path(sys.executable).parent / "hdr-ingest").resolve()
     assert "[" not in next(line for line in done.stdout.splitlines() if " status " in line)
     assert not (tmp_path / "stack.json").exists()  # removed on exit
+    # CloudWatch's metric lines and Powertools' warnings only at --log-level DEBUG (issue 24 §7)
+    assert '{"_aws":' not in done.stdout + done.stderr and "UserWarning" not in done.stdout + done.stderr
 
 
 def test_lost_ledger_is_rebuilt_from_the_gateway_and_no_duplicate_follows(
@@ -442,7 +444,7 @@ def test_invoke_runs_the_bundled_event_against_the_stack_without_aws(stack: Loca
     source = stack.source(key)
     assert json.loads(done.stdout) == {"processed": [{"source": source, "status": "UNCHANGED"}]}
     assert f"uploaded local_stack/samples/hdruk-4.0.0-asthma-cohort.json to {source}" in done.stderr
-    assert f"bucket hdr-gateway-ingest-metadata-123456789012-eu-west-2 -> {stack.aws.bucket}" in done.stderr
+    assert f"bucket hdr-ingest-metadata-123456789012-eu-west-2 -> {stack.aws.bucket}" in done.stderr
     entry = stack.ledger().get(source)
     assert entry is not None and entry.status is Status.UNCHANGED
 

@@ -251,7 +251,7 @@ def test_legacy_header_style(stack: Stack, pack: SchemaPack, monkeypatch: pytest
 
 
 def _retarget(template: dict[str, Any], key: str) -> dict[str, Any]:
-    text = json.dumps(template).replace("hdr-gateway-ingest-metadata-123456789012-eu-west-2", BUCKET)
+    text = json.dumps(template).replace("hdr-ingest-metadata-123456789012-eu-west-2", BUCKET)
     out = json.loads(text)
     for record in out.get("Records", []):
         record["s3"]["object"].pop("versionId", None)
@@ -273,7 +273,7 @@ def test_multi_record_s3_event_processes_every_record(stack: Stack) -> None:
     keys = ["incoming/my dataset 2024.json", "incoming/a+b.json", "incoming/café.json"]
     for key in keys:
         stack.put(key, example("schemata/HDRUK/4.0.0/docs.example.json"))
-    text = json.dumps(multi).replace("hdr-gateway-ingest-metadata-123456789012-eu-west-2", BUCKET)
+    text = json.dumps(multi).replace("hdr-ingest-metadata-123456789012-eu-west-2", BUCKET)
     retargeted = json.loads(text)
     for record in retargeted["Records"]:
         record["s3"]["object"].pop("versionId", None)

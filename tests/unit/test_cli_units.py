@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.unit
 
 EVENTS = ROOT / "events"
-EVENT_BUCKET = "hdr-gateway-ingest-metadata-123456789012-eu-west-2"
+EVENT_BUCKET = "hdr-ingest-metadata-123456789012-eu-west-2"
 
 
 def _load(name: str) -> dict[str, Any]:

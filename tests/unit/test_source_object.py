@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 def test_s3_event_keys_are_decoded_for_every_record() -> None:
     objects = objects_in_event(event("s3-put-multi.json"))
     assert [o.key for o in objects] == ["incoming/my dataset 2024.json", "incoming/a+b.json", "incoming/café.json"]
-    assert all(o.bucket == "hdr-gateway-ingest-metadata-123456789012-eu-west-2" for o in objects)
+    assert all(o.bucket == "hdr-ingest-metadata-123456789012-eu-west-2" for o in objects)
 
 
 def test_s3_put_event_carries_etag_sequencer_and_size() -> None:

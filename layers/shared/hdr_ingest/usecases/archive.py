@@ -15,6 +15,8 @@ from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import outcome_of
 from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
 
+DELETED_KEPT = "Object deleted; record left on the catalogue (ArchiveOnDelete is off)."
+
 
 class Archiver:
     def __init__(
@@ -28,6 +30,10 @@ class Archiver:
 
     def remove(self, obj: SourceObject, route: Route, delivery: Delivery, budget: Budget) -> Outcome:
         if not self.settings.archive_on_delete:
+            previous = self.leases.ledger.get(obj.source)
+            if previous is not None and previous.status in (Status.CREATED, Status.UPDATED, Status.UNCHANGED):
+                with self.leases.hold(obj, route, delivery, budget) as work:
+                    return self.recorder.guarded(work, lambda: self._note_deletion(work))
             outcome = Outcome(Status.UNCHANGED, "Object deleted; archiving on delete is not enabled.")
             self.observer.outcome(obj, outcome)
             return outcome
@@ -42,6 +48,22 @@ class Archiver:
         if retry is not None:
             raise retry
         return outcome
+
+    def _note_deletion(self, work: Work) -> Outcome:
+        """ArchiveOnDelete off: the published row keeps its status, record and digests, and says the object went."""
+        previous = work.previous
+        if previous is None or is_stale(work):
+            return self.recorder.stale(work) if previous is not None else Outcome(Status.UNCHANGED, DELETED_KEPT)
+        work.object_sha256, work.members = previous.object_sha256, previous.members
+        kept = Outcome(
+            previous.status,
+            DELETED_KEPT,
+            schema=previous.schema,
+            record_id=previous.record_id,
+            record_version=previous.record_version,
+            document_sha256=previous.document_sha256,
+        )
+        return self.recorder.finish(work, kept)
 
     def archive_element(self, obj: SourceObject, parent: Work) -> Outcome:
         return self.archive(obj, parent.routed, parent.delivery, parent.budget)
