@@ -16,7 +16,7 @@ import requests
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
-from hdr_ingest.destinations.qrvey.schema import DatasetJudge
+from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 from local_stack.qrvey_emulator import QrveyEmulator
 
 pytestmark = pytest.mark.integration

@@ -4,6 +4,8 @@ with a scripted client (no network)."""
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from hdr_ingest.destinations.qrvey.answers import classify, messages_of, retry_a
 from hdr_ingest.destinations.qrvey.client import Reply, header_problem
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination, digest_of, tag_of, tagged_name
+from hdr_ingest.destinations.qrvey.judge import MAX_ERRORS, DatasetJudge
 from hdr_ingest.destinations.qrvey.route import problems
 
 pytestmark = pytest.mark.unit
@@ -395,3 +398,21 @@ def test_a_404_on_create_names_the_path_tried_and_is_refused() -> None:
     dest, _ = destination(Reply(404, {"message": "Not Found"}))
     answer = dest.create(KEY, definition(), VERDICT, CALL)
     assert answer.kind is AnswerKind.PERMANENT and f"{URL}{BASE}" in answer.message
+
+
+# -- memory: an invalid 10 MB definition -------------------------------------------------------------------------
+def test_judging_an_invalid_10_mb_definition_keeps_memory_bounded() -> None:
+    columns = [{"columnName": i, "columnType": "BOGUS", "note": "x" * 60} for i in range(100_000)]
+    document = definition(columns=columns)
+    size = len(json.dumps(document))
+    assert size > 10_000_000
+    judge = DatasetJudge("a-1", "u-1")
+    tracemalloc.start()
+    try:
+        verdict = judge.judge(document)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not verdict.valid and len(verdict.errors) == MAX_ERRORS + 1
+    assert "more errors than the first" in verdict.errors[-1].message
+    assert peak < size  # every error kept: ~45x the document (issue 26); bounded: well under 1x

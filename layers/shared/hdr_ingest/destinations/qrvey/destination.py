@@ -28,7 +28,7 @@ from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.destinations.qrvey.answers import ACCESS_ACTION, classify, messages_of
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
-from hdr_ingest.destinations.qrvey.schema import DatasetJudge
+from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 
 ON_CHANGE = ("reject", "recreate")
 FIND_LIMIT = 10
