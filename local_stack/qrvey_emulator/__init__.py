@@ -6,9 +6,13 @@ Behaviour follows ``shared/notes/destinations.md`` §2 (seed 003 and ``qrvey/bac
   route's ``createPath`` default), ``.../qollect/dataset/datasource`` (from an existing connection),
   ``.../qollect/dataset/all`` (search by name: ``CONTAINS`` on ``search``), ``GET``/``DELETE .../qollect/dataset/{id}``
   and ``POST .../qollect/dataset/{id}/load``.
-* ``x-api-key`` checked on every call; errors in the envelope ``{"status": "error", "errors": [{"message": ...}]}``.
-* A dataset is ``DRAFT`` when created; a load makes it ``LOADING``, and after ``load_steps`` reads (GETs) it is
-  ``LOADED``, or ``FAILED`` with ``errorMessage`` when a failure was scripted (:meth:`QrveyEmulator.fail_loads`).
+* ``x-api-key`` checked on every call; Qrvey's errors in the envelope ``{"status": "error", "errors": [...]}``;
+  what AWS API Gateway answers itself in front of it: a missing/wrong key → 403 ``{"message": "Forbidden"}``, an
+  unknown path → 403 ``{"message": "Missing Authentication Token"}``.
+* A dataset is ``DRAFT`` when created (a caller-chosen ``datasetId`` is kept, as seed 003 suggests; a taken one
+  → 409, a guess); a load makes it ``LOADING``, but the first ``draft_reads`` reads still show ``DRAFT`` (default 1:
+  undocumented on the real service), then after ``load_steps`` reads (GETs) it is ``LOADED``, or ``FAILED`` with
+  ``errorMessage`` when a failure was scripted (:meth:`QrveyEmulator.fail_loads`).
   Counting reads, not time, keeps tests free of timing.
 * Fault injection with the Gateway emulator's :class:`~local_stack.gateway_emulator.faults.FaultPlan` (latency,
   5xx, timeouts, dropped connections; ``throttle`` and the per-minute limit answer 429 with ``Retry-After``), and admin

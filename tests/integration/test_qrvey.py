@@ -64,6 +64,7 @@ def route(emulator: QrveyEmulator, **options: Any) -> list[dict[str, Any]]:
 def qrvey(stack: Stack, qrvey_emulator: QrveyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[QrveyEmulator]:
     qrvey_emulator.reset()
     qrvey_emulator.set_keys([API_KEY])
+    qrvey_emulator.set_draft_reads(0)  # tests counting deliveries; the DRAFT quirk has its own tests below
     stack.secrets.create_secret(Name=QRVEY_SECRET, SecretString=json.dumps({"api_key": API_KEY}))
     monkeypatch.setenv("DESTINATIONS", json.dumps(route(qrvey_emulator)))
     reset_runtime()
@@ -240,3 +241,28 @@ def test_a_wrong_api_key_is_rejected_with_what_to_fix(stack: Stack, qrvey: Qrvey
     assert item["status"] == "REJECTED" and "Qrvey refused the API key" in item["reason"]
     assert API_KEY not in item["reason"] and qrvey.datasets() == []
     assert [r["api_key_present"] for r in qrvey.requests()] == [True, True]  # once more after fetching the secret
+    assert [r["status"] for r in qrvey.requests()] == [403, 403]  # API Gateway's {"message": "Forbidden"}
+
+
+def test_draft_shown_after_a_load_starts_is_waited_out_with_one_load(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    qrvey.set_draft_reads(1)  # the quirk: DRAFT on the first read after the load starts
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    assert failed(redeliver(stack))  # DRAFT: still pending, no second load
+    assert stack.ledger(KEY)["status"] == "PENDING"
+    assert not failed(redeliver(stack))
+    assert stack.ledger(KEY)["status"] == "CREATED" and stack.dead_letters() == []
+    loads = [r for r in qrvey.requests() if r["path"].endswith("/load")]
+    assert len(loads) == 1  # one load per publish
+
+
+def test_a_wrong_create_path_is_rejected_naming_the_url_tried(
+    stack: Stack, qrvey: QrveyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESTINATIONS", json.dumps(route(qrvey, createPath="/user/{userId}/app/{appId}/datasets")))
+    reset_runtime()
+    assert not failed(stack.drop_and_invoke(KEY, definition()))
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and "Missing Authentication Token" in item["reason"]
+    assert f"{qrvey.base_url}/user/u-1/app/a-1/datasets" in item["reason"] and "createPath" in item["reason"]
+    assert qrvey.datasets() == []

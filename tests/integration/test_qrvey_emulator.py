@@ -16,7 +16,7 @@ import requests
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
-from hdr_ingest.destinations.qrvey.schema import DatasetJudge
+from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 from local_stack.qrvey_emulator import QrveyEmulator
 
 pytestmark = pytest.mark.integration
@@ -35,6 +35,7 @@ def running() -> Iterator[QrveyEmulator]:
 @pytest.fixture
 def qrvey(running: QrveyEmulator) -> QrveyEmulator:
     running.reset()
+    running.set_draft_reads(0)  # tests counting reads: the DRAFT-after-load quirk has its own test
     return running
 
 
@@ -46,13 +47,19 @@ def call(emulator: QrveyEmulator, method: str, rest: str = "", body: Any = None,
 
 def test_a_dataset_is_created_as_draft_then_loads_over_reads(qrvey: QrveyEmulator) -> None:
     qrvey.set_load_steps(1)
+    qrvey.set_draft_reads(1)
     created = call(qrvey, "POST", body=DEFINITION)
     assert created.status_code == 200
     dataset = created.json()
     assert dataset["status"] == "DRAFT" and dataset["appId"] == "a-1" and dataset["userId"] == "u-1"
     dataset_id = dataset["datasetId"]
     assert call(qrvey, "POST", f"/{dataset_id}/load").json() == {"datasetId": dataset_id, "status": "LOADING"}
-    assert [call(qrvey, "GET", f"/{dataset_id}").json()["status"] for _ in range(3)] == ["LOADING", "LOADED", "LOADED"]
+    assert [call(qrvey, "GET", f"/{dataset_id}").json()["status"] for _ in range(4)] == [
+        "DRAFT",
+        "LOADING",
+        "LOADED",
+        "LOADED",
+    ]
     found = call(
         qrvey,
         "POST",
@@ -87,14 +94,17 @@ def test_scripted_failures_end_a_load_failed_with_a_reason(qrvey: QrveyEmulator)
 def test_the_api_key_is_checked_and_errors_use_the_envelope(qrvey: QrveyEmulator) -> None:
     for key in (None, "wrong"):
         refused = call(qrvey, "POST", "/all", {}, key=key)
-        assert refused.status_code == 401 and refused.json()["status"] == "error"
+        assert (refused.status_code, refused.json()) == (403, {"message": "Forbidden"})
+    for path in (f"{qrvey.root_url}/devapi/v4/nope", f"{qrvey.base_url}/user/u-1/app/a-1/qollect/datasets"):
+        unknown = requests.post(path, json={}, headers={"x-api-key": KEY}, timeout=10)
+        assert (unknown.status_code, unknown.json()) == (403, {"message": "Missing Authentication Token"})
     bad = call(qrvey, "POST", body={"name": "x", "datasources": [{}], "columns": []})
     assert bad.status_code == 400 and [e["message"] for e in bad.json()["errors"]] == [
         "datasources[0].name is required",
         "datasources[0].connectionId is required",
         "datasources[0].connectorType is required",
     ]
-    assert [r["api_key_present"] for r in qrvey.requests()] == [False, True, True]
+    assert [r["api_key_present"] for r in qrvey.requests()] == [False, True, True, True, True]
 
 
 def test_faults_and_throttling(qrvey: QrveyEmulator) -> None:
@@ -106,7 +116,9 @@ def test_faults_and_throttling(qrvey: QrveyEmulator) -> None:
     requests.post(f"{admin}/faults", json={"throttle_per_minute": 1}, timeout=5)
     assert [call(qrvey, "POST", "/all", {}).status_code for _ in range(2)] == [200, 429]
     requests.post(f"{admin}/reset", timeout=5)
-    requests.post(f"{admin}/loads", json={"steps": 0, "fail": [{"reason": "no", "count": 1}]}, timeout=5)
+    requests.post(
+        f"{admin}/loads", json={"steps": 0, "draftReads": 0, "fail": [{"reason": "no", "count": 1}]}, timeout=5
+    )
     dataset_id = call(qrvey, "POST", body=DEFINITION).json()["datasetId"]
     call(qrvey, "POST", f"/{dataset_id}/load")
     assert call(qrvey, "GET", f"/{dataset_id}").json()["status"] == "FAILED"
@@ -132,3 +144,11 @@ def test_the_client_bounds_each_call_by_size_and_deadline(qrvey: QrveyEmulator) 
     qrvey.faults.set_latency_ms(0)
     fine = QrveyClient(qrvey.base_url).call("POST", path, ApiKey(KEY), 5, time.monotonic() + 5, "search", {})
     assert isinstance(fine, Reply) and fine.body == {"Count": 0, "Items": []}
+
+
+def test_a_caller_chosen_dataset_id_is_kept_and_a_taken_one_refused(qrvey: QrveyEmulator) -> None:
+    chosen = "0b6f6a52-8d3e-5c0a-9a51-3f1f1c2b4d11"
+    created = call(qrvey, "POST", body={**DEFINITION, "datasetId": chosen})
+    assert (created.status_code, created.json()["datasetId"]) == (200, chosen)
+    assert call(qrvey, "GET", f"/{chosen}").json()["datasetId"] == chosen
+    assert call(qrvey, "POST", body={**DEFINITION, "datasetId": chosen}).status_code == 409

@@ -4,6 +4,8 @@ with a scripted client (no network)."""
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from hdr_ingest.destinations.qrvey.answers import classify, messages_of, retry_a
 from hdr_ingest.destinations.qrvey.client import Reply, header_problem
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination, digest_of, tag_of, tagged_name
+from hdr_ingest.destinations.qrvey.judge import MAX_ERRORS, DatasetJudge
 from hdr_ingest.destinations.qrvey.route import problems
 
 pytestmark = pytest.mark.unit
@@ -153,7 +156,7 @@ def test_a_refused_definition_is_rejected_with_qrvey_s_words() -> None:
     ],
 )
 def test_statuses_are_classified(status: int, kind: AnswerKind, words: str) -> None:
-    answer = classify(status, {"message": "Forbidden"}, {}, "create the dataset")
+    answer = classify(status, {"message": "User is not authorized to access this resource"}, {}, "create the dataset")
     assert answer.kind is kind and words in answer.message and answer.http_status == status
 
 
@@ -294,12 +297,13 @@ def test_check_reads_the_load_s_state(dataset: dict[str, Any], kind: AnswerKind,
     assert answer.created is (kind is AnswerKind.SUCCESS) and client.calls == [("GET", "/d-1", None)]
 
 
-def test_check_of_a_dataset_gone_is_refused_and_of_a_draft_starts_the_load() -> None:
+def test_check_of_a_dataset_gone_is_refused_and_of_a_draft_or_unknown_status_waits() -> None:
     dest, _ = destination(Reply(404, {"status": "error", "errors": [{"message": "Dataset d-1 not found"}]}))
     answer = dest.check("d-1", CALL)
     assert answer.kind is AnswerKind.PERMANENT and "is gone" in answer.message
-    dest, client = destination(Reply(200, {"status": "DRAFT"}), Reply(200, {"status": "LOADING"}))
-    assert dest.check("d-1", CALL).kind is AnswerKind.PENDING and client.calls[1][:2] == ("POST", "/d-1/load")
+    for status in ("DRAFT", "QUEUED", ""):  # our create started a load: anything not final is still under way
+        dest, client = destination(Reply(200, {"status": status}))
+        assert dest.check("d-1", CALL).kind is AnswerKind.PENDING and [c[0] for c in client.calls] == ["GET"]
 
 
 # -- a dataset already there (a lost ledger write, a retry, a changed file) -----------------------------------
@@ -374,3 +378,41 @@ def test_a_success_needs_evidence() -> None:
     assert "no datasetId" in dest.create(KEY, definition(), VERDICT, CALL).message
     dest, _ = destination(Reply(200, {"Count": 0}))
     assert dest.find(KEY, CALL).kind is AnswerKind.PERMANENT
+
+
+# -- AWS API Gateway's own 403 answers in front of Qrvey --------------------------------------------------------
+def test_api_gateway_forbidden_is_a_key_to_read_again() -> None:
+    answer = classify(403, {"message": "Forbidden"}, {}, "create the dataset")
+    assert answer.kind is AnswerKind.UNAUTHORISED and "API key in the route's secret" in answer.message
+
+
+def test_missing_authentication_token_names_the_create_path_tried() -> None:
+    dest, _ = destination(Reply(403, {"message": "Missing Authentication Token"}), create_path="/wrong/{appId}")
+    answer = dest.create(KEY, definition(), VERDICT, CALL)
+    assert (
+        answer.kind is AnswerKind.PERMANENT and f"{URL}/wrong/a-1" in answer.message and "createPath" in answer.message
+    )
+
+
+def test_a_404_on_create_names_the_path_tried_and_is_refused() -> None:
+    dest, _ = destination(Reply(404, {"message": "Not Found"}))
+    answer = dest.create(KEY, definition(), VERDICT, CALL)
+    assert answer.kind is AnswerKind.PERMANENT and f"{URL}{BASE}" in answer.message
+
+
+# -- memory: an invalid 10 MB definition -------------------------------------------------------------------------
+def test_judging_an_invalid_10_mb_definition_keeps_memory_bounded() -> None:
+    columns = [{"columnName": i, "columnType": "BOGUS", "note": "x" * 60} for i in range(100_000)]
+    document = definition(columns=columns)
+    size = len(json.dumps(document))
+    assert size > 10_000_000
+    judge = DatasetJudge("a-1", "u-1")
+    tracemalloc.start()
+    try:
+        verdict = judge.judge(document)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not verdict.valid and len(verdict.errors) == MAX_ERRORS + 1
+    assert "more errors than the first" in verdict.errors[-1].message
+    assert peak < size  # every error kept: ~45x the document (issue 26); bounded: well under 1x

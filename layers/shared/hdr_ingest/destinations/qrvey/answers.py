@@ -24,6 +24,9 @@ ACCESS_ACTION = (
     "appId name a user and an application of that instance the key may use."
 )
 MAX_RETRY_AFTER_S = 60.0
+# AWS API Gateway's own 403 bodies (notes/destinations.md §5): a missing/wrong key, and a path it has no route for.
+GATEWAY_FORBIDDEN = "Forbidden"
+GATEWAY_NO_ROUTE = "Missing Authentication Token"
 
 
 def messages_of(body: Any) -> list[str]:
@@ -59,17 +62,33 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def classify(status: int, body: Any, headers: Mapping[str, str], doing: str, definition: bool = False) -> Answer:
+def classify(
+    status: int, body: Any, headers: Mapping[str, str], doing: str, definition: bool = False, tried: str = ""
+) -> Answer:
     """A non-2xx answer to ``doing`` (e.g. "create the dataset"). ``definition``: the request carried the dataset
-    definition, so a 400/422 is Qrvey refusing the document itself."""
+    definition, so a 400/422 is Qrvey refusing the document itself. ``tried``: the URL asked, named when the
+    answer says the path is wrong."""
     words = messages_of(body)
     said = "; ".join(words) if words else f"HTTP {status} with no message"
-    if status == 401:
-        return Answer(AnswerKind.UNAUTHORISED, status, f"Qrvey refused the API key ({said}). {CREDENTIALS_ACTION}")
+    if status == 401 or (status == 403 and words == [GATEWAY_FORBIDDEN]):
+        # API Gateway's 403 "Forbidden" is its answer to a wrong or rotated key: read the secret again once.
+        return Answer(
+            AnswerKind.UNAUTHORISED,
+            status,
+            f"Qrvey refused the API key in the route's secret (HTTP {status}: {said}). {CREDENTIALS_ACTION}",
+        )
+    if status == 403 and words == [GATEWAY_NO_ROUTE]:
+        return Answer(
+            AnswerKind.PERMANENT,
+            status,
+            f"Qrvey has no endpoint at {tried or 'the URL asked'} (HTTP 403: {said}), so it could not {doing}. "
+            "Check the route's url (<instance>/devapi/v4) and, for a create, its createPath.",
+        )
     if status == 403:
         return Answer(AnswerKind.PERMANENT, status, f"Qrvey refused access to {doing} ({said}). {ACCESS_ACTION}")
     if status == 404:
-        return Answer(AnswerKind.NOT_FOUND, status, f"Qrvey found nothing to {doing} ({said}).")
+        at = f" at {tried}" if tried else ""
+        return Answer(AnswerKind.NOT_FOUND, status, f"Qrvey found nothing to {doing}{at} ({said}).")
     if status in (408, 425, 429) or status >= 500:
         reason = "throttled by Qrvey" if status == 429 else said
         return Answer(

@@ -28,7 +28,7 @@ from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.destinations.qrvey.answers import ACCESS_ACTION, classify, messages_of
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
-from hdr_ingest.destinations.qrvey.schema import DatasetJudge
+from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 
 ON_CHANGE = ("reject", "recreate")
 FIND_LIMIT = 10
@@ -108,7 +108,7 @@ class QrveyDestination:
         if reply.status == 404:
             return Answer(AnswerKind.PERMANENT, 404, f"Qrvey knows no such user or application. {ACCESS_ACTION}")
         if not reply.ok:
-            return classify(reply.status, reply.body, reply.headers, doing)
+            return self._refused(reply, doing, f"{self.datasets}/all")
         items = reply.body.get("Items") if isinstance(reply.body, dict) else None
         if not isinstance(items, list):
             return Answer(
@@ -132,7 +132,10 @@ class QrveyDestination:
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
-            return classify(reply.status, reply.body, reply.headers, doing, definition=True)
+            refused = self._refused(reply, doing, self.create_path, definition=True)
+            if reply.status == 404:  # the create endpoint itself is missing: no dataset to look for
+                return replace(refused, kind=AnswerKind.PERMANENT, message=f"{refused.message} Check createPath.")
+            return refused
         if not isinstance(reply.body, dict):  # cut short or not JSON: the next try looks the dataset up first
             return Answer(AnswerKind.TRANSIENT, reply.status, "Qrvey's answer to the create was not JSON; will retry.")
         dataset_id = reply.body.get("datasetId")
@@ -178,7 +181,7 @@ class QrveyDestination:
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
-            return classify(reply.status, reply.body, reply.headers, doing)
+            return self._refused(reply, doing, path)
         return Answer(AnswerKind.SUCCESS, reply.status, "deleted", record_id=record_id)
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
@@ -199,6 +202,12 @@ class QrveyDestination:
     def _http(self, at: _At, method: str, path: str, doing: str, body: Any = None) -> Reply | Answer:
         return self.client.call(method, path, at.key, at.timeout_s, at.until, doing, body)
 
+    def _refused(self, reply: Reply, doing: str, path: str, definition: bool = False) -> Answer:
+        """A non-2xx reply to ``METHOD path``, naming the URL tried when the path is at fault."""
+        return classify(
+            reply.status, reply.body, reply.headers, doing, definition, tried=f"{self.url.rstrip('/')}{path}"
+        )
+
     def _body(self, key: str, document: dict[str, Any]) -> dict[str, Any]:
         """The Create Dataset body: the file's definition, named with our tag, each column completed with what the
         route knows (appId, userId), its datasource's connection when there is one, and its original type."""
@@ -214,7 +223,12 @@ class QrveyDestination:
             filled.setdefault("origColumnType", filled.get("columnType"))
             columns.append(filled)
         name = tagged_name(document["name"], key, digest_of(document))
-        return {**document, "name": name, "datasources": sources, "columns": columns}
+        return {
+            **document,
+            "name": name,
+            "datasources": sources,
+            "columns": columns,
+        }
 
     def _get(self, dataset_id: str, at: _At) -> dict[str, Any] | Answer:
         doing = f"look up dataset {dataset_id}"
@@ -223,7 +237,7 @@ class QrveyDestination:
         if isinstance(reply, Answer):
             return reply
         if not reply.ok:
-            return classify(reply.status, reply.body, reply.headers, doing)
+            return self._refused(reply, doing, path)
         if not isinstance(reply.body, dict):
             return Answer(AnswerKind.TRANSIENT, reply.status, f"Qrvey answered {doing} with no dataset; will retry.")
         return reply.body
@@ -235,7 +249,7 @@ class QrveyDestination:
         if isinstance(reply, Answer):
             return replace(reply, record_id=dataset_id)
         if not reply.ok:
-            return replace(classify(reply.status, reply.body, reply.headers, doing), record_id=dataset_id)
+            return replace(self._refused(reply, doing, path), record_id=dataset_id)
         return Answer(AnswerKind.PENDING, reply.status, "Qrvey is loading it", record_id=dataset_id)
 
     def _state(self, dataset_id: str, dataset: dict[str, Any], at: _At, created: bool) -> Answer:
@@ -246,6 +260,12 @@ class QrveyDestination:
             return Answer(AnswerKind.SUCCESS, 200, "loaded", record_id=dataset_id, created=created)
         if status == "LOADING":
             return Answer(AnswerKind.PENDING, 200, "Qrvey is still loading it", record_id=dataset_id)
+        if created and status != "FAILED":
+            # check(): our create started a load. DRAFT (Qrvey shows it just after a load starts), LOADING or any
+            # other value means it is still under way: one load per publish, never a second one.
+            return Answer(
+                AnswerKind.PENDING, 200, f"Qrvey is still loading it (status {status or 'none'})", record_id=dataset_id
+            )
         if status == "FAILED" and created:
             return Answer(
                 AnswerKind.PERMANENT,
