@@ -148,4 +148,5 @@ def test_a_catalogue_element_with_a_long_identifier_is_published_under_a_hashed_
     assert len(hashed) == 1 and len(hashed[0].encode()) < 2048
     assert items[hashed[0]]["status"] == "CREATED" and items[hashed[0]]["element_id"].startswith(long_id[:900])
     assert items[f"s3://{BUCKET}/incoming/catalogue.json#{short_id}"]["status"] == "CREATED"
-    assert items[f"s3://{BUCKET}/incoming/catalogue.json"]["reason"] == "Catalogue of 2 datasets: 2 created."
+    reason = items[f"s3://{BUCKET}/incoming/catalogue.json"]["reason"]
+    assert reason == "Catalogue of 2 datasets: 2 of 2 elements published (2 created)."

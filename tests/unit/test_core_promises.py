@@ -4,18 +4,23 @@ limits whatever its characters, and the settings refuse values the function cann
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import to_item
+from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.bounds import bounded
+from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
-from hdr_ingest.core.ports import NullObserver
+from hdr_ingest.core.ports import Call, NoCredentials, NullObserver, StoredObject, Verdict
+from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.entry.settings import ConfigError, Settings, url_problem
-from hdr_ingest.usecases.context import Budget, Delivery, Work
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Work
+from hdr_ingest.usecases.pipeline import IngestPipeline
 from hdr_ingest.usecases.recording import Recorder
 
 pytestmark = pytest.mark.unit
@@ -97,3 +102,128 @@ def test_max_object_bytes_is_bounded_by_the_function_memory() -> None:
 def test_a_route_prefix_may_not_start_with_a_slash() -> None:
     routes = [{"prefix": "/incoming/", "kind": "hdruk", "url": "https://gw.example.org", "secret": "gw"}]
     assert "DESTINATIONS[0].prefix must be a key prefix" in refusal(DESTINATIONS=json.dumps(routes))
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self.items: dict[str, LedgerEntry] = {}
+
+    def get(self, source: str) -> LedgerEntry | None:
+        return self.items.get(source)
+
+    def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None:
+        return Lease(owner, self.items.get(source))
+
+    def release(self, source: str, owner: str) -> None:
+        pass
+
+    def record(self, entry: LedgerEntry, owner: str | None = None) -> None:
+        self.items[entry.source] = entry
+
+
+class MemoryStore:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, obj: SourceObject, max_bytes: int) -> StoredObject:
+        return StoredObject(self.data, etag="e1")
+
+
+@dataclass
+class ScriptedCatalogue:
+    """A destination answering each element's create from a script by title (default: created)."""
+
+    script: dict[str, list[Answer]] = field(default_factory=dict)
+    creates: list[str] = field(default_factory=list)
+    kind = "scripted"
+    url = "https://scripted.example"
+    title = "Scripted"
+    noun = "record"
+
+    def judge(self, document: Any, text: str) -> Verdict:
+        if document.get("bad"):
+            return Verdict(False, "is not valid", errors=(ErrorDetail("$.bad", "must not be set"),))
+        return Verdict(True, "is valid", target="scripted/1")
+
+    def credentials(self, secret: Any, secret_id: str) -> Any:
+        return None
+
+    def find(self, key: str, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 200, "none")
+
+    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        self.creates.append(document["identifier"])
+        answers = self.script.get(document["identifier"])
+        if answers:
+            return answers.pop(0)
+        return Answer(AnswerKind.SUCCESS, 201, "created", record_id=f"r-{document['identifier']}", created=True)
+
+    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 200, "updated", record_id=record_id)
+
+    def restore(self, record_id: RecordId, call: Call) -> Answer:
+        raise AssertionError("not archived")
+
+    def archive(self, record_id: RecordId, call: Call) -> Answer:
+        raise AssertionError("not deleted")
+
+
+CATALOGUE = SourceObject("bucket", "cat/all.json", sequencer="00A")
+
+
+def deliver(
+    destination: ScriptedCatalogue,
+    ledger: MemoryLedger,
+    dlq: list[Any],
+    elements: list[Any],
+    n: int,
+    final: bool = False,
+) -> Outcome | RetryLater:
+    sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
+    pipeline = IngestPipeline(
+        PipelineSettings(max_object_bytes=1_000_000, max_attempts=1),
+        Routes([Route("cat/", destination, NoCredentials())]),
+        MemoryStore(json.dumps(elements).encode()),
+        ledger,
+        sink,
+        clock=lambda: datetime(2026, 12, 5, tzinfo=UTC),
+    )
+    try:
+        return pipeline.process(
+            CATALOGUE, Delivery(receive_count=n, final=final), Budget(lambda: 60_000, lambda s: None)
+        )
+    except RetryLater as exc:
+        return exc
+
+
+def test_an_element_that_failed_for_a_moment_is_retried_then_failed_and_dead_lettered() -> None:
+    """Issue 26.1: the file was CREATED, its redelivery stopped at "same bytes" and the element stayed RETRYING
+    forever. Now the file is RETRYING while an element is, so SQS delivers it again until the element ends."""
+    down = Answer(AnswerKind.TRANSIENT, 500, "server error")
+    destination = ScriptedCatalogue({"b": [down, down, down]})
+    ledger, dlq = MemoryLedger(), []
+    elements = [{"identifier": "a", "title": "A"}, {"identifier": "b", "title": "B"}]
+    first = deliver(destination, ledger, dlq, elements, 1)
+    assert isinstance(first, RetryLater)
+    assert ledger.items[CATALOGUE.source].status is Status.RETRYING
+    assert isinstance(deliver(destination, ledger, dlq, elements, 2), RetryLater)  # not "same bytes"
+    assert destination.creates.count("b") == 2
+    last = deliver(destination, ledger, dlq, elements, 3, final=True)
+    assert destination.creates.count("b") == 3 and destination.creates.count("a") == 1
+    assert ledger.items[f"{CATALOGUE.source}#b"].status is Status.FAILED
+    assert any(m["status"] == "FAILED" and m["source"].endswith("#b") for m in dlq)
+    assert isinstance(last, Outcome) and last.status is Status.CREATED
+    assert "1 of 2 elements published (1 unchanged); 1 FAILED" in last.reason
+
+
+def test_a_catalogue_whose_elements_all_fail_is_not_a_success() -> None:
+    """Issue 21 §5: the file's own row says INVALID when nothing was published, and names the counts otherwise."""
+    ledger, dlq = MemoryLedger(), []
+    bad = [{"identifier": "a", "bad": True}, {"identifier": "b", "bad": True}]
+    outcome = deliver(ScriptedCatalogue(), ledger, dlq, bad, 1)
+    assert isinstance(outcome, Outcome) and outcome.status is Status.INVALID
+    assert ledger.items[CATALOGUE.source].reason == "Catalogue of 2 datasets: 0 of 2 elements published; 2 INVALID."
+    mixed = [{"identifier": "a"}, {"identifier": "b", "bad": True}, {"title": "no id"}]
+    outcome = deliver(ScriptedCatalogue(), MemoryLedger(), [], mixed, 1)
+    assert isinstance(outcome, Outcome) and outcome.status is Status.CREATED
+    assert "1 of 3 elements published (1 created); 2 INVALID" in outcome.reason

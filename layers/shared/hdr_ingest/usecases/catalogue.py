@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
+from hdr_ingest.core.catalogue import catalogue_status, element_identifier, missing_identifier_message
+from hdr_ingest.core.ledger import PUBLISHED
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Stop, Work
@@ -93,12 +94,8 @@ class CataloguePublisher:
 
     @staticmethod
     def _summary(work: Work, total: int, counts: Counter[str], problems: list[ErrorDetail]) -> Outcome:
-        summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+        status, said = catalogue_status(counts, work.previous is not None and work.previous.status in PUBLISHED)
         title = work.routed.destination.title
-        left = f" (elements no longer exported are left on the {title}: deletion is not enabled)"
+        left = f"; {counts['LEFT']} no longer exported left on the {title} (deletion is not enabled)"
         left = left if counts["LEFT"] else ""
-        return Outcome(
-            Status.UPDATED if work.previous else Status.CREATED,
-            f"Catalogue of {total} datasets: {summary}{left}.",
-            tuple(problems),
-        )
+        return Outcome(Status(status), f"Catalogue of {total} datasets: {said}{left}.", tuple(problems))
