@@ -227,3 +227,33 @@ def test_a_catalogue_whose_elements_all_fail_is_not_a_success() -> None:
     outcome = deliver(ScriptedCatalogue(), MemoryLedger(), [], mixed, 1)
     assert isinstance(outcome, Outcome) and outcome.status is Status.CREATED
     assert "1 of 3 elements published (1 created); 2 INVALID" in outcome.reason
+
+
+def test_a_catalogue_stops_between_elements_when_the_invocation_is_nearly_over() -> None:
+    """Issue 26.5: a 37,000-record array must not run past the invocation. A fake clock: each create uses 1 s
+    of a 14 s invocation, and an element needs 10 s; the rest is RETRYING and the next delivery finishes it."""
+    left = [14_000]
+    destination = ScriptedCatalogue()
+    original = destination.create
+
+    def create(key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        left[0] -= 1_000
+        return original(key, document, verdict, call)
+
+    destination.create = create  # type: ignore[method-assign]
+    ledger, dlq = MemoryLedger(), []
+    elements = [{"identifier": str(i)} for i in range(37_000)]
+    sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
+    pipeline = IngestPipeline(
+        PipelineSettings(max_object_bytes=10_000_000, element_time_ms=10_000),
+        Routes([Route("cat/", destination, NoCredentials())]),
+        MemoryStore(json.dumps(elements).encode()),
+        ledger,
+        sink,
+    )
+    with pytest.raises(RetryLater):
+        pipeline.process(CATALOGUE, Delivery(receive_count=1, final=False), Budget(lambda: left[0], lambda s: None))
+    assert destination.creates == ["0", "1", "2", "3", "4"]
+    row = ledger.items[CATALOGUE.source]
+    assert row.status is Status.RETRYING and "36995 RETRYING" in row.reason
+    assert f"{CATALOGUE.source}#5" not in ledger.items

@@ -35,6 +35,8 @@ class CataloguePublisher:
         members: list[str] = []
         retry: RetryLater | None = None
         for index, element in enumerate(elements):
+            if work.budget.remaining_ms() < self.settings.element_time_ms:
+                return self._out_of_time(work, elements, index, members, counts, problems)
             try:
                 identifier, outcome = self._element(work, index, element, members, problems)
             except RetryLater as exc:
@@ -50,6 +52,24 @@ class CataloguePublisher:
         if retry is not None:
             raise retry
         return parent
+
+    def _out_of_time(
+        self,
+        work: Work,
+        elements: list[dict[str, Any]],
+        index: int,
+        members: list[str],
+        counts: Counter[str],
+        problems: list[ErrorDetail],
+    ) -> Outcome:
+        """Too little of the invocation is left for another element: the ones not reached count as RETRYING, so
+        the file is RETRYING and SQS delivers it again (those already done are then UNCHANGED). Nothing is
+        archived, and the members not reached are kept, since this export was not read to its end."""
+        counts["RETRYING"] += len(elements) - index
+        previous = work.previous.members if work.previous else ()
+        work.members = tuple(members) + tuple(m for m in previous if m not in members)
+        problems.append(ErrorDetail(f"$[{index}]", f"not reached: the invocation ran out of time at element {index}"))
+        return self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
 
     def _element(
         self, work: Work, index: int, element: dict[str, Any], members: list[str], problems: list[ErrorDetail]
