@@ -22,6 +22,7 @@ from hdr_ingest.entry.settings import ConfigError, Settings, url_problem
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Work
 from hdr_ingest.usecases.pipeline import IngestPipeline
 from hdr_ingest.usecases.recording import Recorder
+from tests.unit.test_runtime import FakePipeline, make_runtime, s3_body, sqs_event
 
 pytestmark = pytest.mark.unit
 
@@ -257,3 +258,33 @@ def test_a_catalogue_stops_between_elements_when_the_invocation_is_nearly_over()
     row = ledger.items[CATALOGUE.source]
     assert row.status is Status.RETRYING and "36995 RETRYING" in row.reason
     assert f"{CATALOGUE.source}#5" not in ledger.items
+
+
+class DeadLetterPipeline(FakePipeline):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "why"),
+    [
+        (lambda r: r["s3"]["object"].pop("key"), "no s3.object.key"),
+        (lambda r: r["s3"]["object"].update(size="big"), "s3.object.size 'big' is not a byte count"),
+        (lambda r: r.pop("s3"), "it has no s3.object and s3.bucket"),
+    ],
+)
+def test_a_malformed_s3_record_is_the_functions_own_dead_letter_and_the_batch_goes_on(mangle: Any, why: str) -> None:
+    """Issue 26.12: a KeyError/TypeError used to fail the record on every delivery until SQS moved the raw
+    message to the DLQ. Now it is dead-lettered at once with the reason, and the other records are processed."""
+    bad = json.loads(s3_body("incoming/bad.json", "01"))
+    mangle(bad["Records"][0])
+    pipeline = DeadLetterPipeline()
+    response = make_runtime(pipeline).handle(sqs_event([json.dumps(bad), s3_body("incoming/good.json", "02")]))
+    assert response == {"batchItemFailures": []}
+    assert pipeline.order == {"s3://bucket/incoming/good.json": ["02"]}
+    assert len(pipeline.sent) == 1 and pipeline.sent[0]["status"] == "INVALID"
+    assert why in pipeline.sent[0]["reason"] and pipeline.sent[0]["event"] == bad
