@@ -108,8 +108,8 @@ def test_a_megabyte_answer_is_recorded_cut_with_its_length(stack: Stack, hostile
     hostile.on_create = lambda: Answer(AnswerKind.PERMANENT, 400, "refused: " + "x" * 1_000_000)
     assert stack.drop_and_invoke("incoming/hostile/big.json", {"title": "b"}) == {"batchItemFailures": []}
     item = stack.ledger("incoming/hostile/big.json")
-    assert item["status"] == "REJECTED" and item["reason"].endswith("more characters)")
-    assert item_size(item) < ITEM_LIMIT and "996,009 more characters" in item["reason"]
+    assert item["status"] == "REJECTED" and item["reason"].endswith("more bytes)")
+    assert item_size(item) < ITEM_LIMIT and "996,009 more bytes" in item["reason"]
     (letter,) = stack.dead_letters()
     assert len(json.dumps(letter)) < 256 * 1024
 
@@ -121,7 +121,7 @@ def test_two_hundred_five_kilobyte_errors_fit_one_item_with_the_total_kept(stack
     item = stack.ledger("incoming/hostile/many.json")
     assert item["status"] == "INVALID" and item["errors_total"] == 300
     assert 0 < len(item["errors"]) <= 200 and item_size(item) < ITEM_LIMIT
-    assert all(e["message"].endswith("more characters)") for e in item["errors"])
+    assert all(e["message"].endswith("more bytes)") for e in item["errors"])
 
 
 def test_an_invalid_document_with_a_megabyte_key_is_explained_within_the_limits(stack: Stack) -> None:
@@ -148,4 +148,5 @@ def test_a_catalogue_element_with_a_long_identifier_is_published_under_a_hashed_
     assert len(hashed) == 1 and len(hashed[0].encode()) < 2048
     assert items[hashed[0]]["status"] == "CREATED" and items[hashed[0]]["element_id"].startswith(long_id[:900])
     assert items[f"s3://{BUCKET}/incoming/catalogue.json#{short_id}"]["status"] == "CREATED"
-    assert items[f"s3://{BUCKET}/incoming/catalogue.json"]["reason"] == "Catalogue of 2 datasets: 2 created."
+    reason = items[f"s3://{BUCKET}/incoming/catalogue.json"]["reason"]
+    assert reason == "Catalogue of 2 datasets: 2 of 2 elements published (2 created)."

@@ -254,7 +254,8 @@ def test_catalogue_publishes_one_dataset_per_element(world: World) -> None:
     assert parent.status is Status.UPDATED
     status = {s.split("/")[-1]: e.status for s, e in world.ledger.items.items() if "#" in s}
     assert status == {"id-a": Status.UNCHANGED, "id-b": Status.UPDATED, "id-c": Status.ARCHIVED, "id-d": Status.CREATED}
-    assert "1 archived, 1 created, 1 unchanged, 1 updated" in parent.reason
+    said = "3 of 3 elements published (1 created, 1 updated, 1 unchanged); 1 no longer exported archived"
+    assert said in parent.reason
     assert all(n == 1 for n in world.gateway.per_datasetid().values())
     assert len(world.gateway.datasets) == 4
 
@@ -267,7 +268,7 @@ def test_catalogue_element_without_identifier_is_invalid_alone(world: World) -> 
     invalid = world.ledger.items["s3://bucket/incoming/catalogue.json#[1]"]
     assert invalid.status is Status.INVALID and "has no identifier" in invalid.reason
     assert [m["source"] for m in world.dlq.messages] == ["s3://bucket/incoming/catalogue.json#[1]"]
-    assert "1 created, 1 invalid" in parent.reason and parent.errors[0].path == "$[1]"
+    assert "1 of 2 elements published (1 created); 1 INVALID" in parent.reason and parent.errors[0].path == "$[1]"
 
 
 def test_catalogue_deleted_archives_every_member(world: World) -> None:

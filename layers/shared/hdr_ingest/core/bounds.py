@@ -7,37 +7,41 @@ import hashlib
 
 from hdr_ingest.core.outcome import ErrorDetail
 
-MAX_REASON_CHARS = 4_000
-MAX_PATH_CHARS = 512
-MAX_MESSAGE_CHARS = 1_000
+# Budgets are UTF-8 bytes, as DynamoDB and SQS count them: an emoji is one character but four bytes.
+MAX_REASON_BYTES = 4_000
+MAX_PATH_BYTES = 512
+MAX_MESSAGE_BYTES = 1_000
 MAX_ERRORS = 200
-MAX_ERRORS_CHARS = 150_000  # all stored errors together, well inside an item's 400 KB
+MAX_ERRORS_BYTES = 150_000  # all stored errors together, well inside an item's 400 KB
 MAX_WARNINGS = 50
 MAX_KEY_PART_BYTES = 512  # an element identifier longer than this is hashed into the partition key
 
 
 def bounded(text: str, limit: int) -> str:
-    """``text``, or its first ``limit`` characters and how many more there were."""
-    if len(text) <= limit:
+    """``text``, or its first ``limit`` UTF-8 bytes (never half a character) and how many more bytes there were.
+    The note added after the cut is at most 40 bytes."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
         return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    kept = data[:limit].decode("utf-8", "ignore")
+    return f"{kept}… ({len(data) - len(kept.encode('utf-8', 'surrogatepass')):,} more bytes)"
 
 
 def bounded_errors(errors: tuple[ErrorDetail, ...]) -> tuple[ErrorDetail, ...]:
-    """At most ``MAX_ERRORS`` errors, each path and message cut, and all of them within ``MAX_ERRORS_CHARS``."""
+    """At most ``MAX_ERRORS`` errors, each path and message cut, and all of them within ``MAX_ERRORS_BYTES``."""
     kept: list[ErrorDetail] = []
     used = 0
     for error in errors[:MAX_ERRORS]:
-        path, message = bounded(error.path, MAX_PATH_CHARS), bounded(error.message, MAX_MESSAGE_CHARS)
-        used += len(path) + len(message)
-        if used > MAX_ERRORS_CHARS:
+        path, message = bounded(error.path, MAX_PATH_BYTES), bounded(error.message, MAX_MESSAGE_BYTES)
+        used += len(path.encode("utf-8", "surrogatepass")) + len(message.encode("utf-8", "surrogatepass"))
+        if used > MAX_ERRORS_BYTES:
             break
         kept.append(ErrorDetail(path, message, error.gateway_reports))
     return tuple(kept)
 
 
 def bounded_warnings(warnings: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(bounded(w, MAX_MESSAGE_CHARS) for w in warnings[:MAX_WARNINGS])
+    return tuple(bounded(w, MAX_MESSAGE_BYTES) for w in warnings[:MAX_WARNINGS])
 
 
 def key_part(identifier: str) -> str:

@@ -7,6 +7,7 @@ its position in the array: HDRUK 3.x/4.x ``identifier``, GWDM ``required.gateway
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 AUTO_POINTERS = ("/identifier", "/required/gatewayPid", "/id")
@@ -49,3 +50,32 @@ def missing_identifier_message(pointer: str | None) -> str:
         f"has no identifier {where}; each element of a catalogue needs one so that it keeps its record "
         "across exports. Add it and upload the file again."
     )
+
+
+PUBLISHED_ELEMENT = ("CREATED", "UPDATED", "UNCHANGED")
+UNFINISHED_ELEMENT = ("RETRYING", "PENDING")
+
+
+def catalogue_status(counts: Mapping[str, int], published_before: bool) -> tuple[str, str]:
+    """The catalogue file's own status from its elements' outcomes (the one place for this rule), and what to
+    say about them. ``counts``: outcomes by status (plus ``LEFT`` and ``ARCHIVED`` for elements no longer exported).
+
+    - any element (or archive) RETRYING or PENDING: the file is RETRYING, so SQS delivers it again and the
+      redelivery is never "same bytes" (on the last delivery it ends FAILED with a dead letter);
+    - elements and none published: INVALID if any was invalid, else REJECTED if any was refused, else FAILED;
+    - otherwise UPDATED when it was published before, else CREATED, the reason naming every count."""
+    published = sum(counts.get(s, 0) for s in PUBLISHED_ELEMENT)
+    others = {s: n for s, n in counts.items() if n and s not in PUBLISHED_ELEMENT and s not in ("LEFT", "ARCHIVED")}
+    total = published + sum(others.values())
+    breakdown = ", ".join(f"{counts[s]} {s.lower()}" for s in PUBLISHED_ELEMENT if counts.get(s))
+    said = f"{published} of {total} elements published" + (f" ({breakdown})" if breakdown else "")
+    if others:
+        said += "; " + ", ".join(f"{n} {s}" for s, n in sorted(others.items()))
+    if counts.get("ARCHIVED"):
+        said += f"; {counts['ARCHIVED']} no longer exported archived"
+    if any(counts.get(s) for s in UNFINISHED_ELEMENT):
+        return "RETRYING", said
+    if total and not published:
+        failed = next((s for s in ("INVALID", "REJECTED") if counts.get(s)), "FAILED")
+        return failed, said
+    return ("UPDATED" if published_before else "CREATED"), said

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hdr_ingest.core.bounds import MAX_REASON_CHARS, bounded, bounded_errors
+from hdr_ingest.core.bounds import MAX_REASON_BYTES, bounded, bounded_errors
 from hdr_ingest.core.outcome import ErrorDetail
 
 DLQ_MESSAGE_KIND = "hdr-gateway-ingest.failure"
@@ -26,7 +26,7 @@ def envelope(
         "version": 1,
         "source": source,
         "status": status,
-        "reason": bounded(reason, MAX_REASON_CHARS),
+        "reason": bounded(reason, MAX_REASON_BYTES),
         "errors": [e.as_dict() for e in bounded_errors(errors)],
         "errors_total": len(errors),
         **extra,

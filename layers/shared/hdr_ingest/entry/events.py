@@ -36,18 +36,28 @@ def is_eventbridge_object_event(event: Mapping[str, Any]) -> bool:
 
 
 def objects_in_s3_notification(event: Mapping[str, Any]) -> Iterator[SourceObject]:
-    """Every record of an S3 notification. Keys arrive form-encoded (``+`` = space), so decode each one."""
+    """Every record of an S3 notification. Keys arrive form-encoded (``+`` = space), so decode each one. A record
+    without the fields S3 always sends (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html)
+    raises :class:`UnsupportedEvent` naming what is wrong."""
     for record in event["Records"]:
-        s3 = record["s3"]
-        obj = s3["object"]
+        s3 = record.get("s3")
+        obj = s3.get("object") if isinstance(s3, Mapping) else None
+        bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
+        if not isinstance(obj, Mapping) or not isinstance(bucket, Mapping):
+            raise UnsupportedEvent("malformed S3 record: it has no s3.object and s3.bucket")
+        key, name, size = obj.get("key"), bucket.get("name"), obj.get("size")
+        if not isinstance(key, str) or not key or not isinstance(name, str) or not name:
+            raise UnsupportedEvent(f"malformed S3 record: no s3.object.key or s3.bucket.name (key {key!r:.200})")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise UnsupportedEvent(f"malformed S3 record: s3.object.size {size!r:.50} is not a byte count")
         yield SourceObject(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
+            bucket=name,
+            key=unquote_plus(key),
             event_name=str(record.get("eventName", "ObjectCreated:Put")),
             etag=_etag(obj.get("eTag") or obj.get("etag")),
             version_id=obj.get("versionId") or None,
             sequencer=obj.get("sequencer") or None,
-            size=obj.get("size"),
+            size=size,
         )
 
 

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ MAX_RECORD_CONCURRENCY = 10  # the SQS event source's BatchSize: more threads th
 # whatever its text, and small documents still run side by side.
 MEMORY_PER_DOCUMENT_BYTE = 40
 MEMORY_BASE_MB = 96
+MAX_TIMEOUT_S = 900.0  # a Lambda invocation runs at most 15 minutes: a longer wait can never end
 
 
 class ConfigError(Exception):
@@ -66,8 +68,8 @@ class Settings:
         dlq_url = read.required("DLQ_URL")
         max_bytes = read.number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
         max_receive = read.number("MAX_RECEIVE_COUNT", 5, 1)
-        connect_timeout = read.number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float)
-        read_timeout = read.number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float)
+        connect_timeout = read.number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float, MAX_TIMEOUT_S)
+        read_timeout = read.number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float, MAX_TIMEOUT_S)
         attempts = read.number("GATEWAY_MAX_ATTEMPTS", 3, 1)
         secret_age = read.number("SECRET_MAX_AGE", 300, 0)
         concurrency = read.number("RECORD_CONCURRENCY", DEFAULT_RECORD_CONCURRENCY, 1)
@@ -77,6 +79,13 @@ class Settings:
                 "(the SQS batch size)"
             )
         memory_mb = read.number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 512, 128)  # set by Lambda (MemorySize)
+        in_flight = max(1, int(memory_mb) - MEMORY_BASE_MB) * 1024 * 1024 // MEMORY_PER_DOCUMENT_BYTE
+        if max_bytes > in_flight:
+            problems.append(
+                f"MAX_OBJECT_BYTES={int(max_bytes)} must be at most {in_flight}: what the function can hold in "
+                f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={int(memory_mb)} MB ({MEMORY_PER_DOCUMENT_BYTE} bytes of memory "
+                "per byte of a document); raise MemorySize for larger objects"
+            )
         archive_raw = env.get("ARCHIVE_ON_DELETE", "").strip().lower() or "false"
         if archive_raw not in ("true", "false"):
             problems.append(f"ARCHIVE_ON_DELETE={archive_raw!r} must be 'true' or 'false'")
@@ -102,7 +111,7 @@ class Settings:
             archive_on_delete=archive_raw == "true",
             catalogue_id_pointer=pointer,
             record_concurrency=int(concurrency),
-            documents_in_flight_bytes=max(1, int(memory_mb) - MEMORY_BASE_MB) * 1024 * 1024 // MEMORY_PER_DOCUMENT_BYTE,
+            documents_in_flight_bytes=in_flight,
         )
 
 
@@ -119,7 +128,7 @@ class _Reader:
             self.problems.append(f"{name} is required but not set")
         return value
 
-    def number(self, name: str, default: float, minimum: float, kind: type = int) -> float:
+    def number(self, name: str, default: float, minimum: float, kind: type = int, maximum: float = math.inf) -> float:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -133,6 +142,8 @@ class _Reader:
             return default
         if value < minimum:
             self.problems.append(f"{name}={raw!r} must be at least {minimum}")
+        if value > maximum:
+            self.problems.append(f"{name}={raw!r} must be at most {maximum:g}")
         return float(value)
 
 
@@ -205,8 +216,9 @@ def _route(index: int, item: Any, problems: list[str], allow_local: bool) -> Rou
         problems.append(f"{where}: unknown fields {unknown}")
     prefix, kind, url = item.get("prefix"), item.get("kind"), item.get("url")
     secret, options = item.get("secret"), item.get("options", {})
-    if not isinstance(prefix, str):
-        problems.append(f"{where}.prefix must be a key prefix such as 'incoming/'")
+    if not isinstance(prefix, str) or prefix.startswith("/"):
+        # S3 keys have no leading slash: a prefix starting with one would never match an object.
+        problems.append(f"{where}.prefix must be a key prefix such as 'incoming/' (no leading '/')")
     if not isinstance(kind, str) or not kind:
         problems.append(f"{where}.kind must be one of {destinations.kinds()}")
     problem = url_problem(url, allow_local) if isinstance(url, str) else "must be a URL"
@@ -254,7 +266,9 @@ def _is_local(host: str) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        # A host of numbers that is not a plain address (2130706433, 0x7f.1, 127.1) is an IP in an old form the
+        # resolver still accepts: it may be loopback or private, so it counts as local.
+        return _NUMERIC_HOST.fullmatch(host) is not None
     return address.is_loopback or address.is_link_local or address.is_private or address.is_unspecified
 
 
@@ -262,6 +276,7 @@ def _allow_local(env: Mapping[str, str]) -> bool:
     return env.get("ALLOW_LOCAL_DESTINATIONS", "").strip().lower() == "true"
 
 
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
 ROUTE_SHAPE = '{"prefix": "...", "kind": "hdruk", "url": "https://...", "secret": "<id or null>", "options": {}}'
 DEFAULT_PREFIX = "incoming/"
 # Without DESTINATIONS, these variables are the options of the one HDR UK route.

@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hdr_ingest.core.catalogue import element_identifier, missing_identifier_message
+from hdr_ingest.core.catalogue import catalogue_status, element_identifier, missing_identifier_message
+from hdr_ingest.core.ledger import PUBLISHED
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Stop, Work
@@ -34,6 +35,8 @@ class CataloguePublisher:
         members: list[str] = []
         retry: RetryLater | None = None
         for index, element in enumerate(elements):
+            if work.budget.remaining_ms() < self.settings.element_time_ms:
+                return self._out_of_time(work, elements, index, members, counts, problems)
             try:
                 identifier, outcome = self._element(work, index, element, members, problems)
             except RetryLater as exc:
@@ -49,6 +52,24 @@ class CataloguePublisher:
         if retry is not None:
             raise retry
         return parent
+
+    def _out_of_time(
+        self,
+        work: Work,
+        elements: list[dict[str, Any]],
+        index: int,
+        members: list[str],
+        counts: Counter[str],
+        problems: list[ErrorDetail],
+    ) -> Outcome:
+        """Too little of the invocation is left for another element: the ones not reached count as RETRYING, so
+        the file is RETRYING and SQS delivers it again (those already done are then UNCHANGED). Nothing is
+        archived, and the members not reached are kept, since this export was not read to its end."""
+        counts["RETRYING"] += len(elements) - index
+        previous = work.previous.members if work.previous else ()
+        work.members = tuple(members) + tuple(m for m in previous if m not in members)
+        problems.append(ErrorDetail(f"$[{index}]", f"not reached: the invocation ran out of time at element {index}"))
+        return self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
 
     def _element(
         self, work: Work, index: int, element: dict[str, Any], members: list[str], problems: list[ErrorDetail]
@@ -93,12 +114,8 @@ class CataloguePublisher:
 
     @staticmethod
     def _summary(work: Work, total: int, counts: Counter[str], problems: list[ErrorDetail]) -> Outcome:
-        summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+        status, said = catalogue_status(counts, work.previous is not None and work.previous.status in PUBLISHED)
         title = work.routed.destination.title
-        left = f" (elements no longer exported are left on the {title}: deletion is not enabled)"
+        left = f"; {counts['LEFT']} no longer exported left on the {title} (deletion is not enabled)"
         left = left if counts["LEFT"] else ""
-        return Outcome(
-            Status.UPDATED if work.previous else Status.CREATED,
-            f"Catalogue of {total} datasets: {summary}{left}.",
-            tuple(problems),
-        )
+        return Outcome(Status(status), f"Catalogue of {total} datasets: {said}{left}.", tuple(problems))

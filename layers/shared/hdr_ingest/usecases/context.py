@@ -43,6 +43,9 @@ class PipelineSettings:
     backoff_base_s: float = 0.5
     archive_on_delete: bool = False
     catalogue_id_pointer: str | None = None
+    # A catalogue element is started only while at least this much of the invocation is left; the rest waits for
+    # the next delivery (one element: a lease, the calls to the destination, the outcome's write).
+    element_time_ms: int = 10_000
 
 
 class RetryLater(Exception):

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from hdr_ingest.core.bounds import (
-    MAX_MESSAGE_CHARS,
-    MAX_REASON_CHARS,
+    MAX_MESSAGE_BYTES,
+    MAX_REASON_BYTES,
     bounded,
     bounded_errors,
     bounded_warnings,
@@ -92,7 +92,7 @@ class Recorder:
             # The outcome is written and a later step failed, or the ledger refused the write: SQS delivers the
             # record again (on the last delivery, a refused write is tried once more, then a minimal one).
             raise exc
-        what = f"{type(exc).__name__}: {bounded(str(exc), MAX_MESSAGE_CHARS)}".rstrip(": ")
+        what = f"{type(exc).__name__}: {bounded(str(exc), MAX_MESSAGE_BYTES)}".rstrip(": ")
         outcome = Outcome(Status.RETRYING, f"Unexpected failure ({what}); will retry.")
         try:
             return self.finish(work, outcome)
@@ -108,7 +108,7 @@ class Recorder:
         return LedgerEntry(
             source=obj.source,
             status=outcome.status,
-            reason=bounded(outcome.reason, MAX_MESSAGE_CHARS),
+            reason=bounded(outcome.reason, MAX_MESSAGE_BYTES),
             bucket=obj.bucket,
             key=obj.key,
             record_key=obj.record_key,
@@ -143,7 +143,7 @@ class Recorder:
         return LedgerEntry(
             source=obj.source,
             status=outcome.status,
-            reason=bounded(outcome.reason, MAX_REASON_CHARS),
+            reason=bounded(outcome.reason, MAX_REASON_BYTES),
             bucket=obj.bucket,
             key=obj.key,
             record_key=obj.record_key,
@@ -163,7 +163,7 @@ class Recorder:
             document_sha256=outcome.document_sha256 or (kept.document_sha256 if kept else None),
             members=work.members or (previous.members if previous and outcome.status is Status.ARCHIVED else ()),
             destination=work.route.ref if work.route else None,
-            element_id=bounded(obj.element_id, MAX_MESSAGE_CHARS) if obj.element_id is not None else None,
+            element_id=bounded(obj.element_id, MAX_MESSAGE_BYTES) if obj.element_id is not None else None,
         )
 
     @staticmethod
