@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EXAMPLES = SHARED / "hdruk" / "examples"
+MEASURED = SHARED / "hdruk" / "traser-verdicts.json"  # TRASER's recorded verdicts per (document, schema)
 PACK_DIR = ROOT / "layers" / "shared" / "hdr_ingest" / "destinations" / "hdruk" / "schemata"
 EVENTS = ROOT / "events"
 
@@ -41,6 +42,22 @@ def example(relative: str) -> dict[str, Any]:
     if isinstance(document, dict) and list(document) == ["metadata"]:
         return dict(document["metadata"])
     return dict(document)
+
+
+def measured_document(name: str) -> Any:
+    """The example a recorded verdict names: ``path`` or ``path#member`` (a member of a wrapping object)."""
+    relative, _, member = name.partition("#")
+    document = json.loads((EXAMPLES / relative).read_text(encoding="utf-8"))
+    return document[member] if member else document
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, dict[str, dict[str, Any]]]:
+    """TRASER's recorded verdicts: document name -> schema -> verdict."""
+    if not MEASURED.is_file():
+        pytest.fail(f"{MEASURED} is missing: this test needs ../shared/hdruk beside the checkout")
+    documents: dict[str, dict[str, dict[str, Any]]] = json.loads(MEASURED.read_text(encoding="utf-8"))["documents"]
+    return documents
 
 
 def event(name: str) -> dict[str, Any]:

@@ -331,7 +331,7 @@ def test_redrive_needs_queues_when_no_stack_runs(capsys: pytest.CaptureFixture[s
 # --- status and drop --------------------------------------------------------------------------------------
 
 
-def _entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
+def ledger_entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
     return LedgerEntry(
         source=f"s3://bkt/{key}",
         status=status,
@@ -356,9 +356,11 @@ def test_status_lists_the_ledger_filters_failures_and_prints_json(
             BillingMode="PAY_PER_REQUEST",
         )
         ledger = DynamoDbLedger(table)
-        ledger.record(_entry("incoming/a.json", Status.CREATED, record_id=7, record_version=1, schema="HDRUK 4.0.0"))
         ledger.record(
-            _entry(
+            ledger_entry("incoming/a.json", Status.CREATED, record_id=7, record_version=1, schema="HDRUK 4.0.0")
+        )
+        ledger.record(
+            ledger_entry(
                 "incoming/b.json",
                 Status.INVALID,
                 errors=(
@@ -486,7 +488,7 @@ def test_commands_default_to_the_running_local_stack(
         AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    DynamoDbLedger(table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
+    DynamoDbLedger(table).record(ledger_entry("incoming/x.json", Status.CREATED, record_id=3))
     state = tmp_path / "stack.json"
     aws = {"endpoint_url": moto_server, "region": REGION, "bucket": "state-bucket", "table": "state-ledger"}
     write_state(state, {"pid": os.getpid(), "aws": {**aws, "credentials": FAKE_CREDENTIALS}})
@@ -575,7 +577,7 @@ def test_the_stack_is_found_from_any_directory_below_it(
 ) -> None:
     from local_stack.state import StackState
 
-    DynamoDbLedger(fake_stack.table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
+    DynamoDbLedger(fake_stack.table).record(ledger_entry("incoming/x.json", Status.CREATED, record_id=3))
     deep = fake_stack.path.parent.parent / "docs" / "exports"
     deep.mkdir(parents=True)
     monkeypatch.delenv("HGI_LOCAL_STATE")
@@ -595,17 +597,17 @@ def test_status_fits_a_terminal_counts_and_shows_catalogues_and_destinations(
     ledger = DynamoDbLedger(fake_stack.table)
     long_error = "is not a field of this schema; remove it or fix its spelling (it is spelt differently in 3.0.0)."
     ledger.record(
-        _entry(
+        ledger_entry(
             "incoming/bad.json", Status.INVALID, errors=(ErrorDetail("$.internalNotes", long_error),), errors_total=2
         )
     )
     cat = "incoming/catalogue.json"
     ledger.record(
-        _entry(cat, Status.CREATED, reason="Catalogue of 2 datasets: 1 created, 1 updated.", members=("a", "b"))
+        ledger_entry(cat, Status.CREATED, reason="Catalogue of 2 datasets: 1 created, 1 updated.", members=("a", "b"))
     )
-    ledger.record(_entry(f"{cat}#a", Status.CREATED, record_id=1, record_version=1))
-    ledger.record(_entry(f"{cat}#b", Status.UPDATED, record_id=2, record_version=3))
-    routed = to_item(_entry("incoming/routed.json", Status.CREATED, record_id=4, record_version=1))
+    ledger.record(ledger_entry(f"{cat}#a", Status.CREATED, record_id=1, record_version=1))
+    ledger.record(ledger_entry(f"{cat}#b", Status.UPDATED, record_id=2, record_version=3))
+    routed = to_item(ledger_entry("incoming/routed.json", Status.CREATED, record_id=4, record_version=1))
     fake_stack.table.put_item(Item={**routed, "destination": {"kind": "hdruk", "url": "https://api.example.org/v1"}})
 
     code, out, _ = run(capsys, "status")
@@ -642,7 +644,7 @@ def test_status_fits_a_terminal_counts_and_shows_catalogues_and_destinations(
 
 
 def test_status_piped_into_head_stops_quietly(fake_stack: FakeStack) -> None:
-    DynamoDbLedger(fake_stack.table).record(_entry("incoming/x.json", Status.CREATED, record_id=3))
+    DynamoDbLedger(fake_stack.table).record(ledger_entry("incoming/x.json", Status.CREATED, record_id=3))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/shared", "."))}
     child = subprocess.Popen(
         [sys.executable, "-m", "hdr_ingest_cli", "status"],

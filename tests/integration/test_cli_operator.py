@@ -19,7 +19,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
 from hdr_ingest_cli.status import Row
 from tests.conftest import ROOT
-from tests.integration.test_cli import FakeStack, fake_stack, moto_server, no_state, run
+from tests.integration.test_cli import FakeStack, fake_stack, ledger_entry, moto_server, no_state, run
 
 __all__ = ["fake_stack", "moto_server", "no_state"]  # the fixtures these tests share with test_cli
 
@@ -152,26 +152,14 @@ def test_invoke_shows_metric_lines_and_powertools_warnings_only_when_verbose(tmp
 
 
 def _rows() -> list[Row]:
-    def entry(key: str, status: Status, **extra: Any) -> LedgerEntry:
-        return LedgerEntry(
-            source=f"s3://bkt/{key}",
-            status=status,
-            reason=extra.pop("reason", status.value.title()),
-            bucket="bkt",
-            key=key,
-            record_key="hgi-x",
-            updated_at="2026-01-01T00:00:00.000Z",
-            **extra,
-        )
-
     long_key = "incoming/" + "/".join(f"folder-{n}" for n in range(12)) + "/the-distinct-file-name.json"
     error = ErrorDetail("$.internalNotes", "is not a field of this schema; " * 6)
     routed = {"destination": {"kind": "qrvey", "url": "https://qrvey.example.org/devapi/v4"}}
     return [
-        Row(entry(long_key, Status.INVALID, errors=(error,), errors_total=3, schema="HDRUK 3.0.0"), routed),
-        Row(entry("incoming/unis/a-long-name-for-a-unis-node.json", Status.UNCHANGED, record_id=123456), {}),
-        Row(entry("incoming/qrvey/q.json", Status.PENDING, record_id="ds-7f3a9c", record_version=2), routed),
-        Row(entry("incoming/aep/batch.json", Status.REJECTED, reason="Adobe refused the batch: " * 5), {}),
+        Row(ledger_entry(long_key, Status.INVALID, errors=(error,), errors_total=3, schema="HDRUK 3.0.0"), routed),
+        Row(ledger_entry("incoming/unis/a-long-name-for-a-unis-node.json", Status.UNCHANGED, record_id=123456), {}),
+        Row(ledger_entry("incoming/qrvey/q.json", Status.PENDING, record_id="ds-7f3a9c", record_version=2), routed),
+        Row(ledger_entry("incoming/aep/batch.json", Status.REJECTED, reason="Adobe refused the batch: " * 5), {}),
     ]
 
 

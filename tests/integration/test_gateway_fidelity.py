@@ -11,11 +11,9 @@ error (path and Ajv message) on all 690 that record one; a ``hang`` must be a fa
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,30 +22,14 @@ import requests
 from hdr_ingest.destinations.hdruk.judge import GatewayJudge, Quirk, Route, TraserVerdict, explain
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from local_stack.gateway_emulator import App, GatewayEmulator
+from tests.conftest import measured_document
 from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE
 
 pytestmark = pytest.mark.integration
 
-SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()  # CI has ../shared beside the checkout
-HDRUK = SHARED / "hdruk"
-MEASURED = HDRUK / "traser-verdicts.json"
 HDRUK_300 = SchemaRef("HDRUK", "3.0.0")
 APP = App("app-fidelity", "client-fidelity")
 HEADERS = {"x-application-id": APP.app_id, "x-client-id": APP.client_id}
-
-
-def _document(name: str) -> Any:
-    relative, _, member = name.partition("#")
-    document = json.loads((HDRUK / "examples" / relative).read_text(encoding="utf-8"))
-    return document[member] if member else document
-
-
-@pytest.fixture(scope="module")
-def measured() -> dict[str, dict[str, dict[str, Any]]]:
-    if not MEASURED.is_file():
-        pytest.fail(f"{MEASURED} is missing: the fidelity test needs ../shared/hdruk beside the checkout")
-    documents: dict[str, dict[str, dict[str, Any]]] = json.loads(MEASURED.read_text(encoding="utf-8"))["documents"]
-    return documents
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +44,7 @@ def ours(
     """Our TRASER verdict (and the seconds it took) for every measured (document, schema) pair."""
     out: dict[tuple[str, str], tuple[TraserVerdict, float]] = {}
     for name, per_schema in measured.items():
-        document = _document(name)
+        document = measured_document(name)
         for schema in per_schema:
             started = time.perf_counter()
             verdict = judge.traser(document, SchemaRef.parse(schema), all_errors=False)
@@ -98,7 +80,7 @@ def test_every_measured_verdict_is_predicted(
         agree = sum(theirs[s] == mine[s] for s in per_schema)
         disagreements += [f"{name} x {s}: measured {theirs[s]}, ours {mine[s]}" for s in theirs if theirs[s] != mine[s]]
         # What the Gateway itself would pick on the integrations route (pre-processing, then first match).
-        judgement = judge.judge(_document(name))
+        judgement = judge.judge(measured_document(name))
         route = str(judgement.gateway.schema) if judgement.gateway.valid else "-"
         rows.append((name, _matches(theirs), _matches(mine), f"{agree}/{len(per_schema)}", route))
 
@@ -145,7 +127,7 @@ def test_the_error_traser_reports_leads_our_list_and_is_marked(
     instancePath is the object for a missing or extra property), and only that one is marked."""
     checked, different = 0, []
     for name, per_schema in measured.items():
-        document = _document(name)
+        document = measured_document(name)
         for schema, result in per_schema.items():
             if "first_error" not in result:
                 continue
@@ -180,7 +162,7 @@ def test_values_padded_with_gateway_white_space_keep_the_measured_verdicts(
     spaces = itertools.cycle(chr(cp) for cp in GATEWAY_WHITE_SPACE)
     compared, different = 0, []
     for name, per_schema in measured.items():
-        document = _document(name)
+        document = measured_document(name)
         cleaned = judge.preprocess(document, route=Route.DATASETS_V1)
         seen = judge.preprocess(_pad(document, spaces), route=Route.DATASETS_V1)
         assert seen == cleaned, name
@@ -207,7 +189,7 @@ def test_a_hang_is_a_fast_invalid_with_the_explanation(
         verdict, seconds = ours[(name, schema)]
         assert verdict.hang and not verdict.valid and seconds < 1.0, (name, seconds)
         assert verdict.hang_seconds > 30 and verdict.hang_path == "$.revisions[0].url"
-        judgement = judge.judge(_document(name), SchemaRef.parse(schema))
+        judgement = judge.judge(measured_document(name), SchemaRef.parse(schema))
         assert not judgement.valid and judgement.hang and judgement.schema_to_send is None
         assert "would hang the Gateway's validator" in judgement.report.summary
         note = next(n for n in judgement.notes if n.quirk is Quirk.REGEX_HANG)
@@ -235,7 +217,7 @@ def _post(emulator: GatewayEmulator, body: Any, query: str = "") -> requests.Res
 
 
 def test_emulator_rejects_cruk_without_lead_researcher_like_traser(emulator: GatewayEmulator) -> None:
-    document = _document("schemata/CRUK/1.0.0/example.json")
+    document = measured_document("schemata/CRUK/1.0.0/example.json")
     response = _post(emulator, {"metadata": document}, "?input_schema=CRUK&input_version=1.0.0")
     assert response.status_code == 400
     traser = response.json()["details"]["traser_message"]
@@ -246,7 +228,7 @@ def test_emulator_rejects_cruk_without_lead_researcher_like_traser(emulator: Gat
 
 
 def test_emulator_accepts_empty_string_where_null_is_allowed(emulator: GatewayEmulator) -> None:
-    document = _document("gateway-api/gwdm_v1_dataset_min.json#metadata")
+    document = measured_document("gateway-api/gwdm_v1_dataset_min.json#metadata")
     assert document["summary"]["controlledKeywords"] == ""
     response = _post(emulator, {"metadata": document, "datasetid": "gwdm-1"}, "?input_schema=GWDM&input_version=1.0")
     assert response.status_code == 201, response.text
@@ -254,10 +236,10 @@ def test_emulator_accepts_empty_string_where_null_is_allowed(emulator: GatewayEm
 
 def test_emulator_answers_500_where_traser_hangs(emulator: GatewayEmulator) -> None:
     # The emulator's TRASER (Ajv through Node) is stopped after its deadline instead of minutes.
-    document = _document("gateway-api/hdruk_3p0p0_dataset_min.json#metadata")
+    document = measured_document("gateway-api/hdruk_3p0p0_dataset_min.json#metadata")
     explicit = _post(emulator, {"metadata": document}, "?input_schema=HDRUK&input_version=3.0.0")
     # Without input_schema TRASER tries every schema, HDRUK 3.0.0 included: any such URL hangs it.
-    hdruk_212 = _document("schemata/HDRUK/2.1.2/example.json")
+    hdruk_212 = measured_document("schemata/HDRUK/2.1.2/example.json")
     detected = _post(emulator, {"metadata": hdruk_212})
     avoided = _post(emulator, {"metadata": hdruk_212, "datasetid": "212"}, "?input_schema=HDRUK&input_version=2.1.0")
     assert explicit.status_code == 500 and "Translation Service error" in explicit.json()["message"]
@@ -266,7 +248,7 @@ def test_emulator_answers_500_where_traser_hangs(emulator: GatewayEmulator) -> N
 
 
 def test_emulator_sees_empty_objects_as_arrays(emulator: GatewayEmulator, pack: SchemaPack) -> None:
-    document = _document("schemata/HDRUK/4.0.0/docs.example.json")
+    document = measured_document("schemata/HDRUK/4.0.0/docs.example.json")
     document["enrichmentAndLinkage"] = {}  # all its fields are optional: {} is valid as sent
     assert pack.validate(document, SchemaRef("HDRUK", "4.0.0")).valid
     response = _post(emulator, {"metadata": document}, "?input_schema=HDRUK&input_version=4.0.0")

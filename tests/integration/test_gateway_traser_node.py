@@ -20,28 +20,13 @@ import pytest
 from local_stack.gateway_emulator import App, GatewayEmulator, traser_node
 from local_stack.gateway_emulator.traser_node import NodeTraser, TraserUnavailable
 from local_stack.gateway_emulator.validation import SchemaTarget
-from tests.conftest import PACK_DIR, ROOT, SHARED, example
+from tests.conftest import PACK_DIR, ROOT, example, measured_document
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
-MEASURED = SHARED / "hdruk" / "traser-verdicts.json"
 APP = App("app-traser-node", "client-traser-node")
 HEADERS = {"x-application-id": APP.app_id, "x-client-id": APP.client_id}
-
-
-def _document(name: str) -> Any:
-    relative, _, member = name.partition("#")
-    document = json.loads((SHARED / "hdruk" / "examples" / relative).read_text(encoding="utf-8"))
-    return document[member] if member else document
-
-
-@pytest.fixture(scope="module")
-def measured() -> dict[str, dict[str, dict[str, Any]]]:
-    if not MEASURED.is_file():
-        pytest.fail(f"{MEASURED} is missing: this test needs ../shared/hdruk beside the checkout")
-    documents: dict[str, dict[str, dict[str, Any]]] = json.loads(MEASURED.read_text(encoding="utf-8"))["documents"]
-    return documents
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +52,7 @@ def test_every_recorded_traser_verdict_and_first_error_is_reproduced(
     pairs = agree = 0
     disagreements = []
     for name, per_schema in measured.items():
-        document = _document(name)
+        document = measured_document(name)
         for schema, recorded in per_schema.items():
             pairs += 1
             ours = _verdict(traser.validate(json.loads(json.dumps(document)), SchemaTarget(*schema.split(" "))))
@@ -86,7 +71,7 @@ def test_detection_takes_the_first_match_in_available_json_order_and_hangs_with_
 ) -> None:
     order = [f"{ref.name} {ref.version}" for ref in traser.refs]
     for name, per_schema in measured.items():
-        report = traser.validate(_document(name))
+        report = traser.validate(measured_document(name))
         verdicts = [per_schema[schema]["verdict"] for schema in order]
         if "hang" in verdicts:
             assert report.hang and not report.valid, name
@@ -100,7 +85,7 @@ def test_a_hang_is_reported_and_the_worker_keeps_answering() -> None:
     node.start()
     try:
         hung = node.validate(
-            _document("gateway-api/hdruk_3p0p0_dataset_min.json#metadata"), SchemaTarget("HDRUK", "3.0.0")
+            measured_document("gateway-api/hdruk_3p0p0_dataset_min.json#metadata"), SchemaTarget("HDRUK", "3.0.0")
         )
         after = node.validate(example("schemata/HDRUK/4.0.0/docs.example.json"), SchemaTarget("HDRUK", "4.0.0"))
     finally:
@@ -119,7 +104,7 @@ def test_a_worker_that_died_is_replaced_by_the_next_request(traser: NodeTraser) 
 
 
 def test_ajv_coerces_and_fills_defaults_in_the_document_it_returns(traser: NodeTraser) -> None:
-    report = traser.validate(_document("schemata/CRUK/1.0.0/example.json"), SchemaTarget("CRUK", "1.0.0"))
+    report = traser.validate(measured_document("schemata/CRUK/1.0.0/example.json"), SchemaTarget("CRUK", "1.0.0"))
     # useDefaults inserts leadResearcher: null, coerceTypes makes it "", minLength 2 fails (notes §(h)).
     assert not report.valid and report.document["summary"]["leadResearcher"] == ""
     assert (report.errors[0].path, report.ajv_errors[0]["keyword"]) == ("$.summary.leadResearcher", "minLength")

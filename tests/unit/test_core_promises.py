@@ -172,6 +172,25 @@ class ScriptedCatalogue:
 CATALOGUE = SourceObject("bucket", "cat/all.json", sequencer="00A")
 
 
+def catalogue_pipeline(
+    destination: ScriptedCatalogue,
+    ledger: MemoryLedger,
+    dlq: list[Any],
+    elements: list[Any],
+    settings: PipelineSettings,
+) -> IngestPipeline:
+    """A pipeline routing ``cat/`` to ``destination``, reading ``elements`` as the catalogue file."""
+    sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
+    return IngestPipeline(
+        settings,
+        Routes([Route("cat/", destination, NoCredentials())]),
+        MemoryStore(json.dumps(elements).encode()),
+        ledger,
+        sink,
+        clock=lambda: datetime(2026, 12, 5, tzinfo=UTC),
+    )
+
+
 def deliver(
     destination: ScriptedCatalogue,
     ledger: MemoryLedger,
@@ -180,14 +199,8 @@ def deliver(
     n: int,
     final: bool = False,
 ) -> Outcome | RetryLater:
-    sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
-    pipeline = IngestPipeline(
-        PipelineSettings(max_object_bytes=1_000_000, max_attempts=1),
-        Routes([Route("cat/", destination, NoCredentials())]),
-        MemoryStore(json.dumps(elements).encode()),
-        ledger,
-        sink,
-        clock=lambda: datetime(2026, 12, 5, tzinfo=UTC),
+    pipeline = catalogue_pipeline(
+        destination, ledger, dlq, elements, PipelineSettings(max_object_bytes=1_000_000, max_attempts=1)
     )
     try:
         return pipeline.process(
@@ -244,13 +257,8 @@ def test_a_catalogue_stops_between_elements_when_the_invocation_is_nearly_over()
     destination.create = create  # type: ignore[method-assign]
     ledger, dlq = MemoryLedger(), []
     elements = [{"identifier": str(i)} for i in range(37_000)]
-    sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
-    pipeline = IngestPipeline(
-        PipelineSettings(max_object_bytes=10_000_000, element_time_ms=10_000),
-        Routes([Route("cat/", destination, NoCredentials())]),
-        MemoryStore(json.dumps(elements).encode()),
-        ledger,
-        sink,
+    pipeline = catalogue_pipeline(
+        destination, ledger, dlq, elements, PipelineSettings(max_object_bytes=10_000_000, element_time_ms=10_000)
     )
     with pytest.raises(RetryLater):
         pipeline.process(CATALOGUE, Delivery(receive_count=1, final=False), Budget(lambda: left[0], lambda s: None))
