@@ -305,3 +305,133 @@ def test_new_content_waits_for_the_previous_batch_to_settle(stack: Stack, aep: A
         pass
     replay = destination.update(first.record_id, "hgi-k", new, verdict, call)
     assert replay.kind.value == "PENDING" and aep.batches()[-1].predecessors == [first.record_id]
+
+
+# -- as the real service answers (Adobe's batch ingestion overview and troubleshooting guide, the Catalog filtering
+# guide, catalog.yaml; shared/notes/destinations.md §5), each switched on in the emulator ------------------------
+def settle(destination: Any, batch_id: str, call: Any) -> Any:
+    answer = destination.check(batch_id, call)
+    while answer.kind.value == "PENDING":
+        answer = destination.check(batch_id, call)
+    return answer
+
+
+@pytest.mark.parametrize("settled_as", ["active", "archived", "retained"])
+def test_active_archived_and_retained_are_loaded_as_success_is(
+    stack: Stack, aep: AepEmulator, settled_as: str
+) -> None:
+    aep.configure(settled_as="active")
+    destination, call = destination_for(aep)
+    document = destination.parse(lines(RECORDS))
+    first = destination.create("hgi-k", document, destination.judge(document, ""), call)
+    if settled_as != "active":
+        settle(destination, first.record_id, call)
+        aep.age(first.record_id, settled_as)
+    assert settle(destination, first.record_id, call).kind.value == "SUCCESS"
+    revised = destination.parse(lines(RECORDS[:1]))
+    replay = destination.update(first.record_id, "hgi-k", revised, destination.judge(revised, ""), call)
+    assert replay.kind.value == "PENDING" and aep.batches()[-1].predecessors == [first.record_id]
+    assert settle(destination, replay.record_id, call).kind.value == "SUCCESS" and len(aep.batches()) == 2
+
+
+def test_a_complete_that_failed_but_took_effect_is_neither_aborted_nor_sent_twice(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    aep.configure(lost_complete_answers=1)
+    record = publish(stack, KEY, RECORDS)
+    (batch,) = aep.batches()
+    assert record["status"] == "CREATED" and batch.status == "success" and dataset_rows(aep) == RECORDS
+    actions = [e.query.get("action") for e in aep.requests("/import/batches/") if e.method == "POST"]
+    assert actions == ["COMPLETE"] and "ABORT" not in actions  # read back: it had taken effect
+
+
+def test_a_batch_found_open_after_a_lost_create_answer_is_uploaded_and_completed(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    """Issue 26 item 8: the create went through, its answer was lost; the next delivery adopts the open batch."""
+    destination, call = destination_for(aep)
+    document = destination.parse(lines(RECORDS))
+    aep.add_fault(Fault(503, "/files/"))  # the file never reaches the batch: it stays open
+    destination.create("hgi-k", document, destination.judge(document, ""), call)
+    (batch,) = aep.batches()
+    batch.status = "loading"  # as if the ABORT had been lost too
+    adopted = destination.create("hgi-k", document, destination.judge(document, ""), call)
+    assert adopted.kind.value == "PENDING" and adopted.record_id == batch.id and len(aep.batches()) == 1
+    assert settle(destination, batch.id, call).kind.value == "SUCCESS" and aep.rows(batch.dataset_id) == RECORDS
+
+
+def test_a_replay_whose_predecessor_stays_live_reverts_it(stack: Stack, aep: AepEmulator) -> None:
+    aep.configure(keep_live=True)  # the predecessor's form not matched: Adobe's material is ambiguous
+    first = publish(stack, KEY, RECORDS)
+    revised = [{"_id": "p1", "title": "First, revised"}]
+    second = publish(stack, KEY, revised)
+    old, new = aep.batches()
+    assert (first["status"], second["status"]) == ("CREATED", "UPDATED")
+    assert old.status == "reverted" and new.status == "success" and dataset_rows(aep) == revised
+
+
+def test_a_catalog_that_ignores_the_tags_filter_never_hands_us_another_file_s_batch(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    """Issue 26 item 4: the search answers every batch of the dataset; only ours (our key tag) count."""
+    aep.configure(ignore_tag_filter=True)
+    other = publish(stack, "incoming/aep/other.json", RECORDS)
+    mine = publish(stack, KEY, RECORDS)  # the same content, another file
+    assert (other["status"], mine["status"]) == ("CREATED", "CREATED")
+    assert other["dataset_id"] != mine["dataset_id"] and len(aep.batches()) == 2
+    assert all(b.status == "success" for b in aep.batches())
+
+
+def test_a_404_on_an_empty_list_is_none_found(stack: Stack, aep: AepEmulator) -> None:
+    aep.configure(empty_list_404=True)
+    assert publish(stack, KEY, RECORDS)["status"] == "CREATED" and len(aep.datasets()) == 1
+
+
+def test_values_aep_converts_are_published_with_a_note_and_only_the_rest_refused(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    convertible = [{"_id": "p1", "title": "First", "rows": "12", "created": 1764482400000}]
+    record = publish(stack, KEY, convertible)
+    assert record["status"] == "CREATED" and dataset_rows(aep) == convertible
+    stack.drop_and_invoke("incoming/aep/bad.json", [{"_id": "p9", "title": "Ninth", "rows": "twelve"}])
+    refused = stack.ledger("incoming/aep/bad.json")
+    assert refused["status"] == "REJECTED" and [e["path"] for e in refused["errors"]] == ["$[0].rows"]
+
+
+def test_a_dataset_of_another_schema_is_never_used(stack: Stack, aep: AepEmulator) -> None:
+    aep.state.schemas["https://ns.adobe.com/hgi/schemas/other"] = {"type": "object", "properties": {"x": {}}}
+    aep.state.datasets["DSOTHER"] = {
+        "name": "HGI people",
+        "schemaRef": {"id": "https://ns.adobe.com/hgi/schemas/other"},
+        "tags": {},
+        "created": 1,
+    }
+    stack.drop_and_invoke(KEY, RECORDS)
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and "not the route's schemaId" in item["reason"] and aep.batches() == []
+
+
+def test_a_dataset_name_with_filter_operators_is_matched_exactly(
+    stack: Stack, aep: AepEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comma separates values and * is a wildcard in a Catalog filter: such a name is never sent as one."""
+    aep.state.datasets["DSSTAR"] = {"name": "HGI people, all", "schemaRef": {"id": DEFAULT_SCHEMA_ID}, "created": 1}
+    monkeypatch.setenv("DESTINATIONS", json.dumps([route(aep, datasetName="HGI *")]))
+    reset_runtime()
+    assert publish(stack, KEY, RECORDS)["status"] == "CREATED"
+    assert {d["name"] for d in aep.datasets().values()} == {"HGI people, all", "HGI *"}
+    assert all("*" not in (e.query.get("name") or "") for e in aep.requests("/catalog/dataSets"))
+
+
+def test_an_xdm_schema_answered_empty_is_refused_not_taken_as_everything_passes(
+    stack: Stack, aep: AepEmulator
+) -> None:
+    saved = dict(aep.state.schemas)
+    aep.state.schemas[DEFAULT_SCHEMA_ID] = {}
+    try:
+        stack.drop_and_invoke(KEY, RECORDS)
+    finally:
+        aep.state.schemas.clear()
+        aep.state.schemas.update(saved)
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and "without any field" in item["reason"] and aep.batches() == []

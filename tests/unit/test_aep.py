@@ -322,3 +322,77 @@ def test_no_call_starts_without_time_left_and_each_waits_at_most_what_is_left() 
     assert not isinstance(answer, Reply) and answer.kind is AnswerKind.TRANSIENT and "Too little time" in answer.message
     assert session.tokens == 0 and session.sent == []
     assert 0 < Bounded.of(Call(CREDENTIALS, 30, 10)).timeout_s <= 10  # the deadline, not the 30 s read timeout
+
+
+# -- issue 26 items 3, 11, 12 and issue 21's conversions -----------------------------------------------------------
+def test_xdm_patterns_run_on_a_linear_time_engine() -> None:
+    from hdr_ingest.destinations.aep.records import XdmValidator
+
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+    validator = XdmValidator(schema)
+    # With Python's backtracking engine this one check took 101 s; RE2 answers at once.
+    (error,) = validator.errors([{"code": "a" * 31 + "!"}])
+    assert error.path == "$[0].code" and "does not match" in error.message
+    assert validator.errors([{"code": "aaa"}]) == []
+    # A back-reference is beyond RE2: not checked here (AEP checks it) rather than run on a backtracking engine.
+    backref = XdmValidator({"type": "object", "properties": {"x": {"type": "string", "pattern": r"^(a)\1$"}}})
+    assert backref.errors([{"x": "anything"}]) == []
+
+
+def test_values_aep_converts_are_noted_and_only_the_rest_are_errors() -> None:
+    from hdr_ingest.destinations.aep.records import XdmValidator
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "rows": {"type": "integer", "minimum": 0},
+            "score": {"type": "number"},
+            "created": {"type": "string", "format": "date-time"},
+        },
+    }
+    validator = XdmValidator(schema)
+    assert validator.errors([{"rows": "12", "score": " 2.5", "created": 1764482400000}]) == []
+    assert len(validator.notes) == 3 and "2025-11-30T06:00:00Z" in validator.notes[2]
+    paths = [e.path for e in validator.errors([{"rows": "1.5"}, {"rows": "-3"}, {"score": "NaN"}, {"created": 1.5}])]
+    assert paths == ["$[0].rows", "$[1].rows", "$[2].score", "$[3].created"]  # -3 converts, then breaks minimum
+
+
+def test_an_xdm_schema_without_fields_is_not_a_usable_schema() -> None:
+    from hdr_ingest.destinations.aep.records import XdmValidator
+
+    assert not XdmValidator({}).has_fields and not XdmValidator({"type": "object"}).has_fields
+    assert XdmValidator({"properties": {"a": {}}}).has_fields
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"imsUrl": "https://127.0.0.1/"}, "options.imsUrl"),
+        ({"imsUrl": "https://10.0.0.5/"}, "options.imsUrl"),
+        ({"imsUrl": "https://169.254.169.254/"}, "options.imsUrl"),
+        ({"imsUrl": "https://ims.example:70000/"}, "valid port"),
+        ({"sandbox": "prod\r\nX-Evil: 1"}, "options.sandbox must not hold a line break"),
+        ({"orgId": "ORG@AdobeOrg\n"}, "options.orgId must not hold a line break"),
+    ],
+)
+def test_aep_route_settings_refuse_what_the_gateway_s_refuse(options: dict[str, str], fragment: str) -> None:
+    from hdr_ingest.entry.settings import ConfigError, Settings
+
+    route = {
+        "prefix": "incoming/aep/",
+        "kind": "aep",
+        "url": "https://platform.adobe.io",
+        "secret": "s",
+        "options": {
+            "imsUrl": "https://ims-na1.adobelogin.com",
+            "orgId": "ORG@AdobeOrg",
+            "sandbox": "prod",
+            "schemaId": "https://ns.adobe.com/t/schemas/x",
+            "datasetName": "d",
+            **options,
+        },
+    }
+    env = {"LEDGER_TABLE": "t", "DLQ_URL": "https://sqs.example/q", "DESTINATIONS": json.dumps([route])}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert fragment in str(caught.value) and "Evil" not in str(caught.value).replace("X-Evil", "")
