@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import threading
@@ -14,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
-from .state import LOADED, AepClient, Batch, State
+from .state import AepClient, Batch, State
 
 PLATFORM = "/data/foundation"
 TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path)
@@ -156,19 +155,6 @@ class AepEmulator(ServedEmulator):
     def never_settle(self, on: bool = True) -> None:
         with self.lock:
             self.state.never_settle = on
-
-    def configure(self, **quirks: Any) -> None:
-        """Switch on behaviours of the real service (see :class:`state.Quirks`, each with its source)."""
-        with self.lock:
-            for name, value in quirks.items():
-                if not hasattr(self.state.quirks, name):
-                    raise ValueError(f"unknown AEP emulator quirk {name!r}")
-                setattr(self.state.quirks, name, value)
-
-    def age(self, batch_id: str, status: str = "archived") -> None:
-        """A loaded batch moves on to ``archived`` or ``retained`` (the troubleshooting guide: after success)."""
-        with self.lock:
-            self.state.batches[batch_id].status = status
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -334,14 +320,9 @@ class AepEmulator(ServedEmulator):
         hits = {
             i: d
             for i, d in self.state.datasets.items()
-            if (name is None or _matches(d["name"], name)) and (tag is None or _tagged(d.get("tags"), tag))
+            if (name is None or d["name"] == name) and (tag is None or _tagged(d.get("tags"), tag))
         }
-        return self._listing(dict(list(hits.items())[: int(request.query.get("limit", "20"))]))
-
-    def _listing(self, found: dict[str, Any]) -> Reply:
-        if not found and self.state.quirks.empty_list_404:
-            return _problem(404, "Not Found", "No objects found")  # catalog.yaml declares 404 on its lists
-        return 200, found, {}
+        return 200, dict(list(hits.items())[: int(request.query.get("limit", "20"))]), {}
 
     def _create_dataset(self, request: _Request) -> Reply:
         body = request.json if isinstance(request.json, dict) else {}
@@ -376,12 +357,12 @@ class AepEmulator(ServedEmulator):
             for b in self.state.batches.values()
             if q.get("dataSet") in (None, b.dataset_id)
             and q.get("externalId") in (None, b.external_id)
-            and (q.get("status") is None or _matches(b.status, q["status"]))
-            and (q.get("tags") is None or self.state.quirks.ignore_tag_filter or _tagged(b.tags, q["tags"]))
+            and (q.get("status") is None or b.status in q["status"].split(","))
+            and (q.get("tags") is None or _tagged(b.tags, q["tags"]))
         ]
         hits.sort(key=lambda b: b.created, reverse=q.get("orderBy", "").startswith("desc"))
         hits = hits[: int(q.get("limit", "20"))]
-        return self._listing({b.id: b.view(self.state.org_id) for b in hits})
+        return 200, {b.id: b.view(self.state.org_id) for b in hits}, {}
 
     def _get_batch(self, request: _Request, batch_id: str) -> Reply:
         batch = self.state.batches.get(batch_id)
@@ -438,19 +419,15 @@ class AepEmulator(ServedEmulator):
             return _problem(404, "Not Found", f"no batch {batch_id}")
         action = request.query.get("action", "")
         if action == "COMPLETE":
-            if batch.status not in ("loading", "staging", "failed", *LOADED):
+            if batch.status not in ("loading", "staging", "success", "failed"):
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status}")
             self.state.complete(batch)
-            if self.state.quirks.lost_complete_answers > 0:
-                # The troubleshooting guide: a COMPLETE whose call failed may have succeeded.
-                self.state.quirks.lost_complete_answers -= 1
-                return _problem(500, "Internal Server Error", "The request could not be processed")
         elif action in ("ABORT", "FAIL"):
             if batch.status != "loading" or batch.completed:
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status} and cannot be aborted")
             batch.status = "aborted" if action == "ABORT" else "failed"
         elif action == "REVERT":
-            if batch.status not in LOADED:
+            if batch.status != "success":
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status}; only a loaded batch reverts")
             batch.status = "reverted"
         else:
@@ -461,10 +438,4 @@ class AepEmulator(ServedEmulator):
 def _tagged(tags: Any, query: str) -> bool:
     name, _, value = query.partition(":")
     values = tags.get(name) if isinstance(tags, dict) else None
-    return isinstance(values, list) and (not value or any(_matches(str(v), value) for v in values))
-
-
-def _matches(text: str, query: str) -> bool:
-    """Catalog's filter values: a comma separates several values and ``*`` is a wildcard
-    (help/catalog/api/filter-data.md)."""
-    return any(fnmatch.fnmatchcase(text, one) if "*" in one else text == one for one in query.split(","))
+    return isinstance(values, list) and (not value or value in values)

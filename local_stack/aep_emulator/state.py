@@ -10,27 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SETTLE_STEPS = ("staging",)  # statuses a completed batch shows before its terminal one
-# Loaded: "Active and Success are used interchangeably", and "archived" and "retained" follow success (Adobe's batch
-# ingestion troubleshooting guide, help/ingestion/batch-ingestion/troubleshooting.md).
-LOADED = ("success", "active", "archived", "retained")
-# A replay's predecessor once the replay has loaded: catalog.yaml's batch status enum lists ``inactive``; which
-# status the real Catalog shows for a replaced batch is not documented (an assumption, see Quirks.keep_live).
-REPLACED = "inactive"
-
-
-@dataclass
-class Quirks:
-    """Behaviours of the real service a test switches on (each with its source), and where it is unknown, a
-    choice the test makes explicit."""
-
-    settled_as: str = "success"  # or "active": the troubleshooting guide uses the two interchangeably
-    lost_complete_answers: int = 0  # COMPLETE takes effect, then answers 500 (troubleshooting: retrying is safe)
-    ignore_tag_filter: bool = False  # a Catalog that ignores ?tags= (or a tag collision): issue 26 item 4
-    empty_list_404: bool = False  # catalog.yaml declares 404 "not found" on its list endpoints; when is unknown
-    # Replay predecessors left live: the overview's examples give bare batch ids, the spec's text says client ids
-    # take a "$" prefix (adobe/aepp sends "$" + batchId), so a predecessor in the other form may not be matched.
-    keep_live: bool = False
-    convert_types: bool = True  # the overview's "Types": convert what can be converted, fail only the rest
 
 
 @dataclass
@@ -77,7 +56,7 @@ class Batch:
             "relatedObjects": [{"type": "dataSet", "id": self.dataset_id}],
             "errors": self.errors,
         }
-        if self.status in LOADED:
+        if self.status in ("success", "active"):
             count = len(self.records())
             shown.update(recordCount=count, failedRecordCount=0, metrics={"inputRecordCount": count})
         if self.predecessors:
@@ -97,7 +76,6 @@ class State:
         self.batches: dict[str, Batch] = {}
         self.scripted: list[tuple[str, list[dict[str, Any]]]] = []  # outcomes of the next completed batches
         self.never_settle = False
-        self.quirks = Quirks()
         self._ids = itertools.count(1)
         self._clock = itertools.count(int(time.time() * 1000))
 
@@ -122,10 +100,6 @@ class State:
         if batch.completed:
             return  # COMPLETE again is safe
         batch.completed = True
-        # No longer open for files: Catalog shows the batch processing ("staging" here) until it settles. Adobe
-        # documents "loading" as the status while files are added; the exact status right after COMPLETE is not
-        # documented (an assumption).
-        batch.status = SETTLE_STEPS[0] if batch.status == "loading" else batch.status
         batch.outcome = self.scripted.pop(0) if self.scripted else ("success", [])
 
     def read(self, batch: Batch) -> None:
@@ -139,65 +113,16 @@ class State:
         status, errors = batch.outcome
         if status == "success" and not batch.records():
             status, errors = "failed", [{"code": "INGEST-1204-400", "description": "The batch has no files."}]
-        if status == "success":
-            errors = self.unconvertible(batch)
-            status = "failed" if errors else self.quirks.settled_as
         batch.status, batch.errors = status, errors
-        if status in LOADED:
+        if status == "success":
             for old in batch.predecessors:
-                replaced = self.batches.get(old.removeprefix("$"))
-                if replaced is not None and not self.quirks.keep_live:
-                    replaced.replaced_by, replaced.status = batch.id, REPLACED
-
-    def unconvertible(self, batch: Batch) -> list[dict[str, Any]]:
-        """Batch ingestion's errors for the values it cannot convert to the dataset's schema (the overview's
-        "Types": a numeric string becomes a number, a Unix-ms long a date-time; anything else of the wrong type
-        fails the batch). Required fields too."""
-        if not self.quirks.convert_types:
-            return []
-        dataset = self.datasets.get(batch.dataset_id, {})
-        schema = self.schemas.get(str((dataset.get("schemaRef") or {}).get("id")), {})
-        found: list[dict[str, Any]] = []
-        for row, record in enumerate(batch.records()):
-            for problem in _problems(record, schema):
-                found.append({"code": "INGEST-1212-400", "description": f"row {row}: {problem}", "rows": [row]})
-        return found[:50]
+                if old in self.batches:
+                    self.batches[old].replaced_by = batch.id
 
     def rows(self, dataset_id: str) -> list[Any]:
         """The dataset's data: the records of its successful batches not replaced or reverted."""
         out: list[Any] = []
         for batch in sorted(self.batches.values(), key=lambda b: b.created):
-            if batch.dataset_id == dataset_id and batch.status in LOADED and batch.replaced_by is None:
+            if batch.dataset_id == dataset_id and batch.status == "success" and batch.replaced_by is None:
                 out.extend(batch.records())
         return out
-
-
-def _problems(record: Any, schema: Any) -> list[str]:
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(record, dict) or not isinstance(properties, dict):
-        return []
-    found = [f"{name} is required" for name in schema.get("required", []) if name not in record]
-    for name, value in record.items():
-        wanted = properties.get(name, {}).get("type") if isinstance(properties.get(name), dict) else None
-        date_time = isinstance(properties.get(name), dict) and properties[name].get("format") == "date-time"
-        if wanted in ("number", "integer") and not _number_like(value, wanted == "integer"):
-            found.append(f"{name}: {value!r} cannot be converted to {wanted}")
-        elif wanted == "string" and not isinstance(value, str) and not (date_time and type(value) is int):
-            found.append(f"{name}: {value!r} cannot be converted to string")
-    return found
-
-
-def _number_like(value: Any, integer: bool) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int) or (isinstance(value, float) and not integer):
-        return True
-    if isinstance(value, float):
-        return value.is_integer()
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return False
-        return number.is_integer() if integer else number == number
-    return False

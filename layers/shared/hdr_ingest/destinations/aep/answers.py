@@ -49,12 +49,7 @@ HEADER_ERRORS: dict[str, tuple[AnswerKind, str]] = {
     ),
 }
 
-# Loaded: "Active and Success are used interchangeably", and "archived" and "retained" come after success (Adobe's
-# batch ingestion troubleshooting guide, help/ingestion/batch-ingestion/troubleshooting.md). Every check and query
-# that means "loaded" takes all four.
-TERMINAL_SUCCESS = frozenset({"success", "active", "archived", "retained"})
-LOADED_FILTER = ",".join(sorted(TERMINAL_SUCCESS))  # a Catalog filter: a comma separates values (filter-data.md)
-OPEN = "loading"  # created and open for files: COMPLETE has not taken effect
+TERMINAL_SUCCESS = frozenset({"success", "active"})
 TERMINAL_FAILURE = frozenset({"failed", "failure", "aborted", "abandoned", "stalled"})
 GONE = frozenset({"reverted", "deleted", "inactive"})
 

@@ -15,9 +15,7 @@ from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.destinations.aep.answers import (
     GONE,
-    LOADED_FILTER,
     MAX_RETRY_AFTER_S,
-    OPEN,
     TERMINAL_FAILURE,
     TERMINAL_SUCCESS,
     batch_answer,
@@ -145,14 +143,14 @@ class AepDestination:
             str(got.get("externalId", "")).startswith(external_id(key, document))
             and status not in TERMINAL_FAILURE | GONE
         ):
-            return self._settled(batch_id, got, run)  # this content's batch: how it stands
+            return _answer(batch_id, got)  # this content's batch: how it stands
         if status in TERMINAL_SUCCESS:
             return self._publish(key, document, run, predecessor=batch_id, version=_version(got) + 1)
         if status in TERMINAL_FAILURE | GONE:
             dataset = self._dataset(run, create=True)
             if isinstance(dataset, Answer):
                 return dataset
-            last = self._latest_batch(key, str(dataset), run, statuses=LOADED_FILTER)
+            last = self._latest_batch(key, str(dataset), run, statuses="success")
             if isinstance(last, Answer):
                 return last
             if last is None:
@@ -196,7 +194,7 @@ class AepDestination:
         dataset, key = self._dataset(run, create=False), _tag(got, KEY_TAG)
         if isinstance(dataset, Answer):
             return dataset
-        last = self._latest_batch(key, dataset, run, statuses=LOADED_FILTER) if dataset and key else None
+        last = self._latest_batch(key, dataset, run, statuses="success") if dataset and key else None
         if isinstance(last, Answer):
             return last
         if last is None:
@@ -222,26 +220,7 @@ class AepDestination:
         got = self._batch(batch_id, run)
         if isinstance(got, Answer):
             return got
-        return self._settled(batch_id, got, run)
-
-    def _settled(self, batch_id: str, batch: dict[str, Any], call: Bounded) -> Answer:
-        """How our batch stands; once a replay has loaded, its predecessor must no longer be live. Adobe's material
-        is ambiguous about the predecessor's form (bare batch ids in the overview's examples, "prefix client ids
-        with $" in the spec's text), so what Catalog shows is checked, and a predecessor still loaded is REVERTed:
-        one file never has two live batches."""
-        answer = _answer(batch_id, batch)
-        predecessor = _tag(batch, REPLACES_TAG)
-        if answer.kind is not AnswerKind.SUCCESS or predecessor is None:
-            return answer
-        old = self._batch(predecessor, call)
-        if isinstance(old, Answer):
-            return old if old.kind is not AnswerKind.NOT_FOUND else answer
-        if _status(old) not in TERMINAL_SUCCESS:
-            return answer
-        reverted = self._revert(predecessor, call)
-        if reverted.kind is not AnswerKind.SUCCESS:
-            return reverted
-        return replace(answer, message=f"{answer.message}; batch {predecessor} it replaces was still live: reverted")
+        return _answer(batch_id, got)
 
     def natural_key(self, element: Any) -> str | None:
         """An element of a catalogue file is known only by its own identifier here."""
@@ -251,14 +230,14 @@ class AepDestination:
 
     def _publish(self, key: str, document: Any, call: Bounded, predecessor: str | None, version: int = 1) -> Answer:
         records = records_of(document)
-        notes = self._validate(records, call)
-        if isinstance(notes, Answer):
-            return notes
+        rejected = self._validate(records, call)
+        if rejected is not None:
+            return rejected
         dataset = self._dataset(call, create=True)
         if isinstance(dataset, Answer):
             return dataset
         assert dataset is not None
-        sent = self._sent_already(key, document, dataset, call)
+        sent = self._sent_already(key, external_id(key, document), dataset, call)
         if isinstance(sent, Answer):
             return sent
         body: dict[str, Any] = {
@@ -282,19 +261,16 @@ class AepDestination:
         if failed is not None:
             return failed
         replay = f", replacing batch {predecessor}" if predecessor else ""
-        converts = f"; AEP converts {len(notes)} value(s): {'; '.join(notes[:3])}" if notes else ""
         return Answer(
             AnswerKind.PENDING,
             reply.status,
-            f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}{converts}",
+            f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}",
             record_id=batch_id,
             record_version=version,
         )
 
     def _fill_and_complete(self, batch_id: str, dataset: str, records: list[Any], call: Bounded) -> Answer | None:
-        """Upload the file and signal completion. An upload that fails aborts the batch; a COMPLETE that fails may
-        have taken effect ("retrying it is safe and encouraged", Adobe's troubleshooting guide), so the batch is
-        read, COMPLETE sent once more while it is still open, and a batch loading or loaded is never aborted."""
+        """Upload the file and signal completion; on a failure, abort the batch and say why."""
         upload = self.client.request(
             "PUT",
             f"/import/batches/{batch_id}/datasets/{dataset}/files/{FILE_NAME}",
@@ -303,31 +279,19 @@ class AepDestination:
             f"uploading the file to batch {batch_id}",
             body=Body(file_bytes(records), "application/octet-stream"),
         )
+        if not isinstance(upload, Answer):
+            upload = self.client.request(
+                "POST",
+                f"/import/batches/{batch_id}",
+                call.credentials,
+                call.timeout_s,
+                f"completing batch {batch_id}",
+                params={"action": "COMPLETE"},
+            )
         if isinstance(upload, Answer):
             self._abort(batch_id, call)
             return upload
-        completed = self._complete(batch_id, call)
-        if completed is None:
-            return None
-        got = self._batch(batch_id, call)
-        if not isinstance(got, Answer) and _status(got) != OPEN:
-            return None  # the COMPLETE took effect although its answer said otherwise
-        again = self._complete(batch_id, call)
-        if again is None:
-            return None
-        # Left open: the next delivery finds this batch of the same content and uploads and completes it.
-        return replace(again, record_id=batch_id) if again.kind is AnswerKind.TRANSIENT else again
-
-    def _complete(self, batch_id: str, call: Bounded) -> Answer | None:
-        done = self.client.request(
-            "POST",
-            f"/import/batches/{batch_id}",
-            call.credentials,
-            call.timeout_s,
-            f"completing batch {batch_id}",
-            params={"action": "COMPLETE"},
-        )
-        return done if isinstance(done, Answer) else None
+        return None
 
     def _abort(self, batch_id: str, call: Bounded) -> None:
         """Best effort: a batch left open would be found again by ``find`` and never finish."""
@@ -367,42 +331,18 @@ class AepDestination:
         if statuses:
             params["status"] = statuses
         reply = self.client.request(
-            "GET",
-            "/catalog/batches",
-            call.credentials,
-            call.timeout_s,
-            "listing this object's batches",
-            params=catalog_filters(params, operators=("status",)),
+            "GET", "/catalog/batches", call.credentials, call.timeout_s, "listing this object's batches", params=params
         )
         if isinstance(reply, Answer):
-            return [] if reply.kind is AnswerKind.NOT_FOUND else reply  # catalog.yaml: a list may answer 404
-        # Only batches carrying our key tag are ours: a Catalog that ignored the tags filter, or another file's
-        # batch, is never adopted, replayed or reverted (issue 26 item 4).
-        found = [
-            (str(i), dict(b))
-            for i, b in (reply.body or {}).items()
-            if isinstance(b, dict) and key in _tags(b, KEY_TAG)
-        ]
+            return reply
+        found = [(str(i), dict(b)) for i, b in (reply.body or {}).items() if isinstance(b, dict)]
         found.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
         return found
 
-    def _adopt(self, batch_id: str, dataset: str, records: list[Any], call: Bounded, batch: dict[str, Any]) -> Answer:
-        failed = self._fill_and_complete(batch_id, dataset, records, call)
-        if failed is not None:
-            return failed
-        return Answer(
-            AnswerKind.PENDING,
-            None,
-            f"batch {batch_id} of {len(records)} records (found open: its creation's answer was lost) is loading",
-            record_id=batch_id,
-            record_version=_version(batch),
-        )
-
-    def _sent_already(self, key: str, document: Any, dataset: str, call: Bounded) -> Answer | str:
+    def _sent_already(self, key: str, base: str, dataset: str, call: Bounded) -> Answer | str:
         """A batch of this very content that still counts (not failed, reverted or replaced): its answer, so a
         retried create never loads the data twice. Otherwise the externalId to use: ``base``, or ``base`` with a
         suffix when a batch of this content failed before (an externalId is meant to be unique in the org)."""
-        base = external_id(key, document)
         batches = self._batches(key, dataset, call)
         if isinstance(batches, Answer):
             return batches
@@ -410,10 +350,6 @@ class AepDestination:
         replaced = {p for _, b in counted for p in _tags(b, REPLACES_TAG)}
         same = [(i, b) for i, b in batches if str(b.get("externalId", "")).startswith(base)]
         live = next(((i, b) for i, b in same if (i, b) in counted and i not in replaced), None)
-        if live is not None and _status(live[1]) == OPEN:
-            # Ours, of this content, and still open: a create whose answer was lost, or a COMPLETE that failed.
-            # Upload and complete it now, or it would never load (issue 26 item 8).
-            return self._adopt(live[0], dataset, records_of(document), call, live[1])
         if live is not None:
             return _answer(*live)
         return f"{base}:{int(time.time() * 1000)}" if same else base
@@ -432,20 +368,14 @@ class AepDestination:
                     call.credentials,
                     call.timeout_s,
                     f"looking up dataset {name!r}",
-                    params=catalog_filters(params),
+                    params={**params, "limit": "20"},
                 )
-                if isinstance(reply, Answer) and reply.kind is not AnswerKind.NOT_FOUND:
+                if isinstance(reply, Answer):
                     return reply
-                listed = reply.body if isinstance(reply, Reply) and isinstance(reply.body, dict) else {}
                 hits = sorted(
-                    (b.get("created") or 0, str(i), b)
-                    for i, b in listed.items()
-                    if isinstance(b, dict) and (name in _tags(b, DATASET_TAG) or b.get("name") == name)
+                    (b.get("created") or 0, str(i)) for i, b in (reply.body or {}).items() if isinstance(b, dict)
                 )
                 if hits:
-                    wrong = _schema_problem(hits[0][2], self.options.schema_id, name, hits[0][1])
-                    if wrong is not None:
-                        return wrong
                     self._dataset_id = hits[0][1]
                     return self._dataset_id
             if not create:
@@ -479,14 +409,13 @@ class AepDestination:
             return Answer(AnswerKind.TRANSIENT, reply.status, f"AEP created dataset {name!r} but gave no id")
         return ref.removeprefix("@/dataSets/")
 
-    def _validate(self, records: list[Any], call: Bounded) -> Answer | list[str]:
-        """Refused records (METADATA_REJECTED, nothing sent), or the notes of what AEP will convert."""
+    def _validate(self, records: list[Any], call: Bounded) -> Answer | None:
         validator = self._validator(call)
         if isinstance(validator, Answer):
             return validator
         errors = validator.errors(records)
         if not errors:
-            return validator.notes
+            return None
         return Answer(
             AnswerKind.METADATA_REJECTED,
             None,
@@ -512,13 +441,6 @@ class AepDestination:
                 return reply
             assert isinstance(reply, Reply)
             validator = XdmValidator(reply.body)
-            if not validator.has_fields:
-                return Answer(
-                    AnswerKind.PERMANENT,
-                    reply.status,
-                    f"AEP answered XDM schema {schema_id} without any field, so no record could be checked against "
-                    "it: check the route's schemaId (the schema's $id, from Schemas in Experience Platform).",
-                )
             self._xdm = (self.clock(), validator)
             return validator
 
@@ -552,37 +474,3 @@ def _answer(batch_id: str, batch: dict[str, Any]) -> Answer:
     """How our batch stands; a loaded first batch is a created record, a loaded replay an updated one."""
     answer = batch_answer(batch_id, batch, created=_tag(batch, REPLACES_TAG) is None)
     return replace(answer, record_version=_version(batch))
-
-
-FILTER_OPERATORS = (",", "*")  # in a Catalog filter value: several values, and a wildcard (filter-data.md)
-
-
-def catalog_filters(params: dict[str, str], operators: tuple[str, ...] = ()) -> dict[str, str]:
-    """Catalog query parameters with every filter whose value holds an operator left out, since Adobe documents no
-    way to escape them (``operators`` names filters meant to use them, such as a status list). What is left out is
-    matched exactly on the answer instead, so the page is made as large as Catalog allows."""
-    kept = {
-        name: value
-        for name, value in params.items()
-        if name in operators or name in ("limit", "orderBy") or not any(op in value for op in FILTER_OPERATORS)
-    }
-    if len(kept) < len(params):
-        kept["limit"] = "100"
-    else:
-        kept.setdefault("limit", "20")
-    return kept
-
-
-def _schema_problem(dataset: dict[str, Any], schema_id: str, name: str, dataset_id: str) -> Answer | None:
-    """A dataset found by name holds records of its own schema: it must be the route's ``schemaId``."""
-    ref = dataset.get("schemaRef")
-    found = ref.get("id") if isinstance(ref, dict) else None
-    if found == schema_id:
-        return None
-    return Answer(
-        AnswerKind.PERMANENT,
-        200,
-        f"AEP dataset {name!r} ({dataset_id}) is on schema {found!r}, not the route's schemaId {schema_id!r}: its "
-        "records would be checked and loaded against another schema. Set the route's datasetName to a dataset of "
-        "that schema, or schemaId to the dataset's.",
-    )
