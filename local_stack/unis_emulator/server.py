@@ -6,7 +6,8 @@
   pair is 409 and fails the whole request. 201 with the stored object and ``Location`` (a list: no ``Location``).
 * ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``.
   ``GET /metadata[?field=value&limit=N]``: every live version, ``X-Count``.
-* ``PUT /metadata/{id}``: 204 without a body; unknown id 404; a different ``id`` in the body 400.
+* ``PUT /metadata/{id}``: 204 without a body; unknown id 404; the body is not validated; a different ``id`` in the
+  body 500. A PUT on a soft-deleted id is 204 too and the record stays deleted (hidden from GET).
 * ``DELETE /metadata/{id}``: 204; soft delete (every version hidden from GET, kept for the ``(id, ts)`` index).
 * Error bodies are built by string concatenation, as UNIS's ``write_error`` does: ``{"message": "<text>"}`` with
   the text pasted in, so a message holding ``"`` or a newline makes a body that is not valid JSON.
@@ -16,8 +17,10 @@
 Faults (``POST /_emulator/faults``, as the Gateway emulator's, see ``gateway_emulator.faults``): ``latency_ms``,
 ``error_rate``, ``timeout_rate``, ``timeout_after``, ``script`` (``"500"``, ``"timeout"``, ``"drop"``,
 ``"throttle"``, ``"ok"``), ``throttle_per_minute`` (429 with ``Retry-After``, as a proxy in front would), ``seed``,
-and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, then answered only after
-``timeout_after`` seconds (the client times out although the change was made).
+and three counters (the next N requests of a kind): ``late_answers``: writes (POST, PUT, DELETE) are carried out,
+then answered only after ``timeout_after`` seconds (the client times out although the change was made);
+``failed_lookups``: a GET by id answers 404, as UNIS does when its database find fails; ``failed_inserts``: a POST
+answers 409 with a database error that is not the duplicate-key one (E11000), as UNIS answers any insert failure.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class UnisEmulator(ServedEmulator):
         self.host, self.port = host, port
         self.store = MetadataStore()
         self.faults = FaultPlan(seed=seed)
-        self._late = 0
+        self._counters = dict.fromkeys(COUNTERS, 0)
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._http = ServerThread(_Handler, "unis-emulator")
@@ -130,19 +133,19 @@ class UnisEmulator(ServedEmulator):
 
     def configure_faults(self, config: Mapping[str, Any]) -> None:
         settings = dict(config)
-        late = settings.pop("late_answers", None)
-        if late is not None and (not isinstance(late, int) or isinstance(late, bool) or late < 0):
-            raise ValueError("late_answers must be a non-negative integer")
+        counters = {name: settings.pop(name) for name in COUNTERS if name in settings}
+        for name, value in counters.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
         self.faults.configure(settings)
-        if late is not None:
-            with self._lock:
-                self._late = late
+        with self._lock:
+            self._counters.update(counters)
 
     def reset(self) -> None:
         self.store.clear()
         self.faults.reset()
         with self._lock:
-            self._late = 0
+            self._counters = dict.fromkeys(COUNTERS, 0)
             self._log.clear()
 
     def sleep(self, seconds: float) -> None:
@@ -158,7 +161,7 @@ class UnisEmulator(ServedEmulator):
         reply = self._faulted(client)
         if reply is None:
             reply = self._api(method, path, parse_qs(parts.query), headers, body)
-            reply.late = method in ("POST", "PUT", "DELETE") and self._take_late()
+            reply.late = method in ("POST", "PUT", "DELETE") and self._take("late_answers")
         answered = None if reply is _DROP else reply
         record = RequestRecord(
             method,
@@ -188,10 +191,11 @@ class UnisEmulator(ServedEmulator):
             return _Reply(429, '{"message": "Too Many Requests"}\n', headers, decision.label or "throttle")
         return None
 
-    def _take_late(self) -> bool:
+    def _take(self, counter: str) -> bool:
+        """Whether this request takes one of the ``counter`` fault's remaining turns."""
         with self._lock:
-            if self._late > 0:
-                self._late -= 1
+            if self._counters[counter] > 0:
+                self._counters[counter] -= 1
                 return True
             return False
 
@@ -243,6 +247,11 @@ class UnisEmulator(ServedEmulator):
         self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> _Reply:
         if record_id is not None:
+            if self._take("failed_lookups"):
+                # periscope-ps/unis periscope/handlers/networkresourcehandler.py (7c9a9d2): a GET by id whose
+                # database find raises answers 404 (an unknown id is 200 []; shared/notes/destinations.md §5). The
+                # real message text is not known: this one stands in for it, pasted as write_error does.
+                return _message(404, "Could not find resource - connection to the database was lost")
             newest = self.store.newest(record_id)
             text = json.dumps(newest.document, indent=2) if newest else "[]"
             return _Reply(200, text, {**self._profile(), "X-Count": "1" if newest else "0"})
@@ -271,6 +280,11 @@ class UnisEmulator(ServedEmulator):
             if problem is not None:
                 return _message(400, f"Not valid body - Validation error from json - {problem}")
             filled.append(document)
+        if self._take("failed_inserts"):
+            # periscope-ps/unis networkresourcehandler.py (7c9a9d2): every exception of the insert is answered 409,
+            # not only MongoDB's E11000 duplicate key (shared/notes/destinations.md §5). The error text stands in
+            # for a pymongo failure; the real one depends on the driver and the fault.
+            return _message(409, "Could not process the POST request - pymongo.errors.AutoReconnect: not master")
         try:
             self.store.insert(filled)
         except Conflict as exc:
@@ -290,11 +304,11 @@ class UnisEmulator(ServedEmulator):
         if not isinstance(decoded, dict):
             return _message(400, "Not valid body - a PUT takes one resource")
         if str(decoded.get("id", record_id)) != record_id:
-            return _message(400, f"Different ids in the URL {record_id}' and in the body {decoded.get('id')}")
+            # networkresourcehandler.py (7c9a9d2): the mismatch branch names a variable it never defined, so the
+            # handler raises and Tornado answers 500 (shared/notes/destinations.md §5).
+            return _message(500, "NameError: name 'res_id' is not defined")
+        # The PUT body is not validated (networkresourcehandler.py at 7c9a9d2 calls no validator on PUT).
         document = self._fill(decoded, record_id)
-        problem = self.schema.first_error(document)
-        if problem is not None:
-            return _message(400, f"Not valid body - Validation error from json - {problem}")
         try:
             replaced = self.store.replace(record_id, document)
         except Conflict as exc:
@@ -337,9 +351,10 @@ class UnisEmulator(ServedEmulator):
 
     def _faults(self) -> dict[str, Any]:
         with self._lock:
-            return {**self.faults.snapshot(), "late_answers": self._late}
+            return {**self.faults.snapshot(), **self._counters}
 
 
+COUNTERS = ("late_answers", "failed_lookups", "failed_inserts")
 _SERVER_ERROR = '{"message": "Internal Server Error"}\n'
 _DROP = _Reply(0, fault="script:drop")
 

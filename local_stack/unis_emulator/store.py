@@ -54,12 +54,16 @@ class MetadataStore:
             return copy.deepcopy(max(live, key=_order)) if live else None
 
     def replace(self, record_id: str, document: dict[str, Any]) -> bool:
-        """PUT: the newest live version takes ``document`` (and its ts); False when the id has no live version."""
+        """PUT: the newest version takes ``document`` (and its ts); False when the id has no version at all.
+
+        Deleted versions included, and a deleted one stays deleted: periscope-ps/unis ``periscope/db.py``
+        (7c9a9d2) updates with ``find_one_and_update({id})``, which has no status filter, so a PUT on a
+        soft-deleted id answers 204 and the record stays hidden (shared/notes/destinations.md §5)."""
         with self._lock:
-            live = [v for v in self._versions if v.id == record_id and not v.deleted]
-            if not live:
+            held = [v for v in self._versions if v.id == record_id]
+            if not held:
                 return False
-            target = max(live, key=_order)
+            target = max(held, key=_order)
             ts = _hashable(document["ts"])
             if any(v.id == record_id and v.ts == ts and v is not target for v in self._versions):
                 raise Conflict(f"the same ts {ts} exists before for id {record_id!r}")

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hdr_ingest.core.catalogue import catalogue_status, element_identifier, missing_identifier_message
+from hdr_ingest.core.catalogue import catalogue_status, element_identities
 from hdr_ingest.core.ledger import PUBLISHED
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.source_object import SourceObject
@@ -34,11 +34,13 @@ class CataloguePublisher:
         problems: list[ErrorDetail] = []
         members: list[str] = []
         retry: RetryLater | None = None
+        identify = getattr(work.routed.destination, "identify_elements", None) or element_identities
+        identities: list[str | ErrorDetail] = identify(elements, self.settings.catalogue_id_pointer)
         for index, element in enumerate(elements):
             if work.budget.remaining_ms() < self.settings.element_time_ms:
                 return self._out_of_time(work, elements, index, members, counts, problems)
             try:
-                identifier, outcome = self._element(work, index, element, members, problems)
+                identifier, outcome = self._element(work, index, element, identities[index], members, problems)
             except RetryLater as exc:
                 identifier, outcome, retry = None, exc.outcome, retry or exc
             if outcome is None:
@@ -72,13 +74,17 @@ class CataloguePublisher:
         return self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
 
     def _element(
-        self, work: Work, index: int, element: dict[str, Any], members: list[str], problems: list[ErrorDetail]
+        self,
+        work: Work,
+        index: int,
+        element: dict[str, Any],
+        identifier: str | ErrorDetail,
+        members: list[str],
+        problems: list[ErrorDetail],
     ) -> tuple[str | None, Outcome | None]:
         """One element published under its own lease: its identifier (``None``: it has none) and outcome."""
-        pointer = self.settings.catalogue_id_pointer
-        identifier = element_identifier(element, pointer)
-        if identifier is None:
-            detail = ErrorDetail(f"$[{index}]", missing_identifier_message(pointer))
+        if isinstance(identifier, ErrorDetail):
+            detail = identifier
             problems.append(detail)
             outcome = Outcome(Status.INVALID, f"Catalogue element {index} {detail.message}", (detail,))
             with self.leases.hold(work.obj.element(f"[{index}]"), work.route, work.delivery, work.budget) as member:

@@ -17,6 +17,7 @@ from hdr_ingest.core.outcome import ErrorDetail
 
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+_DUPLICATE_KEY = re.compile(r"E11000|duplicate key|dup key", re.IGNORECASE)
 _PASTED_MESSAGE = re.compile(r'^\s*\{\s*"message"\s*:\s*"(.*)"\s*\}\s*$', re.DOTALL)
 _MEDIA_TYPE_REFUSAL = re.compile(
     r"Unsupported (accept )?content type|HTTP (415|406)\b|Schema is not defined for content of type"
@@ -60,6 +61,14 @@ def classify(operation: str, status: int, text: str, headers: dict[str, str], re
     if status == 400:
         message = f"UNIS refused the metadata (400): {said}. Fix the document and upload it again."
         return Answer(AnswerKind.METADATA_REJECTED, 400, message, record_id, errors=(ErrorDetail("$", said),))
+    if status == 409 and not _DUPLICATE_KEY.search(text):
+        # UNIS answers 409 for every failed insert (periscope handlers, 7c9a9d2): only E11000 is the (id, ts) one.
+        message = (
+            f"UNIS answered 409 to {operation}, a database failure (not a repeated id and ts): {said}; will retry."
+        )
+        return Answer(AnswerKind.TRANSIENT, 409, message, record_id, retry_after_s=retry_after(headers))
+    if status == 404 and operation == "find":
+        return _lookup_404(text, said, record_id)
     if status == 409:
         message = (
             f"UNIS already holds a version of metadata {record_id!r} with the same ts (409 Conflict: {said}); it "
@@ -90,3 +99,16 @@ def classify(operation: str, status: int, text: str, headers: dict[str, str], re
         )
         return Answer(AnswerKind.PERMANENT, status, message, record_id)
     return Answer(AnswerKind.PERMANENT, status, f"UNIS answered {status} to {operation}: {said}", record_id)
+
+
+def _lookup_404(text: str, said: str, record_id: Any) -> Answer:
+    """A GET by id answers ``200 []`` for an unknown id; UNIS's own 404 there means its database find failed
+    (transient). Tornado's HTML 404 page means no UNIS handler serves that path: the route's url is wrong."""
+    if "<html" in text.lower():
+        message = (
+            f"No UNIS /metadata collection at this address (404 page: {said}). Set the route's url to the UNIS "
+            "server's base address (/metadata is appended)."
+        )
+        return Answer(AnswerKind.PERMANENT, 404, message, record_id)
+    message = f"UNIS could not look metadata {record_id!r} up (404: its database find failed): {said}; will retry."
+    return Answer(AnswerKind.TRANSIENT, 404, message, record_id)
