@@ -22,6 +22,8 @@ from hdr_ingest.destinations.unis import route
 from hdr_ingest.destinations.unis.answers import classify, message_of
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
 from hdr_ingest.destinations.unis.destination import UnisDestination, record_id_for
+from hdr_ingest.destinations.unis.identity import identify_elements as identify
+from hdr_ingest.destinations.unis.identity import natural_key
 from hdr_ingest.destinations.unis.judge import judge
 from hdr_ingest.destinations.unis.schemas import load
 
@@ -233,6 +235,37 @@ def test_restore_is_not_found_so_a_deleted_record_comes_back_as_a_new_version_an
     assert destination(client).check("m1", CALL).kind is AnswerKind.SUCCESS
 
 
+# -- lists without ids (seed 002) -----------------------------------------------------------------------------
+def port(n: int, event: str = "ps:cpu", **more: Any) -> dict[str, Any]:
+    return {"subject": {"href": f"https://unis.example/ports/{n}", "rel": "full"}, "eventType": event, **more}
+
+
+def test_an_element_without_an_id_is_identified_by_its_subject_href_and_event_type() -> None:
+    listing = [port(1), port(2), port(1, "ps:mem"), {**port(3), "id": "own"}]
+    assert identify(listing) == [
+        "ps:cpu of https://unis.example/ports/1",
+        "ps:cpu of https://unis.example/ports/2",
+        "ps:mem of https://unis.example/ports/1",
+        "own",
+    ]
+    assert identify(list(reversed(listing))) == list(reversed(identify(listing)))  # by content, not position
+    assert identify([port(1, parameters={"a": 1})]) == identify([port(1, parameters={"b": 2})])
+    assert natural_key({"subject": {"href": " "}, "eventType": "e"}) is None and natural_key("text") is None
+    (missing,) = identify([{"subject": {"rel": "full"}, "eventType": "ps:cpu"}])
+    assert isinstance(missing, ErrorDetail) and missing.path == "$[0]" and "subject.href" in missing.message
+    assert destination(FakeClient()).identify_elements([port(1)]) == identify([port(1)])
+
+
+def test_two_elements_with_the_same_identity_are_both_invalid_each_naming_the_other() -> None:
+    first, second, third = identify([port(1), port(2), port(1, parameters={"collectionInterval": 5})])
+    assert second == "ps:cpu of https://unis.example/ports/2"
+    assert isinstance(first, ErrorDetail) and isinstance(third, ErrorDetail)
+    assert (first.path, third.path) == ("$[0]", "$[2]") and "$[2]" in first.message and "$[0]" in third.message
+    assert "subject.href and eventType" in first.message
+    a, b = identify([{**port(1), "id": "x"}, {**port(2), "id": "x"}])
+    assert isinstance(a, ErrorDetail) and "same id as $[1]" in a.message and isinstance(b, ErrorDetail)
+
+
 # -- validation ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("version", ["2015", "2012"])
 def test_a_valid_document_without_id_ts_or_self_ref_is_valid_as_unis_fills_them(version: str) -> None:
@@ -312,6 +345,10 @@ def test_the_local_stack_samples_are_judged_as_their_names_say() -> None:
     assert all(
         judge(element, schema).valid for element in json.loads((folder / "valid-two-port-metrics.json").read_text())
     )
+    without_ids = json.loads((folder / "valid-list-without-ids.json").read_text())
+    assert all(judge(e, schema).valid for e in without_ids) and all(isinstance(i, str) for i in identify(without_ids))
+    repeated = identify(json.loads((folder / "invalid-repeated-natural-key.json").read_text()))
+    assert [d.path for d in repeated if isinstance(d, ErrorDetail)] == ["$[0]", "$[1]"]
     verdict = judge(json.loads((folder / "invalid-several-errors.json").read_text()), schema)
     assert {e.path for e in verdict.errors} == {
         "$.subject.rel",
