@@ -3,11 +3,15 @@
 
 * ``POST /metadata`` (one object or a list): fills ``id`` (when missing), ``ts``, ``selfRef`` and ``$schema``,
   validates with UNIS's schema files (``?validate=false`` skips it), stores a version per ``(id, ts)``; a repeated
-  pair is 409 and fails the whole request. 201 with the stored object and ``Location`` (a list: no ``Location``).
-* ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``.
+  pair is 409 and fails the whole request; so is any other insert failure (the handler answers 409 for every
+  exception of the insert; fault ``failed_inserts``). 201 with the stored object and ``Location`` (a list: no
+  ``Location``). A list of objects without ids gets an id made for each (seed 002 posts exactly that).
+* ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``; a database find that
+  fails is **404** (the handler's ``except`` around the find; fault ``failed_lookups``).
   ``GET /metadata[?field=value&limit=N]``: every live version, ``X-Count``.
-* ``PUT /metadata/{id}``: 204 without a body; unknown id 404; the body is not validated; a different ``id`` in the
-  body 500. A PUT on a soft-deleted id is 204 too and the record stays deleted (hidden from GET).
+* ``PUT /metadata/{id}``: 204 without a body; the body is not validated; unknown id 404; a soft-deleted id 204
+  while the record stays deleted and hidden (``db.py``'s update has no status filter); a different ``id`` in the
+  body 500 (the handler's error path names an undefined variable).
 * ``DELETE /metadata/{id}``: 204; soft delete (every version hidden from GET, kept for the ``(id, ts)`` index).
 * Error bodies are built by string concatenation, as UNIS's ``write_error`` does: ``{"message": "<text>"}`` with
   the text pasted in, so a message holding ``"`` or a newline makes a body that is not valid JSON.
@@ -17,10 +21,11 @@
 Faults (``POST /_emulator/faults``, as the Gateway emulator's, see ``gateway_emulator.faults``): ``latency_ms``,
 ``error_rate``, ``timeout_rate``, ``timeout_after``, ``script`` (``"500"``, ``"timeout"``, ``"drop"``,
 ``"throttle"``, ``"ok"``), ``throttle_per_minute`` (429 with ``Retry-After``, as a proxy in front would), ``seed``,
-and three counters (the next N requests of a kind): ``late_answers``: writes (POST, PUT, DELETE) are carried out,
-then answered only after ``timeout_after`` seconds (the client times out although the change was made);
-``failed_lookups``: a GET by id answers 404, as UNIS does when its database find fails; ``failed_inserts``: a POST
-answers 409 with a database error that is not the duplicate-key one (E11000), as UNIS answers any insert failure.
+and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, then answered only after
+``timeout_after`` seconds (the client times out although the change was made); ``failed_lookups``: the next N
+GETs of one id answer 404 as a failed MongoDB find does; ``failed_inserts``: the next N POSTs answer 409 with a
+database error that is not E11000 (MongoDB unreachable). Sources for these: periscope-ps/unis 7c9a9d2,
+``periscope/handlers/networkresourcehandler.py`` and ``periscope/db.py`` (``shared/notes/destinations.md`` §5).
 """
 
 from __future__ import annotations
@@ -101,7 +106,8 @@ class UnisEmulator(ServedEmulator):
         self.host, self.port = host, port
         self.store = MetadataStore()
         self.faults = FaultPlan(seed=seed)
-        self._counters = dict.fromkeys(COUNTERS, 0)
+        self._late = 0
+        self._counters = {"failed_lookups": 0, "failed_inserts": 0}
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._http = ServerThread(_Handler, "unis-emulator")
@@ -133,19 +139,21 @@ class UnisEmulator(ServedEmulator):
 
     def configure_faults(self, config: Mapping[str, Any]) -> None:
         settings = dict(config)
-        counters = {name: settings.pop(name) for name in COUNTERS if name in settings}
-        for name, value in counters.items():
+        counts = {name: settings.pop(name) for name in ("late_answers", *self._counters) if name in settings}
+        for name, value in counts.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer")
         self.faults.configure(settings)
         with self._lock:
-            self._counters.update(counters)
+            self._late = counts.pop("late_answers", self._late)
+            self._counters.update(counts)
 
     def reset(self) -> None:
         self.store.clear()
         self.faults.reset()
         with self._lock:
-            self._counters = dict.fromkeys(COUNTERS, 0)
+            self._late = 0
+            self._counters = dict.fromkeys(self._counters, 0)
             self._log.clear()
 
     def sleep(self, seconds: float) -> None:
@@ -161,7 +169,7 @@ class UnisEmulator(ServedEmulator):
         reply = self._faulted(client)
         if reply is None:
             reply = self._api(method, path, parse_qs(parts.query), headers, body)
-            reply.late = method in ("POST", "PUT", "DELETE") and self._take("late_answers")
+            reply.late = method in ("POST", "PUT", "DELETE") and self._take_late()
         answered = None if reply is _DROP else reply
         record = RequestRecord(
             method,
@@ -191,11 +199,10 @@ class UnisEmulator(ServedEmulator):
             return _Reply(429, '{"message": "Too Many Requests"}\n', headers, decision.label or "throttle")
         return None
 
-    def _take(self, counter: str) -> bool:
-        """Whether this request takes one of the ``counter`` fault's remaining turns."""
+    def _take_late(self) -> bool:
         with self._lock:
-            if self._counters[counter] > 0:
-                self._counters[counter] -= 1
+            if self._late > 0:
+                self._late -= 1
                 return True
             return False
 
@@ -248,10 +255,8 @@ class UnisEmulator(ServedEmulator):
     ) -> _Reply:
         if record_id is not None:
             if self._take("failed_lookups"):
-                # periscope-ps/unis periscope/handlers/networkresourcehandler.py (7c9a9d2): a GET by id whose
-                # database find raises answers 404 (an unknown id is 200 []; shared/notes/destinations.md §5). The
-                # real message text is not known: this one stands in for it, pasted as write_error does.
-                return _message(404, "Could not find resource - connection to the database was lost")
+                # The handler answers 404 when the database find raises (not for an unknown id: that is 200 []).
+                return _message(404, "Could not find resource - ServerSelectionTimeoutError: localhost:27017")
             newest = self.store.newest(record_id)
             text = json.dumps(newest.document, indent=2) if newest else "[]"
             return _Reply(200, text, {**self._profile(), "X-Count": "1" if newest else "0"})
@@ -281,10 +286,8 @@ class UnisEmulator(ServedEmulator):
                 return _message(400, f"Not valid body - Validation error from json - {problem}")
             filled.append(document)
         if self._take("failed_inserts"):
-            # periscope-ps/unis networkresourcehandler.py (7c9a9d2): every exception of the insert is answered 409,
-            # not only MongoDB's E11000 duplicate key (shared/notes/destinations.md §5). The error text stands in
-            # for a pymongo failure; the real one depends on the driver and the fault.
-            return _message(409, "Could not process the POST request - pymongo.errors.AutoReconnect: not master")
+            # Any exception of the insert is a 409 in the handler, not only MongoDB's E11000 duplicate key.
+            return _message(409, "Could not process the POST request - AutoReconnect: connection closed")
         try:
             self.store.insert(filled)
         except Conflict as exc:
@@ -304,11 +307,9 @@ class UnisEmulator(ServedEmulator):
         if not isinstance(decoded, dict):
             return _message(400, "Not valid body - a PUT takes one resource")
         if str(decoded.get("id", record_id)) != record_id:
-            # networkresourcehandler.py (7c9a9d2): the mismatch branch names a variable it never defined, so the
-            # handler raises and Tornado answers 500 (shared/notes/destinations.md §5).
-            return _message(500, "NameError: name 'res_id' is not defined")
-        # The PUT body is not validated (networkresourcehandler.py at 7c9a9d2 calls no validator on PUT).
-        document = self._fill(decoded, record_id)
+            # The handler means to answer 400 here, but its message names an undefined variable: a 500.
+            return _message(500, "NameError: global name 'res_id' is not defined")
+        document = self._fill(decoded, record_id)  # no validation: the PUT handler never calls the schema
         try:
             replaced = self.store.replace(record_id, document)
         except Conflict as exc:
@@ -316,6 +317,14 @@ class UnisEmulator(ServedEmulator):
         if not replaced:
             return _message(404, f"Could not process the PUT request - no resource with id {record_id}")
         return _Reply(204, None, self._profile())
+
+    def _take(self, counter: str) -> bool:
+        """Whether this request takes one of the faults counted by ``counter``."""
+        with self._lock:
+            if self._counters[counter] <= 0:
+                return False
+            self._counters[counter] -= 1
+            return True
 
     def _delete(
         self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
@@ -351,10 +360,9 @@ class UnisEmulator(ServedEmulator):
 
     def _faults(self) -> dict[str, Any]:
         with self._lock:
-            return {**self.faults.snapshot(), **self._counters}
+            return {**self.faults.snapshot(), "late_answers": self._late, **self._counters}
 
 
-COUNTERS = ("late_answers", "failed_lookups", "failed_inserts")
 _SERVER_ERROR = '{"message": "Internal Server Error"}\n'
 _DROP = _Reply(0, fault="script:drop")
 

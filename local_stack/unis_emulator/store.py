@@ -56,14 +56,15 @@ class MetadataStore:
     def replace(self, record_id: str, document: dict[str, Any]) -> bool:
         """PUT: the newest version takes ``document`` (and its ts); False when the id has no version at all.
 
-        Deleted versions included, and a deleted one stays deleted: periscope-ps/unis ``periscope/db.py``
-        (7c9a9d2) updates with ``find_one_and_update({id})``, which has no status filter, so a PUT on a
-        soft-deleted id answers 204 and the record stays hidden (shared/notes/destinations.md §5)."""
+        A soft-deleted id is updated too and stays deleted, so GET still answers ``200 []``: UNIS's update is
+        ``find_one_and_update({id: ...})`` with no filter on ``$status`` (periscope-ps/unis 7c9a9d2,
+        ``periscope/db.py``; ``shared/notes/destinations.md`` §5)."""
         with self._lock:
-            held = [v for v in self._versions if v.id == record_id]
-            if not held:
+            versions = [v for v in self._versions if v.id == record_id]
+            if not versions:
                 return False
-            target = max(held, key=_order)
+            live = [v for v in versions if not v.deleted]
+            target = max(live or versions, key=_order)
             ts = _hashable(document["ts"])
             if any(v.id == record_id and v.ts == ts and v is not target for v in self._versions):
                 raise Conflict(f"the same ts {ts} exists before for id {record_id!r}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hdr_ingest.core.outcome import ErrorDetail
-
 AUTO_POINTERS = ("/identifier", "/required/gatewayPid", "/id")
 
 
@@ -52,15 +50,6 @@ def missing_identifier_message(pointer: str | None) -> str:
         f"has no identifier {where}; each element of a catalogue needs one so that it keeps its record "
         "across exports. Add it and upload the file again."
     )
-
-
-def element_identities(elements: list[Any], pointer: str | None = None) -> list[str | ErrorDetail]:
-    """Each element's identifier, or what is wrong with it (the element is then INVALID). A destination with its
-    own rule for elements without an identifier provides ``identify_elements(elements, pointer)`` instead."""
-    found = (element_identifier(e, pointer) if isinstance(e, dict) else None for e in elements)
-    return [
-        i if i is not None else ErrorDetail(f"$[{n}]", missing_identifier_message(pointer)) for n, i in enumerate(found)
-    ]
 
 
 PUBLISHED_ELEMENT = ("CREATED", "UPDATED", "UNCHANGED")

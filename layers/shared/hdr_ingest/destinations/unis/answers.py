@@ -14,10 +14,10 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.http import retry_after_s
 
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
-_DUPLICATE_KEY = re.compile(r"E11000|duplicate key|dup key", re.IGNORECASE)
 _PASTED_MESSAGE = re.compile(r'^\s*\{\s*"message"\s*:\s*"(.*)"\s*\}\s*$', re.DOTALL)
 _MEDIA_TYPE_REFUSAL = re.compile(
     r"Unsupported (accept )?content type|HTTP (415|406)\b|Schema is not defined for content of type"
@@ -47,28 +47,17 @@ def message_of(text: str) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
 
 
-def retry_after(headers: dict[str, str]) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def classify(operation: str, status: int, text: str, headers: dict[str, str], record_id: Any = None) -> Answer:
     """A non-success answer to ``operation`` ("create", "update", "find", "archive") on ``record_id``."""
     said = message_of(text)
     if status == 400:
         message = f"UNIS refused the metadata (400): {said}. Fix the document and upload it again."
         return Answer(AnswerKind.METADATA_REJECTED, 400, message, record_id, errors=(ErrorDetail("$", said),))
-    if status == 409 and not _DUPLICATE_KEY.search(text):
-        # UNIS answers 409 for every failed insert (periscope handlers, 7c9a9d2): only E11000 is the (id, ts) one.
-        message = (
-            f"UNIS answered 409 to {operation}, a database failure (not a repeated id and ts): {said}; will retry."
-        )
-        return Answer(AnswerKind.TRANSIENT, 409, message, record_id, retry_after_s=retry_after(headers))
-    if status == 404 and operation == "find":
-        return _lookup_404(text, said, record_id)
+    if status == 409 and "E11000" not in text:
+        # UNIS answers 409 for every exception of an insert, not only MongoDB's duplicate key (periscope-ps/unis
+        # 7c9a9d2, periscope/handlers/networkresourcehandler.py): a database that failed for a moment.
+        message = f"UNIS could not store the metadata (409 without a duplicate key: {said}); will retry."
+        return Answer(AnswerKind.TRANSIENT, 409, message, record_id, retry_after_s=retry_after_s(headers))
     if status == 409:
         message = (
             f"UNIS already holds a version of metadata {record_id!r} with the same ts (409 Conflict: {said}); it "
@@ -90,7 +79,7 @@ def classify(operation: str, status: int, text: str, headers: dict[str, str], re
         message = f"UNIS answered {status} to {operation}: {said}; will retry."
         if status == 500 and not text.strip():
             message += " (UNIS answers an empty 500 when it cannot write its error, e.g. after refusing Accept.)"
-        return Answer(AnswerKind.TRANSIENT, status, message, record_id, retry_after_s=retry_after(headers))
+        return Answer(AnswerKind.TRANSIENT, status, message, record_id, retry_after_s=retry_after_s(headers))
     if 300 <= status < 400:
         where = next((v for k, v in headers.items() if k.lower() == "location"), "?")
         message = (
@@ -99,16 +88,3 @@ def classify(operation: str, status: int, text: str, headers: dict[str, str], re
         )
         return Answer(AnswerKind.PERMANENT, status, message, record_id)
     return Answer(AnswerKind.PERMANENT, status, f"UNIS answered {status} to {operation}: {said}", record_id)
-
-
-def _lookup_404(text: str, said: str, record_id: Any) -> Answer:
-    """A GET by id answers ``200 []`` for an unknown id; UNIS's own 404 there means its database find failed
-    (transient). Tornado's HTML 404 page means no UNIS handler serves that path: the route's url is wrong."""
-    if "<html" in text.lower():
-        message = (
-            f"No UNIS /metadata collection at this address (404 page: {said}). Set the route's url to the UNIS "
-            "server's base address (/metadata is appended)."
-        )
-        return Answer(AnswerKind.PERMANENT, 404, message, record_id)
-    message = f"UNIS could not look metadata {record_id!r} up (404: its database find failed): {said}; will retry."
-    return Answer(AnswerKind.TRANSIENT, 404, message, record_id)
