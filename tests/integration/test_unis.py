@@ -165,6 +165,13 @@ def test_a_500_then_success_is_created_once(stack: Stack, unis: UnisEmulator) ->
     assert calls(unis) == [("GET", 200), ("POST", 500), ("GET", 200), ("POST", 201)] and len(unis.records()) == 1
 
 
+def test_a_429_with_retry_after_is_retried_and_created_once(stack: Stack, unis: UnisEmulator) -> None:
+    unis.configure_faults({"script": ["ok", "throttle"]})  # the POST is throttled (429, Retry-After: 1)
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    assert stack.ledger(KEY)["status"] == "CREATED" and len(unis.records()) == 1
+    assert calls(unis) == [("GET", 200), ("POST", 429), ("GET", 200), ("POST", 201)]
+
+
 def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: Stack, unis: UnisEmulator) -> None:
     unis.configure_faults({"late_answers": 1, "timeout_after": 3.0})  # longer than GATEWAY_READ_TIMEOUT (2 s)
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
