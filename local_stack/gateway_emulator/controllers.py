@@ -42,6 +42,11 @@ class Controllers:
     _store: DatasetStore | None
     _target_factory: TargetFactory
 
+    def _held(self, document: Any) -> dict[str, Any]:
+        """What a version row keeps: the controller ``json_encode``s the PHP arrays Laravel decoded the body into
+        (``MetadataVersioning::updateMetadataVersion``, ``MetadataOnboard``), so ``{}`` is stored as ``[]``."""
+        return _version_metadata(php_arrays(document) if self.preprocessing.php_arrays else document)
+
     def _require_store(self) -> DatasetStore:
         if self._store is None:
             self._store = DatasetStore(self.db_path)
@@ -201,7 +206,7 @@ class Controllers:
             mongo_id=columns["mongo_id"],
             mongo_pid=columns["mongo_pid"],
             is_cohort_discovery=bool(data.get("is_cohort_discovery")),
-            metadata=_version_metadata(document),
+            metadata=self._held(document),
         )
         return _Reply(201, {"message": "created", "data": dataset_id, "version": version_id})
 

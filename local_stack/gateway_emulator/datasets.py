@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from .controllers import Controllers, output_schema
-from .replies import _OTHER_TEAM, App, _blank, _error, _form_error, _Reply, _version_metadata
+from .replies import _OTHER_TEAM, App, _blank, _error, _form_error, _Reply
 
 # PHP reading a property of the null that ``Dataset::where(...)->first()`` gives for a missing (or, without
 # ``withTrashed()``, archived) dataset: an Error, not an Exception, so the controller's catch misses it and the
@@ -103,7 +103,7 @@ class DatasetRoutes(Controllers):
             return rejected
         store.overwrite_latest_version(
             dataset_id,
-            _version_metadata(document),
+            self._held(document),
             user_id=app.user_id,
             is_cohort_discovery=bool(data.get("is_cohort_discovery")),
         )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .controllers import Controllers, output_schema
-from .replies import App, _blank, _form_error, _no_model, _Reply, _version_metadata
+from .replies import App, _blank, _form_error, _no_model, _Reply
 
 
 class IntegrationRoutes(Controllers):
@@ -57,7 +57,7 @@ class IntegrationRoutes(Controllers):
             return rejected
         store.overwrite_latest_version(
             dataset_id,
-            _version_metadata(document),
+            self._held(document),
             user_id=app.user_id,
             is_cohort_discovery=bool(data.get("is_cohort_discovery")),
         )

@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,9 +23,12 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 from urllib3.poolmanager import PoolManager
 from urllib3.util.retry import Retry
 
+from hdr_ingest.core.verification import Held, ReadBack
 from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer, answer_for, lookup_answer, transient
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials, value_problem
+from hdr_ingest.destinations.hdruk.datasets_route import as_versions, not_there
 from hdr_ingest.destinations.hdruk.options import HeaderStyle
+from hdr_ingest.destinations.hdruk.readback import held, shown_version
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
 USER_AGENT = "hdr-gateway-ingest/0.1"
@@ -172,6 +176,8 @@ class GatewayClient:
     (seconds from now that the whole call, connection retries included, never outlives; without it, the connect
     timeout plus ``read_timeout_s``)."""
 
+    collection = "/integrations/datasets"  # the route's datasets, under the base URL (DatasetsClient: /datasets)
+
     def __init__(
         self,
         base_url: str,
@@ -293,7 +299,7 @@ class GatewayClient:
         body = {"metadata": {"metadata": document}, "datasetid": datasetid, "status": "ACTIVE"}
         reply = self._call(
             "POST",
-            "/integrations/datasets",
+            self.collection,
             credentials,
             read_timeout_s,
             deadline_s,
@@ -317,7 +323,7 @@ class GatewayClient:
         body = {"metadata": {"metadata": document}, "status": "ACTIVE"}
         reply = self._call(
             "PUT",
-            f"/integrations/datasets/{dataset_id}",
+            f"{self.collection}/{dataset_id}",
             credentials,
             read_timeout_s,
             deadline_s,
@@ -340,7 +346,7 @@ class GatewayClient:
         """Look a dataset up by the custodian id it was created with (archived ones included)."""
         reply = self._call(
             "GET",
-            "/integrations/datasets",
+            self.collection,
             credentials,
             read_timeout_s,
             deadline_s,
@@ -359,7 +365,7 @@ class GatewayClient:
         deadline_s: float | None = None,
     ) -> GatewayAnswer:
         """DELETE: the Gateway archives (soft-deletes) the dataset."""
-        reply = self._call("DELETE", f"/integrations/datasets/{dataset_id}", credentials, read_timeout_s, deadline_s)
+        reply = self._call("DELETE", f"{self.collection}/{dataset_id}", credentials, read_timeout_s, deadline_s)
         if isinstance(reply, GatewayAnswer):
             return reply
         return answer_for(reply.status, reply.raw, reply.headers, complete=reply.complete, needs_id=False)
@@ -385,6 +391,15 @@ class GatewayClient:
         if isinstance(reply, GatewayAnswer):
             return reply
         return answer_for(reply.status, reply.raw, reply.headers, complete=reply.complete, needs_id=False)
+
+    def show(
+        self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> ReadBack:
+        """``GET /datasets/{id}`` (public, on either route): what the Gateway holds (``readback.held``)."""
+        reply = self._call("GET", f"/datasets/{dataset_id}", credentials, read_timeout_s, deadline_s)
+        if isinstance(reply, GatewayAnswer):
+            return ReadBack(Held.UNKNOWN, message=reply.message)
+        return held(reply.status, reply.raw, reply.complete, dataset_id)
 
 
 def _read(response: requests.Response, cap: int) -> tuple[bytes, bool]:
@@ -496,3 +511,53 @@ def failure_answer(exc: BaseException) -> GatewayAnswer:  # noqa: C901 - one bra
 
 def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+class DatasetsClient(GatewayClient):
+    """The successor route ``/api/v1/datasets`` (route option ``"api": "datasets"``): the same app headers,
+    bodies and create answer; its differences are read by :mod:`.datasets_route`."""
+
+    collection = "/datasets"
+
+    def update(
+        self,
+        dataset_id: int,
+        document: dict[str, Any],
+        schema: SchemaRef | None,
+        credentials: AppCredentials,
+        read_timeout_s: float,
+        *,
+        deadline_s: float | None = None,
+    ) -> GatewayAnswer:
+        """PUT answers ``{"message":"success"}`` alone: the new version number is then read from the public GET
+        (unknown, and the answer still a success, when that read fails)."""
+        body = {"metadata": {"metadata": document}, "status": "ACTIVE"}
+        path = f"{self.collection}/{dataset_id}"
+        params = self._schema_params(schema)
+        started = time.monotonic()
+        reply = self._call("PUT", path, credentials, read_timeout_s, deadline_s, params, body)
+        if isinstance(reply, GatewayAnswer):
+            return reply
+        answer = not_there(answer_for(reply.status, reply.raw, reply.headers, complete=reply.complete, needs_id=False))
+        if answer.kind is not AnswerKind.SUCCESS:
+            return answer
+        left = None if deadline_s is None else deadline_s - (time.monotonic() - started)
+        shown = self._call("GET", path, credentials, read_timeout_s, left) if left is None or left > 0.05 else None
+        version = shown_version(shown.raw) if isinstance(shown, _Reply) and shown.status == 200 else None
+        return replace(answer, dataset_id=dataset_id, dataset_version=version)
+
+    def find(
+        self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> GatewayAnswer:
+        """``GET /datasets?dataset_id=...&withTrashed=1``: the items carry ``latest_metadata``."""
+        params = {"dataset_id": datasetid, "withTrashed": 1, "per_page": 5}
+        reply = self._call("GET", self.collection, credentials, read_timeout_s, deadline_s, params)
+        if isinstance(reply, GatewayAnswer):
+            return reply
+        raw = as_versions(reply.raw) if reply.complete else reply.raw
+        return lookup_answer(reply.status, raw, reply.headers, complete=reply.complete, datasetid=datasetid)
+
+    def archive(
+        self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
+    ) -> GatewayAnswer:
+        return not_there(super().archive(dataset_id, credentials, read_timeout_s, deadline_s=deadline_s))
