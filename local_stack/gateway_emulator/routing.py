@@ -1,8 +1,8 @@
-"""Laravel's route matching for the emulated dataset routes (HDRUK/gateway-api ``config/routes.php``): which
-controller method, which ``check.access`` permission, whether ``sanitize.input`` runs, and whether the route is
-public (no ``jwt.verify``). Every one of these routes carries the ``sunset`` middleware
-(``app/Http/Middleware/SunsetHeader.php``): the integrations routes since 383c7a1cb, the ``/datasets`` routes
-as well in the ``config/routes.php`` read."""
+"""Laravel's route matching for the emulated dataset routes (HDRUK/gateway-api ``config/routes.php`` at 9307af2, the
+``datasets`` and ``datasets.integrations`` entries): which controller method, which ``check.access`` permission,
+whether ``sanitize.input`` runs, and whether the route is public (no ``jwt.verify``). Every one of these routes
+carries the ``sunset`` middleware (``app/Http/Middleware/SunsetHeader.php``): the integrations routes and the
+``/datasets`` routes alike."""
 
 from __future__ import annotations
 

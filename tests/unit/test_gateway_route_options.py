@@ -10,7 +10,7 @@ import pytest
 
 from hdr_ingest.core.answers import AnswerKind
 from hdr_ingest.core.routing import RouteSpec
-from hdr_ingest.core.verification import Held
+from hdr_ingest.core.verification import Held, ReadsBack
 from hdr_ingest.destinations import Common
 from hdr_ingest.destinations.hdruk import route
 from hdr_ingest.destinations.hdruk.answers import GatewayAnswer, classify
@@ -42,6 +42,7 @@ def test_api_datasets_builds_the_successor_client() -> None:
     assert type(route.build(spec(api="datasets"), common).gateway) is DatasetsClient
     assert type(route.build(spec(), common).gateway) is GatewayClient
     assert route.build(spec(api="datasets"), common).api is Api.DATASETS
+    assert isinstance(route.build(spec(), common), ReadsBack)  # the read-back hook's protocol
 
 
 def test_every_problem_is_named_at_once() -> None:
@@ -121,6 +122,10 @@ def test_held_is_the_received_document_of_the_latest_version() -> None:
 )
 def test_held_states(status: int, raw: bytes, complete: bool, state: Held) -> None:
     assert held(status, raw, complete, 5).state is state
+
+
+def test_an_answer_over_the_cap_says_so() -> None:
+    assert "size cap" in held(200, shown()[:40], False, 5).message
 
 
 def test_expected_follows_the_route_s_clean_up() -> None:

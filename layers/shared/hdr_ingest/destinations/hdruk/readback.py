@@ -39,7 +39,9 @@ def held(status: int, raw: bytes, complete: bool, dataset_id: int) -> ReadBack:
     if not 200 <= status < 300:
         why = "failed for now" if status >= 500 or status in _TRANSIENT else "was refused"
         return ReadBack(Held.UNKNOWN, message=f"reading dataset {dataset_id} back {why} (HTTP {status})")
-    body = _json(raw) if complete else None
+    if not complete:
+        return ReadBack(Held.UNKNOWN, message=f"the Gateway's answer for dataset {dataset_id} is over the size cap")
+    body = _json(raw)
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         return ReadBack(Held.UNKNOWN, message=f"the Gateway's answer for dataset {dataset_id} holds no dataset")
