@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from hdr_ingest.core.ports import Call
 from hdr_ingest.core.routing import RouteSpec
@@ -201,6 +202,10 @@ def test_read_back_is_missing_for_a_dataset_that_is_not_active(gateway: GatewayE
     hdruk = destination(gateway, "datasets")
     created = hdruk.create("s3://b/draft.json", DOC, hdruk.judge(DOC, json.dumps(DOC)), CALL)
     assert created.record_id is not None
-    gateway._require_store().set_status(int(created.record_id), "DRAFT")
+    headers = {"x-application-id": APP.app_id, "x-client-id": APP.client_id}
+    patched = requests.patch(
+        f"{gateway.base_url}/datasets/{created.record_id}", json={"status": "DRAFT"}, headers=headers, timeout=10
+    )
+    assert patched.status_code == 200
     draft = hdruk.read_back(created.record_id, "s3://b/draft.json", CALL)
     assert draft.state is Held.MISSING and "DRAFT" in draft.message
