@@ -299,7 +299,7 @@ def parse_route_options(given: list[str], target_schema: str | None) -> dict[str
         except ValueError as exc:
             raise ValueError(f"--route-options {item!r}: not JSON ({exc})") from exc
         if not kind or not isinstance(value, dict):
-            example = 'qrvey=\'{"onChange": "recreate"}\''
+            example = "qrvey='{\"onChange\": \"recreate\"}'"
             raise ValueError(f"--route-options {item!r}: expected KIND=JSON-object, e.g. {example}")
         options.setdefault(kind.strip(), {}).update(value)
     if target_schema:
