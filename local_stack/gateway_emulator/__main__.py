@@ -4,7 +4,8 @@ Usage::
 
     python -m local_stack.gateway_emulator --port 8765 --app APP_ID:CLIENT_ID[:TEAM_ID]
         [--db FILE] [--schemata DIR] [--latency-ms N] [--error-rate F] [--timeout-rate F]
-        [--timeout-after S] [--throttle-per-minute N] [--legacy-headers] [--no-sanitize] [--seed N]
+        [--timeout-after S] [--throttle-per-minute N] [--integrations-removed 404|410] [--legacy-headers]
+        [--no-sanitize] [--seed N]
 
 Prints the base URL (``http://127.0.0.1:<port>/api/v1``) on the first line of stdout, then serves until
 SIGINT/SIGTERM.  ``--port 0`` picks a free port.
@@ -75,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a 'timeout' fault holds the request before answering 500 (default 2)",
     )
     parser.add_argument("--throttle-per-minute", type=int, default=None)
+    parser.add_argument(
+        "--integrations-removed",
+        type=int,
+        choices=(404, 410),
+        default=None,
+        help="answer every /api/v1/integrations/datasets request this status, as if the route were removed",
+    )
     parser.add_argument("--legacy-headers", action="store_true", help="accept app_id/client_id headers instead")
     parser.add_argument("--no-sanitize", action="store_true", help="skip trim/empty->null/htmlentities")
     parser.add_argument("--seed", type=int, default=0)
@@ -99,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout_after is not None:
         emulator.faults.set_timeout_after(args.timeout_after)
     emulator.faults.set_throttle(args.throttle_per_minute)
+    emulator.faults.remove_integrations(args.integrations_removed)
 
     done = threading.Event()
 

@@ -26,6 +26,10 @@ Script steps (case-insensitive):
     close the connection without sending any response (the client sees a connection error).
 ``"throttle"``
     answer 500 ``{"code":500,"message":"Too Many Attempts."}`` as if the rate limit had been hit.
+
+``integrations_removed`` (404, 410 or null) is a switch rather than a step: while set, every request to
+``/api/v1/integrations/datasets`` answers that status, as if the deprecated route had been removed, and the
+``/api/v1/datasets`` routes work on.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 __all__ = ["FaultDecision", "FaultKind", "FaultPlan", "parse_step"]
 
@@ -94,6 +98,7 @@ class FaultPlan:
         self._script: list[FaultDecision] = []
         self._throttle_per_minute: int | None = None
         self._windows: dict[str, tuple[float, int]] = {}
+        self._integrations_removed: int | None = None
 
     # -- configuration -------------------------------------------------------------------------------------
     def set_latency_ms(self, latency_ms: float) -> None:
@@ -129,6 +134,11 @@ class FaultPlan:
             self._throttle_per_minute = per_minute or None
             self._windows.clear()
 
+    def remove_integrations(self, status: int | None) -> None:
+        """Answer every integrations request ``status`` (404 or 410), or serve the route again (None)."""
+        with self._lock:
+            self._integrations_removed = _removed(status)
+
     def reseed(self, seed: int) -> None:
         with self._lock:
             self._seed = seed
@@ -145,6 +155,7 @@ class FaultPlan:
             self._script = []
             self._throttle_per_minute = None
             self._windows.clear()
+            self._integrations_removed = None
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Apply a partial JSON configuration (keys as in :meth:`snapshot`, plus ``seed``)."""
@@ -156,6 +167,7 @@ class FaultPlan:
             "script",
             "throttle_per_minute",
             "seed",
+            "integrations_removed",
         }
         unknown = set(config) - known
         if unknown:
@@ -181,6 +193,7 @@ class FaultPlan:
         seed = config.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError("seed must be an integer")
+        removed = _removed(config.get("integrations_removed", self.integrations_removed))
         if latency < 0 or timeout_after < 0:
             raise ValueError("latency_ms and timeout_after must be >= 0")
         if not (0.0 <= error_rate <= 1.0 and 0.0 <= timeout_rate <= 1.0 and error_rate + timeout_rate <= 1.0):
@@ -195,6 +208,7 @@ class FaultPlan:
             self.set_throttle(throttle)
         if seed is not None:
             self.reseed(seed)
+        self.remove_integrations(removed)
 
     # -- read access ---------------------------------------------------------------------------------------
     @property
@@ -206,6 +220,11 @@ class FaultPlan:
     def timeout_after(self) -> float:
         with self._lock:
             return self._timeout_after
+
+    @property
+    def integrations_removed(self) -> int | None:
+        with self._lock:
+            return self._integrations_removed
 
     @property
     def throttle_per_minute(self) -> int | None:
@@ -222,6 +241,7 @@ class FaultPlan:
                 "script": [_step_text(step) for step in self._script],
                 "throttle_per_minute": self._throttle_per_minute,
                 "seed": self._seed,
+                "integrations_removed": self._integrations_removed,
             }
 
     # -- per-request decisions -----------------------------------------------------------------------------
@@ -273,3 +293,9 @@ def _step_text(step: FaultDecision) -> str:
     if step.kind == "status":
         return str(step.status)
     return step.kind
+
+
+def _removed(value: Any) -> int | None:
+    if value not in (None, 404, 410) or isinstance(value, bool):
+        raise ValueError("integrations_removed must be 404, 410 or null")
+    return cast(int | None, value)

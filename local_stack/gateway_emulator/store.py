@@ -306,6 +306,16 @@ class DatasetStore:
                     (stamp, int(row["id"])),
                 )
 
+    def replace_latest_metadata(self, dataset_id: int, metadata: dict[str, Any]) -> None:
+        """Edit the latest version's stored metadata in place, version number unchanged: what an edit made on the
+        Gateway behind the publisher's back leaves (tests of read-back and drift)."""
+        with self._lock, self._db as db:
+            db.execute(
+                "UPDATE dataset_versions SET metadata = ? WHERE id = (SELECT id FROM dataset_versions"
+                " WHERE dataset_id = ? ORDER BY version DESC, id DESC LIMIT 1)",
+                (json.dumps(metadata), dataset_id),
+            )
+
     def set_status(self, dataset_id: int, status: str) -> None:
         stamp, _ = now_stamps()
         with self._lock, self._db as db:

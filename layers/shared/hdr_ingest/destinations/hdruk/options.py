@@ -11,3 +11,11 @@ class HeaderStyle(StrEnum):
 
     X_HEADERS = "x-headers"
     LEGACY = "legacy"
+
+
+class Api(StrEnum):
+    """Which Gateway route publishes: the deprecated ``/api/v1/integrations/datasets`` (Sunset 22 Jan 2026; it
+    HTML-encodes text) or its successor ``/api/v1/datasets`` (same app headers, no HTML-encoding)."""
+
+    INTEGRATIONS = "integrations"
+    DATASETS = "datasets"

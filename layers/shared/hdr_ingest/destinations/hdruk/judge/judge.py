@@ -424,15 +424,16 @@ class GatewayJudge:
         return tuple(out[:_MAX_WARNINGS])
 
 
-_JUDGES: weakref.WeakKeyDictionary[SchemaPack, GatewayJudge] = weakref.WeakKeyDictionary()
+_JUDGES: weakref.WeakKeyDictionary[SchemaPack, dict[Route, GatewayJudge]] = weakref.WeakKeyDictionary()
 _JUDGES_LOCK = threading.Lock()
 
 
-def judge_for(pack: SchemaPack) -> GatewayJudge:
-    """The :class:`GatewayJudge` of ``pack`` (one per pack, built on first use)."""
+def judge_for(pack: SchemaPack, route: Route = Route.INTEGRATIONS) -> GatewayJudge:
+    """The :class:`GatewayJudge` of ``pack`` for ``route`` (one per pack and route, built on first use)."""
     with _JUDGES_LOCK:
-        judge = _JUDGES.get(pack)
+        judges = _JUDGES.setdefault(pack, {})
+        judge = judges.get(route)
         if judge is None:
-            judge = GatewayJudge(pack)
-            _JUDGES[pack] = judge
+            judge = GatewayJudge(pack, route)
+            judges[route] = judge
         return judge
