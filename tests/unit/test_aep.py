@@ -17,7 +17,7 @@ from hdr_ingest.destinations.aep import route
 from hdr_ingest.destinations.aep.answers import batch_answer, classify, ims_answer, retry_after
 from hdr_ingest.destinations.aep.client import AepClient, Platform, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
-from hdr_ingest.destinations.aep.records import XdmValidator, json_schema, parse_records, structure_errors
+from hdr_ingest.destinations.aep.judge import XdmValidator, json_schema, parse_records, structure_errors
 from hdr_ingest.destinations.aep.token import TokenCache
 
 pytestmark = pytest.mark.unit

@@ -23,7 +23,7 @@ from hdr_ingest.destinations.aep.answers import (
 )
 from hdr_ingest.destinations.aep.client import AepClient, Body, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
-from hdr_ingest.destinations.aep.records import (
+from hdr_ingest.destinations.aep.judge import (
     MAX_SMALL_FILE_BYTES,
     XdmValidator,
     file_bytes,
