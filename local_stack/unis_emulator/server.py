@@ -3,10 +3,15 @@
 
 * ``POST /metadata`` (one object or a list): fills ``id`` (when missing), ``ts``, ``selfRef`` and ``$schema``,
   validates with UNIS's schema files (``?validate=false`` skips it), stores a version per ``(id, ts)``; a repeated
-  pair is 409 and fails the whole request. 201 with the stored object and ``Location`` (a list: no ``Location``).
-* ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``.
+  pair is 409 and fails the whole request; so is any other insert failure (the handler answers 409 for every
+  exception of the insert; fault ``failed_inserts``). 201 with the stored object and ``Location`` (a list: no
+  ``Location``). A list of objects without ids gets an id made for each (seed 002 posts exactly that).
+* ``GET /metadata/{id}``: the newest live version; an unknown (or deleted) id is ``200 []``; a database find that
+  fails is **404** (the handler's ``except`` around the find; fault ``failed_lookups``).
   ``GET /metadata[?field=value&limit=N]``: every live version, ``X-Count``.
-* ``PUT /metadata/{id}``: 204 without a body; unknown id 404; a different ``id`` in the body 400.
+* ``PUT /metadata/{id}``: 204 without a body; the body is not validated; unknown id 404; a soft-deleted id 204
+  while the record stays deleted and hidden (``db.py``'s update has no status filter); a different ``id`` in the
+  body 500 (the handler's error path names an undefined variable).
 * ``DELETE /metadata/{id}``: 204; soft delete (every version hidden from GET, kept for the ``(id, ts)`` index).
 * Error bodies are built by string concatenation, as UNIS's ``write_error`` does: ``{"message": "<text>"}`` with
   the text pasted in, so a message holding ``"`` or a newline makes a body that is not valid JSON.
@@ -17,7 +22,10 @@ Faults (``POST /_emulator/faults``, as the Gateway emulator's, see ``gateway_emu
 ``error_rate``, ``timeout_rate``, ``timeout_after``, ``script`` (``"500"``, ``"timeout"``, ``"drop"``,
 ``"throttle"``, ``"ok"``), ``throttle_per_minute`` (429 with ``Retry-After``, as a proxy in front would), ``seed``,
 and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, then answered only after
-``timeout_after`` seconds (the client times out although the change was made).
+``timeout_after`` seconds (the client times out although the change was made); ``failed_lookups``: the next N
+GETs of one id answer 404 as a failed MongoDB find does; ``failed_inserts``: the next N POSTs answer 409 with a
+database error that is not E11000 (MongoDB unreachable). Sources for these: periscope-ps/unis 7c9a9d2,
+``periscope/handlers/networkresourcehandler.py`` and ``periscope/db.py`` (``shared/notes/destinations.md`` §5).
 """
 
 from __future__ import annotations
@@ -99,6 +107,7 @@ class UnisEmulator(ServedEmulator):
         self.store = MetadataStore()
         self.faults = FaultPlan(seed=seed)
         self._late = 0
+        self._counters = {"failed_lookups": 0, "failed_inserts": 0}
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._http = ServerThread(_Handler, "unis-emulator")
@@ -130,19 +139,21 @@ class UnisEmulator(ServedEmulator):
 
     def configure_faults(self, config: Mapping[str, Any]) -> None:
         settings = dict(config)
-        late = settings.pop("late_answers", None)
-        if late is not None and (not isinstance(late, int) or isinstance(late, bool) or late < 0):
-            raise ValueError("late_answers must be a non-negative integer")
+        counts = {name: settings.pop(name) for name in ("late_answers", *self._counters) if name in settings}
+        for name, value in counts.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
         self.faults.configure(settings)
-        if late is not None:
-            with self._lock:
-                self._late = late
+        with self._lock:
+            self._late = counts.pop("late_answers", self._late)
+            self._counters.update(counts)
 
     def reset(self) -> None:
         self.store.clear()
         self.faults.reset()
         with self._lock:
             self._late = 0
+            self._counters = dict.fromkeys(self._counters, 0)
             self._log.clear()
 
     def sleep(self, seconds: float) -> None:
@@ -243,6 +254,9 @@ class UnisEmulator(ServedEmulator):
         self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> _Reply:
         if record_id is not None:
+            if self._take("failed_lookups"):
+                # The handler answers 404 when the database find raises (not for an unknown id: that is 200 []).
+                return _message(404, "Could not find resource - ServerSelectionTimeoutError: localhost:27017")
             newest = self.store.newest(record_id)
             text = json.dumps(newest.document, indent=2) if newest else "[]"
             return _Reply(200, text, {**self._profile(), "X-Count": "1" if newest else "0"})
@@ -271,6 +285,9 @@ class UnisEmulator(ServedEmulator):
             if problem is not None:
                 return _message(400, f"Not valid body - Validation error from json - {problem}")
             filled.append(document)
+        if self._take("failed_inserts"):
+            # Any exception of the insert is a 409 in the handler, not only MongoDB's E11000 duplicate key.
+            return _message(409, "Could not process the POST request - AutoReconnect: connection closed")
         try:
             self.store.insert(filled)
         except Conflict as exc:
@@ -290,11 +307,9 @@ class UnisEmulator(ServedEmulator):
         if not isinstance(decoded, dict):
             return _message(400, "Not valid body - a PUT takes one resource")
         if str(decoded.get("id", record_id)) != record_id:
-            return _message(400, f"Different ids in the URL {record_id}' and in the body {decoded.get('id')}")
-        document = self._fill(decoded, record_id)
-        problem = self.schema.first_error(document)
-        if problem is not None:
-            return _message(400, f"Not valid body - Validation error from json - {problem}")
+            # The handler means to answer 400 here, but its message names an undefined variable: a 500.
+            return _message(500, "NameError: global name 'res_id' is not defined")
+        document = self._fill(decoded, record_id)  # no validation: the PUT handler never calls the schema
         try:
             replaced = self.store.replace(record_id, document)
         except Conflict as exc:
@@ -302,6 +317,14 @@ class UnisEmulator(ServedEmulator):
         if not replaced:
             return _message(404, f"Could not process the PUT request - no resource with id {record_id}")
         return _Reply(204, None, self._profile())
+
+    def _take(self, counter: str) -> bool:
+        """Whether this request takes one of the faults counted by ``counter``."""
+        with self._lock:
+            if self._counters[counter] <= 0:
+                return False
+            self._counters[counter] -= 1
+            return True
 
     def _delete(
         self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
@@ -337,7 +360,7 @@ class UnisEmulator(ServedEmulator):
 
     def _faults(self) -> dict[str, Any]:
         with self._lock:
-            return {**self.faults.snapshot(), "late_answers": self._late}
+            return {**self.faults.snapshot(), "late_answers": self._late, **self._counters}
 
 
 _SERVER_ERROR = '{"message": "Internal Server Error"}\n'

@@ -54,12 +54,17 @@ class MetadataStore:
             return copy.deepcopy(max(live, key=_order)) if live else None
 
     def replace(self, record_id: str, document: dict[str, Any]) -> bool:
-        """PUT: the newest live version takes ``document`` (and its ts); False when the id has no live version."""
+        """PUT: the newest version takes ``document`` (and its ts); False when the id has no version at all.
+
+        A soft-deleted id is updated too and stays deleted, so GET still answers ``200 []``: UNIS's update is
+        ``find_one_and_update({id: ...})`` with no filter on ``$status`` (periscope-ps/unis 7c9a9d2,
+        ``periscope/db.py``; ``shared/notes/destinations.md`` §5)."""
         with self._lock:
-            live = [v for v in self._versions if v.id == record_id and not v.deleted]
-            if not live:
+            versions = [v for v in self._versions if v.id == record_id]
+            if not versions:
                 return False
-            target = max(live, key=_order)
+            live = [v for v in versions if not v.deleted]
+            target = max(live or versions, key=_order)
             ts = _hashable(document["ts"])
             if any(v.id == record_id and v.ts == ts and v is not target for v in self._versions):
                 raise Conflict(f"the same ts {ts} exists before for id {record_id!r}")

@@ -34,6 +34,9 @@ class Hostile:
     url = "https://hostile.example"
     title = "Hostile"
     noun = "hostile record"
+
+    def natural_key(self, element: Any) -> None:
+        return None
     on_create: Callable[[], Answer] = lambda: Answer(AnswerKind.SUCCESS, 201, "ok", record_id=1, created=True)
     verdict: Verdict = field(default_factory=lambda: Verdict(True, "is valid"))
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.destinations.hdruk.client import MAX_ANSWER_BYTES, GatewayClient
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
@@ -153,11 +153,11 @@ def client(server: Server, **kwargs: Any) -> GatewayClient:
     return GatewayClient(server.url, connect_timeout_s=kwargs.pop("connect_timeout_s", 2.0), **kwargs)
 
 
-def create(server: Server, **kwargs: Any) -> GatewayAnswer:
+def create(server: Server, **kwargs: Any) -> Answer:
     return client(server).create(DOC, SCHEMA, DATASETID, CREDENTIALS, 5.0, **kwargs)
 
 
-def find(server: Server, **kwargs: Any) -> GatewayAnswer:
+def find(server: Server, **kwargs: Any) -> Answer:
     return client(server).find(DATASETID, CREDENTIALS, 5.0, **kwargs)
 
 
@@ -204,7 +204,7 @@ def test_a_gzipped_answer_is_read() -> None:
     body = gzip.compress(json.dumps({"message": "created", "data": 42, "version": 9}).encode())
     with serving(answer(201, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})) as server:
         got = create(server)
-    assert (got.kind, got.dataset_id, got.dataset_version) == (AnswerKind.SUCCESS, 42, 1)
+    assert (got.kind, got.record_id, got.record_version) == (AnswerKind.SUCCESS, 42, 1)
 
 
 def test_tls_to_a_server_that_does_not_speak_it_is_a_transient_tls_failure() -> None:
@@ -312,7 +312,7 @@ def test_the_connection_after_an_expired_call_is_not_reused() -> None:
         expired = gateway.find(DATASETID, CREDENTIALS, 5.0, deadline_s=0.8)
         again = gateway.find(DATASETID, CREDENTIALS, 5.0, deadline_s=10.0)
     assert expired.kind is AnswerKind.TRANSIENT
-    assert (again.kind, again.dataset_id, again.found) == (AnswerKind.SUCCESS, 3, True)
+    assert (again.kind, again.record_id, again.found) == (AnswerKind.SUCCESS, 3, True)
     assert len(server.connections) == 2  # the shut-down connection was not handed to the next call
 
 
@@ -334,7 +334,7 @@ def test_threads_sharing_a_client_only_lose_their_own_slow_calls() -> None:
             return
         json_answer(200, {"data": [{"id": 5, "datasetid": "fast"}]})(conn, request)
 
-    results: list[tuple[str, GatewayAnswer]] = []
+    results: list[tuple[str, Answer]] = []
 
     def work(gateway: GatewayClient, index: int) -> None:
         for call in range(4):
@@ -351,7 +351,7 @@ def test_threads_sharing_a_client_only_lose_their_own_slow_calls() -> None:
     assert len(results) == 16
     for name, got in results:
         if name == "fast":
-            assert (got.kind, got.dataset_id) == (AnswerKind.SUCCESS, 5), got.message
+            assert (got.kind, got.record_id) == (AnswerKind.SUCCESS, 5), got.message
         else:
             assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
 
@@ -383,13 +383,13 @@ def test_a_connect_that_never_completes_is_capped_by_the_deadline(
 ) -> None:
     gateway = GatewayClient(unaccepting, connect_timeout_s=20.0)
     timeouts: list[tuple[float, float]] = []
-    real = gateway.session.request
+    real = gateway.transport.session.request
 
     def spy(*args: Any, **kwargs: Any) -> requests.Response:
         timeouts.append(kwargs["timeout"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gateway.session, "request", spy)
+    monkeypatch.setattr(gateway.transport.session, "request", spy)
     got = gateway.find(DATASETID, CREDENTIALS, 20.0, deadline_s=1.0)
     assert got.kind is AnswerKind.TRANSIENT and "connect" in got.message
     assert timeouts and all(connect <= 1.0 for connect, _ in timeouts)  # never the 20 s connect timeout
@@ -454,7 +454,7 @@ def test_an_unreadable_201_is_transient_and_unanswered(body: bytes) -> None:
 def test_a_201_without_a_dataset_id_is_permanent_with_the_body_quoted(body: Any) -> None:
     with serving(json_answer(201, body)) as server:
         got = create(server)
-    assert got.kind is AnswerKind.PERMANENT and got.http_status == 201 and got.dataset_id is None
+    assert got.kind is AnswerKind.PERMANENT and got.http_status == 201 and got.record_id is None
     assert json.dumps(body)[:20] in got.message
 
 
@@ -473,7 +473,7 @@ def test_an_update_with_versions_but_no_version_number_is_permanent() -> None:
 def test_an_update_with_evidence_succeeds() -> None:
     with serving(json_answer(200, {"message": "success", "data": {"id": 42, "versions": [{"version": 5}]}})) as s:
         got = client(s).update(42, DOC, SCHEMA, CREDENTIALS, 5.0, deadline_s=10.0)
-    assert (got.kind, got.dataset_id, got.dataset_version) == (AnswerKind.SUCCESS, 42, 5)
+    assert (got.kind, got.record_id, got.record_version) == (AnswerKind.SUCCESS, 42, 5)
 
 
 def test_an_archive_answered_with_html_is_transient() -> None:
@@ -489,7 +489,7 @@ def test_a_lookup_listing_another_datasetid_is_not_ours() -> None:
     listed = {"data": [{"id": 999, "datasetid": "someone-else", "deleted_at": None, "status": "ACTIVE"}]}
     with serving(json_answer(200, listed)) as server:
         got = find(server)
-    assert (got.kind, got.dataset_id, got.found) == (AnswerKind.SUCCESS, None, False)
+    assert (got.kind, got.record_id, got.found) == (AnswerKind.SUCCESS, None, False)
     assert "another datasetid ignored" in got.message
 
 
@@ -502,14 +502,14 @@ def test_a_lookup_picks_ours_among_others() -> None:
     }
     with serving(json_answer(200, listed)) as server:
         got = find(server)
-    assert (got.kind, got.dataset_id, got.dataset_version, got.found) == (AnswerKind.SUCCESS, 7, 4, True)
+    assert (got.kind, got.record_id, got.record_version, got.found) == (AnswerKind.SUCCESS, 7, 4, True)
 
 
 @pytest.mark.parametrize("body", [b"<html>Sign in</html>", b'{"data": [{"id": 7, "data', b""])
 def test_an_unreadable_lookup_is_transient_not_not_found(body: bytes) -> None:
     with serving(answer(200, body, {"Content-Type": "text/html"})) as server:
         got = find(server)
-    assert got.kind is AnswerKind.TRANSIENT and got.dataset_id is None
+    assert got.kind is AnswerKind.TRANSIENT and got.record_id is None
 
 
 def test_a_lookup_of_our_dataset_without_a_usable_id_is_permanent() -> None:
@@ -550,7 +550,7 @@ def tls_client(server: Server, certificate: tuple[Path, Path], monkeypatch: pyte
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     gateway = client(server)
-    gateway.session.verify = str(certificate[0])
+    gateway.transport.session.verify = str(certificate[0])
     return gateway
 
 
@@ -565,7 +565,7 @@ def test_a_tls_answer_dripped_byte_by_byte_ends_at_the_deadline(
         server.handler = ok
         after = gateway.create(DOC, SCHEMA, DATASETID, CREDENTIALS, 5.0, deadline_s=10.0)
     assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
-    assert (after.kind, after.dataset_id) == (AnswerKind.SUCCESS, 8)  # the next call works, on a new connection
+    assert (after.kind, after.record_id) == (AnswerKind.SUCCESS, 8)  # the next call works, on a new connection
 
 
 def test_a_certificate_that_is_not_trusted_is_a_tls_failure(certificate: tuple[Path, Path]) -> None:

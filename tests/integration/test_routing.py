@@ -29,6 +29,9 @@ class TinyCatalogue:
     kind = "tiny"
     title = "Tiny"
     noun = "tiny record"
+
+    def natural_key(self, element: Any) -> None:
+        return None
     url: str = "https://tiny.example"
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)

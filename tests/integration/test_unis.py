@@ -68,7 +68,7 @@ def test_published_once_updated_in_place_and_unchanged_when_dropped_again(stack:
     stack.drop_and_invoke(KEY, {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:system"})
     item = stack.ledger(KEY)
     assert (item["status"], item["dataset_id"]) == ("UPDATED", record_id)
-    assert calls(unis)[-1] == ("PUT", 204) and unis.ids() == [record_id]
+    assert calls(unis)[-2:] == [("PUT", 204), ("GET", 200)] and unis.ids() == [record_id]  # PUT, then seen
     (version,) = unis.records()
     assert version["document"]["eventType"].endswith(":system") and stack.gateway_datasets() == []
 
@@ -165,7 +165,7 @@ def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: 
     item = stack.ledger(KEY)
     # the POST timed out but UNIS stored it: the retry's lookup finds it and updates it, it never posts again
     assert item["status"] == "UPDATED" and unis.ids() == [item["dataset_id"]] and len(unis.records()) == 1
-    assert [m for m, _ in calls(unis)] == ["GET", "POST", "GET", "PUT"]
+    assert [m for m, _ in calls(unis)] == ["GET", "POST", "GET", "PUT", "GET"]
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}  # and a later delivery neither
     assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(unis.records()) == 1
 
@@ -192,3 +192,72 @@ def test_a_lost_ledger_write_makes_no_second_record(stack: Stack, unis: UnisEmul
     assert (item["status"], item["dataset_id"]) == ("UPDATED", record_id)
     assert unis.ids() == [record_id] and len(unis.records()) == 1
     assert [m for m, _ in calls(unis)].count("POST") == 1
+
+
+# -- as the real server answers (periscope-ps/unis 7c9a9d2; shared/notes/destinations.md §5) ----------------------
+def test_a_failed_database_lookup_is_retried_not_taken_for_not_found(stack: Stack, unis: UnisEmulator) -> None:
+    """UNIS answers an unknown id ``200 []``; its 404 on GET means the database find failed."""
+    unis.configure_faults({"failed_lookups": 1})
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    assert item["status"] == "CREATED" and unis.ids() == [item["dataset_id"]]
+    assert calls(unis) == [("GET", 404), ("GET", 200), ("POST", 201)]
+
+
+def test_a_409_that_is_not_a_duplicate_key_is_retried(stack: Stack, unis: UnisEmulator) -> None:
+    """UNIS answers 409 for any exception of an insert; only E11000 (a repeated (id, ts)) is the document's."""
+    unis.configure_faults({"failed_inserts": 1})
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    assert item["status"] == "CREATED" and unis.ids() == [item["dataset_id"]]
+    assert [c for c in calls(unis) if c[0] == "POST"] == [("POST", 409), ("POST", 201)]
+
+
+def test_an_update_of_a_record_deleted_on_unis_is_posted_again_never_recorded_updated(
+    stack: Stack, unis: UnisEmulator
+) -> None:
+    """A PUT on a soft-deleted id answers 204 and leaves it hidden: the record must be seen, else POSTed."""
+    stack.drop_and_invoke(KEY, METADATA)
+    record_id = stack.ledger(KEY)["dataset_id"]
+    unis.store.delete(record_id)  # deleted on UNIS by someone else; our ledger still says CREATED
+    changed = {**METADATA, "parameters": {"collectionInterval": 60000}}
+    stack.drop_and_invoke(KEY, changed)
+    item = stack.ledger(KEY)
+    assert calls(unis)[-3:] == [("PUT", 204), ("GET", 200), ("POST", 201)]
+    assert (item["status"], item["dataset_id"]) == ("CREATED", record_id)
+    assert unis.ids() == [record_id]
+    assert unis.store.newest(record_id).document["parameters"] == {"collectionInterval": 60000}  # type: ignore[union-attr]
+
+
+LIST_KEY = "incoming/unis/blipp.json"
+WITHOUT_IDS = [  # seed 002: a list of metadata without ids, UNIS making each id
+    {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:user"},
+    {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:system"},
+]
+
+
+def test_a_list_without_ids_keeps_its_records_when_reordered_or_exported_again(
+    stack: Stack, unis: UnisEmulator
+) -> None:
+    stack.drop_and_invoke(LIST_KEY, WITHOUT_IDS)
+    parent = stack.ledger(LIST_KEY)
+    assert parent["status"] == "CREATED" and "2 created" in parent["reason"]
+    first = unis.ids()
+    assert len(first) == 2 and all(i.startswith("hgi-") for i in first)
+    stack.drop_and_invoke(LIST_KEY, list(reversed(WITHOUT_IDS)))
+    assert stack.ledger(LIST_KEY)["status"] == "UPDATED" and unis.ids() == first  # same records, none new
+    assert [m for m, _ in calls(unis)].count("POST") == 2
+    changed = [{**WITHOUT_IDS[0], "parameters": {"collectionInterval": 5}}, WITHOUT_IDS[1]]
+    stack.drop_and_invoke(LIST_KEY, changed)
+    assert unis.ids() == first and [m for m, _ in calls(unis)].count("POST") == 2
+
+
+def test_two_elements_that_describe_the_same_thing_are_both_invalid(stack: Stack, unis: UnisEmulator) -> None:
+    listing = [WITHOUT_IDS[0], WITHOUT_IDS[1], {**WITHOUT_IDS[0], "parameters": {"collectionInterval": 1}}]
+    stack.drop_and_invoke(LIST_KEY, listing)
+    parent = stack.ledger(LIST_KEY)
+    problems = {e["path"]: e["message"] for e in parent["errors"]}
+    assert "$[2]" in problems["$[0]"] and "$[0]" in problems["$[2]"]
+    assert stack.ledger(f"{LIST_KEY}#[0]")["status"] == "INVALID"
+    assert stack.ledger(f"{LIST_KEY}#[2]")["status"] == "INVALID"
+    assert len(unis.ids()) == 1 and "1 of 3 elements published" in parent["reason"]

@@ -64,10 +64,23 @@ def test_put_is_204_without_a_body_and_delete_is_soft(unis: UnisEmulator) -> Non
     call(unis, "POST", "/metadata", {**DOC, "id": "m2"})
     put = call(unis, "PUT", "/metadata/m2", {**DOC, "eventType": "h"})
     assert (put.status_code, put.text) == (204, "")
-    assert call(unis, "PUT", "/metadata/m2", {**DOC, "id": "other"}).status_code == 400
+    assert call(unis, "PUT", "/metadata/m2", {**DOC, "id": "other"}).status_code == 500  # an undefined name
     assert call(unis, "PUT", "/metadata/none", DOC).status_code == 404
     assert call(unis, "DELETE", "/metadata/m2").status_code == 204
     assert call(unis, "GET", "/metadata/m2").text == "[]" and [r["deleted"] for r in unis.records()] == [True]
+    # a PUT on a soft-deleted id: 204, and the record stays deleted and hidden (db.py: no status filter)
+    assert call(unis, "PUT", "/metadata/m2", {**DOC, "eventType": "i"}).status_code == 204
+    assert call(unis, "GET", "/metadata/m2").text == "[]"
+    assert [(r["deleted"], r["document"]["eventType"]) for r in unis.records()] == [(True, "i")]
+
+
+def test_a_failed_lookup_is_404_and_a_failed_insert_409_without_e11000(unis: UnisEmulator) -> None:
+    unis.configure_faults({"failed_lookups": 1, "failed_inserts": 1})
+    assert call(unis, "GET", "/metadata/m9").status_code == 404
+    assert call(unis, "GET", "/metadata/m9").text == "[]"  # an unknown id, once the database answers
+    refused = call(unis, "POST", "/metadata", {**DOC, "id": "m9"})
+    assert refused.status_code == 409 and "E11000" not in refused.text and unis.ids() == []
+    assert call(unis, "POST", "/metadata", {**DOC, "id": "m9"}).status_code == 201
 
 
 def test_error_bodies_are_pasted_and_media_types_are_refused_with_a_500(unis: UnisEmulator) -> None:

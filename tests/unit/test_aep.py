@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -14,11 +15,12 @@ from hdr_ingest.core.document import DocumentError
 from hdr_ingest.core.ports import CredentialsError
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.destinations.aep import route
-from hdr_ingest.destinations.aep.answers import batch_answer, classify, ims_answer, retry_after
+from hdr_ingest.destinations.aep.answers import batch_answer, classify, ims_answer
 from hdr_ingest.destinations.aep.client import AepClient, Platform, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
 from hdr_ingest.destinations.aep.judge import XdmValidator, json_schema, parse_records, structure_errors
 from hdr_ingest.destinations.aep.token import TokenCache
+from hdr_ingest.destinations.http import retry_after_s
 
 pytestmark = pytest.mark.unit
 
@@ -72,6 +74,7 @@ class FakeResponse:
     status_code: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    raw: Any = None  # no connection: the transport reads ``content``
 
     @property
     def content(self) -> bytes:
@@ -91,12 +94,15 @@ class FakeSession:
     tokens: int = 0
     sent: list[str] = field(default_factory=list)
 
-    def post(self, url: str, data: dict[str, str], **_: Any) -> FakeResponse:
-        assert data["grant_type"] == "client_credentials" and data["client_secret"] == "secret-abcdefgh"
+    def token(self, data: bytes) -> FakeResponse:
+        form = parse_qs(data.decode())
+        assert form["grant_type"] == ["client_credentials"] and form["client_secret"] == ["secret-abcdefgh"]
         self.tokens += 1
         return FakeResponse(200, {"access_token": f"tok-{self.tokens}", "token_type": "bearer", "expires_in": 86399})
 
-    def request(self, method: str, url: str, headers: dict[str, str], **_: Any) -> FakeResponse:
+    def request(self, method: str, url: str, headers: dict[str, str], data: bytes, **_: Any) -> FakeResponse:
+        if url.endswith("/ims/token/v3"):
+            return self.token(data)
         assert headers["x-api-key"] == "client-1" and headers["x-gw-ims-org-id"] == "ORG@AdobeOrg"
         self.sent.append(headers["Authorization"])
         return self.platform.pop(0)
@@ -163,12 +169,12 @@ def test_throttling_and_server_errors_are_transient(status: int, header: str | N
     assert answer.kind is AnswerKind.TRANSIENT and answer.retry_after_s == seconds
 
 
-def test_retry_after_as_a_date_and_capped() -> None:
+def test_retry_after_as_a_date() -> None:
     from datetime import UTC, datetime
 
-    now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-    assert retry_after({"retry-after": "Mon, 30 Nov 2026 06:00:30 GMT"}, now) == 30.0
-    assert retry_after({"Retry-After": "86400"}) == 120.0
+    now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC).timestamp()
+    assert retry_after_s({"retry-after": "Mon, 30 Nov 2026 06:00:30 GMT"}, now) == 30.0
+    assert classify(503, {}, {"Retry-After": "86400"}, "reading").retry_after_s == 86400.0
 
 
 def test_404_is_not_found_and_a_bare_401_unauthorised() -> None:

@@ -123,3 +123,22 @@ def test_the_emulator_guard_sees_imports_and_module_names(tmp_path: Path) -> Non
         "hdr_ingest.destinations.hdruk",
         "hdr_ingest.destinations.hdruk.judge",
     ]
+
+
+HTTP_LIBRARIES = ("requests", "urllib3")
+
+
+def test_only_the_shared_transport_speaks_http() -> None:
+    """One transport for every catalogue (issue 23, item 1): its deadline, cap, retry policy and redirect rule hold
+    for all four only if no client builds its own session. (A client may name ``requests.Session`` in a type
+    annotation for a test's fake session; the import must then be the transport's business, so none is allowed.)"""
+    transport = PACKAGE / "destinations" / "http.py"
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in modules("destinations")
+        if path != transport
+        for name in imports_of(path)
+        if name.split(".")[0] in HTTP_LIBRARIES
+    ]
+    assert offenders == []
+    assert any(name.split(".")[0] == "requests" for name in imports_of(transport))

@@ -141,6 +141,9 @@ class ScriptedCatalogue:
     title = "Scripted"
     noun = "record"
 
+    def natural_key(self, element: Any) -> None:
+        return None
+
     def judge(self, document: Any, text: str) -> Verdict:
         if document.get("bad"):
             return Verdict(False, "is not valid", errors=(ErrorDetail("$.bad", "must not be set"),))

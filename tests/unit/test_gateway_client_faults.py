@@ -20,9 +20,10 @@ from urllib3.exceptions import (
     ResponseError,
 )
 
-from hdr_ingest.destinations.hdruk.answers import AnswerKind
-from hdr_ingest.destinations.hdruk.client import GatewayClient, _never_sent, failure_answer
+from hdr_ingest.core.answers import AnswerKind
+from hdr_ingest.destinations.hdruk.client import GatewayClient
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
+from hdr_ingest.destinations.http import _never_sent
 
 pytestmark = pytest.mark.unit
 
@@ -91,7 +92,7 @@ CASES: list[tuple[BaseException, AnswerKind, str]] = [
 
 @pytest.mark.parametrize(("exc", "kind", "says"), CASES, ids=[type(c[0]).__name__ for c in CASES])
 def test_every_failure_is_classified_without_its_text(exc: BaseException, kind: AnswerKind, says: str) -> None:
-    answer = failure_answer(exc)
+    answer = GatewayClient("https://gateway.example/api/v1").transport.failure_answer(exc)
     assert answer.kind is kind and answer.http_status is None
     assert says in answer.message
     assert "hgi-app" not in answer.message and "Evil" not in answer.message
@@ -113,7 +114,7 @@ def test_an_exception_from_the_session_never_escapes(monkeypatch: pytest.MonkeyP
         calls.append("call")
         raise rex.InvalidHeader(f"header value {SECRET!r}")
 
-    monkeypatch.setattr(client.session, "request", explode)
+    monkeypatch.setattr(client.transport.session, "request", explode)
     credentials = AppCredentials("hgi-app-5e1f", "hgi-client-77")
     answers = [
         client.create({}, None, "id-1", credentials, 1.0),
@@ -128,6 +129,6 @@ def test_an_exception_from_the_session_never_escapes(monkeypatch: pytest.MonkeyP
 
 def test_a_call_with_no_time_left_is_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
     client = GatewayClient("https://gateway.example/api/v1")
-    monkeypatch.setattr(client.session, "request", lambda *a, **k: pytest.fail("called with no time left"))
+    monkeypatch.setattr(client.transport.session, "request", lambda *a, **k: pytest.fail("called with no time left"))
     answer = client.find("id-1", AppCredentials("hgi-app-5e1f", "hgi-client-77"), 5.0, deadline_s=0.0)
     assert answer.kind is AnswerKind.TRANSIENT and "deadline" in answer.message

@@ -11,8 +11,8 @@ from hdr_ingest.destinations.hdruk.answers import (
     found_dataset,
     lookup_answer,
     quote,
-    retry_after_seconds,
 )
+from hdr_ingest.destinations.http import retry_after_s
 
 pytestmark = pytest.mark.unit
 
@@ -22,14 +22,14 @@ NOTICE = {"Deprecation": "true", "Sunset": "Thurs, 22 Jan 2026 23:59:59 GMT"}
 def test_created() -> None:
     # "version" in a create answer is the dataset_versions row id, not the version number
     answer = classify(201, {"message": "created", "data": 42, "version": 7}, NOTICE)
-    assert (answer.kind, answer.dataset_id, answer.dataset_version) == (AnswerKind.SUCCESS, 42, 1)
+    assert (answer.kind, answer.record_id, answer.record_version) == (AnswerKind.SUCCESS, 42, 1)
     assert answer.deprecation == "true" and answer.sunset.startswith("Thurs")
 
 
 def test_updated_reads_the_latest_version_of_the_dataset() -> None:
     body = {"message": "success", "data": {"id": 42, "versions": [{"version": 1}, {"version": 3}]}}
     answer = classify(200, body)
-    assert (answer.kind, answer.dataset_id, answer.dataset_version) == (AnswerKind.SUCCESS, 42, 3)
+    assert (answer.kind, answer.record_id, answer.record_version) == (AnswerKind.SUCCESS, 42, 3)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_found_dataset_counts_only_our_datasetid() -> None:
 )
 def test_a_created_without_a_dataset_id_is_permanent(body: object) -> None:
     answer = classify(201, body)
-    assert answer.kind is AnswerKind.PERMANENT and answer.dataset_id is None
+    assert answer.kind is AnswerKind.PERMANENT and answer.record_id is None
     assert "HTTP 201 without a dataset id" in answer.message
 
 
@@ -159,12 +159,12 @@ def test_a_success_that_is_not_a_json_object_is_permanent() -> None:
 
 def test_an_update_answer_must_name_the_dataset_sent_and_its_version() -> None:
     mine = {"data": {"id": 42, "versions": [{"version": 2}]}}
-    assert classify(200, mine, expected_id=42).dataset_version == 2
+    assert classify(200, mine, expected_id=42).record_version == 2
     assert classify(200, mine, expected_id=43).kind is AnswerKind.PERMANENT
     no_version = {"data": {"id": 42, "versions": [{"version": True}, {"version": "3"}]}}
     assert classify(200, no_version, expected_id=42).kind is AnswerKind.PERMANENT
     unlisted = classify(200, {"data": {"id": 42}}, expected_id=42)  # the Gateway listed no versions: none known
-    assert (unlisted.kind, unlisted.dataset_version) == (AnswerKind.SUCCESS, None)
+    assert (unlisted.kind, unlisted.record_version) == (AnswerKind.SUCCESS, None)
 
 
 def test_an_archive_needs_only_a_json_object() -> None:
@@ -201,7 +201,7 @@ def test_a_body_is_quoted_printable_with_its_size() -> None:
 def test_a_lookup_trusts_only_our_datasetid() -> None:
     raw = json.dumps({"data": [{"id": 999, "datasetid": "theirs"}]}).encode()
     answer = lookup_answer(200, raw, {}, datasetid="ours")
-    assert (answer.kind, answer.dataset_id, answer.found) == (AnswerKind.SUCCESS, None, False)
+    assert (answer.kind, answer.record_id, answer.found) == (AnswerKind.SUCCESS, None, False)
 
 
 @pytest.mark.parametrize("raw", [b"<html></html>", b'{"data": [', b"not json"])
@@ -238,7 +238,7 @@ def test_a_lookup_of_another_shape_is_permanent(body: object) -> None:
     ],
 )
 def test_retry_after_is_read_as_seconds(value: str | None, seconds: float | None) -> None:
-    assert retry_after_seconds(value, now=40.0) == seconds
+    assert retry_after_s({"Retry-After": value} if value is not None else {}, now=40.0) == seconds
 
 
 def test_throttling_carries_retry_after_whatever_the_header_case() -> None:

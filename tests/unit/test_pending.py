@@ -35,6 +35,9 @@ class LaterCatalogue:
     title = "Later"
     noun = "job"
 
+    def natural_key(self, element: Any) -> None:
+        return None
+
     def judge(self, document: Any, text: str) -> Verdict:
         return Verdict(True, "is valid", target="later/1")
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.ports import CredentialsError, ObjectReadError, StoredObject
 from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer, transient
+from hdr_ingest.destinations.hdruk.answers import transient
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.destination import HdrukDestination
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
@@ -98,9 +99,9 @@ class Credentials:
 class Gateway:
     """Scripted answers for create/update; records every call."""
 
-    creates: list[GatewayAnswer] = field(default_factory=list)
-    updates: list[GatewayAnswer] = field(default_factory=list)
-    found: GatewayAnswer = field(default_factory=lambda: GatewayAnswer(AnswerKind.SUCCESS, 200, "not found"))
+    creates: list[Answer] = field(default_factory=list)
+    updates: list[Answer] = field(default_factory=list)
+    found: Answer = field(default_factory=lambda: Answer(AnswerKind.SUCCESS, 200, "not found"))
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     def create(
@@ -111,7 +112,7 @@ class Gateway:
         credentials: AppCredentials,
         read_timeout_s: float,
         **_: Any,
-    ) -> GatewayAnswer:
+    ) -> Answer:
         self.calls.append(("create", (schema, datasetid, credentials.app_id)))
         return self.creates.pop(0)
 
@@ -123,29 +124,29 @@ class Gateway:
         credentials: AppCredentials,
         read_timeout_s: float,
         **_: Any,
-    ) -> GatewayAnswer:
+    ) -> Answer:
         self.calls.append(("update", dataset_id))
         return self.updates.pop(0)
 
-    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
+    def find(self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> Answer:
         self.calls.append(("find", datasetid))
         return self.found
 
-    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
+    def archive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> Answer:
         self.calls.append(("archive", dataset_id))
-        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+        return Answer(AnswerKind.SUCCESS, 200, "success")
 
-    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> GatewayAnswer:
+    def unarchive(self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, **_: Any) -> Answer:
         self.calls.append(("unarchive", dataset_id))
-        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+        return Answer(AnswerKind.SUCCESS, 200, "success")
 
 
-def created(dataset_id: int = 7, version: int = 1) -> GatewayAnswer:
-    return GatewayAnswer(AnswerKind.SUCCESS, 201, "created", dataset_id=dataset_id, dataset_version=version)
+def created(dataset_id: int = 7, version: int = 1) -> Answer:
+    return Answer(AnswerKind.SUCCESS, 201, "created", record_id=dataset_id, record_version=version)
 
 
-def updated(dataset_id: int = 7, version: int = 2) -> GatewayAnswer:
-    return GatewayAnswer(AnswerKind.SUCCESS, 200, "success", dataset_id=dataset_id, dataset_version=version)
+def updated(dataset_id: int = 7, version: int = 2) -> Answer:
+    return Answer(AnswerKind.SUCCESS, 200, "success", record_id=dataset_id, record_version=version)
 
 
 def gateway_pipeline(
@@ -275,7 +276,7 @@ def test_changed_document_updates_the_recorded_dataset(world: World) -> None:
 
 
 def test_dataset_found_by_lookup_is_updated_not_duplicated(world: World) -> None:
-    world.gateway.found = GatewayAnswer(AnswerKind.SUCCESS, 200, "found", dataset_id=11, found=True)
+    world.gateway.found = Answer(AnswerKind.SUCCESS, 200, "found", record_id=11, found=True)
     world.gateway.updates = [updated(11, 4)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
     assert (outcome.status, outcome.record_id) == (Status.UPDATED, 11)
@@ -322,7 +323,7 @@ def test_non_json_key_is_invalid(world: World) -> None:
 
 
 def test_500_then_201_is_created_after_a_backoff(world: World) -> None:
-    world.gateway.creates = [GatewayAnswer(AnswerKind.TRANSIENT, 500, "boom"), created()]
+    world.gateway.creates = [Answer(AnswerKind.TRANSIENT, 500, "boom"), created()]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
     assert outcome.status is Status.CREATED
     assert len(world.sleeps) == 1 and 0.25 <= world.sleeps[0] <= 0.75
@@ -340,7 +341,7 @@ def test_transient_failure_before_the_last_delivery_is_retried_by_sqs(world: Wor
 
 
 def test_transient_failure_on_the_last_delivery_is_failed_and_dead_lettered(world: World) -> None:
-    world.gateway.creates = [GatewayAnswer(AnswerKind.TRANSIENT, 500, "The Gateway failed (HTTP 500)")] * 3
+    world.gateway.creates = [Answer(AnswerKind.TRANSIENT, 500, "The Gateway failed (HTTP 500)")] * 3
     outcome = world.pipeline().process(OBJ, Delivery(receive_count=5, final=True), world.budget())
     assert outcome.status is Status.FAILED and "Gave up after 5 deliveries" in outcome.reason
     assert world.ledger.items[OBJ.source].http_status == 500
@@ -358,7 +359,7 @@ def test_no_retry_when_the_invocation_is_nearly_over(world: World) -> None:
 def test_401_fetches_the_credentials_again_once(world: World) -> None:
     world.credentials = Credentials([AppCredentials("old", "c"), AppCredentials("new", "c")])
     world.gateway.creates = [
-        GatewayAnswer(AnswerKind.UNAUTHORISED, 401, "The credentials provided are invalid"),
+        Answer(AnswerKind.UNAUTHORISED, 401, "The credentials provided are invalid"),
         created(),
     ]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
@@ -370,7 +371,7 @@ def test_401_fetches_the_credentials_again_once(world: World) -> None:
 def test_401_twice_is_rejected_with_the_operator_message(world: World) -> None:
     world.credentials = Credentials([AppCredentials("a", "c"), AppCredentials("a", "c")])
     message = "The credentials provided are invalid: The client_id in the secret does not belong to the app_id."
-    world.gateway.creates = [GatewayAnswer(AnswerKind.UNAUTHORISED, 401, message)] * 2
+    world.gateway.creates = [Answer(AnswerKind.UNAUTHORISED, 401, message)] * 2
     outcome = world.pipeline().process(OBJ, Delivery(final=False), world.budget())
     assert outcome.status is Status.REJECTED and outcome.http_status == 401
     assert "client_id" in outcome.reason
@@ -378,7 +379,7 @@ def test_401_twice_is_rejected_with_the_operator_message(world: World) -> None:
 
 
 def test_metadata_rejected_by_the_gateway(world: World) -> None:
-    world.gateway.creates = [GatewayAnswer(AnswerKind.METADATA_REJECTED, 400, "The Gateway's validator rejected it")]
+    world.gateway.creates = [Answer(AnswerKind.METADATA_REJECTED, 400, "The Gateway's validator rejected it")]
     outcome = world.pipeline().process(OBJ, Delivery(final=False), world.budget())
     assert outcome.status is Status.REJECTED and world.dlq.messages
 
@@ -398,7 +399,7 @@ def test_update_of_a_dataset_deleted_on_the_gateway_creates_a_new_one(world: Wor
             OBJ.source, Status.CREATED, "", "bucket", OBJ.key, OBJ.record_key, "t", record_id=3, object_sha256="old"
         )
     )
-    world.gateway.updates = [GatewayAnswer(AnswerKind.NOT_FOUND, 500, "gone")]
+    world.gateway.updates = [Answer(AnswerKind.NOT_FOUND, 500, "gone")]
     world.gateway.creates = [created(9, 1)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
     assert (outcome.status, outcome.record_id) == (Status.CREATED, 9)

@@ -15,7 +15,8 @@ from hdr_ingest import destinations
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.ports import Call, CredentialsError, Verdict
 from hdr_ingest.core.routing import RouteSpec
-from hdr_ingest.destinations.qrvey.answers import classify, messages_of, retry_after
+from hdr_ingest.destinations.http import retry_after_s
+from hdr_ingest.destinations.qrvey.answers import classify, messages_of
 from hdr_ingest.destinations.qrvey.client import Reply, header_problem
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination, digest_of, tag_of, tagged_name
@@ -162,8 +163,9 @@ def test_statuses_are_classified(status: int, kind: AnswerKind, words: str) -> N
 
 def test_retry_after_is_honoured_and_bounded() -> None:
     assert classify(429, None, {"Retry-After": "7"}, "x").retry_after_s == 7
-    assert retry_after({"retry-after": "100000"}) == 60
-    assert retry_after({"Retry-After": "soon"}) is None and retry_after({}) is None
+    # the pipeline waits only while the invocation has time left (usecases/calls.py): no cap of its own here
+    assert retry_after_s({"retry-after": "100000"}) == 100000
+    assert retry_after_s({"Retry-After": "soon"}) is None and retry_after_s({}) is None
 
 
 # -- validation ------------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.ports import StoredObject
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.destinations.hdruk.answers import AnswerKind, GatewayAnswer
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.destination import HdrukDestination
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
@@ -34,9 +34,9 @@ class FakeGateway:
     datasets: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def _ok(self, status: int, dataset_id: int) -> GatewayAnswer:
+    def _ok(self, status: int, dataset_id: int) -> Answer:
         d = self.datasets[dataset_id]
-        return GatewayAnswer(AnswerKind.SUCCESS, status, "ok", dataset_id=dataset_id, dataset_version=d["version"])
+        return Answer(AnswerKind.SUCCESS, status, "ok", record_id=dataset_id, record_version=d["version"])
 
     def create(
         self, document: dict[str, Any], schema: SchemaRef | None, datasetid: str, c: Any, t: float, **_: Any
@@ -52,34 +52,34 @@ class FakeGateway:
         self.calls.append("update")
         d = self.datasets.get(dataset_id)
         if d is None or d["archived"]:
-            return GatewayAnswer(AnswerKind.NOT_FOUND, 500, "No query results for model")
+            return Answer(AnswerKind.NOT_FOUND, 500, "No query results for model")
         d["version"] += 1
         d["doc"] = document
         return self._ok(200, dataset_id)
 
-    def find(self, datasetid: str, c: Any, t: float, **_: Any) -> GatewayAnswer:
+    def find(self, datasetid: str, c: Any, t: float, **_: Any) -> Answer:
         self.calls.append("find")
         for dataset_id, d in self.datasets.items():
             if d["datasetid"] == datasetid:
-                return GatewayAnswer(
+                return Answer(
                     AnswerKind.SUCCESS,
                     200,
                     "x",
-                    dataset_id=dataset_id,
+                    record_id=dataset_id,
                     found=not d["archived"],
-                    dataset_version=d["version"],
+                    record_version=d["version"],
                 )
-        return GatewayAnswer(AnswerKind.SUCCESS, 200, "not found")
+        return Answer(AnswerKind.SUCCESS, 200, "not found")
 
-    def archive(self, dataset_id: int, c: Any, t: float, **_: Any) -> GatewayAnswer:
+    def archive(self, dataset_id: int, c: Any, t: float, **_: Any) -> Answer:
         self.calls.append("archive")
         self.datasets[dataset_id]["archived"] = True
-        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+        return Answer(AnswerKind.SUCCESS, 200, "success")
 
-    def unarchive(self, dataset_id: int, c: Any, t: float, **_: Any) -> GatewayAnswer:
+    def unarchive(self, dataset_id: int, c: Any, t: float, **_: Any) -> Answer:
         self.calls.append("unarchive")
         self.datasets[dataset_id]["archived"] = False
-        return GatewayAnswer(AnswerKind.SUCCESS, 200, "success")
+        return Answer(AnswerKind.SUCCESS, 200, "success")
 
     def per_datasetid(self) -> dict[str, int]:
         counts: dict[str, int] = {}

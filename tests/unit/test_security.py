@@ -14,8 +14,8 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
+from hdr_ingest.core.answers import AnswerKind
 from hdr_ingest.core.ports import CredentialsError
-from hdr_ingest.destinations.hdruk.answers import AnswerKind
 from hdr_ingest.destinations.hdruk.client import GatewayClient
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.options import HeaderStyle
@@ -92,8 +92,8 @@ class Recorder(BaseAdapter):
 
 def _client(recorder: Recorder, style: HeaderStyle = HeaderStyle.X_HEADERS) -> GatewayClient:
     client = GatewayClient(BASE_URL, style)
-    client.session.mount("https://", recorder)
-    client.session.mount("http://", recorder)
+    client.transport.session.mount("https://", recorder)
+    client.transport.session.mount("http://", recorder)
     return client
 
 
@@ -110,7 +110,7 @@ def _every_call(client: GatewayClient) -> None:
 def test_gateway_requests_go_to_the_configured_host_over_verified_tls(style: HeaderStyle) -> None:
     recorder = Recorder()
     client = _client(recorder, style)
-    assert client.session.verify is True
+    assert client.transport.session.verify is True
     _every_call(client)
     base = urlsplit(BASE_URL)
     assert len(recorder.sent) == 5
@@ -306,16 +306,16 @@ def test_the_gateway_url_must_be_https(template: dict[str, Any]) -> None:
 
 def test_the_gateway_s_words_are_recorded_without_the_credentials() -> None:
     """An error page that quotes the request (SQL with its bindings) is kept, with the credentials blanked."""
+    from hdr_ingest.core.answers import Answer
     from hdr_ingest.core.outcome import ErrorDetail
-    from hdr_ingest.destinations.hdruk.answers import GatewayAnswer
     from hdr_ingest.usecases.calls import REDACTED
     from hdr_ingest.usecases.calls import redacted as _redacted
 
     quoted = f"SQLSTATE[HY000] (SQL: select * from applications where app_id = {APP_ID} and client_id = {CLIENT_ID})"
-    answer = GatewayAnswer(AnswerKind.TRANSIENT, 500, quoted, errors=(ErrorDetail(f"$.{APP_ID}", quoted),))
+    answer = Answer(AnswerKind.TRANSIENT, 500, quoted, errors=(ErrorDetail(f"$.{APP_ID}", quoted),))
     cleaned = _redacted(answer, CREDENTIALS)
     assert APP_ID not in repr(cleaned) and CLIENT_ID not in repr(cleaned)
     assert cleaned.message.count(REDACTED) == 2 and cleaned.kind is answer.kind and cleaned.http_status == 500
-    untouched = GatewayAnswer(AnswerKind.TRANSIENT, 500, "The Gateway failed (Server Error); will retry.")
+    untouched = Answer(AnswerKind.TRANSIENT, 500, "The Gateway failed (Server Error); will retry.")
     assert _redacted(untouched, CREDENTIALS) is untouched
     assert _redacted(untouched, AppCredentials("e", "a")) is untouched  # too short to be a real id: not blanked

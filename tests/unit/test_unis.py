@@ -46,9 +46,13 @@ def test_a_400_keeps_unis_s_message_even_when_its_pasted_json_is_broken() -> Non
 
 
 def test_a_409_says_a_version_with_that_id_and_ts_exists_and_what_to_change() -> None:
-    answer = classify("create", 409, '{"message": "Could not process the POST request - dup key"}', {}, "m1")
+    said = '{"message": "Could not process the POST request - E11000 duplicate key error ... dup key"}'
+    answer = classify("create", 409, said, {}, "m1")
     assert answer.kind is AnswerKind.PERMANENT and answer.record_id == "m1"
     assert "same ts" in answer.message and "Remove ts" in answer.message and "dup key" in answer.message
+    # UNIS answers 409 for any failed insert: without MongoDB's E11000 it is the database, retried
+    hiccup = classify("create", 409, '{"message": "Could not process the POST request - AutoReconnect"}', {}, "m1")
+    assert hiccup.kind is AnswerKind.TRANSIENT and hiccup.http_status == 409
 
 
 def test_a_500_is_transient_unless_it_is_unis_refusing_the_media_type() -> None:
@@ -134,7 +138,7 @@ def test_a_document_s_own_id_is_looked_up_before_creating_and_updated_when_there
     client = FakeClient(existing={"own"})
     answer = destination(client).create(KEY, {**VALID, "id": "own"}, VERDICT, CALL)
     assert answer.kind is AnswerKind.SUCCESS and not answer.created and answer.record_id == "own"
-    assert [(c[0], c[1]) for c in client.calls] == [("GET", "own"), ("PUT", "own")]
+    assert [(c[0], c[1]) for c in client.calls] == [("GET", "own"), ("PUT", "own"), ("GET", "own")]
     fresh = FakeClient()
     assert destination(fresh).create(KEY, {**VALID, "id": "own"}, VERDICT, CALL).created
     assert [c[0] for c in fresh.calls] == ["GET", "POST"]
@@ -143,10 +147,18 @@ def test_a_document_s_own_id_is_looked_up_before_creating_and_updated_when_there
 def test_a_changed_re_drop_puts_the_same_id_and_a_changed_id_moves_to_the_new_record() -> None:
     client = FakeClient(existing={KEY})
     answer = destination(client).update(KEY, KEY, {**VALID, "eventType": "x"}, VERDICT, CALL)
-    assert answer.record_id == KEY and client.calls == [("PUT", KEY, {**VALID, "eventType": "x", "id": KEY})]
+    sent = {**VALID, "eventType": "x", "id": KEY}
+    assert answer.record_id == KEY and client.calls == [("PUT", KEY, sent), ("GET", KEY, None)]
     moved = FakeClient()
     answer = destination(moved).update(KEY, KEY, {**VALID, "id": "new"}, VERDICT, CALL)
     assert answer.created and answer.record_id == "new" and "is left" in answer.message
+
+
+def test_an_update_unis_accepted_but_nobody_can_see_is_posted_again() -> None:
+    """A PUT on a soft-deleted id is 204 on UNIS and the record stays hidden (the fake's PUT always succeeds)."""
+    hidden = FakeClient()
+    answer = destination(hidden).update(KEY, KEY, VALID, VERDICT, CALL)
+    assert [c[0] for c in hidden.calls] == ["PUT", "GET", "POST"] and answer.created and answer.record_id == KEY
 
 
 def test_restore_is_not_found_so_a_deleted_record_comes_back_as_a_new_version_and_archive_deletes() -> None:
@@ -286,6 +298,8 @@ class CannedSession:
         class Response:
             status_code = session.status
             headers: ClassVar[dict[str, str]] = {"location": "https://unis.example/metadata/m%201"}
+            raw = None  # no connection: the transport reads ``content``
+            content = session.body
 
             def __enter__(self) -> Any:
                 return self
@@ -313,3 +327,46 @@ def test_no_failure_of_a_call_escapes_and_answers_are_read_up_to_a_cap() -> None
     assert garbled.kind is AnswerKind.TRANSIENT and garbled.http_status == 200
     created = client(CannedSession(201, b'{"id": "m 1", "ts": 5}')).post({"id": "m 1"}, CALL)
     assert created.created and (created.record_id, created.record_version) == ("m 1", 5)  # Location, any case
+
+
+def test_a_created_counts_only_with_the_stored_object_of_the_id_sent() -> None:
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    def post(status: int, body: bytes) -> Any:
+        session = CannedSession(status, body)
+        return UnisClient("https://unis.example", session=session).post({"id": "m 1"}, CALL)  # type: ignore[arg-type]
+
+    for empty in (b"", b"<html>created</html>", b"[]"):
+        answer = post(201, empty)
+        assert answer.kind is AnswerKind.TRANSIENT and answer.http_status is None and not answer.created
+    foreign = post(201, b'{"id": "someone-else", "ts": 5}')
+    assert foreign.kind is AnswerKind.PERMANENT and "not ours" in foreign.message and foreign.record_id == "m 1"
+
+
+def test_a_location_naming_another_record_is_never_taken_as_ours() -> None:
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    session = CannedSession(201, b'{"id": "mine", "ts": 5}')  # its Location names metadata "m 1"
+    answer = UnisClient("https://unis.example", session=session).post({"id": "mine"}, CALL)  # type: ignore[arg-type]
+    assert answer.kind is AnswerKind.PERMANENT and "'m 1'" in answer.message and answer.record_id == "mine"
+
+
+def test_a_record_larger_than_the_read_cap_is_created_when_unis_echoes_it() -> None:
+    """Issue 26 item 7: UNIS answers a create with the stored object, so the cap allows for what was sent."""
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    document = {"id": "m 1", "parameters": {"blob": "x" * 5000}}
+    session = CannedSession(201, json.dumps({**document, "ts": 7}).encode())
+    client = UnisClient("https://unis.example", session=session, max_answer_bytes=1000)  # type: ignore[arg-type]
+    answer = client.post(document, CALL)
+    assert answer.kind is AnswerKind.SUCCESS and answer.created and answer.record_version == 7
+
+
+def test_unchanged_names_no_version_when_the_catalogue_has_none() -> None:
+    from hdr_ingest.core.ledger import LedgerEntry
+    from hdr_ingest.core.outcome import Status
+    from hdr_ingest.usecases.recording import unchanged
+
+    previous = LedgerEntry("s3://b/k", Status.CREATED, "", "b", "k", "hgi-1", "t", record_id="hgi-1")
+    outcome = unchanged(previous, "UNIS metadata record", "Same document")
+    assert "None" not in outcome.reason and "(UNIS metadata record hgi-1)" in outcome.reason

@@ -103,6 +103,11 @@ class Destination(Protocol):
         """For a PENDING answer: how the record's processing stands now."""
         ...
 
+    def natural_key(self, element: Any) -> str | None:
+        """How an element of a catalogue file that carries no identifier is known across exports, in this
+        catalogue's terms (UNIS: ``eventType`` and ``subject.href``); ``None``: it cannot be (it is then INVALID)."""
+        ...
+
 
 class Observer(Protocol):
     def outcome(self, obj: SourceObject, outcome: Outcome) -> None: ...

@@ -34,11 +34,12 @@ class CataloguePublisher:
         problems: list[ErrorDetail] = []
         members: list[str] = []
         retry: RetryLater | None = None
+        clashes = natural_clashes(elements, self.settings.catalogue_id_pointer, work.routed.destination.natural_key)
         for index, element in enumerate(elements):
             if work.budget.remaining_ms() < self.settings.element_time_ms:
                 return self._out_of_time(work, elements, index, members, counts, problems)
             try:
-                identifier, outcome = self._element(work, index, element, members, problems)
+                identifier, outcome = self._element(work, (index, element), members, problems, clashes)
             except RetryLater as exc:
                 identifier, outcome, retry = None, exc.outcome, retry or exc
             if outcome is None:
@@ -72,13 +73,21 @@ class CataloguePublisher:
         return self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
 
     def _element(
-        self, work: Work, index: int, element: dict[str, Any], members: list[str], problems: list[ErrorDetail]
+        self,
+        work: Work,
+        at: tuple[int, dict[str, Any]],
+        members: list[str],
+        problems: list[ErrorDetail],
+        clashes: dict[int, str],
     ) -> tuple[str | None, Outcome | None]:
-        """One element published under its own lease: its identifier (``None``: it has none) and outcome."""
+        """One element published under its own lease: its identifier (``None``: it has none) and outcome. An
+        element without an identifier is known by the destination's natural key for it, when it has one."""
+        index, element = at
         pointer = self.settings.catalogue_id_pointer
-        identifier = element_identifier(element, pointer)
-        if identifier is None:
-            detail = ErrorDetail(f"$[{index}]", missing_identifier_message(pointer))
+        identifier = element_identifier(element, pointer) or work.routed.destination.natural_key(element)
+        unusable = missing_identifier_message(pointer) if identifier is None else clashes.get(index)
+        if identifier is None or unusable is not None:
+            detail = ErrorDetail(f"$[{index}]", unusable or missing_identifier_message(pointer))
             problems.append(detail)
             outcome = Outcome(Status.INVALID, f"Catalogue element {index} {detail.message}", (detail,))
             with self.leases.hold(work.obj.element(f"[{index}]"), work.route, work.delivery, work.budget) as member:
@@ -119,3 +128,25 @@ class CataloguePublisher:
         left = f"; {counts['LEFT']} no longer exported left on the {title} (deletion is not enabled)"
         left = left if counts["LEFT"] else ""
         return Outcome(Status(status), f"Catalogue of {total} datasets: {said}{left}.", tuple(problems))
+
+
+def natural_clashes(
+    elements: list[dict[str, Any]], pointer: str | None, natural_key: Callable[[Any], str | None]
+) -> dict[int, str]:
+    """Elements without an identifier whose natural keys are the same, each with what to say: one record cannot
+    be two elements, so every one of them is INVALID, naming the others' paths."""
+    seen: dict[str, list[int]] = {}
+    for index, element in enumerate(elements):
+        if element_identifier(element, pointer) is None:
+            natural = natural_key(element)
+            if natural is not None:
+                seen.setdefault(natural, []).append(index)
+    clashes: dict[int, str] = {}
+    for natural, indices in seen.items():
+        for index in indices if len(indices) > 1 else ():
+            others = ", ".join(f"$[{i}]" for i in indices if i != index)
+            clashes[index] = (
+                f"is the same record as {others} ({natural!r}): elements without an id are known by what they "
+                "describe, and two cannot describe the same thing. Remove or merge one, or give each an id."
+            )
+    return clashes

@@ -21,10 +21,12 @@ from hdr_ingest.usecases.context import RetryLater, Work
 
 
 def unchanged(previous: LedgerEntry, noun: str, why: str) -> Outcome:
-    """Nothing to send: the ledger already shows this document published."""
+    """Nothing to send: the ledger already shows this document published. A destination without versions (UNIS
+    before its ``ts`` is known, Qrvey, AEP) has none to name."""
+    version = f", version {previous.record_version}" if previous.record_version is not None else ""
     return Outcome(
         Status.UNCHANGED,
-        f"{why} ({noun} {previous.record_id}, version {previous.record_version}); nothing sent to the destination.",
+        f"{why} ({noun} {previous.record_id}{version}); nothing sent to the destination.",
         schema=previous.schema,
         record_id=previous.record_id,
         record_version=previous.record_version,

@@ -7,12 +7,11 @@ header errors), the Batch Ingestion and Catalog specs, and the batch statuses of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.http import retry_after_s
 
 MAX_RETRY_AFTER_S = 120.0
 
@@ -71,21 +70,6 @@ def words(body: Any) -> str:
     return str(body or "")[:300]
 
 
-def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
-
-
 def classify(status: int, body: Any, headers: Mapping[str, str], what: str) -> Answer:
     """A non-2xx answer from Platform to ``what`` (e.g. "creating the batch")."""
     text = words(body)
@@ -100,7 +84,7 @@ def classify(status: int, body: Any, headers: Mapping[str, str], what: str) -> A
             AnswerKind.TRANSIENT,
             status,
             f"AEP could not answer {what} now ({status} {text}); will retry.",
-            retry_after_s=retry_after(headers),
+            retry_after_s=retry_after_s(headers),
         )
     if status == 404:
         return Answer(AnswerKind.NOT_FOUND, status, f"AEP found nothing when {what} ({text or 'not found'}).")

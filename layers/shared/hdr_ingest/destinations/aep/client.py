@@ -1,5 +1,7 @@
-"""HTTP adapter for Adobe Experience Platform: IMS tokens, then Platform calls with Adobe's headers. A 401 drops
-the cached token and the call is sent once more with a new one."""
+"""Adobe Experience Platform's API: IMS tokens, then Platform calls with Adobe's headers, over the shared transport
+(:mod:`hdr_ingest.destinations.http`: a total deadline per call, capped answers, no redirects). A 401 drops the
+cached token and the call is sent once more with a new one. Error bodies are redacted of the token and the client
+secret before anything reads them (a server may echo a request's headers or form)."""
 
 from __future__ import annotations
 
@@ -7,42 +9,23 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib.parse import urlencode
 
 from hdr_ingest.core.answers import Answer, AnswerKind, transient
 from hdr_ingest.destinations.aep.answers import classify, ims_answer
 from hdr_ingest.destinations.aep.credentials import AepCredentials
 from hdr_ingest.destinations.aep.token import TOKENS, TokenCache
+from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Session, Transport, redact
+from hdr_ingest.destinations.http import Reply as HttpReply
 
-USER_AGENT = "hdr-gateway-ingest/0.1"
 PLATFORM_PATH = "/data/foundation"
 TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path)
 MIN_TIMEOUT_S = 0.5
-
-
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # Only connection failures (the request never left) are retried here; the rest is decided by the pipeline.
-    # respect_retry_after_header=False: otherwise urllib3 retries a 429/503 carrying Retry-After by itself and,
-    # with status=0, raises RetryError instead of handing the answer (and its Retry-After) to the pipeline.
-    retry = Retry(
-        total=2,
-        connect=2,
-        read=0,
-        status=0,
-        other=0,
-        backoff_factor=0.2,
-        allowed_methods=None,
-        respect_retry_after_header=False,
-    )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=max(4, pool_size))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update({"User-Agent": USER_AGENT})
-    return session
+MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a batch, a dataset, a page of them, a schema or a failed-record report
+UNSENDABLE = (
+    "the client_id in the route's secret holds a line break, a control or a non-ASCII character (or the route's "
+    "orgId or sandbox does). Copy the values again from the Adobe Developer Console project."
+)
 
 
 @dataclass(frozen=True)
@@ -78,16 +61,22 @@ class AepClient:
     def __init__(
         self,
         platform: Platform,
-        connect_timeout_s: float = 3.05,
-        session: requests.Session | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        session: Session | None = None,
         pool_size: int = 4,
         tokens: TokenCache = TOKENS,
     ) -> None:
         self.platform = platform
         self.api = platform.base_url.rstrip("/") + PLATFORM_PATH
         self.token_url = platform.ims_url.rstrip("/") + TOKEN_PATH
-        self.connect_timeout_s = connect_timeout_s
-        self.session = session or _session(pool_size)
+        self.transport = Transport(
+            "AEP",
+            connect_timeout_s=connect_timeout_s,
+            pool_size=pool_size,
+            url_hint="check the route's url and imsUrl",
+            unsendable=UNSENDABLE,
+            session=session,
+        )
         self.tokens = tokens
 
     # -- tokens ---------------------------------------------------------------------------------------------
@@ -104,17 +93,20 @@ class AepClient:
             "client_secret": credentials.client_secret,
             "scope": credentials.scope,
         }
-        try:
-            response = self.session.post(
-                self.token_url, data=form, timeout=self._timeout(timeout_s), allow_redirects=False
-            )
-        except requests.Timeout:
-            return transient("IMS timed out issuing a token")
-        except requests.RequestException as exc:
-            return transient(f"IMS connection error: {type(exc).__name__}")
-        body = _decode(response)
-        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            status = response.status_code if response.status_code != 200 else 502
+        reply = self.transport.call(
+            "POST",
+            self.token_url,
+            timeout_s=max(MIN_TIMEOUT_S, timeout_s),
+            deadline_s=max(MIN_TIMEOUT_S, timeout_s),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            body=urlencode(form).encode("ascii"),
+            cap=MAX_ANSWER_BYTES,
+        )
+        if isinstance(reply, Answer):
+            return reply
+        body = _decode(reply, (credentials.client_secret, credentials.client_id))
+        if reply.status != 200 or not isinstance(body, dict) or not body.get("access_token"):
+            status = reply.status if reply.status != 200 else 502
             return ims_answer(status, body if isinstance(body, dict) else {"message": "no access_token"})
         expires_in = body.get("expires_in")
         seconds = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
@@ -150,38 +142,39 @@ class AepClient:
             }
             if body is not None:
                 headers["Content-Type"] = body.content_type
-            try:
-                response = self.session.request(
-                    method,
-                    self.api + path,
-                    params=params,
-                    data=body.data if body else None,
-                    headers=headers,
-                    timeout=self._timeout(timeout_s - (time.monotonic() - started)),
-                    allow_redirects=False,  # never send the token to another host
-                )
-            except requests.Timeout:
-                return transient(f"AEP timed out {what}")
-            except requests.RequestException as exc:
-                return transient(f"connection error {what}: {type(exc).__name__}")
-            decoded = _decode(response)
-            if 200 <= response.status_code < 300:
-                return Reply(response.status_code, decoded, dict(response.headers))
-            answer = classify(response.status_code, decoded, dict(response.headers), what)
-            if answer.kind is AnswerKind.UNAUTHORISED and response.status_code == 401 and attempt == 1:
+            left = timeout_s - (time.monotonic() - started)
+            reply = self.transport.call(
+                method,
+                self.api + path,
+                timeout_s=max(MIN_TIMEOUT_S, left),
+                deadline_s=max(MIN_TIMEOUT_S, left),
+                headers=headers,
+                params=params,
+                body=body.data if body else None,
+                cap=MAX_ANSWER_BYTES,
+            )
+            if isinstance(reply, Answer):
+                return reply
+            decoded = _decode(reply, (token, credentials.client_secret))
+            if 200 <= reply.status < 300:
+                return Reply(reply.status, decoded, dict(reply.headers))
+            answer = classify(reply.status, decoded, dict(reply.headers), what)
+            if answer.kind is AnswerKind.UNAUTHORISED and reply.status == 401 and attempt == 1:
                 self.tokens.forget(self._key(credentials), token)  # expired or revoked: ask IMS again, once
                 continue
             return answer
         raise AssertionError("unreachable")
 
-    def _timeout(self, left_s: float) -> tuple[float, float]:
-        return (self.connect_timeout_s, max(MIN_TIMEOUT_S, left_s))
 
-
-def _decode(response: requests.Response) -> Any:
-    if not response.content:
+def _decode(reply: HttpReply, secrets: tuple[str, ...]) -> Any:
+    """The body as JSON (``{"message": ...}`` when it is not JSON), with every secret value removed when the
+    answer is an error or incomplete (a success holds no echo of them to remove, and may be large)."""
+    if not reply.raw:
         return None
+    if not reply.complete:
+        return {"message": f"an answer over {MAX_ANSWER_BYTES} bytes: " + redact(reply.text[:300], secrets)}
+    text = reply.text if 200 <= reply.status < 300 else redact(reply.text, secrets)
     try:
-        return response.json()
+        return json.loads(text)
     except ValueError:
-        return {"message": response.text[:300]}
+        return {"message": text[:300]}

@@ -222,7 +222,12 @@ class AepDestination:
             return got
         return _answer(batch_id, got)
 
+    def natural_key(self, element: Any) -> str | None:
+        """An element of a catalogue file is known only by its own identifier here."""
+        return None
+
     # -- steps ----------------------------------------------------------------------------------------------
+
     def _publish(self, key: str, document: Any, call: Bounded, predecessor: str | None, version: int = 1) -> Answer:
         records = records_of(document)
         rejected = self._validate(records, call)

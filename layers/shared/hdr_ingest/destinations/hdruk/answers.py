@@ -1,36 +1,29 @@
 """What an answer from the Gateway's integrations API means, and what an operator should do about it.
 
-Pure: takes a status code and a decoded body, returns a :class:`GatewayAnswer`. The messages and
-status codes are those of HDRUK/gateway-api (see README "Troubleshooting").
+Pure: takes a status code and a decoded body, returns the core :class:`~hdr_ingest.core.answers.Answer`. The
+messages and status codes are those of HDRUK/gateway-api (see README "Troubleshooting").
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from hdr_ingest.core.answers import AnswerKind
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.http import retry_after_s
 
-__all__ = ["OPERATOR_ACTIONS", "AnswerKind", "GatewayAnswer", "classify", "found_dataset", "transient", "traser_errors"]
-
-
-@dataclass(frozen=True)
-class GatewayAnswer:
-    kind: AnswerKind
-    http_status: int | None
-    message: str
-    dataset_id: int | None = None
-    dataset_version: int | None = None
-    errors: tuple[ErrorDetail, ...] = ()
-    deprecation: str | None = None
-    sunset: str | None = None
-    found: bool = field(default=False)
-    retry_after_s: float | None = None  # the Gateway's Retry-After, in seconds from when it answered
+__all__ = [
+    "OPERATOR_ACTIONS",
+    "answer_for",
+    "classify",
+    "found_dataset",
+    "lookup_answer",
+    "transient",
+    "traser_errors",
+]
 
 
 # Evidence of a success: a dataset id is a positive integer that fits the ledger (DynamoDB numbers; the Gateway's
@@ -72,7 +65,7 @@ OPERATOR_ACTIONS: dict[str, str] = {
     ),
 }
 
-_TRANSIENT_500_MESSAGES = ("Too Many Attempts.", "Translation Service error")
+LIMIT = "limit about 10 MB"
 _NOT_FOUND_MARKERS = ("No query results for model", "cannot be found")
 
 
@@ -113,23 +106,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delay-seconds or an HTTP date (RFC 9110 10.2.3); ``None`` if absent
-    or unreadable. A date in the past is 0."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        return float(int(text[:9]))  # more than 9 digits (31 years) is as good as "not in this invocation"
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 def traser_errors(traser_message: Any) -> tuple[ErrorDetail, ...]:
     """The Gateway's validator reports Ajv errors (``instancePath`` like ``/summary/title``)."""
     items: list[Any] = []
@@ -167,129 +143,126 @@ def classify(
     *,
     expected_id: int | None = None,
     needs_id: bool = True,
-) -> GatewayAnswer:
+) -> Answer:
     """Classify a create/update/archive answer: ``status`` is the HTTP code, ``body`` the decoded JSON (or None).
 
-    A 200/201 is a success only with evidence: a JSON object and, when ``needs_id`` (create, update), a dataset
-    id in ``data`` (equal to ``expected_id`` when given) and, where the Gateway lists versions, a version."""
+    A 200/201 is a success only with evidence (see :func:`_success`); any other answer is the first of
+    :data:`_RULES` that applies. Every answer carries the API's Deprecation and Sunset headers."""
     headers = headers or {}
-    dep, sun = _header(headers, "Deprecation"), _header(headers, "Sunset")
-    message = _message_of(body)
-
     if status in (200, 201):
-        return _success(status, body, dep, sun, expected_id, needs_id)
+        answer = _success(status, body, expected_id, needs_id)
+    else:
+        seen = _Seen(status, body, _message_of(body), headers)
+        answer = next(then(seen) for when, then in _RULES if when(seen))
+    return replace(answer, deprecation=_header(headers, "Deprecation"), sunset=_header(headers, "Sunset"))
 
-    if (
-        status == 400
-        and isinstance(body, dict)
-        and isinstance(body.get("details"), dict)
-        and ("traser_message" in body["details"])
-    ):
-        traser = body["details"].get("traser_message")
-        errors = traser_errors(traser)
-        return GatewayAnswer(
-            AnswerKind.METADATA_REJECTED,
-            status,
-            "The Gateway's validator rejected the metadata: "
-            + (message or "unknown format")
-            + (f" ({_clip(str(errors[0]))})" if errors else "")
-            + ". Fix the document and upload it again.",
-            errors=errors,
-            deprecation=dep,
-            sunset=sun,
-        )
 
-    if status == 401:
-        action = OPERATOR_ACTIONS.get(message, OPERATOR_ACTIONS["Unauthorized"])
-        return GatewayAnswer(
-            AnswerKind.UNAUTHORISED, status, f"{message or 'Unauthorized'}: {action}", deprecation=dep, sunset=sun
-        )
+@dataclass(frozen=True)
+class _Seen:
+    """A refusal as the rules see it."""
 
-    if message in OPERATOR_ACTIONS:
-        return GatewayAnswer(
-            AnswerKind.PERMANENT, status, f"{message}: {OPERATOR_ACTIONS[message]}", deprecation=dep, sunset=sun
-        )
+    status: int
+    body: Any
+    message: str  # the body's "message", clipped ("" when none)
+    headers: Mapping[str, str]
 
-    if status == 400 and isinstance(body, dict) and body.get("status") == "INVALID_ARGUMENT":
-        listed = body.get("errors")
-        errors = tuple(
-            ErrorDetail(f"$.{e.get('field', '')}".rstrip("."), str(e.get("message", "")))
-            for e in (listed if isinstance(listed, list) else [])
-            if isinstance(e, dict)
-        )
-        return GatewayAnswer(
-            AnswerKind.PERMANENT,
-            status,
-            f"The Gateway refused the request: {message}",
-            errors=errors,
-            deprecation=dep,
-            sunset=sun,
-        )
+    def detail(self, key: str) -> Any:
+        details = self.body.get("details") if isinstance(self.body, dict) else None
+        return details.get(key) if isinstance(details, dict) else None
 
-    if any(marker in message for marker in _NOT_FOUND_MARKERS):
-        return GatewayAnswer(
-            AnswerKind.NOT_FOUND,
-            status,
-            f"The Gateway no longer has this dataset: {message}",
-            deprecation=dep,
-            sunset=sun,
-        )
+    def has_detail(self, key: str) -> bool:
+        details = self.body.get("details") if isinstance(self.body, dict) else None
+        return isinstance(details, dict) and key in details
 
-    if status == 413:
-        return GatewayAnswer(
-            AnswerKind.PERMANENT,
-            status,
-            "The Gateway refused the document as too large (limit about 10 MB).",
-            deprecation=dep,
-            sunset=sun,
-        )
 
-    if status >= 500 or status in (408, 425, 429):
-        reason = (
-            "throttled by the Gateway's rate limit"
-            if "Too Many Attempts" in message or status == 429
-            else (message or f"HTTP {status}")
-        )
-        wait = retry_after_seconds(_header(headers, "Retry-After"))
-        return GatewayAnswer(
-            AnswerKind.TRANSIENT,
-            status,
-            f"The Gateway failed ({reason}"
-            + (f", HTTP {status}" if message else "")
-            + (f", Retry-After {wait:g} s" if wait is not None else "")
-            + "); will retry.",
-            deprecation=dep,
-            sunset=sun,
-            retry_after_s=wait,
-        )
-
-    return GatewayAnswer(
-        AnswerKind.PERMANENT,
-        status,
-        f"The Gateway refused the request with HTTP {status}: {message or _quote_json(body)}",
-        deprecation=dep,
-        sunset=sun,
+def _rejected_metadata(seen: _Seen) -> Answer:
+    errors = traser_errors(seen.detail("traser_message"))
+    first = f" ({_clip(str(errors[0]))})" if errors else ""
+    return Answer(
+        AnswerKind.METADATA_REJECTED,
+        seen.status,
+        f"The Gateway's validator rejected the metadata: {seen.message or 'unknown format'}{first}. "
+        "Fix the document and upload it again.",
+        errors=errors,
     )
 
 
-def _success(
-    status: int, body: Any, dep: str | None, sun: str | None, expected_id: int | None, needs_id: bool
-) -> GatewayAnswer:
-    def refused(what: str) -> GatewayAnswer:
-        return GatewayAnswer(
+def _unauthorised(seen: _Seen) -> Answer:
+    action = OPERATOR_ACTIONS.get(seen.message, OPERATOR_ACTIONS["Unauthorized"])
+    return Answer(AnswerKind.UNAUTHORISED, seen.status, f"{seen.message or 'Unauthorized'}: {action}")
+
+
+def _invalid_argument(seen: _Seen) -> Answer:
+    listed = seen.body.get("errors")
+    errors = tuple(
+        ErrorDetail(f"$.{e.get('field', '')}".rstrip("."), str(e.get("message", "")))
+        for e in (listed if isinstance(listed, list) else [])
+        if isinstance(e, dict)
+    )
+    return Answer(AnswerKind.PERMANENT, seen.status, f"The Gateway refused the request: {seen.message}", errors=errors)
+
+
+def _failed(seen: _Seen) -> Answer:
+    throttled = "Too Many Attempts" in seen.message or seen.status == 429
+    reason = "throttled by the Gateway's rate limit" if throttled else (seen.message or f"HTTP {seen.status}")
+    wait = retry_after_s(seen.headers)
+    return Answer(
+        AnswerKind.TRANSIENT,
+        seen.status,
+        f"The Gateway failed ({reason}"
+        + (f", HTTP {seen.status}" if seen.message else "")
+        + (f", Retry-After {wait:g} s" if wait is not None else "")
+        + "); will retry.",
+        retry_after_s=wait,
+    )
+
+
+# What a refusal means, first match wins (the messages and statuses are HDRUK/gateway-api's: README "Troubleshooting").
+_RULES: tuple[tuple[Callable[[_Seen], bool], Callable[[_Seen], Answer]], ...] = (
+    (lambda s: s.status == 400 and s.has_detail("traser_message"), _rejected_metadata),
+    (lambda s: s.status == 401, _unauthorised),
+    (
+        lambda s: s.message in OPERATOR_ACTIONS,
+        lambda s: Answer(AnswerKind.PERMANENT, s.status, f"{s.message}: {OPERATOR_ACTIONS[s.message]}"),
+    ),
+    (
+        lambda s: s.status == 400 and isinstance(s.body, dict) and s.body.get("status") == "INVALID_ARGUMENT",
+        _invalid_argument,
+    ),
+    (
+        lambda s: any(marker in s.message for marker in _NOT_FOUND_MARKERS),
+        lambda s: Answer(AnswerKind.NOT_FOUND, s.status, f"The Gateway no longer has this dataset: {s.message}"),
+    ),
+    (
+        lambda s: s.status == 413,
+        lambda s: Answer(AnswerKind.PERMANENT, s.status, f"The Gateway refused the document as too large ({LIMIT})."),
+    ),
+    (lambda s: s.status >= 500 or s.status in (408, 425, 429), _failed),
+    (
+        lambda s: True,
+        lambda s: Answer(
+            AnswerKind.PERMANENT,
+            s.status,
+            f"The Gateway refused the request with HTTP {s.status}: {s.message or _quote_json(s.body)}",
+        ),
+    ),
+)
+
+
+def _success(status: int, body: Any, expected_id: int | None, needs_id: bool) -> Answer:
+    def refused(what: str) -> Answer:
+        return Answer(
             AnswerKind.PERMANENT,
             status,
             f"The Gateway answered HTTP {status} {what}: {_quote_json(body)}. Nothing is recorded as published: "
             "this is not the documented answer, check the GATEWAY_URL and the Gateway's API version.",
-            deprecation=dep,
-            sunset=sun,
         )
 
     if not isinstance(body, dict):
         return refused("without a JSON object")
     message = _message_of(body) or "ok"
     if not needs_id:
-        return GatewayAnswer(AnswerKind.SUCCESS, status, message, deprecation=dep, sunset=sun)
+        return Answer(AnswerKind.SUCCESS, status, message)
     # A create answers {"data": <id>, "version": <dataset_versions row id>}: the row id is not the version
     # number, and a new dataset is at version 1. An update answers the dataset with its versions.
     data = body.get("data")
@@ -303,21 +276,16 @@ def _success(
         version = _latest_version(data)
         if version is None:
             return refused("with a dataset whose versions carry no version number")
-    return GatewayAnswer(
-        AnswerKind.SUCCESS,
-        status,
-        message,
-        dataset_id=dataset_id,
-        dataset_version=version,
-        deprecation=dep,
-        sunset=sun,
-    )
+    return Answer(AnswerKind.SUCCESS, status, message, record_id=dataset_id, record_version=version)
 
 
-def transient(reason: str, http_status: int | None = None) -> GatewayAnswer:
+TITLE = "The Gateway"
+
+
+def transient(reason: str, http_status: int | None = None) -> Answer:
     """A failure with no usable HTTP answer (timeout, connection error, a body that could not be read).
     ``http_status`` stays ``None`` unless given: the request may still have taken effect."""
-    return GatewayAnswer(AnswerKind.TRANSIENT, http_status, f"The Gateway did not answer ({reason}); will retry.")
+    return Answer(AnswerKind.TRANSIENT, http_status, f"{TITLE} did not answer ({reason}); will retry.")
 
 
 def _latest_version(dataset: dict[str, Any]) -> int | None:
@@ -345,7 +313,7 @@ def answer_for(
     complete: bool = True,
     expected_id: int | None = None,
     needs_id: bool = True,
-) -> GatewayAnswer:
+) -> Answer:
     """The answer to a create, update, archive or unarchive from its raw body. ``complete`` is False when only
     the first bytes were read (the body was over the cap). A 2xx body that is unreadable, truncated or not JSON is
     TRANSIENT with no HTTP status: whether the request took effect is unknown."""
@@ -361,7 +329,7 @@ def answer_for(
 
 def lookup_answer(
     status: int, raw: bytes, headers: Mapping[str, str], *, complete: bool = True, datasetid: str
-) -> GatewayAnswer:
+) -> Answer:
     """The answer to a lookup by ``datasetid``: only a listed dataset with that ``datasetid`` counts; a body
     that cannot be read (HTML, truncated, over the cap) is TRANSIENT, never "not found"."""
     if not 200 <= status < 300:
@@ -373,7 +341,7 @@ def lookup_answer(
         return transient(f"HTTP {status} to a lookup with a body that is not JSON: {quote(raw)}")
     items = body.get("data") if isinstance(body, dict) else None
     if status != 200 or not isinstance(items, list):
-        return GatewayAnswer(
+        return Answer(
             AnswerKind.PERMANENT,
             status,
             f"The Gateway answered a lookup with HTTP {status} but not a list of datasets: {_quote_json(body)}. "
@@ -382,7 +350,7 @@ def lookup_answer(
     mine = [i for i in items if isinstance(i, dict) and i.get("datasetid") == datasetid]
     unusable = [i for i in mine if valid_id(i.get("id")) is None]
     if unusable:
-        return GatewayAnswer(
+        return Answer(
             AnswerKind.PERMANENT,
             status,
             f"The Gateway listed a dataset for datasetid {datasetid!r} without a usable id: "
@@ -390,14 +358,15 @@ def lookup_answer(
         )
     dataset_id, archived, version = found_dataset({"data": mine})
     others = len(items) - len(mine)
-    return GatewayAnswer(
+    return Answer(
         AnswerKind.SUCCESS,
         200,
         ("archived" if archived else "found" if dataset_id else "not found")
         + (f" ({others} listed dataset(s) with another datasetid ignored)" if others else ""),
-        dataset_id=dataset_id,
-        dataset_version=version,
+        record_id=dataset_id,
+        record_version=version,
         found=dataset_id is not None and not archived,
+        archived=dataset_id is not None and archived,
         deprecation=_header(headers, "Deprecation"),
         sunset=_header(headers, "Sunset"),
     )

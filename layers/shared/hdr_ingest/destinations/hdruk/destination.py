@@ -4,11 +4,11 @@ Gateway-faithful judge as the verdict before publishing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.ports import Call, Verdict
-from hdr_ingest.destinations.hdruk.answers import GatewayAnswer
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 
@@ -29,7 +29,7 @@ class Gateway(Protocol):
         read_timeout_s: float,
         *,
         deadline_s: float | None = None,
-    ) -> GatewayAnswer: ...
+    ) -> Answer: ...
     def update(
         self,
         dataset_id: int,
@@ -39,16 +39,16 @@ class Gateway(Protocol):
         read_timeout_s: float,
         *,
         deadline_s: float | None = None,
-    ) -> GatewayAnswer: ...
+    ) -> Answer: ...
     def find(
         self, datasetid: str, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
-    ) -> GatewayAnswer: ...
+    ) -> Answer: ...
     def archive(
         self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
-    ) -> GatewayAnswer: ...
+    ) -> Answer: ...
     def unarchive(
         self, dataset_id: int, credentials: AppCredentials, read_timeout_s: float, *, deadline_s: float | None = None
-    ) -> GatewayAnswer: ...
+    ) -> Answer: ...
 
 
 class HdrukDestination:
@@ -84,48 +84,35 @@ class HdrukDestination:
         return AppCredentials.from_secret(secret, secret_id)
 
     def find(self, key: str, call: Call) -> Answer:
-        return answer_of(self.gateway.find(key, call.credentials, call.timeout_s, deadline_s=call.deadline_s))
+        return self.gateway.find(key, call.credentials, call.timeout_s, deadline_s=call.deadline_s)
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         answer = self.gateway.create(
             document, verdict.sent_along, key, call.credentials, call.timeout_s, deadline_s=call.deadline_s
         )
-        return answer_of(answer, created=answer.http_status == 201)
+        return _created(answer)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         answer = self.gateway.update(
             int(record_id), document, verdict.sent_along, call.credentials, call.timeout_s, deadline_s=call.deadline_s
         )
-        return answer_of(answer, created=answer.http_status == 201)
+        return _created(answer)
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
-        return answer_of(
-            self.gateway.unarchive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
-        )
+        return self.gateway.unarchive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
 
     def archive(self, record_id: RecordId, call: Call) -> Answer:
-        return answer_of(
-            self.gateway.archive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
-        )
+        return self.gateway.archive(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
         """The Gateway publishes as it answers: nothing is ever pending."""
         return Answer(AnswerKind.SUCCESS, None, "published", record_id=record_id)
 
+    def natural_key(self, element: Any) -> str | None:
+        """An element of a catalogue file is known only by its own identifier here."""
+        return None
 
-def answer_of(answer: GatewayAnswer, created: bool = False) -> Answer:
-    """A Gateway answer in the pipeline's words (the Gateway's ``dataset_id`` is the record id)."""
-    return Answer(
-        answer.kind,
-        answer.http_status,
-        answer.message,
-        record_id=answer.dataset_id,
-        record_version=answer.dataset_version,
-        errors=answer.errors,
-        found=answer.found,
-        archived=answer.dataset_id is not None and not answer.found,
-        created=created and answer.kind is AnswerKind.SUCCESS,
-        deprecation=answer.deprecation,
-        sunset=answer.sunset,
-        retry_after_s=getattr(answer, "retry_after_s", None),
-    )
+
+def _created(answer: Answer) -> Answer:
+    """A create or update answered 201 made a new dataset."""
+    return replace(answer, created=True) if answer.kind is AnswerKind.SUCCESS and answer.http_status == 201 else answer

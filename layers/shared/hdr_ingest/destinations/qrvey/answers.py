@@ -9,11 +9,11 @@ of Qrvey's API, answers itself, e.g. ``403 {"message": "Forbidden"}`` for a wron
 from __future__ import annotations
 
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.http import retry_after_s
 
 CREDENTIALS_ACTION = (
     "Put the instance's API key in the route's secret as {\"api_key\": ...} and check that the route's url is that "
@@ -23,7 +23,6 @@ ACCESS_ACTION = (
     "Check that the API key in the route's secret belongs to this Qrvey instance, and that the route's userId and "
     "appId name a user and an application of that instance the key may use."
 )
-MAX_RETRY_AFTER_S = 60.0
 # AWS API Gateway's own 403 bodies (notes/destinations.md §5): a missing/wrong key, and a path it has no route for.
 GATEWAY_FORBIDDEN = "Forbidden"
 GATEWAY_NO_ROUTE = "Missing Authentication Token"
@@ -44,22 +43,6 @@ def messages_of(body: Any) -> list[str]:
     elif isinstance(body, str) and body.strip():
         return [body.strip()[:300]]
     return []
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            from datetime import UTC, datetime
-
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 def classify(
@@ -95,7 +78,7 @@ def classify(
             AnswerKind.TRANSIENT,
             status,
             f"Qrvey failed to {doing} (HTTP {status}: {reason}); will retry.",
-            retry_after_s=retry_after(headers),
+            retry_after_s=retry_after_s(headers),
         )
     if definition and status in (400, 409, 422):
         errors = tuple(ErrorDetail("$", word) for word in words)

@@ -1,5 +1,5 @@
-"""HTTP adapter for Qrvey's API (``<instance>/devapi/v4``): one ``requests`` session per container, the API key as
-``x-api-key``, every call bounded by a timeout, redirects never followed (they would carry the key elsewhere)."""
+"""Qrvey's API (``<instance>/devapi/v4``): its paths and bodies, the API key as ``x-api-key``, over the shared
+transport (:mod:`hdr_ingest.destinations.http`: a total deadline per call, capped answers, no redirects)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
 from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Transport
+from hdr_ingest.destinations.http import Reply as HttpReply
 from hdr_ingest.destinations.qrvey.answers import no_answer
 from hdr_ingest.destinations.qrvey.credentials import MAX_KEY_CHARS, UNSENDABLE, ApiKey
 
-USER_AGENT = "hdr-gateway-ingest/0.1"
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a dataset (with its columns) or a page of them is far smaller
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,17 +31,6 @@ class Reply:
         return 200 <= self.status < 300
 
 
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # Only failures to connect are retried here (the request never reached Qrvey); the pipeline decides the rest.
-    retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2, allowed_methods=None)
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=max(4, pool_size))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-    return session
-
-
 class QrveyClient:
     """Every call ends in a :class:`Reply` or an :class:`Answer`, never an exception. ``until`` (a
     ``time.monotonic()`` instant) bounds the whole call, connection included; each read waits at most
@@ -54,15 +39,16 @@ class QrveyClient:
     def __init__(
         self,
         base_url: str,
-        connect_timeout_s: float = 3.05,
-        session: requests.Session | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
         pool_size: int = 4,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.connect_timeout_s = connect_timeout_s
         self.max_answer_bytes = max_answer_bytes
-        self.session = session or _session(pool_size)
+        self.transport = transport or Transport(
+            "Qrvey", connect_timeout_s=connect_timeout_s, pool_size=pool_size, unsendable=UNSENDABLE
+        )
 
     def call(
         self, method: str, path: str, key: ApiKey, read_timeout_s: float, until: float, doing: str, body: Any = None
@@ -79,39 +65,20 @@ class QrveyClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        response: requests.Response | None = None
-        try:
-            response = self.session.request(
-                method,
-                f"{self.base_url}{path}",
-                data=data,
-                headers=headers,
-                timeout=(min(self.connect_timeout_s, left), max(0.01, min(read_timeout_s, left))),
-                allow_redirects=False,
-                stream=True,
-            )
-            raw = self._read(response, until)
-        except requests.Timeout:
-            return no_answer(doing, "timed out")
-        except Exception as exc:  # noqa: BLE001 - every failure of a call becomes an answer
-            return no_answer(doing, f"connection error: {type(exc).__name__}")
-        finally:
-            if response is not None:
-                response.close()
-        if raw is None:
-            return no_answer(doing, "no complete answer within the call's deadline or size limit")
-        return Reply(response.status_code, _decode(raw), dict(response.headers))
-
-    def _read(self, response: requests.Response, until: float) -> bytes | None:
-        """The answer's bytes, or ``None`` when it outgrows the cap or the deadline."""
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > self.max_answer_bytes or time.monotonic() > until:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+        reply = self.transport.call(
+            method,
+            f"{self.base_url}{path}",
+            timeout_s=read_timeout_s,
+            deadline_s=left,
+            headers=headers,
+            body=data,
+            cap=self.max_answer_bytes,
+        )
+        if isinstance(reply, Answer):
+            return reply
+        if not reply.complete:
+            return no_answer(doing, f"an answer over the size limit of {self.max_answer_bytes} bytes")
+        return _decoded(reply)
 
 
 def header_problem(value: str) -> str | None:
@@ -121,6 +88,10 @@ def header_problem(value: str) -> str | None:
     if not value.isascii() or not value.isprintable():
         return "holds a line break, a control character or a non-ASCII character"
     return None
+
+
+def _decoded(reply: HttpReply) -> Reply:
+    return Reply(reply.status, _decode(reply.raw), dict(reply.headers))
 
 
 def _decode(raw: bytes) -> Any:

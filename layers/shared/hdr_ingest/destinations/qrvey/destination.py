@@ -198,7 +198,12 @@ class QrveyDestination:
             return dataset
         return self._state(str(record_id), dataset, at, created=True)
 
+    def natural_key(self, element: Any) -> str | None:
+        """An element of a catalogue file is known only by its own identifier here."""
+        return None
+
     # -- steps ---------------------------------------------------------------------------------------------
+
     def _http(self, at: _At, method: str, path: str, doing: str, body: Any = None) -> Reply | Answer:
         return self.client.call(method, path, at.key, at.timeout_s, at.until, doing, body)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations.http import retry_after_s
 
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
@@ -46,20 +47,17 @@ def message_of(text: str) -> str:
     return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
 
 
-def retry_after(headers: dict[str, str]) -> float | None:
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def classify(operation: str, status: int, text: str, headers: dict[str, str], record_id: Any = None) -> Answer:
     """A non-success answer to ``operation`` ("create", "update", "find", "archive") on ``record_id``."""
     said = message_of(text)
     if status == 400:
         message = f"UNIS refused the metadata (400): {said}. Fix the document and upload it again."
         return Answer(AnswerKind.METADATA_REJECTED, 400, message, record_id, errors=(ErrorDetail("$", said),))
+    if status == 409 and "E11000" not in text:
+        # UNIS answers 409 for every exception of an insert, not only MongoDB's duplicate key (periscope-ps/unis
+        # 7c9a9d2, periscope/handlers/networkresourcehandler.py): a database that failed for a moment.
+        message = f"UNIS could not store the metadata (409 without a duplicate key: {said}); will retry."
+        return Answer(AnswerKind.TRANSIENT, 409, message, record_id, retry_after_s=retry_after_s(headers))
     if status == 409:
         message = (
             f"UNIS already holds a version of metadata {record_id!r} with the same ts (409 Conflict: {said}); it "
@@ -81,7 +79,7 @@ def classify(operation: str, status: int, text: str, headers: dict[str, str], re
         message = f"UNIS answered {status} to {operation}: {said}; will retry."
         if status == 500 and not text.strip():
             message += " (UNIS answers an empty 500 when it cannot write its error, e.g. after refusing Accept.)"
-        return Answer(AnswerKind.TRANSIENT, status, message, record_id, retry_after_s=retry_after(headers))
+        return Answer(AnswerKind.TRANSIENT, status, message, record_id, retry_after_s=retry_after_s(headers))
     if 300 <= status < 400:
         where = next((v for k, v in headers.items() if k.lower() == "location"), "?")
         message = (

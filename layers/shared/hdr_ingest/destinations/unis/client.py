@@ -1,72 +1,48 @@
-"""HTTP adapter for UNIS's ``/metadata`` collection: one ``requests`` session per container, redirects never
-followed, ``application/perfsonar+json`` both ways.
+"""UNIS's ``/metadata`` collection: its paths and bodies, ``application/perfsonar+json`` both ways, over the shared
+transport (:mod:`hdr_ingest.destinations.http`: a total deadline per call, capped answers, no redirects).
 
-Every call ends in an :class:`Answer`, never an exception. Each wait is bounded by the ``Call``'s timeout and what
-is left of its deadline, and an answer is read up to ``MAX_ANSWER_BYTES`` (more is TRANSIENT: not understood)."""
+Every call ends in an :class:`Answer`, never an exception."""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from urllib3.util.retry import Retry
-
 from hdr_ingest.core.answers import Answer, AnswerKind, transient
 from hdr_ingest.core.ports import Call
+from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, ClientTls, Reply, Session, Transport
 from hdr_ingest.destinations.unis.answers import classify
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
 
 MEDIA_TYPE = "application/perfsonar+json"
-MAX_ANSWER_BYTES = 2 * 1024 * 1024  # a stored object (UNIS echoes it) or an error text; a metadata record is small
-USER_AGENT = "hdr-gateway-ingest/0.1"
-
-
-def _session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # Only connection failures are retried here (the request never reached UNIS, so it is safe for POST too).
-    retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2, allowed_methods=None)
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=max(4, pool_size))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update({"User-Agent": USER_AGENT, "Accept": MEDIA_TYPE})
-    return session
-
-
-class Reply:
-    """A complete answer, read up to the cap."""
-
-    def __init__(self, status: int, raw: bytes, headers: Mapping[str, str]) -> None:
-        self.status_code, self.content = status, raw
-        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # an error text or a lookup; an answer echoing what was sent may be larger
+TLS_REFUSED = (
+    "if the server requires a client certificate, put cert_pem and key_pem in the route's secret; if its "
+    "certificate is signed by a private CA, add ca_pem."
+)
 
 
 class UnisClient:
     def __init__(
         self,
         base_url: str,
-        connect_timeout_s: float = 3.05,
-        session: requests.Session | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        session: Session | None = None,
         pool_size: int = 4,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.collection = f"{self.base_url}/metadata"
-        self.connect_timeout_s = connect_timeout_s
-        self.session = session or _session(pool_size)
         self.max_answer_bytes = max_answer_bytes
+        self.transport = Transport(
+            "UNIS",
+            connect_timeout_s=connect_timeout_s,
+            pool_size=pool_size,
+            accept=MEDIA_TYPE,
+            tls_refused=TLS_REFUSED,
+            session=session,
+        )
 
     def url_of(self, record_id: Any) -> str:
         return f"{self.collection}/{quote(str(record_id), safe='')}"
@@ -74,57 +50,45 @@ class UnisClient:
     def _send(self, method: str, url: str, call: Call, body: Any = None) -> Reply | Answer:
         headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
         data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        options: dict[str, Any] = {}
+        tls = None
         if isinstance(call.credentials, ClientCertificate):
             cert, key, ca = call.credentials.files()
-            options["cert"] = (cert, key)
-            if ca:
-                options["verify"] = ca
-        started = time.monotonic()
-        wait = max(0.1, min(call.timeout_s, call.deadline_s))
-        try:
-            with self.session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                timeout=(min(self.connect_timeout_s, wait), wait),
-                allow_redirects=False,
-                stream=True,
-                **options,
-            ) as response:
-                raw = _read(response, self.max_answer_bytes)
-                if raw is None:
-                    return transient(f"UNIS's answer to {method} is larger than {self.max_answer_bytes} bytes")
-                if time.monotonic() - started > call.deadline_s:
-                    return transient(f"UNIS answered {method} after the call's deadline of {call.deadline_s:.1f} s")
-                return Reply(response.status_code, raw, response.headers)
-        except requests.exceptions.SSLError as exc:
-            message = (
-                f"TLS with UNIS failed ({type(exc).__name__}): if the server requires a client certificate, put "
-                "cert_pem and key_pem in the route's secret; if its certificate is signed by a private CA, add ca_pem."
-            )
-            return Answer(AnswerKind.UNAUTHORISED, None, message)
-        except requests.Timeout:
-            return transient(f"UNIS did not answer {method} within {call.timeout_s:.1f} s")
-        except requests.ConnectionError as exc:
-            return transient(f"connection to UNIS failed: {type(exc).__name__}")
-        except Exception as exc:  # noqa: BLE001 - every failure of a call becomes an answer
-            return transient(f"the call to UNIS failed: {type(exc).__name__}")
+            tls = ClientTls(cert, key, ca or None)
+        # UNIS answers a create or an update with the stored object: the cap allows for it, whatever its size.
+        cap = self.max_answer_bytes + (2 * len(data) if data else 0)
+        reply = self.transport.call(
+            method,
+            url,
+            timeout_s=call.timeout_s,
+            deadline_s=call.deadline_s,
+            headers=headers,
+            body=data,
+            cap=cap,
+            tls=tls,
+        )
+        if isinstance(reply, Reply) and not reply.complete:
+            return transient(f"UNIS's answer to {method} is larger than {cap} bytes")
+        return reply
 
     def get(self, record_id: Any, call: Call) -> Answer:
-        """``GET /metadata/{id}``: the newest version, or ``200 []`` when UNIS knows no such (live) id."""
+        """``GET /metadata/{id}``: the newest version, or ``200 []`` when UNIS knows no such (live) id. A 404 here
+        is not "unknown": the handler answers it when its database find fails, so it is retried."""
         response = self._send("GET", self.url_of(record_id), call)
         if isinstance(response, Answer):
             return response
-        if response.status_code != 200:
-            return classify("find", response.status_code, response.text, dict(response.headers), record_id)
+        if response.status == 404:
+            message = f"UNIS's database lookup of {record_id!r} failed (404; an unknown id is 200 []); will retry."
+            return Answer(AnswerKind.TRANSIENT, 404, message, record_id)
+        if response.status != 200:
+            return classify("find", response.status, response.text, dict(response.headers), record_id)
         try:
-            body = response.json()
+            body = json.loads(response.raw)
         except ValueError:
             return transient(f"UNIS answered GET with a body that is not JSON: {response.text[:200]!r}", 200)
         found = body[0] if isinstance(body, list) and body else body
         if isinstance(found, dict) and found.get("id") is not None:
+            if str(found["id"]) != str(record_id):
+                return transient(f"UNIS answered GET {record_id!r} with record {str(found['id'])[:80]!r}", 200)
             version = found.get("ts") if isinstance(found.get("ts"), int) else None
             return Answer(
                 AnswerKind.SUCCESS, 200, "found", record_id=str(found["id"]), record_version=version, found=True
@@ -132,57 +96,56 @@ class UnisClient:
         return Answer(AnswerKind.SUCCESS, 200, "not found")
 
     def post(self, document: dict[str, Any], call: Call) -> Answer:
-        """``POST /metadata``: 201, the stored object and its ``Location``."""
+        """``POST /metadata``: 201, the stored object and its ``Location``. A success needs evidence: the stored
+        object with the id sent, and no ``Location`` naming another record (which a later deletion would delete)."""
+        sent = str(document.get("id"))
         response = self._send("POST", self.collection, call, document)
         if isinstance(response, Answer):
             return response
-        if response.status_code not in (200, 201):
-            return classify("create", response.status_code, response.text, dict(response.headers), document.get("id"))
+        if response.status not in (200, 201):
+            return classify("create", response.status, response.text, dict(response.headers), sent)
         stored = _json_or_none(response)
+        if not isinstance(stored, dict) or stored.get("id") is None:
+            return transient(
+                f"UNIS answered POST with HTTP {response.status} but not the stored object "
+                f"({response.text[:100]!r}); whether it took effect is unknown"
+            )
         location = response.headers.get("Location")
-        record_id = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]) if location else None
-        if record_id is None and isinstance(stored, dict):
-            record_id = str(stored.get("id") or "") or None
-        record_id = record_id or document.get("id")
-        version = stored.get("ts") if isinstance(stored, dict) and isinstance(stored.get("ts"), int) else None
+        named = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]) if location else sent
+        if str(stored["id"]) != sent or named != sent:
+            other = str(stored["id"]) if str(stored["id"]) != sent else named
+            message = (
+                f"UNIS answered the creation of metadata {sent!r} with record {other[:80]!r}: nothing is recorded "
+                "as published, and that record is not ours to update or delete. Check the route's url."
+            )
+            return Answer(AnswerKind.PERMANENT, response.status, message, sent)
+        version = stored.get("ts") if isinstance(stored.get("ts"), int) else None
         where = f" at {location}" if location else ""
-        return Answer(AnswerKind.SUCCESS, response.status_code, f"created{where}", record_id, version, created=True)
+        return Answer(AnswerKind.SUCCESS, response.status, f"created{where}", sent, version, created=True)
 
     def put(self, record_id: Any, document: dict[str, Any], call: Call) -> Answer:
         """``PUT /metadata/{id}``: 204 without a body (the documentation's 201 is not what the code does)."""
         response = self._send("PUT", self.url_of(record_id), call, document)
         if isinstance(response, Answer):
             return response
-        if response.status_code in (200, 201, 204):
+        if response.status in (200, 201, 204):
             stored = _json_or_none(response)
             version = stored.get("ts") if isinstance(stored, dict) and isinstance(stored.get("ts"), int) else None
-            return Answer(AnswerKind.SUCCESS, response.status_code, "updated", record_id, version)
-        return classify("update", response.status_code, response.text, dict(response.headers), record_id)
+            return Answer(AnswerKind.SUCCESS, response.status, "updated", record_id, version)
+        return classify("update", response.status, response.text, dict(response.headers), record_id)
 
     def delete(self, record_id: Any, call: Call) -> Answer:
         """``DELETE /metadata/{id}``: 204; UNIS marks every version deleted and hides them from GET."""
         response = self._send("DELETE", self.url_of(record_id), call)
         if isinstance(response, Answer):
             return response
-        if response.status_code in (200, 202, 204):
-            return Answer(AnswerKind.SUCCESS, response.status_code, "deleted", record_id)
-        return classify("archive", response.status_code, response.text, dict(response.headers), record_id)
-
-
-def _read(response: requests.Response, cap: int) -> bytes | None:
-    """The body, or None when it is larger than ``cap``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if response.status in (200, 202, 204):
+            return Answer(AnswerKind.SUCCESS, response.status, "deleted", record_id)
+        return classify("archive", response.status, response.text, dict(response.headers), record_id)
 
 
 def _json_or_none(response: Reply) -> Any:
     try:
-        return response.json() if response.content else None
+        return json.loads(response.raw) if response.raw else None
     except ValueError:
         return None

@@ -54,7 +54,7 @@ class UnisDestination:
             if found.kind is not AnswerKind.SUCCESS:
                 return found
             if found.found:
-                return self.client.put(record_id, body, call)
+                return self._put_visible(record_id, body, call)
         return self.client.post(body, call)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
@@ -63,7 +63,35 @@ class UnisDestination:
             answer = self.create(key, document, verdict, call)
             note = f"; the document's id changed from {str(record_id)!r} to {wanted!r}, so record {record_id} is left"
             return replace(answer, message=answer.message + note)
-        return self.client.put(wanted, {**document, "id": wanted}, call)
+        return self._put_visible(wanted, {**document, "id": wanted}, call)
+
+    def _put_visible(self, record_id: str, body: dict[str, Any], call: Call) -> Answer:
+        """PUT, then make sure the record can be seen: UNIS answers 204 to a PUT on a soft-deleted id and leaves it
+        deleted and hidden (periscope-ps/unis 7c9a9d2, ``periscope/db.py``: the update has no status filter). Then
+        a new version is POSTed, so the ledger never says UPDATED for a record nobody can see."""
+        put = self.client.put(record_id, body, call)
+        if put.kind is not AnswerKind.SUCCESS:
+            return put
+        seen = self.client.get(record_id, call)
+        if seen.kind is not AnswerKind.SUCCESS:
+            return seen  # a PUT is idempotent: the retry sends it again
+        if seen.found:
+            return replace(put, record_version=seen.record_version or put.record_version)
+        posted = self.client.post(body, call)
+        note = "; the record had been deleted on UNIS (a PUT leaves it hidden), so a new version was posted"
+        return replace(posted, message=posted.message + note)
+
+    def natural_key(self, element: Any) -> str | None:
+        """How a metadata element without an ``id`` is known across exports: its ``eventType`` and
+        ``subject.href`` (what it measures, and of what), as seed 002's list of metadata without ids has them."""
+        if not isinstance(element, dict):
+            return None
+        subject = element.get("subject")
+        href = subject.get("href") if isinstance(subject, dict) else None
+        event = element.get("eventType")
+        if isinstance(href, str) and href.strip() and isinstance(event, str) and event.strip():
+            return f"{event.strip()} {href.strip()}"
+        return None
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
         """UNIS cannot undelete: NOT_FOUND makes the use case create it again, as a new version of the same id."""
