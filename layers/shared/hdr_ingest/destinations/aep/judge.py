@@ -11,13 +11,15 @@ an invocation for minutes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import re2
 
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.document import UTF8_BOM, DocumentError
 from hdr_ingest.core.outcome import ErrorDetail
 
@@ -207,3 +209,61 @@ class XdmValidator:
                 if len(found) >= self.max_errors:
                     return XdmJudgement(found, converted)
         return XdmJudgement(found, converted)
+
+
+SCHEMA_TTL_S = 900.0  # a schema change is seen within this long
+
+
+class XdmCheck:
+    """The route's XDM schema, read again at most every ``SCHEMA_TTL_S`` (one lock per container), and records
+    judged against it: what AEP would refuse is METADATA_REJECTED, what it converts is listed as a warning."""
+
+    def __init__(self, schema_id: str, clock: Callable[[], float]) -> None:
+        self.schema_id = schema_id
+        self.clock = clock
+        self._cached: tuple[float, XdmValidator] | None = None
+        self._lock = threading.Lock()
+
+    def judge(self, records: list[Any], fetch: Callable[[], Any]) -> XdmJudgement | Answer:
+        """``fetch`` reads the schema (or answers why it could not)."""
+        validator = self._validator(fetch)
+        if isinstance(validator, Answer):
+            return validator
+        judgement = validator.judge(records)
+        if not judgement.errors:
+            return judgement
+        return Answer(
+            AnswerKind.METADATA_REJECTED,
+            None,
+            f"The records have {len(judgement.errors)} errors against XDM schema {self.schema_id}; nothing was "
+            "sent. Fix each error listed and upload the file again.",
+            errors=tuple(judgement.errors),
+        )
+
+    def _validator(self, fetch: Callable[[], Any]) -> XdmValidator | Answer:
+        with self._lock:
+            if self._cached and self.clock() - self._cached[0] < SCHEMA_TTL_S:
+                return self._cached[1]
+            xdm = fetch()
+            if isinstance(xdm, Answer):
+                return xdm
+            problem = schema_problem(xdm)
+            if problem:  # never cached: the next publish reads it again
+                return Answer(
+                    AnswerKind.TRANSIENT,
+                    None,
+                    f"AEP's answer for XDM schema {self.schema_id} {problem}: the records cannot be checked, so "
+                    "nothing was sent; will retry. If this persists, check the route's options.schemaId.",
+                )
+            validator = XdmValidator(xdm)
+            self._cached = (self.clock(), validator)
+            return validator
+
+
+def converted_note(converted: list[ErrorDetail]) -> str:
+    """The warning a published file carries when AEP will convert some of its values."""
+    if not converted:
+        return ""
+    shown = "; ".join(f"{c.path} {c.message}" for c in converted[:3])
+    more = f" (and {len(converted) - 3} more)" if len(converted) > 3 else ""
+    return f". Warning: AEP converts {len(converted)} values when loading: {shown}{more}"
