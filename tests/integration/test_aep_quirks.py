@@ -153,6 +153,9 @@ def test_a_catalog_that_ignores_the_tags_filter_never_hands_over_another_file_s_
     dest, call = destination(aep)
     other = create(dest, call, "incoming/aep/a.json", RECORDS)
     assert settled(dest, call, other.record_id).kind is AnswerKind.SUCCESS
+    (dataset,) = aep.datasets()
+    unfiltered = dest.client.batches({"dataSet": dataset, "tags": "hgiKey:incoming/aep/b.json"}, _run(call))
+    assert not isinstance(unfiltered, Answer) and list(unfiltered) == [other.record_id]  # the quirk
     found = dest.find("incoming/aep/b.json", call)
     assert found.kind is AnswerKind.SUCCESS and found.record_id is None
     document = {"records": RECORDS[:1]}
@@ -167,6 +170,10 @@ def test_a_key_holding_filter_operators_finds_its_own_batch(aep: AepEmulator) ->
     create(dest, call, "incoming/aep/b.json", RECORDS)  # a file the operators would match
     key = "incoming/aep/a,b.json"
     mine = create(dest, call, key, RECORDS[:1])
+    (dataset,) = aep.datasets()
+    both = "hgiKey:incoming/aep/b.json,incoming/aep/a%2Cb.json"  # a comma is an operator: two values
+    raw = dest.client.batches({"dataSet": dataset, "tags": both}, _run(call))
+    assert not isinstance(raw, Answer) and mine.record_id in raw and len(raw) == 2
     found = dest.find(key, call)
     assert found.record_id == mine.record_id
     assert dest.find("incoming/aep/*", call).record_id is None
