@@ -8,9 +8,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest.core.urls import url_problem
 from hdr_ingest.destinations import Common
 from hdr_ingest.destinations.aep.destination import AepDestination, AepOptions
-from hdr_ingest.entry.settings import url_problem
 
 OPTIONS = ("imsUrl", "orgId", "sandbox", "schemaId", "datasetName")
 
