@@ -127,6 +127,16 @@ def test_a_complete_that_failed_twice_leaves_the_batch_open_and_the_next_deliver
     assert settled(dest, call, again.record_id).kind is AnswerKind.SUCCESS and len(rows(aep)) == 2
 
 
+def test_a_complete_that_failed_once_without_effect_is_sent_again(aep: AepEmulator) -> None:
+    dest, call = destination(aep)
+    aep.add_fault(Fault(status=503, path_contains="/import/batches/B", method="POST", times=1))
+    answer = create(dest, call, "k-once", RECORDS)
+    assert answer.kind is AnswerKind.PENDING
+    actions = [e.query.get("action") for e in aep.requests("/import/batches/B") if e.method == "POST"]
+    assert actions == ["COMPLETE", "COMPLETE"]
+    assert settled(dest, call, answer.record_id).kind is AnswerKind.SUCCESS
+
+
 # -- a lost "create batch" answer (issue 26 #8) -----------------------------------------------------------------
 def test_a_batch_whose_create_answer_was_lost_is_filled_and_completed_when_adopted(aep: AepEmulator) -> None:
     dest, call = destination(aep)
@@ -322,3 +332,20 @@ def _echoing(aep: AepEmulator, body: dict[str, str]) -> Any:
         return token
 
     return issued
+
+
+def test_through_the_handler_a_new_file_never_replays_another_file_s_batch(stack: Stack, routed: AepEmulator) -> None:
+    """Issue 26 #4 as it was met: the Catalog ignores the ``tags`` filter and the second file's lookup (no ledger
+    row yet) is handed the first file's loaded batch."""
+    routed.quirks.ignore_tags_filter = True
+    stack.drop_and_invoke("incoming/aep/first.json", RECORDS)
+    for _ in range(10):
+        if stack.ledger("incoming/aep/first.json")["status"] != "PENDING":
+            break
+        stack.deliver(stack.receive())
+    first = stack.ledger("incoming/aep/first.json")
+    stack.drop_and_invoke("incoming/aep/second.json", RECORDS[:1])
+    second = stack.ledger("incoming/aep/second.json")
+    assert first["status"] == "CREATED" and second["status"] == "PENDING"
+    assert second["dataset_id"] != first["dataset_id"] and routed.batches()[-1].predecessors == []
+    assert routed.batches()[0].status == "success" and routed.rows(routed.batches()[0].dataset_id) == RECORDS
