@@ -71,3 +71,16 @@ def test_unis_down_then_up_is_published_once_after_redelivery(stack: LocalStack,
     stack.put(key, (SAMPLES / "valid-cpu-utilisation.json").read_bytes())
     entry = stack.wait_for(stack.source(key), {Status.CREATED}, timeout=60)
     assert [v["id"] for v in unis.records()].count(entry.record_id) == 1
+
+
+def test_a_list_without_ids_keeps_its_records_when_dropped_again_reordered(
+    stack: LocalStack, unis: UnisEmulator
+) -> None:
+    key = "incoming/unis/port-3.json"
+    listing = json.loads((SAMPLES / "valid-list-without-ids.json").read_text())
+    stack.put(key, json.dumps(listing).encode())
+    assert stack.wait_for(stack.source(key)).status is Status.CREATED
+    before, versions = set(unis.ids()), len(unis.records())
+    stack.put(key, json.dumps(list(reversed(listing))).encode())
+    assert stack.wait_for(stack.source(key), {Status.UPDATED}).status is Status.UPDATED
+    assert set(unis.ids()) == before and len(unis.records()) == versions  # the same records, no version added

@@ -71,6 +71,12 @@ def test_published_once_updated_in_place_and_unchanged_when_dropped_again(stack:
     assert calls(unis)[-2:] == [("PUT", 204), ("GET", 200)] and unis.ids() == [record_id]  # PUT, then seen
     (version,) = unis.records()
     assert version["document"]["eventType"].endswith(":system") and stack.gateway_datasets() == []
+    # the update keeps the ledger's version: the ts UNIS holds now, named when the same file comes again
+    assert int(item["dataset_version"]) == version["ts"] and str(version["ts"]) in item["reason"]
+    stack.drop_and_invoke(KEY, {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:system"})
+    item = stack.ledger(KEY)
+    assert item["status"] == "UNCHANGED" and int(item["dataset_version"]) == version["ts"]
+    assert f"version {version['ts']}" in item["reason"] and "version None" not in item["reason"]
 
 
 def test_a_document_s_own_id_is_its_record(stack: Stack, unis: UnisEmulator) -> None:
@@ -157,6 +163,13 @@ def test_a_500_then_success_is_created_once(stack: Stack, unis: UnisEmulator) ->
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
     assert stack.ledger(KEY)["status"] == "CREATED"
     assert calls(unis) == [("GET", 200), ("POST", 500), ("GET", 200), ("POST", 201)] and len(unis.records()) == 1
+
+
+def test_a_429_with_retry_after_is_retried_and_created_once(stack: Stack, unis: UnisEmulator) -> None:
+    unis.configure_faults({"script": ["ok", "throttle"]})  # the POST is throttled (429, Retry-After: 1)
+    assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
+    assert stack.ledger(KEY)["status"] == "CREATED" and len(unis.records()) == 1
+    assert calls(unis) == [("GET", 200), ("POST", 429), ("GET", 200), ("POST", 201)]
 
 
 def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: Stack, unis: UnisEmulator) -> None:
@@ -261,3 +274,35 @@ def test_two_elements_that_describe_the_same_thing_are_both_invalid(stack: Stack
     assert stack.ledger(f"{LIST_KEY}#[0]")["status"] == "INVALID"
     assert stack.ledger(f"{LIST_KEY}#[2]")["status"] == "INVALID"
     assert len(unis.ids()) == 1 and "1 of 3 elements published" in parent["reason"]
+
+
+def test_two_files_whose_documents_carry_the_same_id_keep_a_record_each(
+    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26 item 6: the second file's document names an id another source's record holds (other content)."""
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
+    reset_runtime()
+    first, second = "incoming/unis/a.json", "incoming/unis/b.json"
+    stack.drop_and_invoke(first, {**METADATA, "id": "shared"})
+    stack.drop_and_invoke(second, {**METADATA, "id": "shared", "eventType": "cpu:other"})
+    a, b = stack.ledger(first), stack.ledger(second)
+    assert a["dataset_id"] == "shared" and b["dataset_id"] == b["datasetid"] and b["dataset_id"].startswith("hgi-")
+    assert a["status"] == b["status"] == "CREATED" and unis.ids() == sorted(["shared", b["dataset_id"]])
+    stack.drop_and_invoke(second, {**METADATA, "id": "shared", "eventType": "cpu:other:2"})
+    assert stack.ledger(second)["status"] == "UPDATED"
+    assert unis.store.newest("shared").document["eventType"] == METADATA["eventType"]  # type: ignore[union-attr]
+    stack.s3.delete_object(Bucket=BUCKET, Key=second)
+    stack.deliver(stack.receive())
+    assert stack.ledger(second)["status"] == "ARCHIVED" and unis.ids() == ["shared"]
+    assert stack.ledger(first)["status"] == "CREATED"
+
+
+def test_a_record_over_2_mib_is_created_and_updated_not_failed_for_its_echo(stack: Stack, unis: UnisEmulator) -> None:
+    """Issue 26 item 7: the create's echo and the lookup after an update are read whole, ts included."""
+    large = {**METADATA, "parameters": {"note": "x" * (3 * 1024 * 1024)}}
+    assert stack.drop_and_invoke(KEY, large) == {"batchItemFailures": []}
+    item = stack.ledger(KEY)
+    assert item["status"] == "CREATED" and unis.ids() == [item["dataset_id"]]
+    stack.drop_and_invoke(KEY, {**large, "eventType": "cpu:large"})
+    item = stack.ledger(KEY)
+    assert item["status"] == "UPDATED" and int(item["dataset_version"]) == unis.records()[0]["ts"]

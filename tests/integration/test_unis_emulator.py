@@ -115,3 +115,10 @@ def test_the_2012_schema_is_draft_03() -> None:
         created = call(old, "POST", "/metadata", DOC)
         assert created.json()["$schema"] == "http://unis.incntre.iu.edu/schema/20120709/metadata#"
         assert call(old, "POST", "/metadata", {"subject": DOC["subject"]}).status_code == 400
+
+
+def test_a_put_body_is_not_validated_and_a_list_without_ids_gets_an_id_each(unis: UnisEmulator) -> None:
+    call(unis, "POST", "/metadata", {**DOC, "id": "m5"})
+    assert call(unis, "PUT", "/metadata/m5", {**DOC, "colour": "red"}).status_code == 204  # PUT validates nothing
+    listing = call(unis, "POST", "/metadata", [DOC, {**DOC, "eventType": "g"}]).json()
+    assert len({m["id"] for m in listing}) == 2 and set(unis.ids()) == {"m5", *(m["id"] for m in listing)}

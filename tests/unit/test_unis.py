@@ -21,9 +21,10 @@ from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.destinations.unis import route
 from hdr_ingest.destinations.unis.answers import classify, message_of
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
-from hdr_ingest.destinations.unis.destination import UnisDestination, record_id_for
+from hdr_ingest.destinations.unis.destination import UnisDestination, holds, record_id_for, size_of
 from hdr_ingest.destinations.unis.judge import judge
 from hdr_ingest.destinations.unis.schemas import load
+from hdr_ingest.usecases.catalogue import natural_clashes
 
 pytestmark = pytest.mark.unit
 
@@ -95,31 +96,48 @@ def test_other_statuses(status: int, kind: AnswerKind) -> None:
 # -- identity --------------------------------------------------------------------------------------------------
 @dataclass
 class FakeClient:
-    """Records the calls; ``existing`` ids are found by GET."""
+    """UNIS in memory: ``held`` records by id (``deleted`` ones hidden from GET; a PUT on one answers 204 and
+    leaves it deleted, as UNIS does; a PUT on an id never stored is NOT_FOUND); records the calls."""
 
-    existing: set[str] = field(default_factory=set)
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
     calls: list[tuple[str, Any, Any]] = field(default_factory=list)
 
-    def get(self, record_id: Any, call: Call) -> Answer:
+    def lookup(self, record_id: Any, call: Call, expect: int = 0) -> tuple[Answer, dict[str, Any] | None]:
         self.calls.append(("GET", record_id, None))
-        hit = record_id in self.existing
-        return Answer(AnswerKind.SUCCESS, 200, "found" if hit else "not found", record_id if hit else None, found=hit)
+        held = self.held.get(record_id) if record_id not in self.deleted else None
+        if held is None:
+            return Answer(AnswerKind.SUCCESS, 200, "not found"), None
+        return Answer(AnswerKind.SUCCESS, 200, "found", record_id, held["ts"], found=True), held
+
+    def get(self, record_id: Any, call: Call, expect: int = 0) -> Answer:
+        return self.lookup(record_id, call, expect)[0]
 
     def post(self, document: dict[str, Any], call: Call) -> Answer:
         self.calls.append(("POST", None, document))
-        return Answer(AnswerKind.SUCCESS, 201, "created", document["id"], 1, created=True)
+        self.held[document["id"]] = {**document, "ts": len(self.calls)}
+        self.deleted.discard(document["id"])
+        return Answer(AnswerKind.SUCCESS, 201, "created", document["id"], len(self.calls), created=True)
 
     def put(self, record_id: Any, document: dict[str, Any], call: Call) -> Answer:
         self.calls.append(("PUT", record_id, document))
+        if record_id not in self.held:
+            return Answer(AnswerKind.NOT_FOUND, 404, "no such id", record_id)
+        self.held[record_id] = {**document, "ts": len(self.calls)}
         return Answer(AnswerKind.SUCCESS, 204, "updated", record_id)
 
     def delete(self, record_id: Any, call: Call) -> Answer:
         self.calls.append(("DELETE", record_id, None))
+        self.deleted.add(record_id)
         return Answer(AnswerKind.SUCCESS, 204, "deleted", record_id)
 
 
 def destination(client: FakeClient) -> UnisDestination:
     return UnisDestination("https://unis.example", client, lambda: load("2015"))  # type: ignore[arg-type]
+
+
+def methods(client: FakeClient) -> list[tuple[str, Any]]:
+    return [(c[0], c[1]) for c in client.calls]
 
 
 VERDICT = Verdict(True, "valid")
@@ -134,31 +152,49 @@ def test_a_document_without_an_id_gets_our_stable_key_as_its_id() -> None:
     assert client.calls == [("POST", None, {**VALID, "id": KEY})]  # our key was looked up by find() already
 
 
-def test_a_document_s_own_id_is_looked_up_before_creating_and_updated_when_there() -> None:
-    client = FakeClient(existing={"own"})
-    answer = destination(client).create(KEY, {**VALID, "id": "own"}, VERDICT, CALL)
+def test_a_document_s_own_id_is_adopted_only_when_unis_holds_this_very_document() -> None:
+    mine = {**VALID, "id": "own"}
+    lost_ledger = FakeClient(held={"own": {**mine, "ts": 7, "selfRef": "https://unis.example/metadata/own"}})
+    answer = destination(lost_ledger).create(KEY, mine, VERDICT, CALL)
     assert answer.kind is AnswerKind.SUCCESS and not answer.created and answer.record_id == "own"
-    assert [(c[0], c[1]) for c in client.calls] == [("GET", "own"), ("PUT", "own"), ("GET", "own")]
+    assert answer.record_version == 7 and methods(lost_ledger) == [("GET", "own")]  # nothing written
     fresh = FakeClient()
-    assert destination(fresh).create(KEY, {**VALID, "id": "own"}, VERDICT, CALL).created
-    assert [c[0] for c in fresh.calls] == ["GET", "POST"]
+    assert destination(fresh).create(KEY, mine, VERDICT, CALL).created
+    assert methods(fresh) == [("GET", "own"), ("POST", None)] and fresh.calls[1][2]["id"] == "own"
 
 
-def test_a_changed_re_drop_puts_the_same_id_and_a_changed_id_moves_to_the_new_record() -> None:
-    client = FakeClient(existing={KEY})
+def test_two_sources_whose_documents_carry_the_same_id_never_touch_each_other_s_record() -> None:
+    """Issue 26 item 6: a record with other content under the document's id is another source's."""
+    theirs = {**VALID, "id": "shared", "eventType": "theirs", "ts": 3}
+    client = FakeClient(held={"shared": theirs})
+    answer = destination(client).create(KEY, {**VALID, "id": "shared"}, VERDICT, CALL)
+    assert answer.created and answer.record_id == KEY and "'shared' is held" in answer.message
+    assert client.held["shared"] == theirs and methods(client) == [("GET", "shared"), ("PUT", KEY), ("POST", None)]
+    # our later change goes to our own record, as an update; a deletion deletes ours only
+    again = destination(client).update(KEY, KEY, {**VALID, "id": "shared", "eventType": "x"}, VERDICT, CALL)
+    assert again.kind is AnswerKind.SUCCESS and not again.created and again.record_id == KEY
+    assert client.held["shared"] == theirs and client.held[KEY]["eventType"] == "x" and "changed" not in again.message
+    destination(client).archive(KEY, CALL)
+    assert client.deleted == {KEY}
+
+
+def test_a_changed_re_drop_puts_the_same_id_then_looks_and_a_changed_id_moves_to_the_new_record() -> None:
+    client = FakeClient(held={KEY: {**VALID, "id": KEY, "ts": 1}})
     answer = destination(client).update(KEY, KEY, {**VALID, "eventType": "x"}, VERDICT, CALL)
     sent = {**VALID, "eventType": "x", "id": KEY}
     assert answer.record_id == KEY and client.calls == [("PUT", KEY, sent), ("GET", KEY, None)]
+    assert answer.record_version == 1  # the ts UNIS holds after the PUT: the ledger's version
     moved = FakeClient()
     answer = destination(moved).update(KEY, KEY, {**VALID, "id": "new"}, VERDICT, CALL)
     assert answer.created and answer.record_id == "new" and "is left" in answer.message
 
 
 def test_an_update_unis_accepted_but_nobody_can_see_is_posted_again() -> None:
-    """A PUT on a soft-deleted id is 204 on UNIS and the record stays hidden (the fake's PUT always succeeds)."""
-    hidden = FakeClient()
+    """A PUT on a soft-deleted id is 204 on UNIS and the record stays hidden."""
+    hidden = FakeClient(held={KEY: {**VALID, "id": KEY, "ts": 1}}, deleted={KEY})
     answer = destination(hidden).update(KEY, KEY, VALID, VERDICT, CALL)
-    assert [c[0] for c in hidden.calls] == ["PUT", "GET", "POST"] and answer.created and answer.record_id == KEY
+    assert methods(hidden) == [("PUT", KEY), ("GET", KEY), ("POST", None)]
+    assert answer.created and answer.record_id == KEY and answer.record_version == 3 and KEY not in hidden.deleted
 
 
 def test_restore_is_not_found_so_a_deleted_record_comes_back_as_a_new_version_and_archive_deletes() -> None:
@@ -248,6 +284,11 @@ def test_the_local_stack_samples_are_judged_as_their_names_say() -> None:
     assert all(
         judge(element, schema).valid for element in json.loads((folder / "valid-two-port-metrics.json").read_text())
     )
+    without_ids = json.loads((folder / "valid-list-without-ids.json").read_text())
+    key_of = destination(FakeClient()).natural_key
+    assert all(judge(e, schema).valid for e in without_ids) and natural_clashes(without_ids, None, key_of) == {}
+    repeated = json.loads((folder / "invalid-repeated-natural-key.json").read_text())
+    assert all(judge(e, schema).valid for e in repeated) and set(natural_clashes(repeated, None, key_of)) == {0, 1}
     verdict = judge(json.loads((folder / "invalid-several-errors.json").read_text()), schema)
     assert {e.path for e in verdict.errors} == {
         "$.subject.rel",
@@ -319,8 +360,11 @@ def test_no_failure_of_a_call_escapes_and_answers_are_read_up_to_a_cap() -> None
     def client(session: CannedSession) -> UnisClient:
         return UnisClient("https://unis.example", session=session, max_answer_bytes=1000)  # type: ignore[arg-type]
 
+    # UNIS answers [] for an unknown id: a 200 larger than the cap holds a record (found, its ts unread)
     huge = client(CannedSession(body=b"[" + b" " * 5000 + b"]")).get("m1", CALL)
-    assert huge.kind is AnswerKind.TRANSIENT and "larger than 1000 bytes" in huge.message
+    assert huge.kind is AnswerKind.SUCCESS and huge.found and huge.record_id == "m1" and "read cap" in huge.message
+    refused = client(CannedSession(503, b"x" * 5000)).get("m1", CALL)
+    assert refused.kind is AnswerKind.TRANSIENT and "larger than 1000 bytes" in refused.message
     odd = client(CannedSession(error=ValueError("boom"))).get("m1", CALL)
     assert odd.kind is AnswerKind.TRANSIENT and odd.http_status is None and "ValueError" in odd.message
     garbled = client(CannedSession(body=b"<html>")).get("m1", CALL)
@@ -370,3 +414,15 @@ def test_unchanged_names_no_version_when_the_catalogue_has_none() -> None:
     previous = LedgerEntry("s3://b/k", Status.CREATED, "", "b", "k", "hgi-1", "t", record_id="hgi-1")
     outcome = unchanged(previous, "UNIS metadata record", "Same document")
     assert "None" not in outcome.reason and "(UNIS metadata record hgi-1)" in outcome.reason
+
+
+def test_a_lookup_of_a_record_larger_than_the_read_cap_is_read_whole_when_its_size_is_expected() -> None:
+    """Issue 26 item 7: after a PUT, the lookup that checks the record can be seen reads all of it, ts included."""
+    from hdr_ingest.destinations.unis.client import UnisClient
+
+    document = {"id": "m1", "parameters": {"blob": "x" * 5000}}
+    session = CannedSession(200, json.dumps({**document, "ts": 7}, indent=2).encode())
+    client = UnisClient("https://unis.example", session=session, max_answer_bytes=1000)  # type: ignore[arg-type]
+    assert client.get("m1", CALL).record_version is None  # over the cap: found, its ts unread
+    answer, held = client.lookup("m1", CALL, expect=size_of(document))
+    assert answer.found and answer.record_version == 7 and held is not None and holds(held, document)

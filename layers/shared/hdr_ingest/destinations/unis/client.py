@@ -47,15 +47,16 @@ class UnisClient:
     def url_of(self, record_id: Any) -> str:
         return f"{self.collection}/{quote(str(record_id), safe='')}"
 
-    def _send(self, method: str, url: str, call: Call, body: Any = None) -> Reply | Answer:
+    def _send(self, method: str, url: str, call: Call, body: Any = None, expect: int = 0) -> Reply | Answer:
         headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
         data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         tls = None
         if isinstance(call.credentials, ClientCertificate):
             cert, key, ca = call.credentials.files()
             tls = ClientTls(cert, key, ca or None)
-        # UNIS answers a create or an update with the stored object: the cap allows for it, whatever its size.
-        cap = self.max_answer_bytes + (2 * len(data) if data else 0)
+        # UNIS answers a create with the stored object, and a lookup of our record with it: the cap allows for it,
+        # whatever its size (``expect``: the size of the record a GET should find).
+        cap = self.max_answer_bytes + 2 * max(len(data or b""), expect)
         reply = self.transport.call(
             method,
             url,
@@ -66,34 +67,41 @@ class UnisClient:
             cap=cap,
             tls=tls,
         )
-        if isinstance(reply, Reply) and not reply.complete:
+        if isinstance(reply, Reply) and not reply.complete and not (method == "GET" and reply.status == 200):
             return transient(f"UNIS's answer to {method} is larger than {cap} bytes")
         return reply
 
-    def get(self, record_id: Any, call: Call) -> Answer:
+    def get(self, record_id: Any, call: Call, expect: int = 0) -> Answer:
         """``GET /metadata/{id}``: the newest version, or ``200 []`` when UNIS knows no such (live) id. A 404 here
-        is not "unknown": the handler answers it when its database find fails, so it is retried."""
-        response = self._send("GET", self.url_of(record_id), call)
+        is not "unknown": the handler answers it when its database find fails, so it is retried. ``expect``: the
+        size of the record we look for, so that its answer is read whole."""
+        return self.lookup(record_id, call, expect)[0]
+
+    def lookup(self, record_id: Any, call: Call, expect: int = 0) -> tuple[Answer, dict[str, Any] | None]:
+        """:meth:`get`, and the record found, when its answer was read whole."""
+        response = self._send("GET", self.url_of(record_id), call, expect=expect)
         if isinstance(response, Answer):
-            return response
+            return response, None
         if response.status == 404:
             message = f"UNIS's database lookup of {record_id!r} failed (404; an unknown id is 200 []); will retry."
-            return Answer(AnswerKind.TRANSIENT, 404, message, record_id)
+            return Answer(AnswerKind.TRANSIENT, 404, message, record_id), None
         if response.status != 200:
-            return classify("find", response.status, response.text, dict(response.headers), record_id)
+            return classify("find", response.status, response.text, dict(response.headers), record_id), None
+        if not response.complete:
+            # An unknown id is ``200 []``: an answer over the cap holds a record (one larger than we expected).
+            message = "found (its answer is larger than the read cap, so its ts was not read)"
+            return Answer(AnswerKind.SUCCESS, 200, message, record_id=str(record_id), found=True), None
         try:
             body = json.loads(response.raw)
         except ValueError:
-            return transient(f"UNIS answered GET with a body that is not JSON: {response.text[:200]!r}", 200)
+            return transient(f"UNIS answered GET with a body that is not JSON: {response.text[:200]!r}", 200), None
         found = body[0] if isinstance(body, list) and body else body
         if isinstance(found, dict) and found.get("id") is not None:
             if str(found["id"]) != str(record_id):
-                return transient(f"UNIS answered GET {record_id!r} with record {str(found['id'])[:80]!r}", 200)
+                return transient(f"UNIS answered GET {record_id!r} with record {str(found['id'])[:80]!r}", 200), None
             version = found.get("ts") if isinstance(found.get("ts"), int) else None
-            return Answer(
-                AnswerKind.SUCCESS, 200, "found", record_id=str(found["id"]), record_version=version, found=True
-            )
-        return Answer(AnswerKind.SUCCESS, 200, "not found")
+            return Answer(AnswerKind.SUCCESS, 200, "found", str(found["id"]), version, found=True), found
+        return Answer(AnswerKind.SUCCESS, 200, "not found"), None
 
     def post(self, document: dict[str, Any], call: Call) -> Answer:
         """``POST /metadata``: 201, the stored object and its ``Location``. A success needs evidence: the stored

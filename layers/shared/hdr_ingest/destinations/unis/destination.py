@@ -1,13 +1,17 @@
 """perfSONAR UNIS behind the ``Destination`` port: one metadata record per source, kept by a stable ``id``.
 
-Identity: the document's own ``id`` when it has one, else our key for its source (``hgi-...``), sent as ``id``.
-UNIS keeps versions per ``(id, ts)``, so the same id is always the same record: a changed re-drop is a ``PUT`` of
-that id, and a create that finds the id already there (a lost ledger write, a timed-out create) updates it
-instead of adding a version. A deleted record cannot be undeleted: it comes back as a new version of its id.
+Identity: the document's own ``id`` when it has one and no other source holds it, else our key for its source
+(``hgi-...``), sent as ``id``. UNIS keeps versions per ``(id, ts)``, so the same id is always the same record: a
+changed re-drop is a ``PUT`` of that id. A create that finds the document's id already there adopts that record
+only when it holds this very document (a lost ledger write, a timed-out create); a record holding something else
+under that id is another source's: it is left alone and ours is published under our key instead, so two files
+whose documents carry the same ``id`` never overwrite or delete each other's record. A deleted record cannot be
+undeleted: it comes back as a new version of its id.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -19,11 +23,25 @@ from hdr_ingest.destinations.unis.credentials import ClientCertificate
 from hdr_ingest.destinations.unis.judge import judge
 from hdr_ingest.destinations.unis.schemas import UnisSchema
 
+FILLED_BY_UNIS = ("id", "ts", "selfRef", "$schema")  # what UNIS adds to a record it stores
+
 
 def record_id_for(key: str, document: Any) -> str:
-    """The UNIS ``id`` of ``document``'s record: its own non-empty ``id``, else our key for its source."""
+    """The UNIS ``id`` first tried for ``document``'s record: its own non-empty ``id``, else our key for its source
+    (our key too when that id turns out to be another source's record: see :meth:`UnisDestination.create`)."""
     own = document.get("id") if isinstance(document, dict) else None
     return own if isinstance(own, str) and own.strip() else key
+
+
+def holds(held: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether ``held`` (a record as UNIS returns it) holds ``body``, apart from what UNIS fills in itself."""
+    sent = {k: v for k, v in body.items() if k not in FILLED_BY_UNIS or k in ("ts", "$schema")}
+    return {k: v for k, v in held.items() if k not in FILLED_BY_UNIS or k in sent} == sent
+
+
+def size_of(document: Any) -> int:
+    """The bytes ``document`` takes as sent (compact JSON): what a lookup of its record should read whole."""
+    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class UnisDestination:
@@ -48,22 +66,38 @@ class UnisDestination:
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         record_id = record_id_for(key, document)
         body = {**document, "id": record_id}
-        if record_id != key:
-            # The document's own id: our key could not find it, but it may be on UNIS already.
-            found = self.client.get(record_id, call)
-            if found.kind is not AnswerKind.SUCCESS:
-                return found
-            if found.found:
-                return self._put_visible(record_id, body, call)
-        return self.client.post(body, call)
+        if record_id == key:
+            return self.client.post(body, call)
+        # The document's own id: our key could not find it, but UNIS may hold it already (ours or another's).
+        found, held = self.client.lookup(record_id, call, size_of(body))
+        if found.kind is not AnswerKind.SUCCESS:
+            return found
+        if not found.found:
+            return self.client.post(body, call)
+        if held is not None and holds(held, body):
+            return replace(found, message=f"UNIS already holds this document as {record_id!r}; adopted it")
+        answer = self._ours({**document, "id": key}, call)
+        note = (
+            f"; the document's id {record_id!r} is held on UNIS by a record with other content (another source's), "
+            f"which is left alone: this source's record is {key!r}"
+        )
+        return replace(answer, message=answer.message + note)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         wanted = record_id_for(key, document)
-        if str(record_id) != wanted:
-            answer = self.create(key, document, verdict, call)
-            note = f"; the document's id changed from {str(record_id)!r} to {wanted!r}, so record {record_id} is left"
-            return replace(answer, message=answer.message + note)
-        return self._put_visible(wanted, {**document, "id": wanted}, call)
+        if str(record_id) == wanted:
+            return self._put_visible(wanted, {**document, "id": wanted}, call)
+        # The document names another id than its record's: changed, or held by another source (create decides).
+        answer = self.create(key, document, verdict, call)
+        if str(answer.record_id) == str(record_id):
+            return answer
+        note = f"; the document's id changed from {str(record_id)!r} to {wanted!r}, so record {record_id} is left"
+        return replace(answer, message=answer.message + note)
+
+    def _ours(self, body: dict[str, Any], call: Call) -> Answer:
+        """This source's record under our key: updated when UNIS has it, else created."""
+        answer = self._put_visible(body["id"], body, call)
+        return self.client.post(body, call) if answer.kind is AnswerKind.NOT_FOUND else answer
 
     def _put_visible(self, record_id: str, body: dict[str, Any], call: Call) -> Answer:
         """PUT, then make sure the record can be seen: UNIS answers 204 to a PUT on a soft-deleted id and leaves it
@@ -72,7 +106,7 @@ class UnisDestination:
         put = self.client.put(record_id, body, call)
         if put.kind is not AnswerKind.SUCCESS:
             return put
-        seen = self.client.get(record_id, call)
+        seen = self.client.get(record_id, call, size_of(body))
         if seen.kind is not AnswerKind.SUCCESS:
             return seen  # a PUT is idempotent: the retry sends it again
         if seen.found:
