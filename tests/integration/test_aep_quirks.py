@@ -349,3 +349,15 @@ def test_through_the_handler_a_new_file_never_replays_another_file_s_batch(stack
     assert first["status"] == "CREATED" and second["status"] == "PENDING"
     assert second["dataset_id"] != first["dataset_id"] and routed.batches()[-1].predecessors == []
     assert routed.batches()[0].status == "success" and routed.rows(routed.batches()[0].dataset_id) == RECORDS
+
+
+def test_through_the_handler_converted_values_are_published_with_the_warning_in_the_ledger(
+    stack: Stack, routed: AepEmulator
+) -> None:
+    stack.drop_and_invoke("incoming/aep/types.json", [{"_id": "p1", "title": "T", "rows": "7"}])
+    item = stack.ledger("incoming/aep/types.json")
+    assert item["status"] == "PENDING" and "AEP converts 1 values" in item["reason"] and "$[0].rows" in item["reason"]
+    stack.deliver(stack.receive())
+    stack.deliver(stack.receive())
+    assert stack.ledger("incoming/aep/types.json")["status"] == "CREATED"
+    assert routed.rows(routed.batches()[0].dataset_id) == [{"_id": "p1", "title": "T", "rows": 7}]
