@@ -10,8 +10,13 @@
   ``GET /catalog/batches/{id}`` (keyed by the id, as Catalog answers).
 * Batch Ingestion: ``POST /import/batches`` (with ``replay``), ``PUT .../datasets/{d}/files/{name}``,
   ``POST /import/batches/{id}?action=COMPLETE|ABORT|FAIL|REVERT``.
-* A completed batch moves ``loading`` -> ``staging`` -> ``success`` (or a scripted ``failed`` with errors) as its
+* A completed batch moves ``loading`` -> ``staging`` -> loaded (or a scripted ``failed`` with errors) as its
   status is read; a successful replay batch replaces its predecessors' rows.
+* The real service's quirks, each with its source in :class:`~local_stack.aep_emulator.state.Quirks`
+  (``aep.quirks``): ``active`` for ``success`` and ``archived``/``retained`` after it (:meth:`AepEmulator.age_loaded`),
+  a COMPLETE that takes effect and answers 500, a Catalog that ignores the ``tags`` filter, a 404 for an empty
+  list, a replay that leaves its predecessor live. Always on: ``,`` and ``*`` as Catalog filter operators, values
+  converted at load (a batch fails only for what cannot convert), predecessors named bare or ``$``-prefixed.
 * Fault injection (:meth:`AepEmulator.add_fault`: a status with ``Retry-After``, or latency), token expiry
   (:meth:`AepEmulator.expire_tokens`) and a request log for the contract test.
 """

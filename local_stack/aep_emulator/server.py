@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.http_server import EmulatorHandler, ServedEmulator, ServerThread
 
-from .state import AepClient, Batch, State
+from .state import LOADED, AepClient, Batch, Quirks, State
 
 PLATFORM = "/data/foundation"
 TOKEN_PATH = "/ims/token/v3"  # noqa: S105 (a path)
@@ -155,6 +155,19 @@ class AepEmulator(ServedEmulator):
     def never_settle(self, on: bool = True) -> None:
         with self.lock:
             self.state.never_settle = on
+
+    @property
+    def quirks(self) -> Quirks:
+        """The real service's behaviours to switch on (see :class:`Quirks`); ``reset`` switches them off."""
+        return self.state.quirks
+
+    def age_loaded(self, status: str = "archived") -> None:
+        """Move every loaded batch on to ``archived`` or ``retained``, as Catalog does after success
+        (troubleshooting guide: both follow success)."""
+        with self.lock:
+            for batch in self.state.batches.values():
+                if batch.status in LOADED:
+                    batch.status = status
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -317,12 +330,20 @@ class AepEmulator(ServedEmulator):
 
     def _list_datasets(self, request: _Request) -> Reply:
         name, tag = request.query.get("name"), request.query.get("tags")
+        if self.state.quirks.ignore_tags_filter:
+            tag = None
         hits = {
             i: d
             for i, d in self.state.datasets.items()
-            if (name is None or d["name"] == name) and (tag is None or _tagged(d.get("tags"), tag))
+            if (name is None or _matches(name, d["name"])) and (tag is None or _tagged(d.get("tags"), tag))
         }
-        return 200, dict(list(hits.items())[: int(request.query.get("limit", "20"))]), {}
+        return self._list(dict(list(hits.items())[: int(request.query.get("limit", "20"))]))
+
+    def _list(self, hits: dict[str, Any]) -> Reply:
+        if not hits and self.state.quirks.empty_list_404:
+            # Catalog's list endpoints declare a 404 "not found" (catalog.yaml); its body here is a guess
+            return _problem(404, "Not Found", "No results were found")
+        return 200, hits, {}
 
     def _create_dataset(self, request: _Request) -> Reply:
         body = request.json if isinstance(request.json, dict) else {}
@@ -351,18 +372,20 @@ class AepEmulator(ServedEmulator):
         return 200, {dataset_id: dataset}, {}
 
     def _list_batches(self, request: _Request) -> Reply:
-        q = request.query
+        q = dict(request.query)
+        if self.state.quirks.ignore_tags_filter:
+            q.pop("tags", None)
         hits = [
             b
             for b in self.state.batches.values()
-            if q.get("dataSet") in (None, b.dataset_id)
-            and q.get("externalId") in (None, b.external_id)
-            and (q.get("status") is None or b.status in q["status"].split(","))
+            if (q.get("dataSet") is None or _matches(q["dataSet"], b.dataset_id))
+            and (q.get("externalId") is None or _matches(q["externalId"], b.external_id))
+            and (q.get("status") is None or _matches(q["status"], b.status))
             and (q.get("tags") is None or _tagged(b.tags, q["tags"]))
         ]
         hits.sort(key=lambda b: b.created, reverse=q.get("orderBy", "").startswith("desc"))
         hits = hits[: int(q.get("limit", "20"))]
-        return 200, {b.id: b.view(self.state.org_id) for b in hits}, {}
+        return self._list({b.id: b.view(self.state.org_id) for b in hits})
 
     def _get_batch(self, request: _Request, batch_id: str) -> Reply:
         batch = self.state.batches.get(batch_id)
@@ -383,7 +406,8 @@ class AepEmulator(ServedEmulator):
         replay: dict[str, Any] = body["replay"] if isinstance(body.get("replay"), dict) else {}
         predecessors = [str(p) for p in replay.get("predecessors") or []]
         for old in predecessors:
-            if old not in self.state.batches or self.state.batches[old].dataset_id != dataset_id:
+            known = self.state.batches.get(old.removeprefix("$"))  # a bare id or "$" + id: see Quirks
+            if known is None or known.dataset_id != dataset_id:
                 return _problem(
                     400, "Bad Request", f"replay predecessor {old!r} is not a batch of dataset {dataset_id}"
                 )
@@ -419,15 +443,18 @@ class AepEmulator(ServedEmulator):
             return _problem(404, "Not Found", f"no batch {batch_id}")
         action = request.query.get("action", "")
         if action == "COMPLETE":
-            if batch.status not in ("loading", "staging", "success", "failed"):
+            if batch.status not in ("loading", "staging", "failed", *LOADED):
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status}")
             self.state.complete(batch)
+            if self.state.quirks.complete_errors > 0:
+                self.state.quirks.complete_errors -= 1  # it took effect, and still answers an error (Quirks)
+                return _problem(500, "Internal Server Error", "An unexpected error occurred")
         elif action in ("ABORT", "FAIL"):
             if batch.status != "loading" or batch.completed:
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status} and cannot be aborted")
             batch.status = "aborted" if action == "ABORT" else "failed"
         elif action == "REVERT":
-            if batch.status != "success":
+            if batch.status not in LOADED:
                 return _problem(400, "Bad Request", f"batch {batch_id} is {batch.status}; only a loaded batch reverts")
             batch.status = "reverted"
         else:
@@ -438,4 +465,14 @@ class AepEmulator(ServedEmulator):
 def _tagged(tags: Any, query: str) -> bool:
     name, _, value = query.partition(":")
     values = tags.get(name) if isinstance(tags, dict) else None
-    return isinstance(values, list) and (not value or value in values)
+    return isinstance(values, list) and (not value or any(_matches(value, str(v)) for v in values))
+
+
+def _matches(query: str, actual: str) -> bool:
+    """A Catalog filter value: a comma separates several values (any matches) and ``*`` is a wildcard
+    (AdobeDocs/experience-platform.en help/catalog/api/filter-data.md). Whether an escape exists is not documented:
+    none is modelled."""
+    return any(
+        re.fullmatch(".*".join(re.escape(part) for part in option.split("*")), actual, re.DOTALL)
+        for option in query.split(",")
+    )

@@ -18,7 +18,7 @@ from hdr_ingest.destinations.aep import route
 from hdr_ingest.destinations.aep.answers import batch_answer, classify, ims_answer
 from hdr_ingest.destinations.aep.client import AepClient, Platform, Reply
 from hdr_ingest.destinations.aep.credentials import AepCredentials
-from hdr_ingest.destinations.aep.records import XdmValidator, json_schema, parse_records, structure_errors
+from hdr_ingest.destinations.aep.judge import XdmValidator, json_schema, parse_records, structure_errors
 from hdr_ingest.destinations.aep.token import TokenCache
 from hdr_ingest.destinations.http import retry_after_s
 

@@ -5,19 +5,17 @@ The same names are used by template.yaml, the local stack and the tests; README 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from hdr_ingest import destinations
 from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest.core.urls import url_problem
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024  # the Gateway's practical limit (TRASER's 10 MB JSON body limit)
@@ -233,50 +231,10 @@ def _route(index: int, item: Any, problems: list[str], allow_local: bool) -> Rou
     return RouteSpec(str(prefix), str(kind), str(url).rstrip("/"), secret.strip() if secret else None, dict(options))
 
 
-def url_problem(url: str, allow_local: bool) -> str | None:
-    """What is wrong with a destination's base URL, or ``None``. https only, a host and a real port, no
-    user-info (requests would send it as a Basic Authorization header on every call), no query or fragment, no
-    white space; loopback, link-local and private hosts (and plain http) only where local destinations are
-    allowed (``ALLOW_LOCAL_DESTINATIONS=true``: the local stack and the tests)."""
-    if any(c.isspace() for c in url):
-        return "must not contain white space"
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return "has no valid port (1-65535)"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an https URL with a host"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry user-info (user:password@): put credentials in the route's secret"
-    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
-        return "must not have a query or a fragment"
-    if port == 0:
-        return "has no valid port (1-65535)"
-    local = _is_local(parts.hostname)
-    if (local or parts.scheme == "http") and not allow_local:
-        what = "a loopback, link-local or private host" if local else "plain http"
-        return f"uses {what}: allowed only with ALLOW_LOCAL_DESTINATIONS=true (the local stack)"
-    return None
-
-
-def _is_local(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        # A host of numbers that is not a plain address (2130706433, 0x7f.1, 127.1) is an IP in an old form the
-        # resolver still accepts: it may be loopback or private, so it counts as local.
-        return _NUMERIC_HOST.fullmatch(host) is not None
-    return address.is_loopback or address.is_link_local or address.is_private or address.is_unspecified
-
-
 def _allow_local(env: Mapping[str, str]) -> bool:
     return env.get("ALLOW_LOCAL_DESTINATIONS", "").strip().lower() == "true"
 
 
-_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
 ROUTE_SHAPE = '{"prefix": "...", "kind": "hdruk", "url": "https://...", "secret": "<id or null>", "options": {}}'
 DEFAULT_PREFIX = "incoming/"
 # Without DESTINATIONS, these variables are the options of the one HDR UK route.

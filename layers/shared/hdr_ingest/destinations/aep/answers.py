@@ -49,7 +49,10 @@ HEADER_ERRORS: dict[str, tuple[AnswerKind, str]] = {
     ),
 }
 
-TERMINAL_SUCCESS = frozenset({"success", "active"})
+# Loaded: "Active and Success are used interchangeably", and "archived" and "retained" come after success
+# (AdobeDocs/experience-platform.en help/ingestion/batch-ingestion/troubleshooting.md). Every check that means
+# "loaded" takes all four.
+LOADED = frozenset({"success", "active", "archived", "retained"})
 TERMINAL_FAILURE = frozenset({"failed", "failure", "aborted", "abandoned", "stalled"})
 GONE = frozenset({"reverted", "deleted", "inactive"})
 
@@ -146,7 +149,7 @@ def batch_errors(batch: Mapping[str, Any]) -> tuple[ErrorDetail, ...]:
 def batch_answer(batch_id: str, batch: Mapping[str, Any], created: bool) -> Answer:
     """How a batch stands: loaded (SUCCESS), failed (PERMANENT with Adobe's errors) or still loading (PENDING)."""
     status = str(batch.get("status", "")).lower()
-    if status in TERMINAL_SUCCESS:
+    if status in LOADED:
         count = batch.get("recordCount")
         loaded = f"{count} records" if isinstance(count, int) else "records"
         return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} loaded {loaded}", record_id=batch_id, created=created)

@@ -1,5 +1,9 @@
 """Adobe Experience Platform behind the ``Destination`` port: each file is one batch into the route's dataset,
-pending until Catalog reports it loaded or failed; a changed file is a replay batch replacing the last one."""
+pending until Catalog reports it loaded or failed; a changed file is a replay batch replacing the last one.
+
+Ownership: a batch is ours only when its ``hgiKey`` tag carries this object's key (a Catalog that ignores the
+``tags`` filter, or a tag collision, must never hand us another file's batch to replay or revert); a dataset is
+the route's only when its name (or our tag) matches exactly and its ``schemaRef`` is the route's ``schemaId``."""
 
 from __future__ import annotations
 
@@ -8,37 +12,28 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
-from hdr_ingest.destinations.aep.answers import (
-    GONE,
-    MAX_RETRY_AFTER_S,
-    TERMINAL_FAILURE,
-    TERMINAL_SUCCESS,
-    batch_answer,
-    batch_of,
-)
-from hdr_ingest.destinations.aep.client import AepClient, Body, Reply
+from hdr_ingest.destinations.aep.answers import GONE, LOADED, MAX_RETRY_AFTER_S, TERMINAL_FAILURE, batch_answer
+from hdr_ingest.destinations.aep.client import AepClient, Bounded
 from hdr_ingest.destinations.aep.credentials import AepCredentials
-from hdr_ingest.destinations.aep.records import (
+from hdr_ingest.destinations.aep.judge import (
     MAX_SMALL_FILE_BYTES,
-    XdmValidator,
+    XdmCheck,
+    converted_note,
     file_bytes,
     parse_records,
     records_of,
     structure_errors,
 )
 
-XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
 XED_REF = "application/vnd.adobe.xed+json;version=1"
-KEY_TAG = "hgiKey"  # on our batches: the object's record key
+KEY_TAG = "hgiKey"  # on our batches: the object's record key (as a filter value: see ``filter_value``)
 REPLACES_TAG = "hgiReplaces"  # on a replay batch: the batch it replaces
 VERSION_TAG = "hgiVersion"  # on our batches: 1 for the object's first content, +1 for each replay
 DATASET_TAG = "hgiDataset"  # on the dataset we create: the route's datasetName
-SCHEMA_TTL_S = 900.0  # a schema change is seen within this long
 FILE_NAME = "records.json"
 ABORT_TIMEOUT_S = 2.0
 
@@ -51,24 +46,6 @@ class AepOptions:
     dataset_name: str
 
 
-@dataclass(frozen=True)
-class Bounded:
-    """A port call's credentials and time: each HTTP call of a chain (up to seven for a drop) waits at most
-    ``read_timeout_s`` and never beyond the call's deadline."""
-
-    credentials: AepCredentials
-    read_timeout_s: float
-    deadline: float  # time.monotonic()
-
-    @classmethod
-    def of(cls, call: Call) -> Bounded:
-        return cls(call.credentials, call.timeout_s, time.monotonic() + call.deadline_s)
-
-    @property
-    def timeout_s(self) -> float:
-        return max(0.0, min(self.read_timeout_s, self.deadline - time.monotonic()))
-
-
 class AepDestination:
     kind = "aep"
     title = "AEP"
@@ -78,11 +55,9 @@ class AepDestination:
         self.url = url
         self.client = client
         self.options = options
-        self.clock = clock
-        self._dataset_id: str | None = None
-        self._dataset_lock = threading.Lock()
-        self._xdm: tuple[float, XdmValidator] | None = None
-        self._xdm_lock = threading.Lock()
+        self.datasets = Datasets(client, options)
+        self.batches = Batches(client)
+        self.xdm = XdmCheck(options.schema_id, clock)
 
     # -- before publishing ----------------------------------------------------------------------------------
     @staticmethod
@@ -110,13 +85,13 @@ class AepDestination:
     def find(self, key: str, call: Call) -> Answer:
         """Our latest batch for this object that did not fail (a lost ledger write, a crash after creating)."""
         run = Bounded.of(call)
-        dataset = self._dataset(run, create=False)
+        dataset = self.datasets.get(run, create=False)
         if isinstance(dataset, Answer) or dataset is None:
             return dataset or Answer(AnswerKind.SUCCESS, 200, "no dataset yet, so no batch")
-        batch = self._latest_batch(key, dataset, run, statuses=None)
+        batch = self.batches.latest(key, dataset, run)
         if isinstance(batch, Answer) or batch is None:
             return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
-        batch_id, status = batch[0], str(batch[1].get("status", "")).lower()
+        batch_id, status = batch[0], _status(batch[1])
         return Answer(
             AnswerKind.SUCCESS,
             200,
@@ -127,30 +102,26 @@ class AepDestination:
         )
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        run = Bounded.of(call)
-        return self._publish(key, document, run, predecessor=None)
+        return self._publish(key, document, Bounded.of(call), predecessor=None)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """A replay batch replacing ``record_id`` (the last published batch); the same content already sent is
-        not sent again."""
+        not sent again (an open batch of it is filled and completed)."""
         run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, run)
+        got = self.batches.ours(batch_id, key, run)
         if isinstance(got, Answer):
             return got
         status = _status(got)
-        if (
-            str(got.get("externalId", "")).startswith(external_id(key, document))
-            and status not in TERMINAL_FAILURE | GONE
-        ):
-            return _answer(batch_id, got)  # this content's batch: how it stands
-        if status in TERMINAL_SUCCESS:
+        if str(got.get("externalId", "")).startswith(external_id(key, document)) and status not in ENDED:
+            return self.batches.standing(batch_id, got, run, records_of(document))  # this content's batch
+        if status in LOADED:
             return self._publish(key, document, run, predecessor=batch_id, version=_version(got) + 1)
-        if status in TERMINAL_FAILURE | GONE:
-            dataset = self._dataset(run, create=True)
+        if status in ENDED:
+            dataset = self.datasets.get(run, create=True)
             if isinstance(dataset, Answer):
                 return dataset
-            last = self._latest_batch(key, str(dataset), run, statuses="success")
+            last = self.batches.latest(key, str(dataset), run, loaded=True)
             if isinstance(last, Answer):
                 return last
             if last is None:
@@ -176,12 +147,12 @@ class AepDestination:
         failed, the one loaded before it is reverted; one still loading is reverted once it has settled."""
         run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, run)
+        got = self.batches.ours(batch_id, None, run)
         if isinstance(got, Answer):
             return got
         status = _status(got)
-        if status in TERMINAL_SUCCESS:
-            return self._revert(batch_id, run)
+        if status in LOADED:
+            return self.batches.revert(batch_id, run)
         if status in GONE:
             return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} is already {status}", record_id=batch_id)
         if status not in TERMINAL_FAILURE:
@@ -191,36 +162,23 @@ class AepDestination:
                 f"AEP batch {batch_id} is still {status}; it is reverted once it has settled.",
                 retry_after_s=MAX_RETRY_AFTER_S,
             )
-        dataset, key = self._dataset(run, create=False), _tag(got, KEY_TAG)
+        dataset, key = self.datasets.get(run, create=False), _key_of(got)
         if isinstance(dataset, Answer):
             return dataset
-        last = self._latest_batch(key, dataset, run, statuses="success") if dataset and key else None
+        last = self.batches.latest(key, dataset, run, loaded=True) if dataset and key else None
         if isinstance(last, Answer):
             return last
         if last is None:
             return Answer(AnswerKind.NOT_FOUND, 200, f"batch {batch_id} {status} and nothing of this file is loaded")
-        return self._revert(last[0], run)
-
-    def _revert(self, batch_id: str, call: Bounded) -> Answer:
-        reply = self.client.request(
-            "POST",
-            f"/import/batches/{quote(batch_id)}",
-            call.credentials,
-            call.timeout_s,
-            f"reverting batch {batch_id}",
-            params={"action": "REVERT"},
-        )
-        if isinstance(reply, Answer):
-            return reply
-        return Answer(AnswerKind.SUCCESS, reply.status, f"batch {batch_id} reverted", record_id=batch_id)
+        return self.batches.revert(last[0], run)
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
         run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self._batch(batch_id, run)
+        got = self.client.batch(batch_id, run)
         if isinstance(got, Answer):
             return got
-        return _answer(batch_id, got)
+        return self.batches.standing(batch_id, got, run, records=None)
 
     def natural_key(self, element: Any) -> str | None:
         """An element of a catalogue file is known only by its own identifier here."""
@@ -228,227 +186,236 @@ class AepDestination:
 
     # -- steps ----------------------------------------------------------------------------------------------
 
-    def _publish(self, key: str, document: Any, call: Bounded, predecessor: str | None, version: int = 1) -> Answer:
+    def _publish(self, key: str, document: Any, run: Bounded, predecessor: str | None, version: int = 1) -> Answer:
         records = records_of(document)
-        rejected = self._validate(records, call)
-        if rejected is not None:
-            return rejected
-        dataset = self._dataset(call, create=True)
+        judged = self.xdm.judge(records, lambda: self.client.xdm_schema(self.options.schema_id, run))
+        if isinstance(judged, Answer):
+            return judged
+        dataset = self.datasets.get(run, create=True)
         if isinstance(dataset, Answer):
             return dataset
         assert dataset is not None
-        sent = self._sent_already(key, external_id(key, document), dataset, call)
+        sent = self.batches.sent_already(key, external_id(key, document), dataset, records, run)
         if isinstance(sent, Answer):
             return sent
-        body: dict[str, Any] = {
-            "datasetId": dataset,
-            "inputFormat": {"format": "json"},
-            "externalId": sent,
-            "tags": {KEY_TAG: [key], VERSION_TAG: [str(version)]},
-        }
+        tags = {KEY_TAG: [filter_value(key)], VERSION_TAG: [str(version)]}
+        body: dict[str, Any] = {"datasetId": dataset, "inputFormat": {"format": "json"}, "externalId": sent}
         if predecessor:
             body["replay"] = {"predecessors": [predecessor], "reason": "replace"}
-            body["tags"][REPLACES_TAG] = [predecessor]
-        reply = self.client.request(
-            "POST", "/import/batches", call.credentials, call.timeout_s, "creating the batch", body=Body.json(body)
-        )
-        if isinstance(reply, Answer):
-            return reply
-        batch_id = str(reply.body.get("id", "")) if isinstance(reply.body, dict) else ""
-        if not batch_id:
-            return Answer(AnswerKind.TRANSIENT, reply.status, "AEP created a batch but gave no id; will retry.")
-        failed = self._fill_and_complete(batch_id, dataset, records, call)
+            tags[REPLACES_TAG] = [predecessor]
+        batch_id = self.client.create_batch({**body, "tags": tags}, run)
+        if isinstance(batch_id, Answer):
+            return batch_id
+        failed = self.batches.fill(batch_id, dataset, records, run, fresh=True)
         if failed is not None:
             return failed
         replay = f", replacing batch {predecessor}" if predecessor else ""
         return Answer(
             AnswerKind.PENDING,
-            reply.status,
-            f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}",
+            201,
+            f"batch {batch_id} of {len(records)} records is loading into dataset {dataset}{replay}"
+            + converted_note(judged.converted),
             record_id=batch_id,
             record_version=version,
         )
 
-    def _fill_and_complete(self, batch_id: str, dataset: str, records: list[Any], call: Bounded) -> Answer | None:
-        """Upload the file and signal completion; on a failure, abort the batch and say why."""
-        upload = self.client.request(
-            "PUT",
-            f"/import/batches/{batch_id}/datasets/{dataset}/files/{FILE_NAME}",
-            call.credentials,
-            call.timeout_s,
-            f"uploading the file to batch {batch_id}",
-            body=Body(file_bytes(records), "application/octet-stream"),
-        )
-        if not isinstance(upload, Answer):
-            upload = self.client.request(
-                "POST",
-                f"/import/batches/{batch_id}",
-                call.credentials,
-                call.timeout_s,
-                f"completing batch {batch_id}",
-                params={"action": "COMPLETE"},
+
+ENDED = TERMINAL_FAILURE | GONE  # a batch that will never load (again)
+Found = tuple[str, dict[str, Any]]  # a batch's id and what Catalog says of it
+
+
+class Datasets:
+    """The route's dataset: found by our tag, else by its exact name, else created on the route's schema; one
+    lock per container, so its threads never create two."""
+
+    def __init__(self, client: AepClient, options: AepOptions) -> None:
+        self.client = client
+        self.options = options
+        self._id: str | None = None
+        self._lock = threading.Lock()
+
+    def get(self, run: Bounded, create: bool) -> str | Answer | None:
+        with self._lock:
+            if self._id:
+                return self._id
+            name = self.options.dataset_name
+            tag = filter_value(name)
+            for params, mine in (
+                ({"tags": f"{DATASET_TAG}:{tag}"}, lambda d: tag in _tags(d, DATASET_TAG)),
+                ({"name": name}, lambda d: d.get("name") == name),  # a `,` or `*` in it is an operator: check
+            ):
+                found = self.client.datasets({**params, "limit": "100"}, run)
+                if isinstance(found, Answer):
+                    return found
+                hits = sorted((d.get("created") or 0, i, d) for i, d in found.items() if mine(d))
+                if hits:
+                    return self._adopt(hits[0][1], hits[0][2])
+            if not create:
+                return None
+            created = self.client.create_dataset(self._body(), run)
+            if isinstance(created, str):
+                self._id = created
+            return created
+
+    def _adopt(self, dataset_id: str, dataset: dict[str, Any]) -> str | Answer:
+        ref = dataset.get("schemaRef")
+        schema = ref.get("id") if isinstance(ref, dict) else None
+        if schema != self.options.schema_id:
+            return Answer(
+                AnswerKind.PERMANENT,
+                None,
+                f"AEP dataset {dataset_id} named {self.options.dataset_name!r} is on XDM schema {schema!r}, not the "
+                f"route's options.schemaId {self.options.schema_id!r}: set the route's schemaId to the dataset's "
+                "schema, or choose another datasetName.",
             )
-        if isinstance(upload, Answer):
-            self._abort(batch_id, call)
-            return upload
-        return None
+        self._id = dataset_id
+        return dataset_id
 
-    def _abort(self, batch_id: str, call: Bounded) -> None:
-        """Best effort: a batch left open would be found again by ``find`` and never finish."""
-        self.client.request(
-            "POST",
-            f"/import/batches/{batch_id}",
-            call.credentials,
-            ABORT_TIMEOUT_S,  # even past the deadline: the margin kept for recording covers it
-            f"aborting batch {batch_id}",
-            params={"action": "ABORT"},
-        )
+    def _body(self) -> dict[str, Any]:
+        name = self.options.dataset_name
+        return {
+            "name": name,
+            "schemaRef": {"id": self.options.schema_id, "contentType": XED_REF},
+            "tags": {DATASET_TAG: [filter_value(name)]},
+            "fileDescription": {"persisted": True, "containerFormat": "parquet", "format": "parquet"},
+        }
 
-    def _batch(self, batch_id: str, call: Bounded) -> dict[str, Any] | Answer:
-        reply = self.client.request(
-            "GET", f"/catalog/batches/{quote(batch_id)}", call.credentials, call.timeout_s, f"reading batch {batch_id}"
-        )
-        if isinstance(reply, Answer):
-            return reply
-        batch = batch_of(reply.body, batch_id)
-        if batch is None:
-            return Answer(AnswerKind.NOT_FOUND, reply.status, f"AEP has no batch {batch_id}")
-        return dict(batch)
 
-    def _latest_batch(
-        self, key: str, dataset: str, call: Bounded, statuses: str | None
-    ) -> tuple[str, dict[str, Any]] | Answer | None:
-        batches = self._batches(key, dataset, call, statuses)
+class Batches:
+    """Our batches: found by our key tag and checked to carry it, filled and completed, settled."""
+
+    def __init__(self, client: AepClient) -> None:
+        self.client = client
+
+    def ours(self, batch_id: str, key: str | None, run: Bounded) -> dict[str, Any] | Answer:
+        """The batch, when it carries our key tag (``key``, or any: a batch the ledger holds for a deletion)."""
+        got = self.client.batch(batch_id, run)
+        if isinstance(got, Answer):
+            return got
+        if _key_of(got) is None or (key is not None and filter_value(key) not in _tags(got, KEY_TAG)):
+            return Answer(AnswerKind.NOT_FOUND, 200, f"AEP batch {batch_id} does not carry this file's key tag")
+        return got
+
+    def listed(self, key: str, dataset: str, run: Bounded, loaded: bool = False) -> list[Found] | Answer:
+        """This object's batches in the dataset, newest first (the latest 50): only those carrying our key tag,
+        whatever the filter returned."""
+        tag = filter_value(key)
+        params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{tag}", "orderBy": "desc:created", "limit": "50"}
+        if loaded:
+            params["status"] = ",".join(sorted(LOADED))  # a comma lists several values (Catalog filtering guide)
+        found = self.client.batches(params, run)
+        if isinstance(found, Answer):
+            return found
+        mine = [(i, b) for i, b in found.items() if tag in _tags(b, KEY_TAG) and (not loaded or _status(b) in LOADED)]
+        mine.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
+        return mine
+
+    def latest(self, key: str, dataset: str, run: Bounded, loaded: bool = False) -> Found | Answer | None:
+        batches = self.listed(key, dataset, run, loaded)
         if isinstance(batches, Answer):
             return batches
         return next(((i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE), None)
 
-    def _batches(
-        self, key: str, dataset: str, call: Bounded, statuses: str | None = None
-    ) -> list[tuple[str, dict[str, Any]]] | Answer:
-        """This object's batches in the dataset (our key tag), newest first (the latest 50)."""
-        params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{key}", "orderBy": "desc:created", "limit": "50"}
-        if statuses:
-            params["status"] = statuses
-        reply = self.client.request(
-            "GET", "/catalog/batches", call.credentials, call.timeout_s, "listing this object's batches", params=params
-        )
-        if isinstance(reply, Answer):
-            return reply
-        found = [(str(i), dict(b)) for i, b in (reply.body or {}).items() if isinstance(b, dict)]
-        found.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
-        return found
-
-    def _sent_already(self, key: str, base: str, dataset: str, call: Bounded) -> Answer | str:
-        """A batch of this very content that still counts (not failed, reverted or replaced): its answer, so a
+    def sent_already(self, key: str, base: str, dataset: str, records: list[Any], run: Bounded) -> Answer | str:
+        """A batch of this very content that still counts (not failed, reverted or replaced): how it stands, so a
         retried create never loads the data twice. Otherwise the externalId to use: ``base``, or ``base`` with a
         suffix when a batch of this content failed before (an externalId is meant to be unique in the org)."""
-        batches = self._batches(key, dataset, call)
+        batches = self.listed(key, dataset, run)
         if isinstance(batches, Answer):
             return batches
-        counted = [(i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE | GONE]
+        counted = [(i, b) for i, b in batches if _status(b) not in ENDED]
         replaced = {p for _, b in counted for p in _tags(b, REPLACES_TAG)}
         same = [(i, b) for i, b in batches if str(b.get("externalId", "")).startswith(base)]
         live = next(((i, b) for i, b in same if (i, b) in counted and i not in replaced), None)
         if live is not None:
-            return _answer(*live)
+            return self.standing(live[0], live[1], run, records)
         return f"{base}:{int(time.time() * 1000)}" if same else base
 
-    def _dataset(self, call: Bounded, create: bool) -> str | Answer | None:
-        """The route's dataset: found by our tag, else by name, else (``create``) created on the schema. One lock
-        per container, so its threads never create two."""
-        with self._dataset_lock:
-            if self._dataset_id:
-                return self._dataset_id
-            name = self.options.dataset_name
-            for params in ({"tags": f"{DATASET_TAG}:{name}"}, {"name": name}):
-                reply = self.client.request(
-                    "GET",
-                    "/catalog/dataSets",
-                    call.credentials,
-                    call.timeout_s,
-                    f"looking up dataset {name!r}",
-                    params={**params, "limit": "20"},
-                )
-                if isinstance(reply, Answer):
-                    return reply
-                hits = sorted(
-                    (b.get("created") or 0, str(i)) for i, b in (reply.body or {}).items() if isinstance(b, dict)
-                )
-                if hits:
-                    self._dataset_id = hits[0][1]
-                    return self._dataset_id
-            if not create:
-                return None
-            created = self._create_dataset(call)
-            if isinstance(created, str):
-                self._dataset_id = created
-            return created
+    def standing(self, batch_id: str, batch: dict[str, Any], run: Bounded, records: list[Any] | None) -> Answer:
+        """How our batch stands. Still open (``loading``) and ``records`` known: a batch whose "create" answer was
+        lost, filled and completed now rather than left PENDING for ever. Loaded: its predecessor retired."""
+        status = _status(batch)
+        if status == "loading" and records is not None:
+            dataset = _dataset_of(batch)
+            failed = self.fill(batch_id, dataset, records, run, fresh=False) if dataset else None
+            if failed is not None:
+                return failed
+        # a loaded first batch is a created record, a loaded replay an updated one
+        answer = batch_answer(batch_id, batch, created=_tag(batch, REPLACES_TAG) is None)
+        answer = replace(answer, record_version=_version(batch))
+        if answer.kind is AnswerKind.SUCCESS:
+            retired = self.retire_predecessors(batch, run)
+            if retired is not None:
+                return retired
+        return answer
 
-    def _create_dataset(self, call: Bounded) -> str | Answer:
-        name = self.options.dataset_name
-        body = {
-            "name": name,
-            "schemaRef": {"id": self.options.schema_id, "contentType": XED_REF},
-            "tags": {DATASET_TAG: [name]},
-            "fileDescription": {"persisted": True, "containerFormat": "parquet", "format": "parquet"},
-        }
-        reply = self.client.request(
-            "POST",
-            "/catalog/dataSets",
-            call.credentials,
-            call.timeout_s,
-            f"creating dataset {name!r}",
-            body=Body.json(body),
-        )
-        if isinstance(reply, Answer):
-            return reply
-        refs = reply.body if isinstance(reply.body, list) else []
-        ref = next((r for r in refs if isinstance(r, str) and r.startswith("@/dataSets/")), None)
-        if ref is None:
-            return Answer(AnswerKind.TRANSIENT, reply.status, f"AEP created dataset {name!r} but gave no id")
-        return ref.removeprefix("@/dataSets/")
+    def fill(self, batch_id: str, dataset: str, records: list[Any], run: Bounded, fresh: bool) -> Answer | None:
+        """Upload the file and signal completion. A failed upload aborts a batch we just made (``fresh``); a
+        batch found open may have been completed already, so its upload's refusal is not a failure: COMPLETE is
+        safe to send again (troubleshooting guide)."""
+        upload = self.client.upload(batch_id, dataset, FILE_NAME, file_bytes(records), run)
+        if upload is not None and (fresh or upload.kind is AnswerKind.TRANSIENT):
+            if fresh:
+                self.client.act(batch_id, "ABORT", run, ABORT_TIMEOUT_S)  # best effort: never left open
+            return upload
+        return self.complete(batch_id, run)
 
-    def _validate(self, records: list[Any], call: Bounded) -> Answer | None:
-        validator = self._validator(call)
-        if isinstance(validator, Answer):
-            return validator
-        errors = validator.errors(records)
-        if not errors:
+    def complete(self, batch_id: str, run: Bounded) -> Answer | None:
+        """COMPLETE; when it answers an error it may still have taken effect (AdobeDocs/experience-platform.en
+        help/ingestion/batch-ingestion/troubleshooting.md): read the batch, and send COMPLETE once more if it is
+        still open. A batch that may be loading is never aborted."""
+        refused = self.client.act(batch_id, "COMPLETE", run)
+        if refused is None:
+            return None
+        got = self.client.batch(batch_id, run)
+        if not isinstance(got, Answer) and _status(got) in ENDED:
+            return batch_answer(batch_id, got, created=True)
+        if not isinstance(got, Answer) and _status(got) != "loading":
+            return None  # it took effect: staging, or loaded already
+        again = self.client.act(batch_id, "COMPLETE", run)
+        if again is None:
             return None
         return Answer(
-            AnswerKind.METADATA_REJECTED,
-            None,
-            f"The records have {len(errors)} errors against XDM schema {self.options.schema_id}; nothing was sent. "
-            "Fix each error listed and upload the file again.",
-            errors=tuple(errors),
+            AnswerKind.TRANSIENT,
+            None,  # no answer to rely on: the next delivery finds the batch and completes it
+            f"AEP did not confirm completing batch {batch_id} ({again.message}); it is left open and completed on "
+            "the next delivery.",
         )
 
-    def _validator(self, call: Bounded) -> XdmValidator | Answer:
-        with self._xdm_lock:
-            if self._xdm and self.clock() - self._xdm[0] < SCHEMA_TTL_S:
-                return self._xdm[1]
-            schema_id = self.options.schema_id
-            reply = self.client.request(
-                "GET",
-                f"/schemaregistry/tenant/schemas/{quote(schema_id, safe='')}",
-                call.credentials,
-                call.timeout_s,
-                f"reading XDM schema {schema_id}",
-                accept=XED_FULL,
-            )
-            if isinstance(reply, Answer):
-                return reply
-            assert isinstance(reply, Reply)
-            validator = XdmValidator(reply.body)
-            self._xdm = (self.clock(), validator)
-            return validator
+    def retire_predecessors(self, batch: dict[str, Any], run: Bounded) -> Answer | None:
+        """After a replay has loaded, the batch it replaces must not stay live: Adobe's material is ambiguous on
+        how predecessors are named (bare ids in the examples, ``$``-prefixed in the spec text), so one file never
+        has two live batches only if we look, and REVERT a predecessor still loaded."""
+        for old in _tags(batch, REPLACES_TAG):
+            got = self.ours(old, _key_of(batch), run)
+            if isinstance(got, Answer) and got.kind is AnswerKind.NOT_FOUND:
+                continue
+            if isinstance(got, Answer):
+                return got
+            if _status(got) in LOADED:
+                reverted = self.revert(old, run)
+                if reverted.kind is not AnswerKind.SUCCESS:
+                    return reverted
+        return None
+
+    def revert(self, batch_id: str, run: Bounded) -> Answer:
+        refused = self.client.act(batch_id, "REVERT", run)
+        if refused is not None:
+            return refused
+        return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} reverted", record_id=batch_id)
 
 
 def external_id(key: str, document: Any) -> str:
     """Our stable key for the object and a version of its content: the same content is the same batch."""
     version = hashlib.sha256(file_bytes(records_of(document))).hexdigest()[:20]
     return f"{key}:{version}"
+
+
+def filter_value(value: str) -> str:
+    """A value as we store it in a tag and search for it: Catalog reads ``,`` (several values) and ``*`` (a
+    wildcard) in a filter as operators (AdobeDocs/experience-platform.en help/catalog/api/filter-data.md) and
+    documents no escape, so our own tag values never hold them (``%`` first, so the encoding is one-to-one)."""
+    return value.replace("%", "%25").replace(",", "%2C").replace("*", "%2A")
 
 
 def _tags(batch: dict[str, Any], name: str) -> list[str]:
@@ -461,6 +428,20 @@ def _tag(batch: dict[str, Any], name: str) -> str | None:
     return next(iter(_tags(batch, name)), None)
 
 
+def _key_of(batch: dict[str, Any]) -> str | None:
+    """The key our tag carries, decoded (``filter_value`` reversed)."""
+    value = _tag(batch, KEY_TAG)
+    return None if value is None else value.replace("%2A", "*").replace("%2C", ",").replace("%25", "%")
+
+
+def _dataset_of(batch: dict[str, Any]) -> str | None:
+    related = batch.get("relatedObjects")
+    for item in related if isinstance(related, list) else []:
+        if isinstance(item, dict) and item.get("type") == "dataSet" and item.get("id"):
+            return str(item["id"])
+    return None
+
+
 def _status(batch: dict[str, Any]) -> str:
     return str(batch.get("status", "")).lower()
 
@@ -468,9 +449,3 @@ def _status(batch: dict[str, Any]) -> str:
 def _version(batch: dict[str, Any]) -> int:
     text = _tag(batch, VERSION_TAG)
     return int(text) if text and text.isdigit() else 1
-
-
-def _answer(batch_id: str, batch: dict[str, Any]) -> Answer:
-    """How our batch stands; a loaded first batch is a created record, a loaded replay an updated one."""
-    answer = batch_answer(batch_id, batch, created=_tag(batch, REPLACES_TAG) is None)
-    return replace(answer, record_version=_version(batch))

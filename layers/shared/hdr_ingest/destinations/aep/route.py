@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest.core.urls import url_problem
 from hdr_ingest.destinations import Common
 from hdr_ingest.destinations.aep.destination import AepDestination, AepOptions
 
@@ -30,6 +31,10 @@ def problems(spec: RouteSpec) -> list[str]:
         value = spec.options.get(name)
         if not isinstance(value, str) or not value.strip():
             found.append(f"{where}: options.{name} is required (a non-empty string)")
+    for name in ("orgId", "sandbox"):
+        value = spec.options.get(name)
+        if isinstance(value, str) and not value.isprintable():
+            found.append(f"{where}: options.{name} holds a line break or control character (it is sent as a header)")
     sandbox = spec.options.get("sandbox")
     if isinstance(sandbox, str) and sandbox != sandbox.lower():
         found.append(f"{where}: options.sandbox={sandbox!r} must be lower case (x-sandbox-name)")
@@ -40,18 +45,21 @@ def problems(spec: RouteSpec) -> list[str]:
 
 
 def _ims_problem(ims: object, platform_url: str) -> str | None:
-    """The client secret is sent to IMS: https only, and plain http only beside an http Platform url on the same
-    host (an emulator, which the settings admit only with ALLOW_LOCAL_DESTINATIONS=true)."""
-    if not isinstance(ims, str) or any(c.isspace() for c in ims):
+    """The client secret is sent to IMS: the checks of every route url (``url_problem``: https, a real port, no
+    user-info, no loopback/private/link-local host unless local destinations are allowed), and plain http only
+    beside an http Platform url on the same host (an emulator). Local hosts are allowed for IMS exactly when the
+    route's own url is one: that url passed the same check, so it can be local only with
+    ALLOW_LOCAL_DESTINATIONS=true."""
+    if not isinstance(ims, str):
         return "must be the IMS base URL, such as https://ims-na1.adobelogin.com"
+    allow_local = url_problem(platform_url, allow_local=False) is not None
+    problem = url_problem(ims, allow_local)
+    if problem:
+        return problem
     parts, platform = urlsplit(ims), urlsplit(platform_url)
-    if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
-        return "must be a base URL with a host and no user-info, query or fragment"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and platform.scheme == "http" and platform.hostname == parts.hostname:
-        return None
-    return "must be https (plain http only for an emulator on the Platform url's host)"
+    if parts.scheme == "http" and (platform.scheme != "http" or platform.hostname != parts.hostname):
+        return "must be https (plain http only for an emulator on the Platform url's host)"
+    return None
 
 
 def build(spec: RouteSpec, common: Common) -> AepDestination:
