@@ -320,5 +320,5 @@ def test_building_the_runtime_makes_no_aws_client(monkeypatch: pytest.MonkeyPatc
     assert built.clients is not None and built.clients.created() == ()
     (route,) = built.pipeline.routes
     gateway = route.destination.gateway  # type: ignore[attr-defined]
-    adapter = gateway.session.get_adapter("https://gateway.example")
+    adapter = gateway.transport.session.get_adapter("https://gateway.example")
     assert adapter._pool_maxsize >= settings.record_concurrency
