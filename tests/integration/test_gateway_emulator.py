@@ -30,10 +30,10 @@ from local_stack.gateway_emulator import (  # noqa: E402
     GatewayEmulator,
     htmlentities,
 )
+from tests.conftest import SHARED  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-SHARED = REPO_ROOT.parent / "shared" if (REPO_ROOT.parent / "shared").is_dir() else Path("/work/shared")
 SCHEMATA = SHARED / "hdruk" / "schemata"
 EXAMPLE_400 = SHARED / "hdruk" / "examples" / "schemata" / "HDRUK" / "4.0.0" / "docs.example.json"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,11 +29,11 @@ from hdr_ingest.destinations.hdruk.judge.cleanup import cleaned
 from hdr_ingest.destinations.hdruk.judge.fast import Twin, is_clean
 from hdr_ingest.destinations.hdruk.judge.formats import FORMATS
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, _rust_engine
+from tests.conftest import SHARED
 from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE, WHITE_SPACE_IDS
 
 pytestmark = pytest.mark.integration
 
-SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
 HDRUK = SHARED / "hdruk"
 HDRUK_400 = SchemaRef("HDRUK", "4.0.0")
 UUID = "7eb5d9ff-0d54-4438-9c60-423848aebb4c"

@@ -13,7 +13,7 @@ from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import Budget, Delivery, RetryLater
-from tests.unit.test_pipeline import Credentials, DeadLetters, Gateway, Ledger, Store, gateway_pipeline
+from tests.fakes import Credentials, DeadLetters, Gateway, Ledger, Store, gateway_pipeline
 
 pytestmark = pytest.mark.unit
 

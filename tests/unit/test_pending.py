@@ -17,7 +17,7 @@ from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater
 from hdr_ingest.usecases.pipeline import IngestPipeline
-from tests.unit.test_pipeline import DeadLetters, Ledger, Store
+from tests.fakes import DeadLetters, Ledger, Store
 
 pytestmark = pytest.mark.unit
 

@@ -20,7 +20,7 @@ from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from hdr_ingest.usecases.context import Budget, Delivery, RetryLater
 from hdr_ingest.usecases.pipeline import IngestPipeline
 from tests.conftest import example
-from tests.unit.test_pipeline import Credentials, DeadLetters, Ledger, gateway_pipeline
+from tests.fakes import Credentials, DeadLetters, Ledger, gateway_pipeline
 
 pytestmark = pytest.mark.unit
 

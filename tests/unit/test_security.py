@@ -124,6 +124,8 @@ def test_gateway_requests_go_to_the_configured_host_over_verified_tls(style: Hea
 def test_credentials_travel_only_in_headers() -> None:
     recorder = Recorder()
     _every_call(_client(recorder))
+    # every call of the client was sent (a test that sent nothing would pass the checks below vacuously)
+    assert [request.method for request, _ in recorder.sent] == ["POST", "PUT", "GET", "DELETE", "PATCH"]
     for request, _ in recorder.sent:
         assert APP_ID not in (request.url or "") and CLIENT_ID not in (request.url or "")
         body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
