@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import sys
@@ -23,13 +22,14 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import unquote_plus
 
 from hdr_ingest.core.outcome import Status
 from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, UsageError
 from hdr_ingest_cli.stack import Aws, aws_for, find_state
 from local_stack.state import StackState
+from local_stack.terminal import WithoutMetricLines
 
 __all__ = ["ObjectInfo", "WithoutMetricLines", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
 
@@ -222,37 +222,6 @@ def _outcomes(aws: Aws, table: str, event: Any) -> list[tuple[str, Status]]:
 
 
 # --- the command ------------------------------------------------------------------------------------------
-
-
-METRIC_LINE = '{"_aws":'
-
-
-class WithoutMetricLines(io.TextIOBase):
-    """A text stream onto ``target`` that leaves out CloudWatch's embedded-metric lines (``{"_aws": ...}``):
-    Powertools prints its ColdStart metric even with metrics disabled, and locally no agent reads them."""
-
-    def __init__(self, target: TextIO) -> None:
-        super().__init__()
-        self.target, self.partial = target, ""
-
-    def write(self, text: str) -> int:
-        *lines, self.partial = (self.partial + text).split("\n")
-        for line in lines:
-            if not line.startswith(METRIC_LINE):
-                self.target.write(line + "\n")
-        return len(text)
-
-    def isatty(self) -> bool:
-        return self.target.isatty()
-
-    def fileno(self) -> int:
-        return self.target.fileno()
-
-    def flush(self) -> None:
-        if self.partial and not self.partial.startswith(METRIC_LINE):
-            self.target.write(self.partial)
-        self.partial = ""
-        self.target.flush()
 
 
 def _verbose(args: argparse.Namespace) -> bool:

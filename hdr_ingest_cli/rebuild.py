@@ -8,8 +8,8 @@ from typing import Any
 
 from hdr_ingest_cli.common import UsageError
 from hdr_ingest_cli.drop import check_prefix
-from hdr_ingest_cli.render import console, print_table, styled
 from hdr_ingest_cli.stack import aws_for, find_state, required
+from local_stack.terminal import console, print_table, styled
 
 __all__ = ["cmd_rebuild_ledger"]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hdr_ingest_cli.common import Print, UsageError
-from hdr_ingest_cli.render import shorten
 from hdr_ingest_cli.stack import Aws, aws_for, find_state, required
+from local_stack.terminal import shorten
 
 __all__ = ["RedriveResult", "cmd_redrive", "redrive"]
 

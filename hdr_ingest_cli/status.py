@@ -14,14 +14,13 @@ from urllib.parse import urlsplit
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK
 from hdr_ingest_cli.common import FAILED_STATUSES
-from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten_middle, styled
 from hdr_ingest_cli.stack import aws_for, find_state, required
+from local_stack.terminal import GAP, WIDE, RowsWithNotes, console, print_table, shorten_middle, styled
 
 __all__ = ["Row", "cmd_status", "destination_of", "outcome_table", "read_ledger", "totals"]
 
 SOURCE_CHARS = 48
 MIN_SOURCE_CHARS = 16
-WIDE = 150  # terminal columns from which the table has every column
 CATALOGUE = "catalogue"
 
 

@@ -24,11 +24,19 @@ from typing import Any
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPackError
-from hdr_ingest_cli.invoke import WithoutMetricLines
-from hdr_ingest_cli.render import GAP, RowsWithNotes, console, print_table, shorten, shorten_middle, styled
-from hdr_ingest_cli.status import WIDE
 from local_stack.gateway_emulator.traser_node import TraserUnavailable
 from local_stack.state import DEFAULT_STATE_DIR, STATE_FILE_NAME, remove_state, write_state
+from local_stack.terminal import (
+    GAP,
+    WIDE,
+    RowsWithNotes,
+    WithoutMetricLines,
+    console,
+    print_table,
+    shorten,
+    shorten_middle,
+    styled,
+)
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 PUBLISHED = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})

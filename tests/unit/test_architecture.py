@@ -24,15 +24,21 @@ MAY_IMPORT = {
 
 
 def imports_of(path: Path) -> list[str]:
+    """Every module ``path`` imports, relative imports resolved (``from .x import y`` inside
+    ``hdr_ingest/destinations/hdruk/judge`` is ``hdr_ingest.destinations.hdruk.judge.x``)."""
     tree = ast.parse(path.read_text(), str(path))
+    base = PACKAGE.parent if path.is_relative_to(PACKAGE) else ROOT
+    package = path.relative_to(base).with_suffix("").parts[:-1] if path.is_relative_to(base) else ()
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            if node.module == "hdr_ingest":
-                names.extend(f"hdr_ingest.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parent = list(package[: len(package) - (node.level - 1)]) if node.level else []
+            module = ".".join([*parent, *([node.module] if node.module else [])])
+            names.append(module)
+            if module == "hdr_ingest" or (node.level and not node.module):  # names that may be modules
+                names.extend(f"{module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -142,3 +148,22 @@ def test_only_the_shared_transport_speaks_http() -> None:
     ]
     assert offenders == []
     assert any(name.split(".")[0] == "requests" for name in imports_of(transport))
+
+
+def test_the_local_stack_never_imports_the_cli() -> None:
+    """The CLI drives the local stack (its state, its output helpers in ``local_stack/terminal.py``); the stack
+    knows nothing of the CLI, so the two never import each other (issue 23, item 6)."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "local_stack").rglob("*.py"))
+        for name in imports_of(path)
+        if name.split(".")[0] == "hdr_ingest_cli"
+    ]
+    assert offenders == []
+
+
+def test_relative_imports_are_seen_by_the_guards(tmp_path: Path) -> None:
+    judge = PACKAGE / "destinations" / "hdruk" / "judge" / "cleanup.py"
+    assert "hdr_ingest.destinations.hdruk.judge.explanations" in imports_of(judge)
+    server = ROOT / "local_stack" / "gateway_emulator" / "server.py"
+    assert "local_stack.gateway_emulator.faults" in imports_of(server)

@@ -3,10 +3,11 @@ progress bars with, and a width-aware ``shorten`` for single lines."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -144,3 +145,37 @@ class RowsWithNotes:
             note = self.notes[index - 1] if index else ""
             if note:
                 yield Padding(Text("↳ " + note, overflow="fold", no_wrap=False), (0, 0, 0, self.INDENT))
+
+
+WIDE = 150  # terminal columns from which a ledger table has every column (narrower: errors under rows)
+
+
+METRIC_LINE = '{"_aws":'
+
+
+class WithoutMetricLines(io.TextIOBase):
+    """A text stream onto ``target`` that leaves out CloudWatch's embedded-metric lines (``{"_aws": ...}``):
+    Powertools prints its ColdStart metric even with metrics disabled, and locally no agent reads them."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target, self.partial = target, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            if not line.startswith(METRIC_LINE):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    def flush(self) -> None:
+        if self.partial and not self.partial.startswith(METRIC_LINE):
+            self.target.write(self.partial)
+        self.partial = ""
+        self.target.flush()
