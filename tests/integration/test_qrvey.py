@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
+from hdr_ingest.core.answers import AnswerKind
+from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.destinations.qrvey.client import QrveyClient
+from hdr_ingest.destinations.qrvey.credentials import ApiKey
+from hdr_ingest.destinations.qrvey.destination import QrveyDestination, dataset_id_of
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.qrvey_emulator import QrveyEmulator
 from tests.integration.conftest import BUCKET, SECRET, Stack
@@ -89,7 +96,9 @@ def test_a_definition_is_created_pending_then_checked_until_loaded(stack: Stack,
     assert (item["status"], item["dataset_id"]) == ("PENDING", dataset["datasetId"])
     assert "finishes later" in item["reason"] and item["destination"] == {"kind": "qrvey", "url": qrvey.base_url}
     assert dataset["status"] == "LOADING" and dataset["name"].startswith("Air quality [hgi-")
-    assert item["datasetid"] in dataset["name"]
+    assert item["datasetid"] in dataset["name"] and dataset["datasetId"] == dataset_id_of(
+        "u-1", "a-1", item["datasetid"]
+    )
 
     assert failed(redeliver(stack))  # still loading
     assert stack.ledger(KEY)["status"] == "PENDING"
@@ -101,12 +110,17 @@ def test_a_definition_is_created_pending_then_checked_until_loaded(stack: Stack,
     paths = [(r["method"], r["path"].split("/qollect/dataset")[-1]) for r in qrvey.requests()]
     assert (
         paths
-        == [("POST", "/all"), ("POST", ""), ("POST", f"/{dataset['datasetId']}/load")]
+        == [
+            ("GET", f"/{dataset['datasetId']}"),
+            ("POST", "/all"),
+            ("POST", ""),
+            ("POST", f"/{dataset['datasetId']}/load"),
+        ]
         + [("GET", f"/{dataset['datasetId']}")] * 2
     )
 
     stack.drop_and_invoke(KEY, definition())  # the same file again
-    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(qrvey.requests()) == 5
+    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(qrvey.requests()) == 6
 
 
 def test_a_failed_load_is_rejected_and_dead_lettered_with_qrvey_s_reason(stack: Stack, qrvey: QrveyEmulator) -> None:
@@ -129,18 +143,23 @@ def test_a_failed_load_is_rejected_and_dead_lettered_with_qrvey_s_reason(stack: 
 
 def test_a_5xx_then_success_makes_one_dataset(stack: Stack, qrvey: QrveyEmulator) -> None:
     qrvey.set_load_steps(0)
-    qrvey.faults.script(["ok", "500", "ok", "ok", "503"])  # find, create (500), find, create, load (503)
+    # find (GET by id, search), create (500), find (GET, search), create, load (503)
+    qrvey.faults.script(["ok", "ok", "500", "ok", "ok", "ok", "503"])
     assert failed(stack.drop_and_invoke(KEY, definition()))
     assert stack.ledger(KEY)["status"] == "PENDING" and len(qrvey.datasets()) == 1
     redeliver(stack)
     assert stack.ledger(KEY)["status"] == "CREATED" and len(qrvey.datasets()) == 1
     statuses = [r["status"] for r in qrvey.requests()]
-    assert statuses[:5] == [200, 500, 200, 200, 503] and statuses[5:7] == [200, 200]  # then found, GET, load
+    assert statuses[:7] == [404, 200, 500, 404, 200, 200, 503]
+    # then found by id, read (DRAFT: the load we asked for was refused, so none runs) and loaded
+    assert statuses[7:10] == [200, 200, 200] and qrvey.requests()[9]["path"].endswith("/load")
 
 
 def test_a_timed_out_create_is_not_repeated_in_the_same_delivery(stack: Stack, qrvey: QrveyEmulator) -> None:
     qrvey.set_load_steps(0)
-    qrvey.faults.configure({"timeout_after": 2.5, "script": ["ok", "timeout"]})  # the create never answers in time
+    qrvey.faults.configure(
+        {"timeout_after": 2.5, "script": ["ok", "ok", "timeout"]}
+    )  # find (GET, search); the create times out
     assert failed(stack.drop_and_invoke(KEY, definition()))
     assert stack.ledger(KEY)["status"] == "RETRYING" and qrvey.datasets() == []  # the timed-out create did nothing
     assert [r["path"].endswith("/dataset") for r in qrvey.requests()].count(True) == 1
@@ -175,6 +194,54 @@ def test_a_lost_ledger_write_finds_the_dataset_instead_of_creating_another(
     (dataset,) = qrvey.datasets()
     item = stack.ledger(KEY)
     assert item["dataset_id"] == dataset["datasetId"] and item["status"] in ("CREATED", "UPDATED")
+    replayed = qrvey.requests()[-2:] if when == "pending" else qrvey.requests()[-1:]
+    # found by a GET of our chosen id: no name search, no second create
+    assert [(r["method"], r["path"].endswith(f"/{dataset['datasetId']}")) for r in replayed] == [("GET", True)] * len(
+        replayed
+    )
+    creates = [r for r in qrvey.requests() if r["method"] == "POST" and r["path"].endswith("/qollect/dataset")]
+    assert len(creates) == 1
+
+
+def test_update_starts_no_load_while_qrvey_shows_draft(stack: Stack, qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    qrvey.set_draft_reads(3)  # DRAFT for the next reads after the load starts
+    assert failed(stack.drop_and_invoke(KEY, definition()))
+    stack.table.delete_item(Key={"source": f"s3://{BUCKET}/{KEY}"})  # lost ledger write: find, then update
+    assert failed(redeliver(stack, receive_count=1))
+    item = stack.ledger(KEY)
+    assert item["status"] == "PENDING" and "status DRAFT" in item["reason"]
+    assert [r["path"].endswith("/load") for r in qrvey.requests()].count(True) == 1  # one load per publish
+    assert stack.dead_letters() == []
+
+
+def direct(emulator: QrveyEmulator) -> QrveyDestination:
+    return QrveyDestination(emulator.base_url, QrveyClient(emulator.base_url), "u-1", "a-1")
+
+
+def test_a_create_refused_409_for_our_id_adopts_our_dataset(qrvey: QrveyEmulator) -> None:
+    qrvey.set_load_steps(0)
+    call = Call(ApiKey(API_KEY), timeout_s=10, deadline_s=60)
+    dest = direct(qrvey)
+    first = dest.create("hgi-key-1", definition(), Verdict(True, "ok"), call)
+    again = dest.create("hgi-key-1", definition(), Verdict(True, "ok"), call)  # a retry whose lookup missed it
+    assert first.kind is AnswerKind.PENDING and (again.kind, again.record_id) == (AnswerKind.SUCCESS, first.record_id)
+    assert [r["status"] for r in qrvey.requests()] == [200, 200, 409, 200]  # create, load, create (taken), GET
+    assert len(qrvey.datasets()) == 1
+
+
+def test_our_id_taken_by_a_dataset_not_ours_is_rejected_naming_it(stack: Stack, qrvey: QrveyEmulator) -> None:
+    our_id = dataset_id_of("u-1", "a-1", SourceObject(BUCKET, KEY).record_key)
+    # someone else's dataset, in another application, already holds the id this file's dataset gets
+    someone = {**definition(name="Sales 2024"), "datasetId": our_id}
+    taken = requests.post(
+        f"{qrvey.base_url}/user/u-9/app/a-9/qollect/dataset", json=someone, headers={"x-api-key": API_KEY}, timeout=10
+    )
+    assert taken.status_code == 200
+    assert not failed(stack.drop_and_invoke(KEY, definition()))
+    item = stack.ledger(KEY)
+    assert item["status"] == "REJECTED" and f"dataset id {our_id}" in item["reason"]
+    assert [d["name"] for d in qrvey.datasets()] == ["Sales 2024"]
 
 
 def test_an_invalid_definition_is_invalid_with_every_error_and_nothing_sent(stack: Stack, qrvey: QrveyEmulator) -> None:
@@ -214,9 +281,10 @@ def test_a_changed_definition_is_recreated_when_the_route_says_so(
     (before,) = qrvey.datasets()
     assert failed(stack.drop_and_invoke(KEY, definition(name="Air quality, hourly")))
     redeliver(stack)
-    (after,) = qrvey.datasets()
+    (after,) = qrvey.datasets()  # deleted, then created again at the same (our chosen) id
     item = stack.ledger(KEY)
-    assert after["datasetId"] != before["datasetId"] and after["name"].startswith("Air quality, hourly [")
+    assert [r["method"] for r in qrvey.requests()].count("DELETE") == 1
+    assert after["datasetId"] == before["datasetId"] and after["name"].startswith("Air quality, hourly [")
     assert (item["status"], item["dataset_id"]) == ("CREATED", after["datasetId"])
 
 

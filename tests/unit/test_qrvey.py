@@ -19,7 +19,13 @@ from hdr_ingest.destinations.http import retry_after_s
 from hdr_ingest.destinations.qrvey.answers import classify, messages_of
 from hdr_ingest.destinations.qrvey.client import Reply, header_problem
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
-from hdr_ingest.destinations.qrvey.destination import QrveyDestination, digest_of, tag_of, tagged_name
+from hdr_ingest.destinations.qrvey.destination import (
+    QrveyDestination,
+    dataset_id_of,
+    digest_of,
+    tag_of,
+    tagged_name,
+)
 from hdr_ingest.destinations.qrvey.judge import MAX_ERRORS, DatasetJudge
 from hdr_ingest.destinations.qrvey.route import problems
 
@@ -29,6 +35,8 @@ KEY = "hgi-" + "a" * 40
 URL = "https://acme.qrvey.example/devapi/v4"
 BASE = "/user/u-1/app/a-1/qollect/dataset"
 CALL = Call(ApiKey("k" * 20), timeout_s=5, deadline_s=30)
+OUR_ID = dataset_id_of("u-1", "a-1", KEY)
+NO_SUCH = Reply(404, {"status": "error", "errors": [{"message": "Dataset not found"}]})
 
 
 def definition(**changes: Any) -> dict[str, Any]:
@@ -234,16 +242,46 @@ def test_the_name_carries_our_key_and_the_definition_s_digest() -> None:
     assert tag_of("Air quality") is None and digest_of(definition()) != digest_of(definition(name="Other"))
 
 
-def test_find_searches_by_our_key_and_keeps_only_our_datasets() -> None:
+def test_our_dataset_id_is_a_uuid5_of_the_route_and_the_key() -> None:
+    assert OUR_ID == dataset_id_of("u-1", "a-1", KEY) and len(OUR_ID) == 36 and OUR_ID[14] == "5"
+    assert (
+        len(
+            {
+                OUR_ID,
+                dataset_id_of("u-1", "a-2", KEY),
+                dataset_id_of("u-2", "a-1", KEY),
+                dataset_id_of("u-1", "a-1", "k"),
+            }
+        )
+        == 4
+    )
+
+
+def test_find_reads_our_id_first_and_needs_no_search_when_it_is_ours() -> None:
+    dest, client = destination(Reply(200, {"datasetId": OUR_ID, "name": tagged_name("x", KEY, "0123456789ab")}))
+    found = dest.find(KEY, CALL)
+    assert (found.kind, found.record_id, found.found) == (AnswerKind.SUCCESS, OUR_ID, True)
+    assert client.calls == [("GET", f"/{OUR_ID}", None)]
+
+
+def test_find_at_our_id_a_dataset_not_ours_or_an_error_is_not_taken_for_ours() -> None:
+    dest, client = destination(Reply(200, {"datasetId": OUR_ID, "name": "Someone's"}), Reply(200, {"Items": []}))
+    assert dest.find(KEY, CALL).record_id is None and [c[0] for c in client.calls] == ["GET", "POST"]
+    dest, client = destination(Reply(503, {"message": "Service Unavailable"}))
+    assert dest.find(KEY, CALL).kind is AnswerKind.TRANSIENT and len(client.calls) == 1
+
+
+def test_find_falls_back_to_searching_by_our_key_and_keeps_only_our_datasets() -> None:
     other = {"datasetId": "d-0", "name": f"Copy of it [{KEY}x:0123456789ab]"}
     ours = {"datasetId": "d-1", "name": tagged_name("Air quality", KEY, "0123456789ab")}
-    dest, client = destination(Reply(200, {"Count": 2, "Items": [other, ours]}))
+    dest, client = destination(NO_SUCH, Reply(200, {"Count": 2, "Items": [other, ours]}))
     found = dest.find(KEY, CALL)
     assert (found.kind, found.record_id, found.found) == (AnswerKind.SUCCESS, "d-1", True)
-    method, path, body = client.calls[0]
+    assert client.calls[0][:2] == ("GET", f"/{OUR_ID}")
+    method, path, body = client.calls[1]
     assert (method, path) == ("POST", "/all")
     assert body["filters"] == [{"filterType": "CONTAINS", "column": "search", "value": f"[{KEY}:"}]
-    dest, _ = destination(Reply(200, {"Count": 0, "Items": []}))
+    dest, _ = destination(NO_SUCH, Reply(200, {"Count": 0, "Items": []}))
     assert dest.find(KEY, CALL).record_id is None
 
 
@@ -253,7 +291,7 @@ def test_create_sends_the_tagged_completed_definition_then_starts_the_load() -> 
     assert (answer.kind, answer.record_id) == (AnswerKind.PENDING, "d-1")
     assert client.calls[0][:2] == ("POST", "") and client.calls[1][:2] == ("POST", "/d-1/load")
     sent = client.calls[0][2]
-    assert tag_of(sent["name"]) == (KEY, digest_of(definition()))
+    assert tag_of(sent["name"]) == (KEY, digest_of(definition())) and sent["datasetId"] == OUR_ID
     assert sent["columns"][0] == {
         "appId": "a-1",
         "userId": "u-1",
@@ -320,11 +358,39 @@ def test_the_same_definition_already_loaded_is_success_without_a_second_dataset(
     assert [c[0] for c in client.calls] == ["GET"]
 
 
-@pytest.mark.parametrize("status", ["DRAFT", "FAILED"])
-def test_the_same_definition_never_loaded_or_failed_is_loaded_again(status: str) -> None:
-    dest, client = destination(held(definition(), status), Reply(200, {"status": "LOADING"}))
+def test_the_same_definition_failed_is_loaded_again() -> None:
+    dest, client = destination(held(definition(), "FAILED"), Reply(200, {"status": "LOADING"}))
     assert dest.update("d-1", KEY, definition(), VERDICT, CALL).kind is AnswerKind.PENDING
     assert client.calls[1][:2] == ("POST", "/d-1/load")
+
+
+@pytest.mark.parametrize("status", ["DRAFT", "LOADING", "QUEUED", ""])
+def test_update_starts_no_second_load_while_one_may_be_under_way(status: str) -> None:
+    dest, client = destination(held(definition(), status))
+    answer = dest.update("d-1", KEY, definition(), VERDICT, CALL)
+    assert (answer.kind, answer.record_id) == (AnswerKind.PENDING, "d-1") and [c[0] for c in client.calls] == ["GET"]
+
+
+# -- our id taken on create (an earlier create of ours went through, or someone else's dataset) ------------------
+def test_a_create_refused_409_adopts_our_own_dataset_without_a_second_load() -> None:
+    taken = Reply(409, {"status": "error", "errors": [{"message": f"Dataset {OUR_ID} already exists"}]})
+    ours = {"datasetId": OUR_ID, "status": "DRAFT", "name": tagged_name("x", KEY, digest_of(definition()))}
+    dest, client = destination(taken, Reply(200, ours))
+    answer = dest.create(KEY, definition(), VERDICT, CALL)
+    assert (answer.kind, answer.record_id) == (AnswerKind.PENDING, OUR_ID)
+    assert [c[:2] for c in client.calls] == [("POST", ""), ("GET", f"/{OUR_ID}")]
+    dest, _ = destination(taken, Reply(200, {**ours, "status": "LOADED"}))
+    answer = dest.create(KEY, definition(), VERDICT, CALL)
+    assert (answer.kind, answer.record_id, answer.created) == (AnswerKind.SUCCESS, OUR_ID, True)
+
+
+@pytest.mark.parametrize("there", [Reply(200, {"name": "Sales 2024"}), NO_SUCH])
+def test_a_create_refused_409_for_a_dataset_not_ours_is_rejected_naming_the_id(there: Reply) -> None:
+    taken = Reply(409, {"status": "error", "errors": [{"message": "Dataset already exists"}]})
+    dest, client = destination(taken, there)
+    answer = dest.create(KEY, definition(), VERDICT, CALL)
+    assert answer.kind is AnswerKind.PERMANENT and f"dataset id {OUR_ID}" in answer.message
+    assert "is not this file's" in answer.message and len(client.calls) == 2
 
 
 def test_a_changed_definition_is_refused_with_what_to_do() -> None:
@@ -359,11 +425,11 @@ def test_archive_deletes_and_restore_asks_for_a_new_dataset() -> None:
 def test_a_recorded_dataset_gone_is_looked_for_by_key_before_a_new_one_is_created() -> None:
     gone = Reply(404, {"status": "error", "errors": [{"message": "Dataset d-1 not found"}]})
     other = {"datasetId": "d-2", "name": tagged_name("x", KEY, digest_of(definition()))}
-    dest, client = destination(gone, Reply(200, {"Items": [other]}), held(definition(), "LOADED"))
+    dest, client = destination(gone, NO_SUCH, Reply(200, {"Items": [other]}), held(definition(), "LOADED"))
     answer = dest.update("d-1", KEY, definition(), VERDICT, CALL)
     assert (answer.kind, answer.record_id) == (AnswerKind.SUCCESS, "d-2")
-    assert [c[:2] for c in client.calls] == [("GET", "/d-1"), ("POST", "/all"), ("GET", "/d-2")]
-    dest, _ = destination(gone, Reply(200, {"Items": []}))
+    assert [c[:2] for c in client.calls] == [("GET", "/d-1"), ("GET", f"/{OUR_ID}"), ("POST", "/all"), ("GET", "/d-2")]
+    dest, _ = destination(gone, NO_SUCH, Reply(200, {"Items": []}))
     assert dest.update("d-1", KEY, definition(), VERDICT, CALL).kind is AnswerKind.NOT_FOUND
 
 
@@ -378,7 +444,7 @@ def test_a_success_needs_evidence() -> None:
     assert dest.create(KEY, definition(), VERDICT, CALL).kind is AnswerKind.TRANSIENT
     dest, _ = destination(Reply(200, {"datasetId": ""}))
     assert "no datasetId" in dest.create(KEY, definition(), VERDICT, CALL).message
-    dest, _ = destination(Reply(200, {"Count": 0}))
+    dest, _ = destination(NO_SUCH, Reply(200, {"Count": 0}))
     assert dest.find(KEY, CALL).kind is AnswerKind.PERMANENT
 
 

@@ -4,6 +4,7 @@ message 256 KB. Texts and error lists are cut here, in one place, with the total
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from hdr_ingest.core.outcome import ErrorDetail
 
@@ -15,6 +16,8 @@ MAX_ERRORS = 200
 MAX_ERRORS_BYTES = 150_000  # all stored errors together, well inside an item's 400 KB
 MAX_WARNINGS = 50
 MAX_KEY_PART_BYTES = 512  # an element identifier longer than this is hashed into the partition key
+# A catalogue file's element identifiers kept in its item; beyond, only their count (the element rows name them).
+MAX_MEMBERS_BYTES = 100_000
 
 
 def bounded(text: str, limit: int) -> str:
@@ -38,6 +41,17 @@ def bounded_errors(errors: tuple[ErrorDetail, ...]) -> tuple[ErrorDetail, ...]:
             break
         kept.append(ErrorDetail(path, message, error.gateway_reports))
     return tuple(kept)
+
+
+def members_fit(members: Sequence[str]) -> bool:
+    """Whether a catalogue file's element identifiers fit its ledger item: ``MAX_MEMBERS_BYTES`` of UTF-8, counting
+    the bytes DynamoDB adds per list element (at most 3)."""
+    total = 0
+    for member in members:
+        total += len(member.encode("utf-8", "surrogatepass")) + 3
+        if total > MAX_MEMBERS_BYTES:
+            return False
+    return True
 
 
 def bounded_warnings(warnings: tuple[str, ...]) -> tuple[str, ...]:

@@ -7,10 +7,16 @@ its position in the array: HDRUK 3.x/4.x ``identifier``, GWDM ``required.gateway
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from hdr_ingest.core.bounds import key_part
+from hdr_ingest.core.ledger import LedgerEntry
+from hdr_ingest.core.outcome import Status
+
 AUTO_POINTERS = ("/identifier", "/required/gatewayPid", "/id")
+_POSITION = re.compile(r"^\[\d+\]$")  # the row of an element without an identifier, known by its position
 
 
 def resolve_pointer(document: Any, pointer: str) -> Any:
@@ -79,3 +85,16 @@ def catalogue_status(counts: Mapping[str, int], published_before: bool) -> tuple
         failed = next((s for s in ("INVALID", "REJECTED") if counts.get(s)), "FAILED")
         return failed, said
     return ("UPDATED" if published_before else "CREATED"), said
+
+
+def member_of_row(row: LedgerEntry, file: LedgerEntry) -> str | None:
+    """The identifier a catalogue file's element row is archived by (its ``SourceObject.element()`` gives back the
+    row's source: the identifier itself, or its ``sha256:`` form when it was too long for a key); ``None`` for a
+    row already ARCHIVED, of an element without an identifier, or of another file (an S3 key may hold ``#``)."""
+    prefix = f"{file.source}#"
+    if not row.source.startswith(prefix) or row.key != file.key or row.status is Status.ARCHIVED:
+        return None
+    part = row.source[len(prefix) :]
+    if _POSITION.match(part):
+        return None
+    return row.element_id if row.element_id is not None and key_part(row.element_id) == part else part

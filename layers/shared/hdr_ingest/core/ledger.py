@@ -39,8 +39,20 @@ class LedgerEntry:
     http_status: int | None = None  # of the destination's last answer (attribute ``gateway_status``)
     document_sha256: str | None = None  # of the canonical JSON: re-serialised exports are still UNCHANGED
     members: tuple[str, ...] = ()  # for a catalogue file: the identifiers of its elements
+    # For a catalogue file whose identifiers were too many to keep (``bounds.members_fit``): how many there were;
+    # ``members`` is then empty and the element rows of the ledger (``Ledger.elements``) name them.
+    members_total: int = 0
     destination: Mapping[str, str] | None = field(default=None)  # {"kind", "url"} of the route that published it
     element_id: str | None = None  # a catalogue element's identifier (the partition key may hold its hash)
+
+    @property
+    def member_count(self) -> int:
+        return max(self.members_total, len(self.members))
+
+    @property
+    def members_elsewhere(self) -> bool:
+        """The identifiers were too many for this item: read them from the element rows."""
+        return self.members_total > len(self.members)
 
 
 class LeaseLost(Exception):
@@ -61,3 +73,7 @@ class Ledger(Protocol):
     def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None: ...
     def release(self, source: str, owner: str) -> None: ...
     def record(self, entry: LedgerEntry, owner: str | None = None) -> None: ...
+    def elements(self, source: str) -> list[LedgerEntry]:
+        """The rows of a catalogue file's elements (sources ``<source>#...``), read only when the file's own item
+        could not keep their identifiers (``LedgerEntry.members_elsewhere``)."""
+        ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -14,7 +15,12 @@ from hdr_ingest.core.source_object import SourceObject
 
 
 class UnsupportedEvent(ValueError):
-    """The event is none of the shapes this function handles."""
+    """The event is none of the shapes this function handles. ``obj``: the object a malformed S3 record still
+    names (its bucket and key were readable), so its ledger row can say what was wrong; else ``None``."""
+
+    def __init__(self, message: str, obj: SourceObject | None = None) -> None:
+        super().__init__(message)
+        self.obj = obj
 
 
 def is_s3_test_event(body: Mapping[str, Any]) -> bool:
@@ -48,17 +54,17 @@ def objects_in_s3_notification(event: Mapping[str, Any]) -> Iterator[SourceObjec
         key, name, size = obj.get("key"), bucket.get("name"), obj.get("size")
         if not isinstance(key, str) or not key or not isinstance(name, str) or not name:
             raise UnsupportedEvent(f"malformed S3 record: no s3.object.key or s3.bucket.name (key {key!r:.200})")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise UnsupportedEvent(f"malformed S3 record: s3.object.size {size!r:.50} is not a byte count")
-        yield SourceObject(
+        named = SourceObject(
             bucket=name,
             key=unquote_plus(key),
             event_name=str(record.get("eventName", "ObjectCreated:Put")),
             etag=_etag(obj.get("eTag") or obj.get("etag")),
             version_id=obj.get("versionId") or None,
             sequencer=obj.get("sequencer") or None,
-            size=size,
         )
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise UnsupportedEvent(f"malformed S3 record: s3.object.size {size!r:.50} is not a byte count", named)
+        yield replace(named, size=size)
 
 
 def object_in_eventbridge_event(event: Mapping[str, Any]) -> SourceObject:

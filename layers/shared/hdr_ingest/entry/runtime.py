@@ -143,6 +143,8 @@ class Runtime:
                 self._announced(body, Delivery(receive_count=receive_count, final=final), budget)
             except UnsupportedEvent as exc:
                 self._unprocessable(body, str(exc))
+                if exc.obj is not None:
+                    self._note_malformed(exc.obj, str(exc), Delivery(receive_count=receive_count, final=final), budget)
         finally:
             logger.thread_safe_remove_keys(["message_id"])
 
@@ -176,6 +178,14 @@ class Runtime:
         if first_error is not None:
             raise first_error
         return done
+
+    def _note_malformed(self, obj: SourceObject, why: str, delivery: Delivery, budget: Budget) -> None:
+        """The ledger row of an object a malformed record names; the dead letter already holds the record, so a
+        failure here is only logged."""
+        try:
+            self.pipeline.note_malformed(obj, why, delivery, budget)
+        except Exception as exc:  # noqa: BLE001 - best effort: the dead letter is the record of it
+            logger.warning("could not note the malformed record in the ledger", extra={"reason": type(exc).__name__})
 
     def _unprocessable(self, body: Any, why: str) -> None:
         """A message that announces no object we can process: kept in the DLQ, never silently dropped."""

@@ -10,6 +10,7 @@ from hdr_ingest.core.ports import Call, Observer
 from hdr_ingest.core.routing import Route
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.calls import Caller
+from hdr_ingest.usecases.catalogue import previous_members
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Stop, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import outcome_of
@@ -39,7 +40,7 @@ class Archiver:
             return outcome
         previous = self.leases.ledger.get(obj.source)
         retry: RetryLater | None = None
-        for identifier in previous.members if previous else ():
+        for identifier in previous_members(self.leases.ledger, previous):
             try:
                 self.archive(obj.element(identifier), route, delivery, budget)
             except RetryLater as exc:
@@ -54,7 +55,7 @@ class Archiver:
         previous = work.previous
         if previous is None or is_stale(work):
             return self.recorder.stale(work) if previous is not None else Outcome(Status.UNCHANGED, DELETED_KEPT)
-        work.object_sha256, work.members = previous.object_sha256, previous.members
+        work.object_sha256, work.members = previous.object_sha256, previous_members(self.leases.ledger, previous)
         kept = Outcome(
             previous.status,
             DELETED_KEPT,
@@ -79,9 +80,9 @@ class Archiver:
         if previous is not None and previous.status is Status.ARCHIVED:
             outcome = replace(unchanged(previous, noun, "Already archived"), status=Status.ARCHIVED)
             return self.recorder.finish(work, outcome)
-        if previous is not None and previous.members and previous.record_id is None:
+        if previous is not None and previous.member_count and previous.record_id is None:
             # a catalogue file: its members were archived one by one
-            outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {len(previous.members)} datasets archived.")
+            outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {previous.member_count} datasets archived.")
             return self.recorder.finish(work, outcome)
         step = _Archive(self.caller, work, previous.record_id if previous else None)
         try:

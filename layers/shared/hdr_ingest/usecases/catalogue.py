@@ -7,8 +7,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hdr_ingest.core.catalogue import catalogue_status, element_identifier, missing_identifier_message
-from hdr_ingest.core.ledger import PUBLISHED
+from hdr_ingest.core.bounds import key_part
+from hdr_ingest.core.catalogue import catalogue_status, element_identifier, member_of_row, missing_identifier_message
+from hdr_ingest.core.ledger import PUBLISHED, Ledger, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Stop, Work
@@ -67,8 +68,9 @@ class CataloguePublisher:
         the file is RETRYING and SQS delivers it again (those already done are then UNCHANGED). Nothing is
         archived, and the members not reached are kept, since this export was not read to its end."""
         counts["RETRYING"] += len(elements) - index
-        previous = work.previous.members if work.previous else ()
-        work.members = tuple(members) + tuple(m for m in previous if m not in members)
+        current = {key_part(m) for m in members}
+        previous = previous_members(self.leases.ledger, work.previous)
+        work.members = tuple(members) + tuple(m for m in previous if key_part(m) not in current)
         problems.append(ErrorDetail(f"$[{index}]", f"not reached: the invocation ran out of time at element {index}"))
         return self.recorder.finish(work, self._summary(work, len(elements), counts, problems))
 
@@ -109,8 +111,9 @@ class CataloguePublisher:
     def _gone(self, work: Work, members: list[str], counts: Counter[str]) -> RetryLater | None:
         """Elements exported before and not now: archived when deletion is enabled, else left (and counted)."""
         retry: RetryLater | None = None
-        previous = work.previous.members if work.previous else ()
-        for identifier in (m for m in previous if m not in members):
+        current = {key_part(m) for m in members}
+        previous = previous_members(self.leases.ledger, work.previous)
+        for identifier in (m for m in previous if key_part(m) not in current):
             if not self.settings.archive_on_delete:
                 counts["LEFT"] += 1
                 continue
@@ -128,6 +131,15 @@ class CataloguePublisher:
         left = f"; {counts['LEFT']} no longer exported left on the {title} (deletion is not enabled)"
         left = left if counts["LEFT"] else ""
         return Outcome(Status(status), f"Catalogue of {total} datasets: {said}{left}.", tuple(problems))
+
+
+def previous_members(ledger: Ledger, previous: LedgerEntry | None) -> tuple[str, ...]:
+    """The identifiers of the elements a catalogue file had: from its ledger item, or, when they were too many to
+    keep there (``members_elsewhere``), from its element rows not yet archived."""
+    if previous is None or not previous.members_elsewhere:
+        return previous.members if previous else ()
+    found = (member_of_row(row, previous) for row in ledger.elements(previous.source))
+    return tuple(member for member in found if member is not None)
 
 
 def natural_clashes(

@@ -108,6 +108,15 @@ class IngestPipeline:
         except DocumentError as exc:
             raise Stop(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
 
+    def note_malformed(self, obj: SourceObject, why: str, delivery: Delivery, budget: Budget | None = None) -> None:
+        """An event record naming ``obj`` that could not be read (``why``): the object's ledger row says so, still
+        pointing at any record already published. The caller dead-letters the event itself, so none is sent here."""
+        reason = f"An S3 event for this object could not be read ({why}); it was not processed. Upload it again."
+        outcome = Outcome(Status.INVALID, reason, (ErrorDetail("$", why),))
+        with self.leases.hold(obj, self.routes.for_key(obj.key), delivery, budget or Budget()) as work:
+            self.ledger.record(self.recorder.entry(work, outcome), work.owner)
+            work.recorded = True
+
     def _unrouted(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
         """An object under no route is recorded INVALID with the configured prefixes: never silently dropped.
         A removal there had nothing published to archive."""

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hdr_ingest.adapters.aws.clients import client_source
+from hdr_ingest.core.bounds import members_fit
 from hdr_ingest.core.ledger import Lease, LeaseLost, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
 
@@ -54,12 +55,19 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         "sequencer": entry.sequencer,
         "gateway_status": entry.http_status,
         "document_sha256": entry.document_sha256,
-        "members": list(entry.members) or None,
+        **_members(entry),
         "destination": dict(entry.destination) if entry.destination else None,
         "element_id": entry.element_id,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
+
+
+def _members(entry: LedgerEntry) -> dict[str, Any]:
+    """A catalogue file's identifiers, or only their count when they would not fit the item (400 KB)."""
+    if entry.members and members_fit(entry.members) and not entry.members_elsewhere:
+        return {"members": list(entry.members)}
+    return {"members_total": entry.member_count} if entry.member_count else {}
 
 
 def from_item(item: dict[str, Any]) -> LedgerEntry:
@@ -86,6 +94,7 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         http_status=ints.get("gateway_status"),
         document_sha256=item.get("document_sha256"),
         members=tuple(str(m) for m in item.get("members", [])),
+        members_total=int(item.get("members_total", 0)),
         destination=_destination(item.get("destination")),
         element_id=item.get("element_id"),
     )
@@ -213,6 +222,24 @@ class DynamoDbLedger:
             if _conditional_failure(exc):
                 raise LeaseLost(f"{entry.source}: another invocation took over; outcome not recorded") from exc
             raise
+
+    def elements(self, source: str) -> list[LedgerEntry]:
+        """A Scan (the table has no index on a source prefix): it reads the whole table, so it is used only for a
+        catalogue whose identifiers did not fit its item."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "ConsistentRead": True,
+            "FilterExpression": "begins_with(#s, :prefix)",
+            "ExpressionAttributeNames": {"#s": "source"},
+            "ExpressionAttributeValues": self._in({":prefix": f"{source}#"}),
+        }
+        rows: list[LedgerEntry] = []
+        while True:
+            page = self.client.scan(**kwargs)
+            rows.extend(from_item(item) for item in map(self._out, page.get("Items", [])) if "status" in item)
+            if "LastEvaluatedKey" not in page:
+                return rows
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def scan(self) -> list[LedgerEntry]:
         items: list[LedgerEntry] = []

@@ -3,10 +3,12 @@
 * **Create, then load.** Create Dataset answers a ``datasetId``; a load is then started and finishes later
   (``LOADING`` → ``LOADED`` or ``FAILED``), so a create answers PENDING and :meth:`QrveyDestination.check`, called on
   a later delivery, says how it ended. No invocation ever waits for a load.
-* **Identity.** The ``datasetId`` is the record id in the ledger. Qrvey's only lookup is a search over dataset names,
-  so the name we send ends in ``[<our key>:<digest>]`` (:func:`tagged_name`): :meth:`find` finds a dataset made
-  earlier for the same source (a lost ledger write never makes a second one) and the digest of the definition tells
-  whether a dataset holds this very definition.
+* **Identity.** The ``datasetId`` is the record id in the ledger. We choose it: a UUIDv5 of the route's user, app and
+  our key (:func:`dataset_id_of`; seed 003 tells callers to pick a free UUID), so :meth:`find` reads that id first and
+  a lost ledger write never makes a second dataset. The name we send ends in ``[<our key>:<digest>]``
+  (:func:`tagged_name`): it tells a dataset of ours from someone else's, the digest tells whether it holds this very
+  definition, and a search over names finds datasets created before we chose ids (the fallback of :meth:`find`).
+  A create answered 409 (the id is taken) adopts the dataset when its tag is ours, else is refused naming the id.
 * **A changed definition.** Qrvey documents no update of a dataset definition: by default a changed file is refused
   (REJECTED, with what to do); with the route option ``onChange: "recreate"`` the old dataset is deleted and the new
   definition created and loaded in its place (a new ``datasetId``).
@@ -32,6 +34,7 @@ from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 
 ON_CHANGE = ("reject", "recreate")
 FIND_LIMIT = 10
+MAX_UNLOADED = 256  # datasets remembered as "load refused" (memory stays bounded in a long-lived container)
 _TAG = re.compile(r"\s*\[(?P<key>[^\[\]:]+):(?P<digest>[0-9a-f]{12})\]\s*$")
 _FAILURE_FIELDS = ("loadError", "errorMessage", "statusMessage", "error", "message", "errors")
 
@@ -43,6 +46,11 @@ def digest_of(document: Any) -> str:
 def tagged_name(name: str, key: str, digest: str) -> str:
     """The name sent to Qrvey: the file's name, then our key and the definition's digest."""
     return f"{name.strip()} [{key}:{digest}]"
+
+
+def dataset_id_of(user_id: str, app_id: str, key: str) -> str:
+    """The ``datasetId`` we send for ``key``: the same on every try, different per route (user, app) and key."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"qrvey-dataset:{user_id}:{app_id}:{key}"))
 
 
 def tag_of(name: Any) -> tuple[str, str] | None:
@@ -88,6 +96,9 @@ class QrveyDestination:
         self.create_path = (create_path or self.datasets).format(userId=user_id, appId=app_id)
         self.on_change = on_change
         self._judge = DatasetJudge(app_id, user_id, column_types)
+        # Datasets this process created whose load Qrvey answered with a refusal: DRAFT there means "never loaded"
+        # for sure, so the next try may load them (any other DRAFT may be a load just started: never a second one).
+        self._unloaded: dict[str, None] = {}
 
     # -- the port ------------------------------------------------------------------------------------------
     def judge(self, document: Any, text: str) -> Verdict:
@@ -100,6 +111,16 @@ class QrveyDestination:
         return self._find(key, _At.of(call))
 
     def _find(self, key: str, at: _At) -> Answer:
+        """The dataset at our chosen id when it is ours; else (a dataset created before we chose ids) a name search."""
+        dataset_id = dataset_id_of(self.user_id, self.app_id, key)
+        dataset = self._get(dataset_id, at)
+        if isinstance(dataset, dict) and (tag_of(dataset.get("name")) or ("",))[0] == key:
+            return Answer(AnswerKind.SUCCESS, 200, "found by its id", record_id=dataset_id, found=True)
+        if isinstance(dataset, Answer) and dataset.kind is not AnswerKind.NOT_FOUND:
+            return dataset
+        return self._search(key, at)
+
+    def _search(self, key: str, at: _At) -> Answer:
         doing = "list the datasets of this application"
         query = {"limit": FIND_LIMIT, "filters": [{"filterType": "CONTAINS", "column": "search", "value": f"[{key}:"}]}
         reply = self._http(at, "POST", f"{self.datasets}/all", doing, query)
@@ -131,6 +152,8 @@ class QrveyDestination:
         reply = self._http(at, "POST", self.create_path, doing, body)
         if isinstance(reply, Answer):
             return reply
+        if reply.status == 409:
+            return self._taken(body["datasetId"], key, document, at)
         if not reply.ok:
             refused = self._refused(reply, doing, self.create_path, definition=True)
             if reply.status == 404:  # the create endpoint itself is missing: no dataset to look for
@@ -147,6 +170,34 @@ class QrveyDestination:
                 f"({self.create_path}) against the instance's Create Dataset endpoint.",
             )
         return self._load(dataset_id, at)
+
+    def _taken(self, dataset_id: str, key: str, document: Any, at: _At) -> Answer:
+        """A create answered 409 for our chosen id: an earlier create of ours went through (adopt it, as a lookup
+        would have) unless the dataset there is not ours."""
+        dataset = self._get(dataset_id, at)
+        if isinstance(dataset, Answer) and dataset.kind is not AnswerKind.NOT_FOUND:
+            return dataset
+        tag = tag_of(dataset.get("name")) if isinstance(dataset, dict) else None
+        if tag is None or tag[0] != key:
+            return Answer(
+                AnswerKind.PERMANENT,
+                409,
+                f"Qrvey says dataset id {dataset_id} (the id this file's dataset gets) is taken, and the dataset there "
+                "is not this file's (its name lacks our tag, or it belongs to another user or app). Remove or rename "
+                "that dataset in Qrvey, then upload the file again.",
+                record_id=dataset_id,
+            )
+        if isinstance(dataset, dict) and tag[1] != digest_of(document):
+            if self.on_change == "recreate":  # never delete and create again inside a create: the next try does
+                return Answer(
+                    AnswerKind.TRANSIENT,
+                    409,
+                    f"Qrvey dataset {dataset_id} holds an earlier version of "
+                    "this file; it will be recreated on the next try.",
+                    record_id=dataset_id,
+                )
+            return self._changed(dataset_id, key, document, at)
+        return self._state(dataset_id, dataset if isinstance(dataset, dict) else {}, at, created=True)
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """The ledger (or a lookup) names a dataset of this source: finish it if it holds this definition, else
@@ -230,6 +281,7 @@ class QrveyDestination:
         name = tagged_name(document["name"], key, digest_of(document))
         return {
             **document,
+            "datasetId": dataset_id_of(self.user_id, self.app_id, key),
             "name": name,
             "datasources": sources,
             "columns": columns,
@@ -251,27 +303,37 @@ class QrveyDestination:
         doing = f"load dataset {dataset_id}"
         path = f"{self.datasets}/{quote(dataset_id, safe='')}/load"
         reply = self._http(at, "POST", path, doing)
-        if isinstance(reply, Answer):
+        if isinstance(reply, Answer):  # no answer: the load may have started
+            self._unloaded.pop(dataset_id, None)
             return replace(reply, record_id=dataset_id)
+        if reply.status == 409:  # a load is already under way (what Qrvey answers then is undocumented)
+            self._unloaded.pop(dataset_id, None)
+            return Answer(AnswerKind.PENDING, 409, "Qrvey is already loading it", record_id=dataset_id)
         if not reply.ok:
+            self._unloaded[dataset_id] = None
+            while len(self._unloaded) > MAX_UNLOADED:
+                self._unloaded.pop(next(iter(self._unloaded)))
             return replace(self._refused(reply, doing, path), record_id=dataset_id)
+        self._unloaded.pop(dataset_id, None)
         return Answer(AnswerKind.PENDING, reply.status, "Qrvey is loading it", record_id=dataset_id)
 
     def _state(self, dataset_id: str, dataset: dict[str, Any], at: _At, created: bool) -> Answer:
-        """A dataset holding this definition: published once LOADED, pending while LOADING, refused with Qrvey's
-        reason when FAILED (on a check; a new drop of the same file loads it again), loaded when never loaded."""
+        """A dataset holding this definition: published once LOADED; pending while a load may be under way (LOADING,
+        DRAFT, which Qrvey shows just after a load starts, or any status we do not know); when FAILED, refused with
+        Qrvey's reason on a check (``created``), loaded again on a new drop of the file. One load per publish: only
+        FAILED starts another one."""
         status = str(dataset.get("status") or "").upper()
         if status == "LOADED":
             return Answer(AnswerKind.SUCCESS, 200, "loaded", record_id=dataset_id, created=created)
-        if status == "LOADING":
-            return Answer(AnswerKind.PENDING, 200, "Qrvey is still loading it", record_id=dataset_id)
-        if created and status != "FAILED":
-            # check(): our create started a load. DRAFT (Qrvey shows it just after a load starts), LOADING or any
-            # other value means it is still under way: one load per publish, never a second one.
-            return Answer(
-                AnswerKind.PENDING, 200, f"Qrvey is still loading it (status {status or 'none'})", record_id=dataset_id
+        if status == "DRAFT" and dataset_id in self._unloaded:
+            return self._load(dataset_id, at)  # our load of it was refused: none is running
+        if status != "FAILED":
+            stuck = (
+                " (a dataset that stays DRAFT was never loaded: start its load in Qrvey)" if status == "DRAFT" else ""
             )
-        if status == "FAILED" and created:
+            said = f"Qrvey is still loading it (status {status or 'none'}){stuck}"
+            return Answer(AnswerKind.PENDING, 200, said, record_id=dataset_id)
+        if created:
             return Answer(
                 AnswerKind.PERMANENT,
                 200,
@@ -279,7 +341,7 @@ class QrveyDestination:
                 "(the connection, table or columns) or in the file, then upload the file again to load it again.",
                 record_id=dataset_id,
             )
-        return self._load(dataset_id, at)  # DRAFT (never loaded), or FAILED and dropped again
+        return self._load(dataset_id, at)  # FAILED, and the file dropped again
 
     def _changed(self, dataset_id: str, key: str, document: Any, at: _At) -> Answer:
         if self.on_change != "recreate":
