@@ -195,7 +195,7 @@ def stack(emulator: GatewayEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterato
             "LEDGER_TABLE": "hgi-test-ledger",
             "DLQ_URL": dlq_url,
             "MAX_RECEIVE_COUNT": str(MAX_RECEIVE),
-            "GATEWAY_READ_TIMEOUT": "2",
+            "DESTINATION_READ_TIMEOUT": "2",
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)

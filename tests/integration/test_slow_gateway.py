@@ -20,7 +20,7 @@ from tests.integration.conftest import Stack
 pytestmark = pytest.mark.integration
 
 DOC = example("schemata/HDRUK/4.0.0/docs.example.json")
-READ_TIMEOUT_S = 2.0  # GATEWAY_READ_TIMEOUT in the integration stack
+READ_TIMEOUT_S = 2.0  # DESTINATION_READ_TIMEOUT in the integration stack
 
 
 def slow_first_post(stack: Stack, monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[float]:

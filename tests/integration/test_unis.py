@@ -173,7 +173,7 @@ def test_a_429_with_retry_after_is_retried_and_created_once(stack: Stack, unis: 
 
 
 def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: Stack, unis: UnisEmulator) -> None:
-    unis.configure_faults({"late_answers": 1, "timeout_after": 3.0})  # longer than GATEWAY_READ_TIMEOUT (2 s)
+    unis.configure_faults({"late_answers": 1, "timeout_after": 3.0})  # longer than DESTINATION_READ_TIMEOUT (2 s)
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
     item = stack.ledger(KEY)
     # the POST timed out but UNIS stored it: the retry's lookup finds it and updates it, it never posts again

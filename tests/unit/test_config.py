@@ -176,6 +176,25 @@ def test_timeouts_must_be_finite(raw: str) -> None:
     assert f"GATEWAY_READ_TIMEOUT={raw!r} must be a finite number" in str(caught.value)
 
 
+def test_destination_timeouts_and_attempts_have_destination_names_and_the_old_gateway_names_still_work() -> None:
+    """DESTINATION_* govern every destination; GATEWAY_* (their names when the Gateway was the only one) still read."""
+    new = {"DESTINATION_CONNECT_TIMEOUT": "1.5", "DESTINATION_READ_TIMEOUT": "12", "DESTINATION_MAX_ATTEMPTS": "4"}
+    old = {k.replace("DESTINATION_", "GATEWAY_"): v for k, v in new.items()}
+    for env in (new, old, {**new, **old}):
+        settings = Settings.from_env({**BASE, **env})
+        assert (settings.connect_timeout_s, settings.read_timeout_s, settings.max_attempts) == (1.5, 12.0, 4)
+    defaults = Settings.from_env(BASE)
+    assert (defaults.connect_timeout_s, defaults.read_timeout_s, defaults.max_attempts) == (3.05, 30.0, 3)
+
+
+def test_a_destination_setting_and_its_old_name_that_disagree_are_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, "DESTINATION_READ_TIMEOUT": "12", "GATEWAY_READ_TIMEOUT": "20"})
+    assert "DESTINATION_READ_TIMEOUT='12' and its old name GATEWAY_READ_TIMEOUT='20' disagree" in str(caught.value)
+    with pytest.raises(ConfigError, match="DESTINATION_MAX_ATTEMPTS='0' must be at least 1"):
+        Settings.from_env({**BASE, "DESTINATION_MAX_ATTEMPTS": "0"})
+
+
 def test_a_missing_schema_pack_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"holds no available\.json"):
         Settings.from_env({**BASE, "SCHEMA_PACK_DIR": str(tmp_path / "nowhere")})

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from hdr_ingest.core import defaults
 from hdr_ingest.core.ports import Destination
 from hdr_ingest.core.routing import RouteSpec
 
@@ -23,8 +24,8 @@ from hdr_ingest.core.routing import RouteSpec
 class Common:
     """What every destination may use besides its own route: the function's shared settings."""
 
-    connect_timeout_s: float = 3.05
-    read_timeout_s: float = 30.0
+    connect_timeout_s: float = defaults.CONNECT_TIMEOUT_S
+    read_timeout_s: float = defaults.READ_TIMEOUT_S
     pool_size: int = 4
     schema_pack_dir: Path | None = None
 

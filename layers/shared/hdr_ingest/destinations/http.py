@@ -35,6 +35,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 from urllib3.poolmanager import PoolManager
 from urllib3.util.retry import Retry
 
+from hdr_ingest.core import defaults
 from hdr_ingest.core.answers import Answer, AnswerKind
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
 Session = requests.Session  # what a test may pass in place of the real session (a fake with ``request``)
 
 USER_AGENT = "hdr-gateway-ingest/0.1"
-CONNECT_TIMEOUT_S = 3.05  # the default wait for a connection (slightly over a multiple of TCP's 3 s retransmit)
+CONNECT_TIMEOUT_S = defaults.CONNECT_TIMEOUT_S
 MAX_ANSWER_BYTES = 2 * 1024 * 1024  # an answer is read up to this unless the client says otherwise
 CONNECT_ATTEMPTS = 3  # a connection that could not be made is tried again (the request never left), in the deadline
 CONNECT_BACKOFF_S = 0.2

@@ -30,7 +30,7 @@ def build_pipeline(settings: Settings) -> tuple[IngestPipeline, AwsClients]:
     pipeline = IngestPipeline(
         PipelineSettings(
             max_object_bytes=settings.max_object_bytes,
-            max_attempts=settings.max_gateway_attempts,
+            max_attempts=settings.max_attempts,
             read_timeout_s=settings.read_timeout_s,
             archive_on_delete=settings.archive_on_delete,
             catalogue_id_pointer=settings.catalogue_id_pointer,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hdr_ingest import destinations
+from hdr_ingest.core import defaults
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.core.urls import url_problem
 
@@ -45,12 +46,12 @@ class Settings:
     ledger_table: str
     dlq_url: str
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
-    max_receive_count: int = 5
+    max_receive_count: int = defaults.MAX_RECEIVE_COUNT
     schema_pack_dir: Path | None = None
-    connect_timeout_s: float = 3.05
-    read_timeout_s: float = 30.0
-    max_gateway_attempts: int = 3
-    secret_max_age_s: int = 300
+    connect_timeout_s: float = defaults.CONNECT_TIMEOUT_S
+    read_timeout_s: float = defaults.READ_TIMEOUT_S
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    secret_max_age_s: int = defaults.SECRET_MAX_AGE_S
     archive_on_delete: bool = False
     catalogue_id_pointer: str | None = None
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
@@ -65,11 +66,13 @@ class Settings:
         ledger_table = read.required("LEDGER_TABLE")
         dlq_url = read.required("DLQ_URL")
         max_bytes = read.number("MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1)
-        max_receive = read.number("MAX_RECEIVE_COUNT", 5, 1)
-        connect_timeout = read.number("GATEWAY_CONNECT_TIMEOUT", 3.05, 0.1, float, MAX_TIMEOUT_S)
-        read_timeout = read.number("GATEWAY_READ_TIMEOUT", 30.0, 0.1, float, MAX_TIMEOUT_S)
-        attempts = read.number("GATEWAY_MAX_ATTEMPTS", 3, 1)
-        secret_age = read.number("SECRET_MAX_AGE", 300, 0)
+        max_receive = read.number("MAX_RECEIVE_COUNT", defaults.MAX_RECEIVE_COUNT, 1)
+        connect_timeout = read.number(
+            read.renamed("CONNECT_TIMEOUT"), defaults.CONNECT_TIMEOUT_S, 0.1, float, MAX_TIMEOUT_S
+        )
+        read_timeout = read.number(read.renamed("READ_TIMEOUT"), defaults.READ_TIMEOUT_S, 0.1, float, MAX_TIMEOUT_S)
+        attempts = read.number(read.renamed("MAX_ATTEMPTS"), defaults.MAX_ATTEMPTS, 1)
+        secret_age = read.number("SECRET_MAX_AGE", defaults.SECRET_MAX_AGE_S, 0)
         concurrency = read.number("RECORD_CONCURRENCY", DEFAULT_RECORD_CONCURRENCY, 1)
         if concurrency > MAX_RECORD_CONCURRENCY:
             problems.append(
@@ -104,7 +107,7 @@ class Settings:
             schema_pack_dir=pack_dir,
             connect_timeout_s=connect_timeout,
             read_timeout_s=read_timeout,
-            max_gateway_attempts=int(attempts),
+            max_attempts=int(attempts),
             secret_max_age_s=int(secret_age),
             archive_on_delete=archive_raw == "true",
             catalogue_id_pointer=pointer,
@@ -119,6 +122,15 @@ class _Reader:
 
     env: Mapping[str, str]
     problems: list[str]
+
+    def renamed(self, suffix: str) -> str:
+        """``DESTINATION_<suffix>``, which governs every destination; its old name ``GATEWAY_<suffix>`` (from when
+        the Gateway was the only one) is still read when the new one is unset. Both set and different is a problem."""
+        new, old = f"DESTINATION_{suffix}", f"GATEWAY_{suffix}"
+        new_raw, old_raw = self.env.get(new, "").strip(), self.env.get(old, "").strip()
+        if new_raw and old_raw and new_raw != old_raw:
+            self.problems.append(f"{new}={new_raw!r} and its old name {old}={old_raw!r} disagree: set only {new}")
+        return old if old_raw and not new_raw else new
 
     def required(self, name: str) -> str:
         value = self.env.get(name, "").strip()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from hdr_ingest.core import defaults
 from hdr_ingest.core.ledger import LedgerEntry
 from hdr_ingest.core.outcome import Outcome
 from hdr_ingest.core.ports import StoredObject
@@ -38,8 +39,8 @@ class Delivery:
 @dataclass(frozen=True)
 class PipelineSettings:
     max_object_bytes: int
-    max_attempts: int = 3  # calls to the destination per delivery, for transient failures
-    read_timeout_s: float = 30.0
+    max_attempts: int = defaults.MAX_ATTEMPTS  # calls to the destination per delivery, for transient failures
+    read_timeout_s: float = defaults.READ_TIMEOUT_S
     backoff_base_s: float = 0.5
     archive_on_delete: bool = False
     catalogue_id_pointer: str | None = None

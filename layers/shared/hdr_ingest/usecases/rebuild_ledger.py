@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hdr_ingest.core import defaults
 from hdr_ingest.core.answers import AnswerKind, RecordId
 from hdr_ingest.core.catalogue import element_identifier
 from hdr_ingest.core.document import DocumentError, parse_export
@@ -50,7 +51,7 @@ def rebuild_ledger(
     destination: Destination,
     credentials: Any,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    read_timeout_s: float = 30.0,
+    read_timeout_s: float = defaults.READ_TIMEOUT_S,
 ) -> list[RebuildLine]:
     lines: list[RebuildLine] = []
     call = Call(credentials, read_timeout_s, read_timeout_s)

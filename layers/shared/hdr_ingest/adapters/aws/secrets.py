@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hdr_ingest.adapters.aws.clients import ClientSource
+from hdr_ingest.core import defaults
 from hdr_ingest.core.ports import CredentialsError
 
 
@@ -26,7 +27,7 @@ class SecretsManagerCredentials:
         self,
         secret_id: str,
         parse: Callable[[Any, str], Any],
-        max_age: int = 300,
+        max_age: int = defaults.SECRET_MAX_AGE_S,
         client: ClientSource | None = None,
     ) -> None:
         """``parse(value, secret_id)``: the destination's reading of the secret's JSON value (raises
