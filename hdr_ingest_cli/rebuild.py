@@ -72,7 +72,9 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
         if spec.secret:
             secret = aws.client("secretsmanager").get_secret_value(SecretId=spec.secret)["SecretString"]
             credentials = destination.credentials(json.loads(secret), spec.secret)
-        lines += rebuild_ledger(sources_of(mine, store, args.id_pointer), ledger, destination, credentials)
+        lines += rebuild_ledger(
+            sources_of(mine, store, args.id_pointer, destination.parse), ledger, destination, credentials
+        )
     if args.json:
         found_lines = [
             {"source": line.source, "status": line.status, "dataset_id": line.record_id, "detail": line.detail}

@@ -174,9 +174,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     # The local stack's moto has no StartMessageMoveTask: asking would only log a 500 in the stack's terminal.
     local = state is not None and aws.endpoint_url == state.get("endpoint_url")
     try:
-        result = redrive(
-            aws, dlq_url, queue_url, wait=not args.no_wait, limit=args.max_messages, move_task=not local
-        )
+        result = redrive(aws, dlq_url, queue_url, wait=not args.no_wait, limit=args.max_messages, move_task=not local)
     except (ClientError, BotoCoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -173,8 +173,10 @@ def _route_for(prefix: str) -> dict[str, Any]:
         routes = [{"prefix": p, "kind": "hdruk"} for p in state.prefixes]
     matching = [r for r in routes if (prefix.rstrip("/") + "/").startswith(str(r.get("prefix", "")))]
     if not matching:
-        where = f"the running stack routes {', '.join(str(r['prefix']) for r in routes)}" if routes else (
-            "no local stack is running to say which route it falls under"
+        where = (
+            f"the running stack routes {', '.join(str(r['prefix']) for r in routes)}"
+            if routes
+            else ("no local stack is running to say which route it falls under")
         )
         raise UsageError(f"--prefix {prefix}: {where}; name the rules with --kind {'|'.join(kinds())}")
     return max(matching, key=lambda r: len(str(r["prefix"])))

@@ -79,9 +79,9 @@ def parse_options(text: str | None) -> dict[str, Any]:
     try:
         options = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"--options is not JSON ({exc}); e.g. --options '{{\"schema\": \"2012\"}}'") from exc
+        raise UsageError(f'--options is not JSON ({exc}); e.g. --options \'{{"schema": "2012"}}\'') from exc
     if not isinstance(options, dict):
-        raise UsageError("--options must be a JSON object, e.g. '{\"schema\": \"2012\"}'")
+        raise UsageError('--options must be a JSON object, e.g. \'{"schema": "2012"}\'')
     return options
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.ports import Call, StoredObject, Verdict
 from hdr_ingest.core.routing import Route, Routes
@@ -218,6 +219,8 @@ class FakeDestination:
     def check(self, record_id: RecordId, call: Call) -> Answer:
         self.calls.append(("check", record_id))
         return self._answer("check", Answer(AnswerKind.SUCCESS, 200, "published", record_id))
+
+    parse = staticmethod(parse_export)
 
     def natural_key(self, element: Any) -> str | None:
         return None

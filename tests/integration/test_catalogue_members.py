@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ports import Call, NoCredentials, StoredObject, Verdict
 from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
@@ -38,6 +39,8 @@ class Catalogue:
     url = "https://memory.example"
     title = "Memory"
     noun = "record"
+
+    parse = staticmethod(parse_export)
 
     def natural_key(self, element: Any) -> None:
         return None

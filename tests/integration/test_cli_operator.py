@@ -206,9 +206,9 @@ def test_make_run_results_show_every_status_at_80_100_and_120_columns(
 
     import local_stack.__main__ as run_stack
 
-    results = [
-        run_stack.Result(row.entry.key, row.entry, frozenset({row.entry.status.value})) for row in _rows()
-    ] + [run_stack.Result("incoming/qrvey/never-finished.json", None, frozenset({"CREATED"}))]
+    results = [run_stack.Result(row.entry.key, row.entry, frozenset({row.entry.status.value})) for row in _rows()] + [
+        run_stack.Result("incoming/qrvey/never-finished.json", None, frozenset({"CREATED"}))
+    ]
     terminal = Console(width=columns, file=io.StringIO(), force_terminal=True, color_system=None)
     monkeypatch.setattr(run_stack, "console", lambda: terminal)
     run_stack.print_results(results)

@@ -15,6 +15,7 @@ import pytest
 
 from hdr_ingest import destinations
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.entry.runtime import reset_runtime
@@ -35,8 +36,11 @@ class Hostile:
     title = "Hostile"
     noun = "hostile record"
 
+    parse = staticmethod(parse_export)
+
     def natural_key(self, element: Any) -> None:
         return None
+
     on_create: Callable[[], Answer] = lambda: Answer(AnswerKind.SUCCESS, 201, "ok", record_id=1, created=True)
     verdict: Verdict = field(default_factory=lambda: Verdict(True, "is valid"))
 

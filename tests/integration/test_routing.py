@@ -12,6 +12,7 @@ import pytest
 
 from hdr_ingest import destinations
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.core.routing import RouteSpec
@@ -30,8 +31,11 @@ class TinyCatalogue:
     title = "Tiny"
     noun = "tiny record"
 
+    parse = staticmethod(parse_export)
+
     def natural_key(self, element: Any) -> None:
         return None
+
     url: str = "https://tiny.example"
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)

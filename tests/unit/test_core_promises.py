@@ -13,6 +13,7 @@ import pytest
 from hdr_ingest.adapters.aws.dynamodb_ledger import to_item
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.bounds import bounded
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.ports import Call, NoCredentials, NullObserver, StoredObject, Verdict
@@ -140,6 +141,8 @@ class ScriptedCatalogue:
     url = "https://scripted.example"
     title = "Scripted"
     noun = "record"
+
+    parse = staticmethod(parse_export)
 
     def natural_key(self, element: Any) -> None:
         return None

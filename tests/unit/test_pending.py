@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.outcome import Status
 from hdr_ingest.core.ports import Call, NoCredentials, Verdict
 from hdr_ingest.core.routing import Route, Routes
@@ -34,6 +35,8 @@ class LaterCatalogue:
     url = "https://later.example"
     title = "Later"
     noun = "job"
+
+    parse = staticmethod(parse_export)
 
     def natural_key(self, element: Any) -> None:
         return None

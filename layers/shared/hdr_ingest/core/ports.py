@@ -80,6 +80,12 @@ class Destination(Protocol):
     title: str  # how reasons name the destination: "Gateway", "UNIS"
     noun: str  # and one of its records: "Gateway dataset", "UNIS metadata record"
 
+    def parse(self, data: bytes) -> Any:
+        """The object's bytes as this catalogue reads its files: a metadata document or a catalogue's list
+        (``core.document.parse_export``), or the catalogue's own format (AEP: JSON records). Raises
+        ``core.document.DocumentError`` with a precise reason."""
+        ...
+
     def judge(self, document: Any, text: str) -> Verdict:
         """Judge before publishing (``text`` is the document's canonical JSON)."""
         ...

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hdr_ingest.core.document import DocumentError, parse_export
+from hdr_ingest.core.document import DocumentError
 from hdr_ingest.core.ledger import PUBLISHED, Ledger
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.ports import DeadLetters, NullObserver, ObjectReadError, ObjectStore, Observer
@@ -101,10 +101,8 @@ class IngestPipeline:
         previous = work.previous
         if previous and previous.status in PUBLISHED and previous.object_sha256 == work.object_sha256:
             return unchanged(previous, work.routed.destination.noun, "Same bytes as the export already published")
-        # A destination whose files are not metadata documents (AEP's JSON records) parses them itself.
-        parse = getattr(work.routed.destination, "parse", None) or parse_export
         try:
-            return parse(work.stored.data)
+            return work.routed.destination.parse(work.stored.data)
         except DocumentError as exc:
             raise Stop(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
 

@@ -30,13 +30,19 @@ class RebuildLine:
     detail: str = ""
 
 
-def sources_of(objects: Iterable[SourceObject], store: ObjectStore, pointer: str | None = None) -> list[SourceObject]:
-    """Every ledger source of these objects: the object itself, plus one per element of a catalogue file."""
+def sources_of(
+    objects: Iterable[SourceObject],
+    store: ObjectStore,
+    pointer: str | None = None,
+    parse: Callable[[bytes], Any] = parse_export,
+) -> list[SourceObject]:
+    """Every ledger source of these objects: the object itself, plus one per element of a catalogue file (``parse``
+    is the route's destination's, which knows its files)."""
     out: list[SourceObject] = []
     for obj in objects:
         out.append(obj)
         try:
-            export = parse_export(store.read(obj, 50 * 1024 * 1024).data)
+            export = parse(store.read(obj, 50 * 1024 * 1024).data)
         except (DocumentError, ObjectReadError):
             continue
         if isinstance(export, list):

@@ -62,7 +62,7 @@ class AepDestination:
     # -- before publishing ----------------------------------------------------------------------------------
     @staticmethod
     def parse(data: bytes) -> dict[str, Any]:
-        """An AEP file is JSON records, not one metadata document (the pipeline's optional ``parse`` hook)."""
+        """An AEP file is JSON records, not one metadata document."""
         return parse_records(data)
 
     def judge(self, document: Any, text: str) -> Verdict:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
@@ -78,6 +79,8 @@ class HdrukDestination:
         self.target_schema = target_schema
         self.validation_mode = validation_mode
 
+    parse = staticmethod(parse_export)  # its files are metadata documents, or a catalogue's list of them
+
     def judge(self, document: Any, text: str) -> Verdict:
         from hdr_ingest.destinations.hdruk.judge import Route, judge_for  # lazily: see the import at the top
 
@@ -137,7 +140,6 @@ class HdrukDestination:
     def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
         """``GET /api/v1/datasets/{id}``, public, on either route: the latest version's received document."""
         return self.gateway.show(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
-
 
 
 def _created(answer: Answer) -> Answer:

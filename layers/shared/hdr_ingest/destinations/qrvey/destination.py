@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import canonical_json
+from hdr_ingest.core.document import canonical_json, parse_export
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.destinations.qrvey.answers import ACCESS_ACTION, classify, messages_of
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
@@ -101,6 +101,8 @@ class QrveyDestination:
         self._unloaded: dict[str, None] = {}
 
     # -- the port ------------------------------------------------------------------------------------------
+    parse = staticmethod(parse_export)  # its files are metadata documents, or a catalogue's list of them
+
     def judge(self, document: Any, text: str) -> Verdict:
         return self._judge.judge(document)
 

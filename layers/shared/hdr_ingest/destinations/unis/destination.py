@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.destinations.unis.client import UnisClient
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
@@ -53,6 +54,8 @@ class UnisDestination:
         self.url = url
         self.client = client
         self._schema = schema
+
+    parse = staticmethod(parse_export)  # its files are metadata documents, or a catalogue's list of them
 
     def judge(self, document: Any, text: str) -> Verdict:
         return judge(document, self._schema())
