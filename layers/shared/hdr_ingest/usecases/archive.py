@@ -11,7 +11,7 @@ from hdr_ingest.core.routing import Route
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.calls import Caller
 from hdr_ingest.usecases.catalogue import previous_members
-from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Stop, Work
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import outcome_of
 from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
@@ -85,10 +85,7 @@ class Archiver:
             outcome = Outcome(Status.ARCHIVED, f"Catalogue deleted; its {previous.member_count} datasets archived.")
             return self.recorder.finish(work, outcome)
         step = _Archive(self.caller, work, previous.record_id if previous else None)
-        try:
-            answer = self.caller.with_retries(work, step.attempt)
-        except Stop as stop:
-            return self.recorder.finish(work, stop.outcome)
+        answer = self.caller.with_retries(work, step.attempt)
         return self.recorder.finish(work, self._outcome(work, step.record_id, answer))
 
     @staticmethod

@@ -10,9 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, transient
-from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
+from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, CredentialsError, Observer
-from hdr_ingest.usecases.context import PipelineSettings, Stop, Work
+from hdr_ingest.usecases.context import PipelineSettings, Work
 
 REDACTED = "[redacted]"
 _REDACT_MIN_CHARS = 8  # credentials are long random strings; a shorter value would blank common words
@@ -31,6 +31,8 @@ class Caller:
         last: Answer | None = None
         for number in range(1, self.settings.max_attempts + 2):
             credentials = self._credentials(work, refresh)
+            if isinstance(credentials, Answer):  # the secret could not be read: nothing is sent
+                return credentials
             refresh = False
             if work.budget.left_s() < min(MIN_CALL_S, self.settings.read_timeout_s):
                 return last or transient("Too little time left in this invocation to call the destination; will retry.")
@@ -68,16 +70,15 @@ class Caller:
 
     @staticmethod
     def _credentials(work: Work, refresh: bool) -> Any:
+        """The route's credentials, or a TRANSIENT answer saying why they could not be read: a configuration
+        problem is retried (SQS) too, so that fixing the secret and waiting is enough."""
         title = work.routed.destination.title
         try:
             return work.routed.credentials.get(refresh=refresh)
         except CredentialsError as exc:
-            # A configuration problem: retried (SQS) so that fixing the secret and waiting is enough.
-            raise Stop(Outcome(Status.RETRYING, f"{title} credentials unavailable: {exc}.")) from exc
-        except Exception as exc:
-            raise Stop(
-                Outcome(Status.RETRYING, f"Could not read the {title} credentials ({type(exc).__name__}); will retry.")
-            ) from exc
+            return transient(f"{title} credentials unavailable: {exc}.")
+        except Exception as exc:  # noqa: BLE001 - any failure to read the secret (AWS, network) is retried
+            return transient(f"Could not read the {title} credentials ({type(exc).__name__}); will retry.")
 
 
 def redacted(answer: Answer, credentials: Any) -> Answer:

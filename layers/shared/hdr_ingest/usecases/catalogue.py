@@ -12,7 +12,7 @@ from hdr_ingest.core.catalogue import catalogue_status, element_identifier, memb
 from hdr_ingest.core.ledger import PUBLISHED, Ledger, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.source_object import SourceObject
-from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Stop, Work
+from hdr_ingest.usecases.context import PipelineSettings, RetryLater, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import Publisher
 from hdr_ingest.usecases.recording import Recorder
@@ -102,11 +102,7 @@ class CataloguePublisher:
             return identifier, self.recorder.guarded(member, lambda: self._publish(member, element))
 
     def _publish(self, member: Work, element: dict[str, Any]) -> Outcome:
-        try:
-            outcome = self.publisher.publish(member, element)
-        except Stop as stop:
-            outcome = stop.outcome
-        return self.recorder.finish(member, outcome)
+        return self.recorder.finish(member, self.publisher.publish(member, element))
 
     def _gone(self, work: Work, members: list[str], counts: Counter[str]) -> RetryLater | None:
         """Elements exported before and not now: archived when deletion is enabled, else left (and counted)."""

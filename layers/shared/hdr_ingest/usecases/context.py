@@ -57,14 +57,6 @@ class RetryLater(Exception):
         self.outcome = outcome
 
 
-class Stop(Exception):
-    """Stops work on an object with its outcome (final, or RETRYING): the outcome is then recorded."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.reason)
-        self.outcome = outcome
-
-
 @dataclass
 class Work:
     """One source in flight, under its lease: ``previous`` is its ledger entry when the lease was taken."""

@@ -21,7 +21,7 @@ from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.archive import Archiver
 from hdr_ingest.usecases.calls import Caller
 from hdr_ingest.usecases.catalogue import CataloguePublisher
-from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, Stop, Work
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import Publisher
 from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
@@ -69,34 +69,29 @@ class IngestPipeline:
             return self.recorder.guarded(work, lambda: self._publish(work))
 
     def _publish(self, work: Work) -> Outcome:
+        """Every way a publish ends is an :class:`Outcome`, recorded here (a catalogue records its own)."""
         if is_stale(work):
             return self.recorder.stale(work)
-        try:
-            export = self._read(work)
-            if isinstance(export, Outcome):
-                return self.recorder.finish(work, export)
-            if isinstance(export, list):
-                return self.catalogue.publish(work, export)
-            outcome = self.publisher.publish(work, export)
-        except Stop as stop:
-            outcome = stop.outcome
+        export = self._read(work)
+        if isinstance(export, list):
+            return self.catalogue.publish(work, export)
+        outcome = export if isinstance(export, Outcome) else self.publisher.publish(work, export)
         return self.recorder.finish(work, outcome)
 
     def _read(self, work: Work) -> Outcome | dict[str, Any] | list[dict[str, Any]]:
-        """The object's export (a document, or a catalogue's list), or UNCHANGED for the same bytes again."""
+        """The object's export (a document, or a catalogue's list), or the outcome that ends the publish here: not
+        JSON by name, unreadable, unparseable, or UNCHANGED for the same bytes again."""
         obj = work.obj
         if not obj.key.lower().endswith(".json"):
-            raise Stop(
-                Outcome(
-                    Status.INVALID,
-                    f"{obj.key!r} is not a .json object; only .json objects are published. Rename it to end in .json.",
-                )
+            return Outcome(
+                Status.INVALID,
+                f"{obj.key!r} is not a .json object; only .json objects are published. Rename it to end in .json.",
             )
         try:
             work.stored = self.store.read(obj, self.settings.max_object_bytes)
         except ObjectReadError as exc:
             status = Status.RETRYING if exc.transient else Status.INVALID
-            raise Stop(Outcome(status, str(exc), (ErrorDetail("$", str(exc)),))) from exc
+            return Outcome(status, str(exc), (ErrorDetail("$", str(exc)),))
         work.object_sha256 = hashlib.sha256(work.stored.data).hexdigest()
         previous = work.previous
         if previous and previous.status in PUBLISHED and previous.object_sha256 == work.object_sha256:
@@ -104,7 +99,7 @@ class IngestPipeline:
         try:
             return work.routed.destination.parse(work.stored.data)
         except DocumentError as exc:
-            raise Stop(Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))) from exc
+            return Outcome(Status.INVALID, f"The object {exc}", (exc.detail,))
 
     def note_malformed(self, obj: SourceObject, why: str, delivery: Delivery, budget: Budget | None = None) -> None:
         """An event record naming ``obj`` that could not be read (``why``): the object's ledger row says so, still

@@ -12,7 +12,7 @@ from hdr_ingest.core.ledger import PUBLISHED
 from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.usecases.calls import Caller
-from hdr_ingest.usecases.context import Stop, Work
+from hdr_ingest.usecases.context import Work
 from hdr_ingest.usecases.recording import unchanged
 
 
@@ -21,7 +21,7 @@ class Publisher:
         self.caller = caller
 
     def publish(self, work: Work, document: Any) -> Outcome:
-        """The outcome of publishing ``document`` for ``work``'s source; raises :class:`Stop` when it is invalid."""
+        """The outcome of publishing ``document`` for ``work``'s source (INVALID with every error when it is)."""
         destination = work.routed.destination
         text = canonical_json(document)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -33,15 +33,13 @@ class Publisher:
             return replace(self._check(work), document_sha256=digest)
         verdict = destination.judge(document, text)
         if not verdict.valid:
-            raise Stop(
-                Outcome(
-                    Status.INVALID,
-                    f"The document {verdict.summary}. Fix each error listed and upload it again.",
-                    verdict.errors,
-                    schema=verdict.target,
-                    document_sha256=digest,
-                    warnings=verdict.warnings,
-                )
+            return Outcome(
+                Status.INVALID,
+                f"The document {verdict.summary}. Fix each error listed and upload it again.",
+                verdict.errors,
+                schema=verdict.target,
+                document_sha256=digest,
+                warnings=verdict.warnings,
             )
         upsert = _Upsert(self.caller, work, document, verdict)
         if previous:
