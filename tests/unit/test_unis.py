@@ -409,10 +409,10 @@ def test_a_record_larger_than_the_read_cap_is_created_when_unis_echoes_it() -> N
 def test_unchanged_names_no_version_when_the_catalogue_has_none() -> None:
     from hdr_ingest.core.ledger import LedgerEntry
     from hdr_ingest.core.outcome import Status
-    from hdr_ingest.usecases.recording import unchanged
+    from hdr_ingest.usecases.recording import nothing_sent
 
     previous = LedgerEntry("s3://b/k", Status.CREATED, "", "b", "k", "hgi-1", "t", record_id="hgi-1")
-    outcome = unchanged(previous, "UNIS metadata record", "Same document")
+    outcome = nothing_sent(previous, "UNIS metadata record", "Same document")
     assert "None" not in outcome.reason and "(UNIS metadata record hgi-1)" in outcome.reason
 
 

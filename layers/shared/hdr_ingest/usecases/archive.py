@@ -14,7 +14,7 @@ from hdr_ingest.usecases.catalogue import previous_members
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import outcome_of
-from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
+from hdr_ingest.usecases.recording import Recorder, is_stale, nothing_sent
 
 DELETED_KEPT = "Object deleted; record left on the catalogue (ArchiveOnDelete is off)."
 
@@ -78,7 +78,7 @@ class Archiver:
         if is_stale(work):
             return self.recorder.stale(work)
         if previous is not None and previous.status is Status.ARCHIVED:
-            outcome = replace(unchanged(previous, noun, "Already archived"), status=Status.ARCHIVED)
+            outcome = replace(nothing_sent(previous, noun, "Already archived"), status=Status.ARCHIVED)
             return self.recorder.finish(work, outcome)
         if previous is not None and previous.member_count and previous.record_id is None:
             # a catalogue file: its members were archived one by one

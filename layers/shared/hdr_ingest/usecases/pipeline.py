@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hdr_ingest.core.document import DocumentError
-from hdr_ingest.core.ledger import PUBLISHED, Ledger
+from hdr_ingest.core.ledger import Ledger
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.ports import DeadLetters, NullObserver, ObjectReadError, ObjectStore, Observer
 from hdr_ingest.core.routing import Routes
@@ -93,9 +93,9 @@ class IngestPipeline:
             status = Status.RETRYING if exc.transient else Status.INVALID
             return Outcome(status, str(exc), (ErrorDetail("$", str(exc)),))
         work.object_sha256 = hashlib.sha256(work.stored.data).hexdigest()
-        previous = work.previous
-        if previous and previous.status in PUBLISHED and previous.object_sha256 == work.object_sha256:
-            return unchanged(previous, work.routed.destination.noun, "Same bytes as the export already published")
+        same = unchanged(work, object_sha256=work.object_sha256)
+        if same is not None:
+            return same
         try:
             return work.routed.destination.parse(work.stored.data)
         except DocumentError as exc:

@@ -8,7 +8,6 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.document import canonical_json
-from hdr_ingest.core.ledger import PUBLISHED
 from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.usecases.calls import Caller
@@ -26,9 +25,9 @@ class Publisher:
         text = canonical_json(document)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         previous = work.previous
-        if previous and previous.status in PUBLISHED and previous.document_sha256 == digest:
-            outcome = unchanged(previous, destination.noun, "Same document as the one already published")
-            return replace(outcome, document_sha256=digest)
+        same = unchanged(work, document_sha256=digest)
+        if same is not None:
+            return same
         if previous and previous.status is Status.PENDING and previous.document_sha256 == digest:
             return replace(self._check(work), document_sha256=digest)
         verdict = destination.judge(document, text)

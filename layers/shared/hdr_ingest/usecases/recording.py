@@ -14,15 +14,29 @@ from hdr_ingest.core.bounds import (
     bounded_warnings,
 )
 from hdr_ingest.core.dead_letter import envelope
-from hdr_ingest.core.ledger import LeaseLost, Ledger, LedgerEntry
+from hdr_ingest.core.ledger import PUBLISHED, LeaseLost, Ledger, LedgerEntry
 from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import DeadLetters, Observer
 from hdr_ingest.usecases.context import RetryLater, Work
 
 
-def unchanged(previous: LedgerEntry, noun: str, why: str) -> Outcome:
-    """Nothing to send: the ledger already shows this document published. A destination without versions (UNIS
-    before its ``ts`` is known, Qrvey, AEP) has none to name."""
+def unchanged(work: Work, *, object_sha256: str | None = None, document_sha256: str | None = None) -> Outcome | None:
+    """The one rule for "nothing to send": the ledger shows this source published from the same object bytes, or
+    from the same document (its canonical JSON, so a re-export that only reorders keys or spacing is the same)."""
+    previous = work.previous
+    if previous is None or previous.status not in PUBLISHED:
+        return None
+    if object_sha256 is not None and previous.object_sha256 == object_sha256:
+        return nothing_sent(previous, work.routed.destination.noun, "Same bytes as the export already published")
+    if document_sha256 is not None and previous.document_sha256 == document_sha256:
+        outcome = nothing_sent(previous, work.routed.destination.noun, "Same document as the one already published")
+        return replace(outcome, document_sha256=document_sha256)
+    return None
+
+
+def nothing_sent(previous: LedgerEntry, noun: str, why: str) -> Outcome:
+    """UNCHANGED, naming the record the ledger holds. A destination without versions (UNIS before its ``ts`` is
+    known, Qrvey, AEP) has none to name."""
     version = f", version {previous.record_version}" if previous.record_version is not None else ""
     return Outcome(
         Status.UNCHANGED,
