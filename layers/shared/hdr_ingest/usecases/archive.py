@@ -112,8 +112,8 @@ class _Archive:
     def attempt(self, call: Call) -> Answer:
         destination = self.work.routed.destination
         if self.record_id is None:
-            key = self.work.obj.record_key
-            found = self.caller.observed(self.work, "find", lambda: destination.find(key, call))
+            record_key = self.work.obj.record_key
+            found = self.caller.observed(self.work, "find", lambda: destination.find(record_key, call))
             if found.kind is not AnswerKind.SUCCESS or not found.found:
                 return found
             self.record_id = found.record_id

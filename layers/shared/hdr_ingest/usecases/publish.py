@@ -73,11 +73,11 @@ class _Upsert:
     unanswered: Answer | None = None  # a create of this delivery that got no answer
 
     def attempt(self, call: Call) -> Answer:
-        destination, key = self.work.routed.destination, self.work.obj.record_key
+        destination, record_key = self.work.routed.destination, self.work.obj.record_key
         if self.record_id is None:
             # No id recorded: look for a record created earlier for this source (a lost ledger write, a crash after
             # a create, a timed-out create that did succeed), archived ones included.
-            found = self.caller.observed(self.work, "find", lambda: destination.find(key, call))
+            found = self.caller.observed(self.work, "find", lambda: destination.find(record_key, call))
             if found.kind is not AnswerKind.SUCCESS:
                 return found
             self.record_id, self.archived = found.record_id, found.record_id is not None and not found.found
@@ -93,7 +93,7 @@ class _Upsert:
                 return restored
             self.archived = False
         answer = self.caller.observed(
-            self.work, "update", lambda: destination.update(record_id, key, self.document, self.verdict, call)
+            self.work, "update", lambda: destination.update(record_id, record_key, self.document, self.verdict, call)
         )
         if answer.kind is AnswerKind.NOT_FOUND:  # deleted on the destination since: publish it as a new record
             return self._create(call)
@@ -106,9 +106,9 @@ class _Upsert:
         self.record_id, self.archived = None, False
         if self.unanswered is not None:
             return self.unanswered
-        destination, key = self.work.routed.destination, self.work.obj.record_key
+        destination, record_key = self.work.routed.destination, self.work.obj.record_key
         answer = self.caller.observed(
-            self.work, "create", lambda: destination.create(key, self.document, self.verdict, call)
+            self.work, "create", lambda: destination.create(record_key, self.document, self.verdict, call)
         )
         if answer.kind is AnswerKind.TRANSIENT and answer.http_status is None:
             self.unanswered = answer
