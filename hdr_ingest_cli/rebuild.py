@@ -44,6 +44,7 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     from hdr_ingest.adapters.aws.s3 import S3ObjectStore
     from hdr_ingest.core.source_object import SourceObject
     from hdr_ingest.destinations import Common, kind
+    from hdr_ingest.entry.composition import build_destination
     from hdr_ingest.usecases.rebuild_ledger import rebuild_ledger, sources_of
 
     state = find_state(args)
@@ -64,10 +65,9 @@ def cmd_rebuild_ledger(args: argparse.Namespace) -> int:
     ledger, store, lines = DynamoDbLedger(aws.resource("dynamodb").Table(table)), S3ObjectStore(s3), []
     for spec in specs:
         mine = [o for o in objects if _route_of(o.key, specs) is spec]
-        found = kind(spec.kind)
-        if not mine or found is None:
+        if not mine or kind(spec.kind) is None:
             continue
-        destination = found.build(spec, Common())
+        destination = build_destination(spec, Common())
         credentials = None
         if spec.secret:
             secret = aws.client("secretsmanager").get_secret_value(SecretId=spec.secret)["SecretString"]
