@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hdr_ingest import destinations
-from hdr_ingest.core.document import DocumentError, canonical_json, parse_export
+from hdr_ingest.core.document import DocumentError, canonical_json
 from hdr_ingest.core.ports import Destination
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest_cli.common import UsageError, json_files
@@ -43,12 +42,12 @@ def destination_for(kind: str, options: dict[str, Any]) -> Destination:
 
 
 def judge_file(destination: Destination, path: Path) -> dict[str, Any]:
-    parse: Callable[[bytes], Any] = getattr(destination, "parse", None) or parse_export
     try:
-        document = parse(path.read_bytes())
+        document = destination.parse(path.read_bytes())
     except DocumentError as exc:
         return {"file": str(path), "valid": False, "summary": str(exc), "errors": [exc.detail.as_dict()]}
-    documents = document if isinstance(document, list) and kind_splits_lists(destination) else [document]
+    # a list is a catalogue file, one record each (UNIS, Qrvey); AEP's parse reads a file's records as one batch
+    documents = document if isinstance(document, list) else [document]
     errors, elements = [], []
     for index, each in enumerate(documents):
         verdict = destination.judge(each, canonical_json(each))
@@ -83,11 +82,6 @@ def parse_options(text: str | None) -> dict[str, Any]:
     if not isinstance(options, dict):
         raise UsageError('--options must be a JSON object, e.g. \'{"schema": "2012"}\'')
     return options
-
-
-def kind_splits_lists(destination: Destination) -> bool:
-    """A list in a file is one record each (UNIS, Qrvey), unless the destination parses files itself (AEP)."""
-    return getattr(destination, "parse", None) is None
 
 
 def cmd_validate_other(args: argparse.Namespace) -> int:

@@ -307,7 +307,7 @@ def parse_route_options(given: list[str], target_schema: str | None) -> dict[str
         except ValueError as exc:
             raise ValueError(f"--route-options {item!r}: not JSON ({exc})") from exc
         if not kind or not isinstance(value, dict):
-            example = "qrvey='{\"onChange\": \"recreate\"}'"
+            example = 'qrvey=\'{"onChange": "recreate"}\''
             raise ValueError(f"--route-options {item!r}: expected KIND=JSON-object, e.g. {example}")
         options.setdefault(kind.strip(), {}).update(value)
     if target_schema:
@@ -357,8 +357,7 @@ def _preflight(args: argparse.Namespace, state_dir: Path) -> dict[str, dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    real_gateway = bool(args.gateway_url)
-    if real_gateway and not (args.app_id and args.client_id):
+    if args.gateway_url and not (args.app_id and args.client_id):
         print("--gateway-url needs --app-id and --client-id (the Gateway app's credentials)", file=sys.stderr)
         return 2
     # The function's metrics are disabled locally; Powertools still warns when an invocation has none, and prints
@@ -367,34 +366,15 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
     signal.signal(signal.SIGTERM, _interrupt)
 
-    from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, LocalStack, StackOptions
+    from local_stack.stack import LocalStack
 
-    state_dir: Path = args.state_dir
-    route_options = _preflight(args, state_dir)
+    route_options = _preflight(args, args.state_dir)
     if route_options is None:
         return 2
-    if not args.in_memory and not real_gateway:
-        state_dir.mkdir(parents=True, exist_ok=True)
-    options = StackOptions(
-        stack_name=args.stack_name,
-        region=args.region,
-        moto_port=args.port,
-        visibility_timeout=args.visibility_timeout,
-        max_receive_count=args.max_receive_count,
-        function_timeout_s=args.function_timeout,
-        gateway_url=args.gateway_url,
-        app_id=args.app_id or LOCAL_APP_ID,
-        client_id=args.client_id or LOCAL_CLIENT_ID,
-        emulator_port=args.emulator_port,
-        emulator_db=None if args.in_memory or real_gateway else state_dir / "gateway.sqlite",
-        log_level=args.log_level,
-        other_destinations=not args.hdruk_only,
-        extra_env={"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {},
-        route_options=route_options,
-    )
-    state_path = state_dir / STATE_FILE_NAME
-    stack = LocalStack(options)
-    print("Starting moto, " + ("" if real_gateway else "the Gateway emulator, ") + "and the ingest function …")
+    if not args.in_memory and not args.gateway_url:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(_stack_options(args, route_options))
+    print("Starting moto, " + ("" if args.gateway_url else "the Gateway emulator, ") + "and the ingest function …")
     try:
         stack.start()
     except (SchemaPackError, TraserUnavailable) as exc:  # TraserUnavailable: no Node or npm packages
@@ -405,24 +385,41 @@ def main(argv: list[str] | None = None) -> int:
             f"Cleared the Gateway emulator's {stack.cleared_datasets} datasets from an earlier run: "
             "the ledger starts empty, so the emulator does too."
         )
+    return _serve(stack, args)
+
+
+def _stack_options(args: argparse.Namespace, route_options: dict[str, Any]) -> Any:
+    from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID, StackOptions
+
+    real_gateway = bool(args.gateway_url)
+    return StackOptions(
+        stack_name=args.stack_name,
+        region=args.region,
+        moto_port=args.port,
+        visibility_timeout=args.visibility_timeout,
+        max_receive_count=args.max_receive_count,
+        function_timeout_s=args.function_timeout,
+        gateway_url=args.gateway_url,
+        app_id=args.app_id or LOCAL_APP_ID,
+        client_id=args.client_id or LOCAL_CLIENT_ID,
+        emulator_port=args.emulator_port,
+        emulator_db=None if args.in_memory or real_gateway else args.state_dir / "gateway.sqlite",
+        log_level=args.log_level,
+        other_destinations=not args.hdruk_only,
+        extra_env={"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {},
+        route_options=route_options,
+    )
+
+
+def _serve(stack: Any, args: argparse.Namespace) -> int:
+    """Run the samples, print where everything is, then watch new drops until Ctrl-C (or stop, with --once)."""
     samples = [] if args.no_samples else load_samples()
     for destination in stack.destinations:
         samples += [] if args.no_samples else load_samples(destination.samples)
-    ok = True
+    ok, state_path = True, args.state_dir / STATE_FILE_NAME
     terminal, sys.stdout = sys.stdout, sys.stdout if _verbose(args) else WithoutMetricLines(sys.stdout)
     try:
-        write_state(
-            state_path,
-            {
-                "pid": os.getpid(),
-                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "aws": stack.aws.to_json(),
-                "gateway_url": stack.gateway_url,
-                "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
-                "function_env": stack.function_env,
-                "prefixes": stack.prefixes,
-            },
-        )
+        write_state(state_path, _state(stack))
         seen: dict[str, str] = {}
         if samples:
             results = run_samples(stack, samples, args.wait)
@@ -448,6 +445,19 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         sys.stdout = _flushed(terminal)
     return 0 if ok else 1
+
+
+def _state(stack: Any) -> dict[str, Any]:
+    """What the CLI reads to find this stack (``.local-stack/state.json``)."""
+    return {
+        "pid": os.getpid(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "aws": stack.aws.to_json(),
+        "gateway_url": stack.gateway_url,
+        "emulator_admin_url": f"{stack.emulator.root_url}/_emulator" if stack.emulator else None,
+        "function_env": stack.function_env,
+        "prefixes": stack.prefixes,
+    }
 
 
 if __name__ == "__main__":

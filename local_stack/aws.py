@@ -355,9 +355,22 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
         max_receive_count=options.max_receive_count,
         visibility_timeout=options.visibility_timeout,
     )
-    sqs, s3, dynamodb, secrets = (aws.client(name) for name in ("sqs", "s3", "dynamodb", "secretsmanager"))
+    dlq_url, queue_url = _queues(aws, options)
+    _ledger_table(aws)
+    _bucket(aws)
+    # The Gateway app credentials, as the function reads them (GATEWAY_SECRET_ID).
+    aws.client("secretsmanager").create_secret(
+        Name=aws.secret_id,
+        Description="Gateway application credentials for the local stack",
+        SecretString=json.dumps({"app_id": app_id, "client_id": client_id}),
+    )
+    return LocalAws(**{**aws.to_json(), "queue_url": queue_url, "dlq_url": dlq_url})
 
-    # DeadLetterQueue: 14 days' retention; only the ingest queue may use it.
+
+def _queues(aws: LocalAws, options: AwsOptions) -> tuple[str, str]:
+    """DeadLetterQueue (14 days' retention; only the ingest queue may use it), then IngestQueue with
+    IngestQueuePolicy (S3 may send to it) and the redrive policy to the DLQ. Returns both URLs."""
+    sqs, stack = aws.client("sqs"), aws.stack_name
     dlq_url = sqs.create_queue(
         QueueName=f"{stack}-dlq",
         Attributes={
@@ -366,9 +379,6 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
             "RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArnList": [aws.queue_arn]}),
         },
     )["QueueUrl"]
-
-    # IngestQueue with IngestQueuePolicy (S3 may send to it) and the redrive policy to the DLQ.
-    bucket_arn = f"arn:aws:s3:::{aws.bucket}"
     queue_policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -378,7 +388,10 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
                 "Principal": {"Service": "s3.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": aws.queue_arn,
-                "Condition": {"ArnLike": {"aws:SourceArn": bucket_arn}, "StringEquals": {"aws:SourceAccount": account}},
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{aws.bucket}"},
+                    "StringEquals": {"aws:SourceAccount": MOTO_ACCOUNT_ID},
+                },
             }
         ],
     }
@@ -394,8 +407,12 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
             "Policy": json.dumps(queue_policy),
         },
     )["QueueUrl"]
+    return dlq_url, queue_url
 
-    # LedgerTable: PK source, on demand, encrypted, point-in-time recovery.
+
+def _ledger_table(aws: LocalAws) -> None:
+    """LedgerTable: PK source, on demand, encrypted, point-in-time recovery."""
+    dynamodb = aws.client("dynamodb")
     dynamodb.create_table(
         TableName=aws.table,
         BillingMode="PAY_PER_REQUEST",
@@ -407,10 +424,13 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
         TableName=aws.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
 
-    # MetadataBucket: versioned, SSE-S3, no public access, owner-enforced; notifications to the queue.
+
+def _bucket(aws: LocalAws) -> None:
+    """MetadataBucket: versioned, SSE-S3, no public access, owner-enforced; notifications to the queue."""
+    s3 = aws.client("s3")
     bucket_args: dict[str, Any] = {"Bucket": aws.bucket}
-    if region != "us-east-1":
-        bucket_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    if aws.region != "us-east-1":
+        bucket_args["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
     s3.create_bucket(**bucket_args)
     s3.put_bucket_versioning(Bucket=aws.bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
@@ -441,11 +461,3 @@ def provision(endpoint_url: str, options: AwsOptions, app_id: str, client_id: st
             "QueueConfigurations": [{"QueueArn": aws.queue_arn, "Events": list(NOTIFIED_EVENTS)}]
         },
     )
-
-    # The Gateway app credentials, as the function reads them (GATEWAY_SECRET_ID).
-    secrets.create_secret(
-        Name=aws.secret_id,
-        Description="Gateway application credentials for the local stack",
-        SecretString=json.dumps({"app_id": app_id, "client_id": client_id}),
-    )
-    return LocalAws(**{**aws.to_json(), "queue_url": queue_url, "dlq_url": dlq_url})

@@ -394,7 +394,7 @@ def test_validate_takes_the_kind_from_the_route_a_prefix_falls_under(
     state["function_env"] = {"DESTINATIONS": json.dumps(routes)}
     write_state(fake_stack.path, state)
     code, out, err = run(capsys, "validate", "--prefix", "incoming/unis/", unis_file)
-    assert code == 0 and "judged by the rules of the unis route on incoming/unis/" in err
+    assert code == 0 and "judged by the rules of the unis route on incoming/unis/" in err, (out, err)
     assert "2 records: 2 valid, 0 invalid" in out  # and each element reported
     assert "[0] ok: valid UNIS" in out and "[1] ok: valid UNIS" in out
 
