@@ -145,6 +145,19 @@ class Datasets:
         sources = [dict(s) for s in document["datasources"]]
         for index, source in enumerate(sources):
             source.setdefault("datasourceId", datasource_id_of(key, index))
+        name = tagged_name(document["name"], key, digest_of(document))
+        return {
+            **document,
+            "datasetId": dataset_id_of(self.user_id, self.app_id, key),
+            "name": name,
+            "datasources": sources,
+            "columns": self.columns(document),
+        }
+
+    def columns(self, document: dict[str, Any]) -> list[dict[str, Any]]:
+        """The definition's columns as sent: each completed with the route's appId and userId, its datasource's
+        connection when there is only one, and its original type."""
+        sources = document["datasources"]
         only = sources[0].get("connectionId") if len(sources) == 1 else None
         columns = []
         for column in document["columns"]:
@@ -153,14 +166,7 @@ class Datasets:
                 filled["connectionId"] = only
             filled.setdefault("origColumnType", filled.get("columnType"))
             columns.append(filled)
-        name = tagged_name(document["name"], key, digest_of(document))
-        return {
-            **document,
-            "datasetId": dataset_id_of(self.user_id, self.app_id, key),
-            "name": name,
-            "datasources": sources,
-            "columns": columns,
-        }
+        return columns
 
     def load(self, dataset_id: str, at: At) -> Answer:
         doing = f"load dataset {dataset_id}"

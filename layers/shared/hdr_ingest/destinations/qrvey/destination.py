@@ -24,6 +24,7 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.qrvey.client import QrveyClient
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.datasets import (
@@ -171,6 +172,18 @@ class QrveyDestination:
             return dataset
         return self.datasets.state(str(record_id), dataset, at, created=True)
 
+    def expected(self, document: Any, sent_along: Any) -> Any:
+        """The definition as sent (name untagged, columns completed, seed 003's fields), and LOADED."""
+        from hdr_ingest.destinations.qrvey.readback import expected
+
+        return expected(document, self.datasets.columns(document) if _sendable(document) else [])
+
+    def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
+        """``GET .../qollect/dataset/{datasetId}``: the dataset Qrvey holds for our key."""
+        from hdr_ingest.destinations.qrvey.readback import held
+
+        return held(str(record_id), record_key, self.datasets.get(str(record_id), At.of(call)))
+
     def natural_key(self, element: Any) -> str | None:
         """An element of a catalogue file is known only by its own identifier here."""
         return None
@@ -190,3 +203,16 @@ class QrveyDestination:
         if deleted.kind not in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
             return replace(deleted, record_id=dataset_id)
         return self._create(key, document, at)
+
+
+def _sendable(document: Any) -> bool:
+    """Whether ``document`` has the shape a create sends (datasources and columns, lists of objects)."""
+    sources = document.get("datasources") if isinstance(document, dict) else None
+    columns = document.get("columns") if isinstance(document, dict) else None
+    return (
+        isinstance(sources, list)
+        and bool(sources)
+        and all(isinstance(s, dict) for s in sources)
+        and isinstance(columns, list)
+        and all(isinstance(c, dict) for c in columns)
+    )
