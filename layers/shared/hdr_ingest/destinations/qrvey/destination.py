@@ -36,6 +36,7 @@ from hdr_ingest.destinations.qrvey.datasets import (
     tagged_name,
 )
 from hdr_ingest.destinations.qrvey.judge import DatasetJudge
+from hdr_ingest.destinations.qrvey.readback import expected, held
 
 __all__ = ["ON_CHANGE", "QrveyDestination", "dataset_id_of", "digest_of", "tag_of", "tagged_name"]
 
@@ -174,14 +175,10 @@ class QrveyDestination:
 
     def expected(self, document: Any, sent_along: Any) -> Any:
         """The definition as sent (name untagged, columns completed, seed 003's fields), and LOADED."""
-        from hdr_ingest.destinations.qrvey.readback import expected
-
         return expected(document, self.datasets.columns(document) if _sendable(document) else [])
 
     def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
         """``GET .../qollect/dataset/{datasetId}``: the dataset Qrvey holds for our key."""
-        from hdr_ingest.destinations.qrvey.readback import held
-
         return held(str(record_id), record_key, self.datasets.get(str(record_id), At.of(call)))
 
     def natural_key(self, element: Any) -> str | None:
