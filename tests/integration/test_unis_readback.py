@@ -69,6 +69,14 @@ def test_a_document_with_its_own_id_and_ts_reads_back_as_expected(unis: UnisEmul
     assert got.state is Held.HELD and got.content == dest.expected(document, None)
 
 
+def test_a_record_over_the_usual_read_cap_reads_back_whole(unis: UnisEmulator) -> None:
+    dest = destination(unis)
+    large = {**METADATA, "parameters": {"note": "x" * (3 * 1024 * 1024)}}  # over the client's 2 MiB answer cap
+    record_id = published(dest, large)
+    got = dest.read_back(record_id, KEY, CALL)
+    assert got.state is Held.HELD and got.content == dest.expected(large, None)
+
+
 def test_a_record_edited_on_unis_differs_at_the_edited_path(unis: UnisEmulator) -> None:
     dest = destination(unis)
     record_id = published(dest, METADATA)

@@ -22,7 +22,7 @@ from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.unis.client import UnisClient
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
 from hdr_ingest.destinations.unis.judge import judge
-from hdr_ingest.destinations.unis.readback import FILLED_BY_UNIS, expected, held
+from hdr_ingest.destinations.unis.readback import FILLED_BY_UNIS, READ_BACK_BYTES, expected, held
 from hdr_ingest.destinations.unis.schemas import UnisSchema
 
 
@@ -144,5 +144,5 @@ class UnisDestination:
 
     def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
         """``GET /metadata/{id}``: the newest live version, or none (``200 []``) when deleted."""
-        found, record = self.client.lookup(record_id, call)
+        found, record = self.client.lookup(record_id, call, READ_BACK_BYTES)
         return held(record_id, found, record)

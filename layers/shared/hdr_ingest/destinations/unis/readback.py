@@ -19,6 +19,9 @@ from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.verification import Held, ReadBack
 
 FILLED_BY_UNIS = ("id", "ts", "selfRef", "$schema")  # what UNIS adds to a record it stores: not compared (above)
+# The size of record a read-back reads whole (``client.lookup``'s ``expect``): a record is (part of) one source
+# object, at most 10 MiB by default (``MAX_OBJECT_BYTES``); a larger answer is UNKNOWN, never a wrong HELD.
+READ_BACK_BYTES = 10 * 1024 * 1024
 
 
 def expected(document: Any) -> Any:
