@@ -107,6 +107,7 @@ def test_a_failed_load_differs_at_its_status(qrvey: QrveyEmulator) -> None:
     dataset_id = published(dest, definition(), ends=AnswerKind.PERMANENT)
     got = dest.read_back(dataset_id, KEY, CALL)
     assert got.state is Held.HELD and got.content == {**dest.expected(definition(), None), "status": "FAILED"}
+    assert "Table 'air_quality' does not exist" in got.message  # Qrvey's reason, for whoever reads the drift
 
 
 def test_a_deleted_dataset_is_missing(qrvey: QrveyEmulator) -> None:

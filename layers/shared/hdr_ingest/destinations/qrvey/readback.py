@@ -22,7 +22,7 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.verification import Held, ReadBack
-from hdr_ingest.destinations.qrvey.datasets import datasource_id_of, tag_of, untagged
+from hdr_ingest.destinations.qrvey.datasets import datasource_id_of, failure_reason, tag_of, untagged
 from hdr_ingest.destinations.qrvey.judge import DATASET_SCHEMA
 
 DATASOURCE_FIELDS = tuple(DATASET_SCHEMA["$defs"]["datasource"]["properties"])
@@ -63,7 +63,8 @@ def held(dataset_id: str, key: str, dataset: dict[str, Any] | Answer) -> ReadBac
         "columns": _kept(dataset.get("columns"), COLUMN_FIELDS),
         "status": status or None,
     }
-    return ReadBack(Held.HELD, content, f"Qrvey dataset {dataset_id} is {status or 'without a status'}")
+    why = f": {failure_reason(dataset)}" if status == "FAILED" else ""
+    return ReadBack(Held.HELD, content, f"Qrvey dataset {dataset_id} is {status or 'without a status'}{why}")
 
 
 def _kept(items: Any, fields: tuple[str, ...]) -> Any:
