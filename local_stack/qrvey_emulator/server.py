@@ -115,6 +115,12 @@ class QrveyEmulator(ServedEmulator):
         with self._lock:
             return list(self._log)
 
+    def change_dataset(self, dataset_id: str, changes: Mapping[str, Any]) -> None:
+        """Set fields of a stored dataset, as someone editing it in Qrvey's own tools would: a test's hook, not
+        an API of the real service (which documents no update of a dataset definition, notes/destinations.md §2)."""
+        with self._lock:
+            self._datasets[dataset_id].update(json.loads(json.dumps(dict(changes))))
+
     def reset(self) -> None:
         """Clear datasets, load plans, faults and the request log; keys are kept."""
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.aep.answers import GONE, LOADED, MAX_RETRY_AFTER_S, TERMINAL_FAILURE, batch_answer
 from hdr_ingest.destinations.aep.client import AepClient, Bounded
 from hdr_ingest.destinations.aep.credentials import AepCredentials
@@ -91,7 +92,7 @@ class AepDestination:
         batch = self.batches.latest(key, dataset, run)
         if isinstance(batch, Answer) or batch is None:
             return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
-        batch_id, status = batch[0], _status(batch[1])
+        batch_id, status = batch[0], status_of(batch[1])
         return Answer(
             AnswerKind.SUCCESS,
             200,
@@ -112,7 +113,7 @@ class AepDestination:
         got = self.batches.ours(batch_id, key, run)
         if isinstance(got, Answer):
             return got
-        status = _status(got)
+        status = status_of(got)
         if str(got.get("externalId", "")).startswith(external_id(key, document)) and status not in ENDED:
             return self.batches.standing(batch_id, got, run, records_of(document))  # this content's batch
         if status in LOADED:
@@ -150,7 +151,7 @@ class AepDestination:
         got = self.batches.ours(batch_id, None, run)
         if isinstance(got, Answer):
             return got
-        status = _status(got)
+        status = status_of(got)
         if status in LOADED:
             return self.batches.revert(batch_id, run)
         if status in GONE:
@@ -183,6 +184,19 @@ class AepDestination:
     def natural_key(self, element: Any) -> str | None:
         """An element of a catalogue file is known only by its own identifier here."""
         return None
+
+    # -- read-back (:mod:`.readback`, imported when used: it imports this module) ---------------------------
+    def expected(self, document: Any, sent_along: Any) -> Any:
+        """One live batch of the file's records, its predecessor (a replay's) no longer live."""
+        from hdr_ingest.destinations.aep.readback import expected
+
+        return expected(document)
+
+    def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
+        """``GET /catalog/batches/{id}`` for our batch, and for the batch it replaces when it is a replay."""
+        from hdr_ingest.destinations.aep.readback import read_back
+
+        return read_back(self.batches, str(record_id), record_key, Bounded.of(call))
 
     # -- steps ----------------------------------------------------------------------------------------------
 
@@ -241,7 +255,7 @@ class Datasets:
             name = self.options.dataset_name
             tag = filter_value(name)
             for params, mine in (
-                ({"tags": f"{DATASET_TAG}:{tag}"}, lambda d: tag in _tags(d, DATASET_TAG)),
+                ({"tags": f"{DATASET_TAG}:{tag}"}, lambda d: tag in tags_of(d, DATASET_TAG)),
                 ({"name": name}, lambda d: d.get("name") == name),  # a `,` or `*` in it is an operator: check
             ):
                 found = self.client.datasets({**params, "limit": "100"}, run)
@@ -292,7 +306,7 @@ class Batches:
         got = self.client.batch(batch_id, run)
         if isinstance(got, Answer):
             return got
-        if _key_of(got) is None or (key is not None and filter_value(key) not in _tags(got, KEY_TAG)):
+        if _key_of(got) is None or (key is not None and filter_value(key) not in tags_of(got, KEY_TAG)):
             return Answer(AnswerKind.NOT_FOUND, 200, f"AEP batch {batch_id} does not carry this file's key tag")
         return got
 
@@ -306,7 +320,9 @@ class Batches:
         found = self.client.batches(params, run)
         if isinstance(found, Answer):
             return found
-        mine = [(i, b) for i, b in found.items() if tag in _tags(b, KEY_TAG) and (not loaded or _status(b) in LOADED)]
+        mine = [
+            (i, b) for i, b in found.items() if tag in tags_of(b, KEY_TAG) and (not loaded or status_of(b) in LOADED)
+        ]
         mine.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
         return mine
 
@@ -314,7 +330,7 @@ class Batches:
         batches = self.listed(key, dataset, run, loaded)
         if isinstance(batches, Answer):
             return batches
-        return next(((i, b) for i, b in batches if _status(b) not in TERMINAL_FAILURE), None)
+        return next(((i, b) for i, b in batches if status_of(b) not in TERMINAL_FAILURE), None)
 
     def sent_already(self, key: str, base: str, dataset: str, records: list[Any], run: Bounded) -> Answer | str:
         """A batch of this very content that still counts (not failed, reverted or replaced): how it stands, so a
@@ -323,8 +339,8 @@ class Batches:
         batches = self.listed(key, dataset, run)
         if isinstance(batches, Answer):
             return batches
-        counted = [(i, b) for i, b in batches if _status(b) not in ENDED]
-        replaced = {p for _, b in counted for p in _tags(b, REPLACES_TAG)}
+        counted = [(i, b) for i, b in batches if status_of(b) not in ENDED]
+        replaced = {p for _, b in counted for p in tags_of(b, REPLACES_TAG)}
         same = [(i, b) for i, b in batches if str(b.get("externalId", "")).startswith(base)]
         live = next(((i, b) for i, b in same if (i, b) in counted and i not in replaced), None)
         if live is not None:
@@ -334,7 +350,7 @@ class Batches:
     def standing(self, batch_id: str, batch: dict[str, Any], run: Bounded, records: list[Any] | None) -> Answer:
         """How our batch stands. Still open (``loading``) and ``records`` known: a batch whose "create" answer was
         lost, filled and completed now rather than left PENDING for ever. Loaded: its predecessor retired."""
-        status = _status(batch)
+        status = status_of(batch)
         if status == "loading" and records is not None:
             dataset = _dataset_of(batch)
             failed = self.fill(batch_id, dataset, records, run, fresh=False) if dataset else None
@@ -368,9 +384,9 @@ class Batches:
         if refused is None:
             return None
         got = self.client.batch(batch_id, run)
-        if not isinstance(got, Answer) and _status(got) in ENDED:
+        if not isinstance(got, Answer) and status_of(got) in ENDED:
             return batch_answer(batch_id, got, created=True)
-        if not isinstance(got, Answer) and _status(got) != "loading":
+        if not isinstance(got, Answer) and status_of(got) != "loading":
             return None  # it took effect: staging, or loaded already
         again = self.client.act(batch_id, "COMPLETE", run)
         if again is None:
@@ -386,13 +402,13 @@ class Batches:
         """After a replay has loaded, the batch it replaces must not stay live: Adobe's material is ambiguous on
         how predecessors are named (bare ids in the examples, ``$``-prefixed in the spec text), so one file never
         has two live batches only if we look, and REVERT a predecessor still loaded."""
-        for old in _tags(batch, REPLACES_TAG):
+        for old in tags_of(batch, REPLACES_TAG):
             got = self.ours(old, _key_of(batch), run)
             if isinstance(got, Answer) and got.kind is AnswerKind.NOT_FOUND:
                 continue
             if isinstance(got, Answer):
                 return got
-            if _status(got) in LOADED:
+            if status_of(got) in LOADED:
                 reverted = self.revert(old, run)
                 if reverted.kind is not AnswerKind.SUCCESS:
                     return reverted
@@ -418,14 +434,14 @@ def filter_value(value: str) -> str:
     return value.replace("%", "%25").replace(",", "%2C").replace("*", "%2A")
 
 
-def _tags(batch: dict[str, Any], name: str) -> list[str]:
+def tags_of(batch: dict[str, Any], name: str) -> list[str]:
     tags = batch.get("tags")
     values = tags.get(name) if isinstance(tags, dict) else None
     return [str(v) for v in values] if isinstance(values, list) else []
 
 
 def _tag(batch: dict[str, Any], name: str) -> str | None:
-    return next(iter(_tags(batch, name)), None)
+    return next(iter(tags_of(batch, name)), None)
 
 
 def _key_of(batch: dict[str, Any]) -> str | None:
@@ -442,7 +458,7 @@ def _dataset_of(batch: dict[str, Any]) -> str | None:
     return None
 
 
-def _status(batch: dict[str, Any]) -> str:
+def status_of(batch: dict[str, Any]) -> str:
     return str(batch.get("status", "")).lower()
 
 

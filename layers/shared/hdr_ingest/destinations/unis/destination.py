@@ -19,12 +19,12 @@ from typing import Any
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
 from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.unis.client import UnisClient
 from hdr_ingest.destinations.unis.credentials import ClientCertificate
 from hdr_ingest.destinations.unis.judge import judge
+from hdr_ingest.destinations.unis.readback import FILLED_BY_UNIS, READ_BACK_BYTES, expected, held
 from hdr_ingest.destinations.unis.schemas import UnisSchema
-
-FILLED_BY_UNIS = ("id", "ts", "selfRef", "$schema")  # what UNIS adds to a record it stores
 
 
 def record_id_for(key: str, document: Any) -> str:
@@ -140,3 +140,12 @@ class UnisDestination:
     def check(self, record_id: RecordId, call: Call) -> Answer:
         """UNIS stores as it answers: nothing is ever pending."""
         return Answer(AnswerKind.SUCCESS, None, "published", record_id=record_id)
+
+    def expected(self, document: Any, sent_along: Any) -> Any:
+        """The document as UNIS keeps it, apart from what UNIS fills in (:mod:`.readback`)."""
+        return expected(document)
+
+    def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
+        """``GET /metadata/{id}``: the newest live version, or none (``200 []``) when deleted."""
+        found, record = self.client.lookup(record_id, call, READ_BACK_BYTES)
+        return held(record_id, found, record)
