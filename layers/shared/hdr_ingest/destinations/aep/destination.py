@@ -83,13 +83,13 @@ class AepDestination:
         return AepCredentials.from_secret(secret, secret_id)
 
     # -- the port -------------------------------------------------------------------------------------------
-    def find(self, key: str, call: Call) -> Answer:
+    def find(self, record_key: str, call: Call) -> Answer:
         """Our latest batch for this object that did not fail (a lost ledger write, a crash after creating)."""
         run = Bounded.of(call)
         dataset = self.datasets.get(run, create=False)
         if isinstance(dataset, Answer) or dataset is None:
             return dataset or Answer(AnswerKind.SUCCESS, 200, "no dataset yet, so no batch")
-        batch = self.batches.latest(key, dataset, run)
+        batch = self.batches.latest(record_key, dataset, run)
         if isinstance(batch, Answer) or batch is None:
             return batch or Answer(AnswerKind.SUCCESS, 200, "no batch for this object")
         batch_id, status = batch[0], status_of(batch[1])
@@ -102,32 +102,32 @@ class AepDestination:
             found=status not in GONE,
         )
 
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return self._publish(key, document, Bounded.of(call), predecessor=None)
+    def create(self, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return self._publish(record_key, document, Bounded.of(call), predecessor=None)
 
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+    def update(self, record_id: RecordId, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """A replay batch replacing ``record_id`` (the last published batch); the same content already sent is
         not sent again (an open batch of it is filled and completed)."""
         run = Bounded.of(call)
         batch_id = str(record_id)
-        got = self.batches.ours(batch_id, key, run)
+        got = self.batches.ours(batch_id, record_key, run)
         if isinstance(got, Answer):
             return got
         status = status_of(got)
-        if str(got.get("externalId", "")).startswith(external_id(key, document)) and status not in ENDED:
+        if str(got.get("externalId", "")).startswith(external_id(record_key, document)) and status not in ENDED:
             return self.batches.standing(batch_id, got, run, records_of(document))  # this content's batch
         if status in LOADED:
-            return self._publish(key, document, run, predecessor=batch_id, version=_version(got) + 1)
+            return self._publish(record_key, document, run, predecessor=batch_id, version=_version(got) + 1)
         if status in ENDED:
             dataset = self.datasets.get(run, create=True)
             if isinstance(dataset, Answer):
                 return dataset
-            last = self.batches.latest(key, str(dataset), run, loaded=True)
+            last = self.batches.latest(record_key, str(dataset), run, loaded=True)
             if isinstance(last, Answer):
                 return last
             if last is None:
-                return self._publish(key, document, run, predecessor=None)
-            return self._publish(key, document, run, predecessor=last[0], version=_version(last[1]) + 1)
+                return self._publish(record_key, document, run, predecessor=None)
+            return self._publish(record_key, document, run, predecessor=last[0], version=_version(last[1]) + 1)
         return Answer(
             AnswerKind.TRANSIENT,
             None,
@@ -163,10 +163,10 @@ class AepDestination:
                 f"AEP batch {batch_id} is still {status}; it is reverted once it has settled.",
                 retry_after_s=MAX_RETRY_AFTER_S,
             )
-        dataset, key = self.datasets.get(run, create=False), _key_of(got)
+        dataset, record_key = self.datasets.get(run, create=False), _key_of(got)
         if isinstance(dataset, Answer):
             return dataset
-        last = self.batches.latest(key, dataset, run, loaded=True) if dataset and key else None
+        last = self.batches.latest(record_key, dataset, run, loaded=True) if dataset and record_key else None
         if isinstance(last, Answer):
             return last
         if last is None:
@@ -200,7 +200,9 @@ class AepDestination:
 
     # -- steps ----------------------------------------------------------------------------------------------
 
-    def _publish(self, key: str, document: Any, run: Bounded, predecessor: str | None, version: int = 1) -> Answer:
+    def _publish(
+        self, record_key: str, document: Any, run: Bounded, predecessor: str | None, version: int = 1
+    ) -> Answer:
         records = records_of(document)
         judged = self.xdm.judge(records, lambda: self.client.xdm_schema(self.options.schema_id, run))
         if isinstance(judged, Answer):
@@ -209,10 +211,10 @@ class AepDestination:
         if isinstance(dataset, Answer):
             return dataset
         assert dataset is not None
-        sent = self.batches.sent_already(key, external_id(key, document), dataset, records, run)
+        sent = self.batches.sent_already(record_key, external_id(record_key, document), dataset, records, run)
         if isinstance(sent, Answer):
             return sent
-        tags = {KEY_TAG: [filter_value(key)], VERSION_TAG: [str(version)]}
+        tags = {KEY_TAG: [filter_value(record_key)], VERSION_TAG: [str(version)]}
         body: dict[str, Any] = {"datasetId": dataset, "inputFormat": {"format": "json"}, "externalId": sent}
         if predecessor:
             body["replay"] = {"predecessors": [predecessor], "reason": "replace"}
@@ -301,19 +303,19 @@ class Batches:
     def __init__(self, client: AepClient) -> None:
         self.client = client
 
-    def ours(self, batch_id: str, key: str | None, run: Bounded) -> dict[str, Any] | Answer:
+    def ours(self, batch_id: str, record_key: str | None, run: Bounded) -> dict[str, Any] | Answer:
         """The batch, when it carries our key tag (``key``, or any: a batch the ledger holds for a deletion)."""
         got = self.client.batch(batch_id, run)
         if isinstance(got, Answer):
             return got
-        if _key_of(got) is None or (key is not None and filter_value(key) not in tags_of(got, KEY_TAG)):
+        if _key_of(got) is None or (record_key is not None and filter_value(record_key) not in tags_of(got, KEY_TAG)):
             return Answer(AnswerKind.NOT_FOUND, 200, f"AEP batch {batch_id} does not carry this file's key tag")
         return got
 
-    def listed(self, key: str, dataset: str, run: Bounded, loaded: bool = False) -> list[Found] | Answer:
+    def listed(self, record_key: str, dataset: str, run: Bounded, loaded: bool = False) -> list[Found] | Answer:
         """This object's batches in the dataset, newest first (the latest 50): only those carrying our key tag,
         whatever the filter returned."""
-        tag = filter_value(key)
+        tag = filter_value(record_key)
         params = {"dataSet": dataset, "tags": f"{KEY_TAG}:{tag}", "orderBy": "desc:created", "limit": "50"}
         if loaded:
             params["status"] = ",".join(sorted(LOADED))  # a comma lists several values (Catalog filtering guide)
@@ -326,17 +328,17 @@ class Batches:
         mine.sort(key=lambda item: item[1].get("created") or 0, reverse=True)
         return mine
 
-    def latest(self, key: str, dataset: str, run: Bounded, loaded: bool = False) -> Found | Answer | None:
-        batches = self.listed(key, dataset, run, loaded)
+    def latest(self, record_key: str, dataset: str, run: Bounded, loaded: bool = False) -> Found | Answer | None:
+        batches = self.listed(record_key, dataset, run, loaded)
         if isinstance(batches, Answer):
             return batches
         return next(((i, b) for i, b in batches if status_of(b) not in TERMINAL_FAILURE), None)
 
-    def sent_already(self, key: str, base: str, dataset: str, records: list[Any], run: Bounded) -> Answer | str:
+    def sent_already(self, record_key: str, base: str, dataset: str, records: list[Any], run: Bounded) -> Answer | str:
         """A batch of this very content that still counts (not failed, reverted or replaced): how it stands, so a
         retried create never loads the data twice. Otherwise the externalId to use: ``base``, or ``base`` with a
         suffix when a batch of this content failed before (an externalId is meant to be unique in the org)."""
-        batches = self.listed(key, dataset, run)
+        batches = self.listed(record_key, dataset, run)
         if isinstance(batches, Answer):
             return batches
         counted = [(i, b) for i, b in batches if status_of(b) not in ENDED]
@@ -421,10 +423,10 @@ class Batches:
         return Answer(AnswerKind.SUCCESS, 200, f"batch {batch_id} reverted", record_id=batch_id)
 
 
-def external_id(key: str, document: Any) -> str:
+def external_id(record_key: str, document: Any) -> str:
     """Our stable key for the object and a version of its content: the same content is the same batch."""
     version = hashlib.sha256(file_bytes(records_of(document))).hexdigest()[:20]
-    return f"{key}:{version}"
+    return f"{record_key}:{version}"
 
 
 def filter_value(value: str) -> str:

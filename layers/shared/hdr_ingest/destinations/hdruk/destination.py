@@ -99,17 +99,17 @@ class HdrukDestination:
         """On the integrations route, a 404 or 410 means the route is gone: the message names the way on."""
         return removed_route(answer) if self.api is Api.INTEGRATIONS else answer
 
-    def find(self, key: str, call: Call) -> Answer:
-        answer = self.gateway.find(key, call.credentials, call.timeout_s, deadline_s=call.deadline_s)
+    def find(self, record_key: str, call: Call) -> Answer:
+        answer = self.gateway.find(record_key, call.credentials, call.timeout_s, deadline_s=call.deadline_s)
         return self._routed(answer)
 
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+    def create(self, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         answer = self.gateway.create(
-            document, verdict.sent_along, key, call.credentials, call.timeout_s, deadline_s=call.deadline_s
+            document, verdict.sent_along, record_key, call.credentials, call.timeout_s, deadline_s=call.deadline_s
         )
         return _created(self._routed(answer))
 
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+    def update(self, record_id: RecordId, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         answer = self.gateway.update(
             int(record_id), document, verdict.sent_along, call.credentials, call.timeout_s, deadline_s=call.deadline_s
         )

@@ -77,20 +77,20 @@ class QrveyDestination:
     def credentials(self, secret: Any, secret_id: str) -> ApiKey:
         return ApiKey.from_secret(secret, secret_id)
 
-    def find(self, key: str, call: Call) -> Answer:
-        return self.datasets.find(key, At.of(call))
+    def find(self, record_key: str, call: Call) -> Answer:
+        return self.datasets.find(record_key, At.of(call))
 
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return self._create(key, document, At.of(call))
+    def create(self, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return self._create(record_key, document, At.of(call))
 
-    def _create(self, key: str, document: Any, at: At) -> Answer:
+    def _create(self, record_key: str, document: Any, at: At) -> Answer:
         doing = "create the dataset"
-        body = self.datasets.body(key, document)
+        body = self.datasets.body(record_key, document)
         reply = self.datasets.http(at, "POST", self.create_path, doing, body)
         if isinstance(reply, Answer):
             return reply
         if reply.status == 409:
-            return self._taken(body["datasetId"], key, document, at)
+            return self._taken(body["datasetId"], record_key, document, at)
         if not reply.ok:
             refused = self.datasets.refused(reply, doing, self.create_path, definition=True)
             if reply.status == 404:  # the create endpoint itself is missing: no dataset to look for
@@ -108,14 +108,14 @@ class QrveyDestination:
             )
         return self.datasets.load(dataset_id, at)
 
-    def _taken(self, dataset_id: str, key: str, document: Any, at: At) -> Answer:
+    def _taken(self, dataset_id: str, record_key: str, document: Any, at: At) -> Answer:
         """A create answered 409 for our chosen id: an earlier create of ours went through (adopt it, as a lookup
         would have) unless the dataset there is not ours."""
         dataset = self.datasets.get(dataset_id, at)
         if isinstance(dataset, Answer) and dataset.kind is not AnswerKind.NOT_FOUND:
             return dataset
         tag = tag_of(dataset.get("name")) if isinstance(dataset, dict) else None
-        if tag is None or tag[0] != key:
+        if tag is None or tag[0] != record_key:
             return Answer(
                 AnswerKind.PERMANENT,
                 409,
@@ -133,17 +133,17 @@ class QrveyDestination:
                     "this file; it will be recreated on the next try.",
                     record_id=dataset_id,
                 )
-            return self._changed(dataset_id, key, document, at)
+            return self._changed(dataset_id, record_key, document, at)
         return self.datasets.state(dataset_id, dataset if isinstance(dataset, dict) else {}, at, created=True)
 
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+    def update(self, record_id: RecordId, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
         """The ledger (or a lookup) names a dataset of this source: finish it if it holds this definition, else
         refuse the change or recreate it (``onChange``)."""
         at = At.of(call)
         dataset = self.datasets.get(str(record_id), at)
         if isinstance(dataset, Answer) and dataset.kind is AnswerKind.NOT_FOUND:
             # Gone (deleted on Qrvey, or recreated by a try that got no answer): another dataset of this source?
-            found = self.datasets.find(key, at)
+            found = self.datasets.find(record_key, at)
             if found.kind is not AnswerKind.SUCCESS or found.record_id is None or found.record_id == str(record_id):
                 return dataset if found.kind is AnswerKind.SUCCESS else found
             record_id = found.record_id
@@ -152,7 +152,7 @@ class QrveyDestination:
             return dataset
         tag = tag_of(dataset.get("name"))
         if tag is None or tag[1] != digest_of(document):
-            return self._changed(str(record_id), key, document, at)
+            return self._changed(str(record_id), record_key, document, at)
         return self.datasets.state(str(record_id), dataset, at, created=False)
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
@@ -188,7 +188,7 @@ class QrveyDestination:
         """An element of a catalogue file is known only by its own identifier here."""
         return None
 
-    def _changed(self, dataset_id: str, key: str, document: Any, at: At) -> Answer:
+    def _changed(self, dataset_id: str, record_key: str, document: Any, at: At) -> Answer:
         if self.on_change != "recreate":
             return Answer(
                 AnswerKind.PERMANENT,
@@ -202,7 +202,7 @@ class QrveyDestination:
         deleted = self.datasets.delete(dataset_id, at)
         if deleted.kind not in (AnswerKind.SUCCESS, AnswerKind.NOT_FOUND):
             return replace(deleted, record_id=dataset_id)
-        return self._create(key, document, at)
+        return self._create(record_key, document, at)
 
 
 def _sendable(document: Any) -> bool:

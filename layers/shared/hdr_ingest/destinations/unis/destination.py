@@ -27,11 +27,11 @@ from hdr_ingest.destinations.unis.readback import FILLED_BY_UNIS, READ_BACK_BYTE
 from hdr_ingest.destinations.unis.schemas import UnisSchema
 
 
-def record_id_for(key: str, document: Any) -> str:
+def record_id_for(record_key: str, document: Any) -> str:
     """The UNIS ``id`` first tried for ``document``'s record: its own non-empty ``id``, else our key for its source
     (our key too when that id turns out to be another source's record: see :meth:`UnisDestination.create`)."""
     own = document.get("id") if isinstance(document, dict) else None
-    return own if isinstance(own, str) and own.strip() else key
+    return own if isinstance(own, str) and own.strip() else record_key
 
 
 def holds(held: dict[str, Any], body: dict[str, Any]) -> bool:
@@ -63,13 +63,13 @@ class UnisDestination:
     def credentials(self, secret: Any, secret_id: str) -> ClientCertificate:
         return ClientCertificate.from_secret(secret, secret_id)
 
-    def find(self, key: str, call: Call) -> Answer:
-        return self.client.get(key, call)
+    def find(self, record_key: str, call: Call) -> Answer:
+        return self.client.get(record_key, call)
 
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        record_id = record_id_for(key, document)
+    def create(self, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        record_id = record_id_for(record_key, document)
         body = {**document, "id": record_id}
-        if record_id == key:
+        if record_id == record_key:
             return self.client.post(body, call)
         # The document's own id: our key could not find it, but UNIS may hold it already (ours or another's).
         found, held = self.client.lookup(record_id, call, size_of(body))
@@ -79,19 +79,19 @@ class UnisDestination:
             return self.client.post(body, call)
         if held is not None and holds(held, body):
             return replace(found, message=f"UNIS already holds this document as {record_id!r}; adopted it")
-        answer = self._ours({**document, "id": key}, call)
+        answer = self._ours({**document, "id": record_key}, call)
         note = (
             f"; the document's id {record_id!r} is held on UNIS by a record with other content (another source's), "
-            f"which is left alone: this source's record is {key!r}"
+            f"which is left alone: this source's record is {record_key!r}"
         )
         return replace(answer, message=answer.message + note)
 
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        wanted = record_id_for(key, document)
+    def update(self, record_id: RecordId, record_key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        wanted = record_id_for(record_key, document)
         if str(record_id) == wanted:
             return self._put_visible(wanted, {**document, "id": wanted}, call)
         # The document names another id than its record's: changed, or held by another source (create decides).
-        answer = self.create(key, document, verdict, call)
+        answer = self.create(record_key, document, verdict, call)
         if str(answer.record_id) == str(record_id):
             return answer
         note = f"; the document's id changed from {str(record_id)!r} to {wanted!r}, so record {record_id} is left"
