@@ -167,3 +167,19 @@ def test_relative_imports_are_seen_by_the_guards(tmp_path: Path) -> None:
     assert "hdr_ingest.destinations.hdruk.judge.explanations" in imports_of(judge)
     server = ROOT / "local_stack" / "gateway_emulator" / "server.py"
     assert "local_stack.gateway_emulator.faults" in imports_of(server)
+
+
+def test_every_destination_package_has_the_same_shape_and_a_public_face() -> None:
+    """Issue 23: route, credentials, client, answers, judge, destination (and readback) in every package; its
+    ``__init__`` names what it offers, each name resolving to the package's own object."""
+    import importlib
+
+    base = Path(__file__).resolve().parents[2] / "layers/shared/hdr_ingest/destinations"
+    for kind in ("hdruk", "unis", "qrvey", "aep"):
+        package = base / kind
+        for part in ("route", "credentials", "client", "answers", "judge", "destination", "readback"):
+            assert (package / f"{part}.py").is_file() or (package / part / "__init__.py").is_file(), (kind, part)
+        face = importlib.import_module(f"hdr_ingest.destinations.{kind}")
+        assert {"problems", "build"} <= set(face.__all__), kind
+        for name in face.__all__:
+            assert getattr(face, name).__module__.startswith(f"hdr_ingest.destinations.{kind}."), (kind, name)

@@ -1,1 +1,21 @@
-"""perfSONAR UNIS (``kind: "unis"``): metadata records through ``{base}/metadata`` (see ``route``)."""
+"""perfSONAR UNIS (``kind: "unis"``): metadata records through ``{base}/metadata`` (see ``route``). Its public face,
+loaded on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "UnisDestination": "destination",
+    "problems": "route",
+    "build": "route",
+    "ClientCertificate": "credentials",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
