@@ -61,7 +61,7 @@ def _route(spec: RouteSpec, common: destinations.Common, settings: Settings, cli
     kind = destinations.kind(spec.kind)
     assert kind is not None, f"unknown kind {spec.kind!r} passed the settings check"
     destination = kind.build(spec, common)
-    return Route(spec.prefix, destination, _credentials(spec, destination, settings, clients))
+    return Route(spec.prefix, destination, _credentials(spec, destination, settings, clients), verify=spec.verify)
 
 
 def _credentials(

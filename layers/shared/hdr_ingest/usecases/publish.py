@@ -14,11 +14,13 @@ from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.usecases.calls import Caller
 from hdr_ingest.usecases.context import Stop, Work
 from hdr_ingest.usecases.recording import unchanged
+from hdr_ingest.usecases.verify import AfterPublish
 
 
 class Publisher:
     def __init__(self, caller: Caller) -> None:
         self.caller = caller
+        self.read_back = AfterPublish(caller)  # the read-back hook (usecases.verify)
 
     def publish(self, work: Work, document: Any) -> Outcome:
         """The outcome of publishing ``document`` for ``work``'s source; raises :class:`Stop` when it is invalid."""
@@ -30,7 +32,10 @@ class Publisher:
             outcome = unchanged(previous, destination.noun, "Same document as the one already published")
             return replace(outcome, document_sha256=digest)
         if previous and previous.status is Status.PENDING and previous.document_sha256 == digest:
-            return replace(self._check(work), document_sha256=digest)
+            settled = self.read_back.after(
+                work, self._check(work), document, lambda: destination.judge(document, text).sent_along
+            )
+            return replace(settled, document_sha256=digest)
         verdict = destination.judge(document, text)
         if not verdict.valid:
             raise Stop(
@@ -47,7 +52,9 @@ class Publisher:
         if previous:
             upsert.record_id, upsert.archived = previous.record_id, previous.status is Status.ARCHIVED
         answer = self.caller.with_retries(work, upsert.attempt)
-        outcome = outcome_of(answer, verdict.target, destination.noun)
+        outcome = self.read_back.after(
+            work, outcome_of(answer, verdict.target, destination.noun), document, lambda: verdict.sent_along
+        )
         return replace(outcome, document_sha256=digest, warnings=verdict.warnings)
 
     def _check(self, work: Work) -> Outcome:

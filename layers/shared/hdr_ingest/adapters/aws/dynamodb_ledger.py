@@ -15,6 +15,7 @@ from hdr_ingest.adapters.aws.clients import client_source
 from hdr_ingest.core.bounds import members_fit
 from hdr_ingest.core.ledger import Lease, LeaseLost, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.core.verification import Difference, Verified
 
 _SERDE: list[Any] = []  # boto3's TypeSerializer and TypeDeserializer, made on first use (boto3 imports s3transfer)
 
@@ -58,6 +59,9 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         **_members(entry),
         "destination": dict(entry.destination) if entry.destination else None,
         "element_id": entry.element_id,
+        "verified": entry.verified.value if entry.verified else None,
+        "verified_at": entry.verified_at,
+        "differences": [d.as_dict() for d in entry.differences] or None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -97,7 +101,20 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         members_total=int(item.get("members_total", 0)),
         destination=_destination(item.get("destination")),
         element_id=item.get("element_id"),
+        **_verified(item),
     )
+
+
+def _verified(item: dict[str, Any]) -> dict[str, Any]:
+    """The last read-back's fields; an unknown ``verified`` value (written by a newer version) reads as unset."""
+    value = item.get("verified")
+    verified = Verified(value) if value in {v.value for v in Verified} else None
+    differences = tuple(
+        Difference(str(d.get("path", "$")), str(d.get("sent", "")), str(d.get("held", "")))
+        for d in item.get("differences", [])
+        if isinstance(d, dict)
+    )
+    return {"verified": verified, "verified_at": item.get("verified_at"), "differences": differences}
 
 
 def _record_id(value: Any) -> int | str | None:
