@@ -161,7 +161,7 @@ def test_the_read_back_round_trips_through_the_dynamodb_item() -> None:
 
 
 def test_the_observer_counts_drift() -> None:
-    from hdr_ingest.entry.observe import PowertoolsObserver, metrics
+    from hdr_ingest.entry.observe import DRIFT_METRIC, VERIFIED_METRIC, PowertoolsObserver, metrics
 
     observer = PowertoolsObserver()
     destination = ReadingDestination(reads=[ReadBack(Held.MISSING, message="gone")])
@@ -170,7 +170,7 @@ def test_the_observer_counts_drift() -> None:
     run = IngestPipeline(PipelineSettings(max_object_bytes=1_000), routes, store, Ledger(), DeadLetters(), observer)
     run.process(OBJ, Delivery(), budget())
     counted = metrics.metric_set
-    assert counted["Drift"]["Value"] == [1.0] and counted["Verified"]["Value"] == [1.0]
+    assert counted[DRIFT_METRIC]["Value"] == [1.0] and counted[VERIFIED_METRIC]["Value"] == [1.0]
 
 
 def _settings(options: dict[str, Any], kind: str = "unis") -> Any:

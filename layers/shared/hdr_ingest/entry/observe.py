@@ -32,6 +32,9 @@ metrics = Metrics(
 # Powertools' metric set is a plain dict that add_metric reads, updates and (at 100 metrics) flushes: records
 # processed in threads add their metrics one at a time, or counts would be lost.
 _metrics_lock = threading.Lock()
+# A record read back after publishing that holds something else, or is gone: the template's drift alarm watches it.
+DRIFT_METRIC = "Drift"
+VERIFIED_METRIC = "Verified"  # every read-back that told something (matches, differs or missing)
 
 
 def add_metric(name: str, unit: MetricUnit, value: float) -> None:
@@ -59,11 +62,9 @@ class PowertoolsObserver:
         }
         found = outcome.verification
         if found is not None:
-            # ``Drift``: a record read back after publishing that holds something else, or is gone (the template's
-            # drift alarm watches it); ``Verified`` counts every read-back that told something.
-            add_metric(name="Verified", unit=MetricUnit.Count, value=1)
+            add_metric(name=VERIFIED_METRIC, unit=MetricUnit.Count, value=1)
             if found.result.is_drift:
-                add_metric(name="Drift", unit=MetricUnit.Count, value=1)
+                add_metric(name=DRIFT_METRIC, unit=MetricUnit.Count, value=1)
             fields["verified"] = found.result.value
             fields["differences"] = [d.as_dict() for d in found.differences[:5]]
         if outcome.status.is_failure:
