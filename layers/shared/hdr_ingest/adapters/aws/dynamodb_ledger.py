@@ -29,6 +29,7 @@ def _serde() -> list[Any]:
 
 
 _INT_FIELDS = ("dataset_version", "gateway_status", "attempts", "errors_total")
+_VERIFIED_FIELDS = ("verified", "verified_at", "differences")
 
 
 def to_item(entry: LedgerEntry) -> dict[str, Any]:
@@ -239,6 +240,31 @@ class DynamoDbLedger:
             if _conditional_failure(exc):
                 raise LeaseLost(f"{entry.source}: another invocation took over; outcome not recorded") from exc
             raise
+
+    def note_verification(self, entry: LedgerEntry) -> bool:
+        """Write ``entry``'s read-back fields (``verified``, ``verified_at``, ``differences``) into its item, only
+        while the item still holds that outcome (same ``updated_at``) and no invocation is processing it. False
+        when it changed meanwhile: the newer outcome is kept and nothing is written."""
+        item = to_item(entry)
+        values = {":updated": entry.updated_at, **{f":{name}": item.get(name) for name in _VERIFIED_FIELDS}}
+        present = [name for name in _VERIFIED_FIELDS if values[f":{name}"] is not None]
+        absent = [name for name in _VERIFIED_FIELDS if name not in present]
+        update = ("SET " + ", ".join(f"#{n} = :{n}" for n in present)) if present else ""
+        update += (" REMOVE " + ", ".join(f"#{n}" for n in absent)) if absent else ""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(entry.source),
+                UpdateExpression=update.strip(),
+                ConditionExpression="#updated_at = :updated AND attribute_not_exists(lease_owner)",
+                ExpressionAttributeNames={f"#{n}": n for n in (*_VERIFIED_FIELDS, "updated_at")},
+                ExpressionAttributeValues=self._in({k: v for k, v in values.items() if v is not None}),
+            )
+        except ClientError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def elements(self, source: str) -> list[LedgerEntry]:
         """A Scan (the table has no index on a source prefix): it reads the whole table, so it is used only for a
