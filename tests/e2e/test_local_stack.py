@@ -149,7 +149,8 @@ def test_valid_hdruk4_example_is_created_then_unchanged_then_updated(stack: Loca
     assert updated.record_id == dataset["id"] == entry.record_id
     assert dataset["version"] == 2 and updated.record_version == 2
     assert dataset["metadata"]["summary"]["title"].endswith("(revised)")
-    assert [r.method for r in requests_since(stack, seq)] == ["PUT"]
+    assert [r.method for r in requests_since(stack, seq)] == ["PUT", "GET"]  # the update, then its read-back
+    assert updated.verified is not None and updated.verified.value == "matches"
 
 
 def test_key_with_spaces_plus_and_unicode_is_decoded_and_published(stack: LocalStack) -> None:
@@ -215,7 +216,7 @@ def test_a_gateway_500_is_retried_and_the_dataset_created(stack: LocalStack) -> 
     assert entry.status is Status.CREATED, entry.reason
     statuses = [(r.method, r.status, r.fault) for r in requests_since(stack, seq)]
     assert statuses[0] == ("GET", 500, "script:500")
-    assert statuses[-1] == ("POST", 201, None)
+    assert statuses[-2:] == [("POST", 201, None), ("GET", 200, None)]  # the create, then its read-back
     assert len(emulator_datasets(stack, key)) == 1
 
 
