@@ -171,6 +171,12 @@ def test_the_observer_counts_drift() -> None:
     run.process(OBJ, Delivery(), budget())
     counted = metrics.metric_set
     assert counted[DRIFT_METRIC]["Value"] == [1.0] and counted[VERIFIED_METRIC]["Value"] == [1.0]
+    assert "GatewayError" not in counted  # a record found gone is drift, not an error of the catalogue
+    metrics.clear_metrics()
+    destination.reads.append(ReadBack(Held.UNKNOWN, message="HTTP 503"))
+    run.process(SourceObject("bucket", "incoming/other.json"), Delivery(), budget())
+    counted = metrics.metric_set
+    assert counted["GatewayError"]["Value"] == [1.0] and DRIFT_METRIC not in counted and VERIFIED_METRIC not in counted
 
 
 def _settings(options: dict[str, Any], kind: str = "unis") -> Any:

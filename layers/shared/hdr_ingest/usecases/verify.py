@@ -84,8 +84,10 @@ def read_back(
     except Exception as exc:  # noqa: BLE001 - a read that raised tells nothing: UNKNOWN
         read = ReadBack(Held.UNKNOWN, message=f"{type(exc).__name__} while reading the record back")
     elapsed_ms = (time.perf_counter() - started) * 1000
-    kinds = {Held.HELD: AnswerKind.SUCCESS, Held.MISSING: AnswerKind.NOT_FOUND, Held.UNKNOWN: AnswerKind.TRANSIENT}
-    answer = Answer(kinds[read.state], None, scrubbed(read.message, credentials), record_id=record_id)
+    # The read itself succeeded when it found the record gone (that is drift, counted apart): only a read that
+    # told nothing is an error of the destination (``GatewayError``).
+    kind = AnswerKind.TRANSIENT if read.state is Held.UNKNOWN else AnswerKind.SUCCESS
+    answer = Answer(kind, None, scrubbed(read.message, credentials), record_id=record_id)
     observer.answer(str(getattr(destination, "kind", "?")), OPERATION, answer, elapsed_ms)
     return Found(read, credentials)
 
