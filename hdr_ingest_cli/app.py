@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hdr_ingest_cli
 from hdr_ingest_cli.common import UsageError
@@ -17,16 +19,22 @@ from hdr_ingest_cli.stack import add_aws_options
 from hdr_ingest_cli.status import cmd_status
 from hdr_ingest_cli.validate import cmd_validate
 from hdr_ingest_cli.validate_other import OTHER_KINDS
+from hdr_ingest_cli.verify import add_verify
 
 __all__ = ["build_parser", "main", "named_resource_missing"]
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse declaration of every command and option
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hdr-ingest", description=hdr_ingest_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
 
+
+def _validate(sub: Any) -> None:
     p = sub.add_parser("validate", help="check metadata files against the HDR UK schemas (offline)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files, or directories of them")
     p.add_argument("--schema", help='validate against this schema, e.g. "HDRUK 4.0.0" (default: detect)')
@@ -58,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     p.add_argument("--options", help='a route\'s options as JSON for --kind, e.g. \'{"schema": "2012"}\' for UNIS')
     p.set_defaults(func=cmd_validate)
 
+
+def _drop(sub: Any) -> None:
     p = sub.add_parser("drop", help="upload metadata files to the bucket's incoming/ prefix (--wait: and follow them)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON files, or directories of them")
     p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
@@ -75,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     add_aws_options(p)
     p.set_defaults(func=cmd_drop)
 
+
+def _status(sub: Any) -> None:
     p = sub.add_parser("status", help="the ledger: what became of every source object")
     p.add_argument("source", nargs="?", help="one source (s3://bucket/key, a key, or part of one) in detail")
     p.add_argument("--failed", action="store_true", help="only INVALID, REJECTED, FAILED and RETRYING entries")
@@ -88,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     add_aws_options(p)
     p.set_defaults(func=cmd_status)
 
+
+def _redrive(sub: Any) -> None:
     p = sub.add_parser("redrive", help="move dead-letter messages back to the ingest queue for another try")
     p.add_argument("--dlq-url", help="the dead-letter queue (default: the local stack's)")
     p.add_argument("--queue-url", help="the ingest queue (default: the local stack's)")
@@ -96,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     add_aws_options(p)
     p.set_defaults(func=cmd_redrive)
 
+
+def _rebuild_ledger(sub: Any) -> None:
     p = sub.add_parser("rebuild-ledger", help="rebuild a lost ledger from the Gateway (lookup by datasetid)")
     p.add_argument("--bucket", help="the metadata bucket (default: the local stack's)")
     p.add_argument("--prefix", default="incoming/", help="key prefix (default: incoming/)")
@@ -108,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
     add_aws_options(p)
     p.set_defaults(func=cmd_rebuild_ledger)
 
+
+def _invoke(sub: Any) -> None:
     p = sub.add_parser(
         "invoke",
         help="run the function on an event file in this process (like sam local invoke), against the "
@@ -137,7 +155,18 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - the argparse d
         help="run against the env file's AWS resources as they are, even when a local stack is running",
     )
     p.set_defaults(func=cmd_invoke, profile=None, endpoint_url=None)
-    return parser
+
+
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    _validate,
+    _drop,
+    _status,
+    _redrive,
+    _rebuild_ledger,
+    add_verify,
+    _invoke,
+)
+"""Each command's arguments, in the order ``--help`` lists them."""
 
 
 MISSING_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue"})

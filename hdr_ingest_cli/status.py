@@ -190,6 +190,10 @@ def _print_one(row: Row) -> None:
             out.print(f"  {error.path}: {error.message}{mark}", markup=False)
     for warning in entry.warnings:
         out.print(f"warning: {warning}", markup=False)
+    if entry.verified is not None:
+        out.print(f"{'verified':<11} {entry.verified.value} ({entry.verified_at or '-'})", markup=False)
+    for difference in entry.differences:
+        out.print(f"  {difference.path}: sent {difference.sent}, holds {difference.held}", markup=False)
 
 
 def _as_json(row: Row) -> dict[str, Any]:

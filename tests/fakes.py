@@ -14,6 +14,7 @@ from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.ports import Call, StoredObject, Verdict
 from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.core.verification import Held, ReadBack
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials
 from hdr_ingest.destinations.hdruk.destination import HdrukDestination
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
@@ -224,3 +225,29 @@ class FakeDestination:
 
     def natural_key(self, element: Any) -> str | None:
         return None
+
+
+@dataclass
+class ReadingDestination(FakeDestination):
+    """A :class:`FakeDestination` that reads its records back (``core.verification.ReadsBack``): it should hold
+    the document with ``title`` trimmed (its own clean-up), and holds what ``held`` says; ``reads`` scripts the
+    read-backs (a ``ReadBack`` or an exception to raise, in order) before ``held`` answers."""
+
+    reads: list[ReadBack | Exception] = field(default_factory=list)
+    sent_along_seen: list[Any] = field(default_factory=list)
+
+    def expected(self, document: Any, sent_along: Any) -> Any:
+        self.sent_along_seen.append(sent_along)
+        return {**document, "title": str(document.get("title", "")).strip()}
+
+    def read_back(self, record_id: RecordId, record_key: str, call: Any) -> ReadBack:
+        self.calls.append(("read_back", record_id))
+        if self.reads:
+            scripted = self.reads.pop(0)
+            if isinstance(scripted, Exception):
+                raise scripted
+            return scripted
+        if record_id not in self.held:
+            return ReadBack(Held.MISSING, message=f"no record {record_id}")
+        held = self.held[record_id]
+        return ReadBack(Held.HELD, {**held, "title": str(held.get("title", "")).strip()}, f"record {record_id}")

@@ -149,7 +149,8 @@ def test_valid_hdruk4_example_is_created_then_unchanged_then_updated(stack: Loca
     assert updated.record_id == dataset["id"] == entry.record_id
     assert dataset["version"] == 2 and updated.record_version == 2
     assert dataset["metadata"]["summary"]["title"].endswith("(revised)")
-    assert [r.method for r in requests_since(stack, seq)] == ["PUT"]
+    assert [r.method for r in requests_since(stack, seq)] == ["PUT", "GET"]  # the update, then its read-back
+    assert updated.verified is not None and updated.verified.value == "matches"
 
 
 def test_key_with_spaces_plus_and_unicode_is_decoded_and_published(stack: LocalStack) -> None:
@@ -215,7 +216,7 @@ def test_a_gateway_500_is_retried_and_the_dataset_created(stack: LocalStack) -> 
     assert entry.status is Status.CREATED, entry.reason
     statuses = [(r.method, r.status, r.fault) for r in requests_since(stack, seq)]
     assert statuses[0] == ("GET", 500, "script:500")
-    assert statuses[-1] == ("POST", 201, None)
+    assert statuses[-2:] == [("POST", 201, None), ("GET", 200, None)]  # the create, then its read-back
     assert len(emulator_datasets(stack, key)) == 1
 
 
@@ -456,3 +457,31 @@ def test_invoke_runs_the_bundled_event_against_the_stack_without_aws(stack: Loca
     done = _cli(stack, tmp_path, "invoke", str(bad_event), "--env-file", env_file)
     assert done.returncode == 1, done.stderr[-3000:]
     assert json.loads(done.stdout)["processed"][0]["status"] == "INVALID"
+
+
+def test_verify_reads_the_stacks_records_back_and_finds_one_edited_on_the_gateway(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    assert stack.emulator is not None
+    keys = ["incoming/e2e/verify/kept.json", "incoming/e2e/verify/edited.json"]
+    for key in keys:
+        stack.put(key, document(f"Read back {key}"))
+    entries = [stack.wait_for(stack.source(key), {Status.CREATED}) for key in keys]
+    assert [e.verified.value if e.verified else None for e in entries] == ["matches", "matches"]
+
+    done = _cli(stack, tmp_path, "verify", "--prefix", "incoming/e2e/verify/", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [line["verified"] for line in json.loads(done.stdout)] == ["matches", "matches"]
+
+    [dataset] = emulator_datasets(stack, keys[1])
+    held = dict(dataset["metadata"])
+    held["summary"] = {**held["summary"], "title": "Edited on the Gateway"}
+    stack.emulator.edit_held(int(dataset["id"]), held)
+    done = _cli(stack, tmp_path, "verify", "--prefix", "incoming/e2e/verify/", "--json")
+    assert done.returncode == 1, done.stderr[-3000:]
+    by_key = {line["source"].rsplit("/", 1)[1]: line for line in json.loads(done.stdout)}
+    assert by_key["kept.json"]["verified"] == "matches"
+    assert by_key["edited.json"]["verified"] == "differs"
+    assert by_key["edited.json"]["differences"][0]["path"] == "$.summary.title"
+    entry = stack.ledger().get(stack.source(keys[1]))
+    assert entry is not None and entry.verified is not None and entry.verified.value == "differs"

@@ -685,7 +685,7 @@ def alarm_on(alarms: dict[str, dict[str, Any]], namespace: Any, metric: str) -> 
 
 
 def test_every_alarm_notifies_the_topic_and_ignores_missing_data(alarms: dict[str, dict[str, Any]]) -> None:
-    assert len(alarms) == 5
+    assert len(alarms) == 6
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
@@ -735,6 +735,24 @@ def test_gateway_alarm_watches_the_metric_the_code_emits(
     assert alarm["Statistic"] == "Sum"
     assert alarm["Threshold"] == {"Ref": "GatewayErrorAlarmThreshold"}
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_drift_alarm_fires_on_the_first_record_read_back_differing_or_missing(
+    alarms: dict[str, dict[str, Any]], template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    from hdr_ingest.entry.observe import DRIFT_METRIC
+
+    env = function["Environment"]["Variables"]
+    (alarm,) = [a for a in alarms.values() if a["MetricName"] == DRIFT_METRIC]
+    # The metric the observer emits for verified "differs"/"missing", in the function's namespace and service.
+    assert find_in_map(template, alarm["Namespace"]) == find_in_map(template, env["POWERTOOLS_METRICS_NAMESPACE"])
+    ((dimension),) = alarm["Dimensions"]
+    assert dimension["Name"] == "service"
+    assert find_in_map(template, dimension["Value"]) == find_in_map(template, env["POWERTOOLS_SERVICE_NAME"])
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+    assert alarm["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-drift"}
+    metrics = dashboard_metrics(dashboard_body(template))
+    assert any(m[1] == DRIFT_METRIC for m in metrics)
 
 
 def test_alarm_email_is_subscribed_only_when_given(template: dict[str, Any]) -> None:

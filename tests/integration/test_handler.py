@@ -126,13 +126,15 @@ def test_500_then_201_is_created(stack: Stack) -> None:
     stack.drop_and_invoke("incoming/flaky.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
     item = stack.ledger("incoming/flaky.json")
     assert item["status"] == "CREATED"
-    # lookup, failed POST, lookup again (the POST may have succeeded before failing), POST
+    # lookup, failed POST, lookup again (the POST may have succeeded before failing), POST, read-back
     assert [(r.method, r.status) for r in stack.emulator.requests()] == [
         ("GET", 200),
         ("POST", 500),
         ("GET", 200),
         ("POST", 201),
+        ("GET", 200),
     ]
+    assert stack.emulator.requests()[-1].path == f"/api/v1/datasets/{item['dataset_id']}"
     assert len(stack.gateway_datasets()) == 1
 
 
@@ -167,7 +169,8 @@ def test_one_failing_record_does_not_fail_its_batch(stack: Stack, monkeypatch: p
     messages = stack.receive(3)
     by_key = {json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"]: m for m in messages}
     # the Gateway fails every request for the third object only
-    stack.emulator.faults.script(["ok", "ok", "500", "500", "500"])  # find+create, then three failed finds
+    # find, create and read-back, then three failed finds
+    stack.emulator.faults.script(["ok", "ok", "ok", "500", "500", "500"])
     ordered = [by_key["incoming%2Fone.json"], by_key["incoming%2Ftwo.json"], by_key["incoming%2Fthree.json"]]
     response = stack.invoke(stack.sqs_event(ordered, receive_count=1))
     assert response == {"batchItemFailures": [{"itemIdentifier": by_key["incoming%2Fthree.json"]["MessageId"]}]}
@@ -235,7 +238,7 @@ def test_rotated_credentials_are_fetched_again_after_a_401(stack: Stack) -> None
     stack.set_secret({"app_id": rotated.app_id, "client_id": rotated.client_id})  # cached copy is now stale
     stack.drop_and_invoke("incoming/second.json", example("traser/hdruk300.json"))
     assert stack.ledger("incoming/second.json")["status"] == "CREATED"
-    assert [r.status for r in stack.emulator.requests()][-3:] == [401, 200, 201]
+    assert [r.status for r in stack.emulator.requests()][-4:] == [401, 200, 201, 200]  # ..., create, read-back
 
 
 def test_legacy_header_style(stack: Stack, pack: SchemaPack, monkeypatch: pytest.MonkeyPatch) -> None:

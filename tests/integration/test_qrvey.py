@@ -116,11 +116,12 @@ def test_a_definition_is_created_pending_then_checked_until_loaded(stack: Stack,
             ("POST", ""),
             ("POST", f"/{dataset['datasetId']}/load"),
         ]
-        + [("GET", f"/{dataset['datasetId']}")] * 2
+        + [("GET", f"/{dataset['datasetId']}")] * 3  # check, check (LOADED), then the read-back
     )
+    assert item["verified"] == "matches"
 
     stack.drop_and_invoke(KEY, definition())  # the same file again
-    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(qrvey.requests()) == 6
+    assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(qrvey.requests()) == 7  # nothing more sent
 
 
 def test_a_failed_load_is_rejected_and_dead_lettered_with_qrvey_s_reason(stack: Stack, qrvey: QrveyEmulator) -> None:

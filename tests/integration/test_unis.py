@@ -60,7 +60,9 @@ def test_published_once_updated_in_place_and_unchanged_when_dropped_again(stack:
     assert item["status"] == "CREATED" and record_id == item["datasetid"] and record_id.startswith("hgi-")
     assert item["destination"] == {"kind": "unis", "url": unis.base_url}
     assert item["schema"] == "UNIS metadata 20151104 (draft-04)"
-    assert unis.ids() == [record_id] and calls(unis) == [("GET", 200), ("POST", 201)]
+    # look up, create, then read it back (issue 22): UNIS holds what was sent
+    assert unis.ids() == [record_id] and calls(unis) == [("GET", 200), ("POST", 201), ("GET", 200)]
+    assert item["verified"] == "matches"
     assert {(r.content_type, r.accept) for r in unis.requests()} == {(PSJSON, PSJSON)}
 
     stack.drop_and_invoke(KEY, METADATA)
@@ -68,7 +70,8 @@ def test_published_once_updated_in_place_and_unchanged_when_dropped_again(stack:
     stack.drop_and_invoke(KEY, {**METADATA, "eventType": "ps:tools:blipp:linux:cpu:utilization:system"})
     item = stack.ledger(KEY)
     assert (item["status"], item["dataset_id"]) == ("UPDATED", record_id)
-    assert calls(unis)[-2:] == [("PUT", 204), ("GET", 200)] and unis.ids() == [record_id]  # PUT, then seen
+    # PUT, then seen, then read back
+    assert calls(unis)[-3:] == [("PUT", 204), ("GET", 200), ("GET", 200)] and unis.ids() == [record_id]
     (version,) = unis.records()
     assert version["document"]["eventType"].endswith(":system") and stack.gateway_datasets() == []
     # the update keeps the ledger's version: the ts UNIS holds now, named when the same file comes again
@@ -162,14 +165,15 @@ def test_a_500_then_success_is_created_once(stack: Stack, unis: UnisEmulator) ->
     unis.configure_faults({"script": ["ok", "500"]})
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
     assert stack.ledger(KEY)["status"] == "CREATED"
-    assert calls(unis) == [("GET", 200), ("POST", 500), ("GET", 200), ("POST", 201)] and len(unis.records()) == 1
+    assert calls(unis) == [("GET", 200), ("POST", 500), ("GET", 200), ("POST", 201), ("GET", 200)]
+    assert len(unis.records()) == 1
 
 
 def test_a_429_with_retry_after_is_retried_and_created_once(stack: Stack, unis: UnisEmulator) -> None:
     unis.configure_faults({"script": ["ok", "throttle"]})  # the POST is throttled (429, Retry-After: 1)
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
     assert stack.ledger(KEY)["status"] == "CREATED" and len(unis.records()) == 1
-    assert calls(unis) == [("GET", 200), ("POST", 429), ("GET", 200), ("POST", 201)]
+    assert calls(unis) == [("GET", 200), ("POST", 429), ("GET", 200), ("POST", 201), ("GET", 200)]
 
 
 def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: Stack, unis: UnisEmulator) -> None:
@@ -178,7 +182,7 @@ def test_a_timeout_after_the_record_was_created_never_makes_a_second_one(stack: 
     item = stack.ledger(KEY)
     # the POST timed out but UNIS stored it: the retry's lookup finds it and updates it, it never posts again
     assert item["status"] == "UPDATED" and unis.ids() == [item["dataset_id"]] and len(unis.records()) == 1
-    assert [m for m, _ in calls(unis)] == ["GET", "POST", "GET", "PUT", "GET"]
+    assert [m for m, _ in calls(unis)] == ["GET", "POST", "GET", "PUT", "GET", "GET"]  # the last: the read-back
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}  # and a later delivery neither
     assert stack.ledger(KEY)["status"] == "UNCHANGED" and len(unis.records()) == 1
 
@@ -214,7 +218,7 @@ def test_a_failed_database_lookup_is_retried_not_taken_for_not_found(stack: Stac
     assert stack.drop_and_invoke(KEY, METADATA) == {"batchItemFailures": []}
     item = stack.ledger(KEY)
     assert item["status"] == "CREATED" and unis.ids() == [item["dataset_id"]]
-    assert calls(unis) == [("GET", 404), ("GET", 200), ("POST", 201)]
+    assert calls(unis) == [("GET", 404), ("GET", 200), ("POST", 201), ("GET", 200)]
 
 
 def test_a_409_that_is_not_a_duplicate_key_is_retried(stack: Stack, unis: UnisEmulator) -> None:
@@ -236,7 +240,7 @@ def test_an_update_of_a_record_deleted_on_unis_is_posted_again_never_recorded_up
     changed = {**METADATA, "parameters": {"collectionInterval": 60000}}
     stack.drop_and_invoke(KEY, changed)
     item = stack.ledger(KEY)
-    assert calls(unis)[-3:] == [("PUT", 204), ("GET", 200), ("POST", 201)]
+    assert calls(unis)[-4:] == [("PUT", 204), ("GET", 200), ("POST", 201), ("GET", 200)]  # then read back
     assert (item["status"], item["dataset_id"]) == ("CREATED", record_id)
     assert unis.ids() == [record_id]
     assert unis.store.newest(record_id).document["parameters"] == {"collectionInterval": 60000}  # type: ignore[union-attr]

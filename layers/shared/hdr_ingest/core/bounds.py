@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Sequence
 
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.core.verification import Difference
 
 # Budgets are UTF-8 bytes, as DynamoDB and SQS count them: an emoji is one character but four bytes.
 MAX_REASON_BYTES = 4_000
@@ -18,6 +19,8 @@ MAX_WARNINGS = 50
 MAX_KEY_PART_BYTES = 512  # an element identifier longer than this is hashed into the partition key
 # A catalogue file's element identifiers kept in its item; beyond, only their count (the element rows name them).
 MAX_MEMBERS_BYTES = 100_000
+# A read-back's differences kept in the item (at most ``verification.MAX_DIFFERENCES``, values already shortened).
+MAX_DIFFERENCES_BYTES = 20_000
 
 
 def bounded(text: str, limit: int) -> str:
@@ -63,3 +66,17 @@ def key_part(identifier: str) -> str:
     if len(identifier.encode("utf-8")) <= MAX_KEY_PART_BYTES:
         return identifier
     return "sha256:" + hashlib.sha256(identifier.encode("utf-8")).hexdigest()
+
+
+def bounded_differences(differences: Sequence[Difference]) -> tuple[Difference, ...]:
+    """A read-back's differences as the ledger keeps them: each part cut, all within ``MAX_DIFFERENCES_BYTES``."""
+    kept: list[Difference] = []
+    used = 0
+    for difference in differences:
+        path = bounded(difference.path, MAX_PATH_BYTES)
+        sent, held = bounded(difference.sent, MAX_MESSAGE_BYTES), bounded(difference.held, MAX_MESSAGE_BYTES)
+        used += sum(len(part.encode("utf-8", "surrogatepass")) for part in (path, sent, held))
+        if used > MAX_DIFFERENCES_BYTES:
+            break
+        kept.append(Difference(path, sent, held))
+    return tuple(kept)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from hdr_ingest.core.outcome import ErrorDetail
@@ -63,6 +64,20 @@ def _check_structure(document: Any, text: str) -> None:
                 )
             if isinstance(item, (dict, list)):
                 stack.append((item, _child(path, key), depth + 1))
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``["summary", "title"]`` -> ``$.summary.title``; list indexes as ``[3]``, odd keys as ``["odd key"]``: the
+    one JSON-path format of every error, warning and read-back difference."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(str(part))}]"
+    return out
 
 
 def _child(path: str, key: str | int) -> str:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from hdr_ingest.core.answers import RecordId
 from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.core.verification import Difference, Verified
 
 PUBLISHED = (Status.CREATED, Status.UPDATED, Status.UNCHANGED)
 
@@ -44,6 +45,10 @@ class LedgerEntry:
     members_total: int = 0
     destination: Mapping[str, str] | None = field(default=None)  # {"kind", "url"} of the route that published it
     element_id: str | None = None  # a catalogue element's identifier (the partition key may hold its hash)
+    # The last read-back of the record (``core.verification``): unset when none has been made or it failed.
+    verified: Verified | None = None
+    verified_at: str | None = None
+    differences: tuple[Difference, ...] = ()  # for ``differs``: the paths (bounded, ``bounds.bounded_differences``)
 
     @property
     def member_count(self) -> int:

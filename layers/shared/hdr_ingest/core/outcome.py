@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hdr_ingest.core.verification import Verification
 
 
 class Status(StrEnum):
@@ -65,3 +69,4 @@ class Outcome:
     attempts: int = 0
     warnings: tuple[str, ...] = field(default=())
     document_sha256: str | None = None  # of the document's canonical JSON, once parsed
+    verification: Verification | None = None  # the read-back after a CREATED or UPDATED (``usecases.verify``)

@@ -12,13 +12,27 @@ from hdr_ingest.core.ports import CredentialSource, Destination
 @dataclass(frozen=True)
 class RouteSpec:
     """One route as configured (``DESTINATIONS``): objects under ``prefix`` go to the ``kind`` catalogue at ``url``,
-    with the credentials in secret ``secret`` (``None``: no credentials) and the kind's own ``options``."""
+    with the credentials in secret ``secret`` (``None``: no credentials) and the kind's own ``options``. ``verify``
+    is the option every kind takes (:data:`VERIFY_OPTION`): read each record back after publishing it."""
 
     prefix: str
     kind: str
     url: str
     secret: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    verify: bool = True
+
+
+VERIFY_OPTION = "verify"  # a route option of every kind, taken out before the kind reads its own
+
+
+def verify_option(options: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any], str | None]:
+    """The ``verify`` option (default on), the kind's own options without it, and what is wrong with it."""
+    value = options.get(VERIFY_OPTION, True)
+    rest = {name: option for name, option in options.items() if name != VERIFY_OPTION}
+    if not isinstance(value, bool):
+        return True, rest, f"{VERIFY_OPTION}={value!r} must be true or false (read each record back after publishing)"
+    return value, rest, None
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,7 @@ class Route:
     prefix: str
     destination: Destination
     credentials: CredentialSource
+    verify: bool = True  # read each record back after publishing it, when the destination can (``ReadsBack``)
 
     @property
     def ref(self) -> dict[str, str]:

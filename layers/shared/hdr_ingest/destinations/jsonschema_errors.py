@@ -6,12 +6,11 @@ come from :mod:`hdr_ingest.core.fix_messages`, so a document gets the same messa
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.core import fix_messages as fix
+from hdr_ingest.core.document import json_path
 from hdr_ingest.core.outcome import ErrorDetail
 
 if TYPE_CHECKING:
@@ -20,19 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["best_branch", "describe", "iter_describe", "json_path", "shown"]
 
 MAX_MESSAGE_CHARS = 300
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    """``["summary", "title"]`` -> ``$.summary.title``; list indexes as ``[3]``."""
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(str(part))}]"
-    return out
 
 
 def describe(error: ValidationError) -> list[ErrorDetail]:

@@ -127,7 +127,7 @@ def build_routes(settings: Settings, credentials_for: CredentialsFor) -> Routes:
         except ValueError as exc:
             problems.append(str(exc))
             continue
-        routes.append(Route(spec.prefix, destination, credentials_for(spec, destination)))
+        routes.append(Route(spec.prefix, destination, credentials_for(spec, destination), verify=spec.verify))
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return Routes(routes)

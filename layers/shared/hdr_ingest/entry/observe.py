@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,6 +32,9 @@ metrics = Metrics(
 # Powertools' metric set is a plain dict that add_metric reads, updates and (at 100 metrics) flushes: records
 # processed in threads add their metrics one at a time, or counts would be lost.
 _metrics_lock = threading.Lock()
+# A record read back after publishing that holds something else, or is gone: the template's drift alarm watches it.
+DRIFT_METRIC = "Drift"
+VERIFIED_METRIC = "Verified"  # every read-back that told something (matches, differs or missing)
 
 
 def add_metric(name: str, unit: MetricUnit, value: float) -> None:
@@ -48,7 +52,7 @@ class PowertoolsObserver:
 
     def outcome(self, obj: SourceObject, outcome: Outcome) -> None:
         add_metric(name=outcome.status.value.title(), unit=MetricUnit.Count, value=1)
-        fields = {
+        fields: dict[str, Any] = {
             "status": outcome.status.value,
             "reason": outcome.reason,
             "dataset_id": outcome.record_id,
@@ -56,6 +60,13 @@ class PowertoolsObserver:
             "errors": [e.as_dict() for e in outcome.errors[:20]],
             "errors_total": len(outcome.errors),
         }
+        found = outcome.verification
+        if found is not None:
+            add_metric(name=VERIFIED_METRIC, unit=MetricUnit.Count, value=1)
+            if found.result.is_drift:
+                add_metric(name=DRIFT_METRIC, unit=MetricUnit.Count, value=1)
+            fields["verified"] = found.result.value
+            fields["differences"] = [d.as_dict() for d in found.differences[:5]]
         if outcome.status.is_failure:
             logger.warning("source object not published", extra=fields)
         else:

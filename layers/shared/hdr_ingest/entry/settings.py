@@ -15,7 +15,7 @@ from typing import Any
 
 from hdr_ingest import destinations
 from hdr_ingest.core import defaults
-from hdr_ingest.core.routing import RouteSpec
+from hdr_ingest.core.routing import RouteSpec, verify_option
 from hdr_ingest.core.urls import url_problem
 
 DEFAULT_GATEWAY_URL = "https://api.dev.hdruk.cloud/api/v1"
@@ -240,7 +240,12 @@ def _route(index: int, item: Any, problems: list[str], allow_local: bool) -> Rou
         problems.append(f"{where}.options must be an object")
     if len(problems) > found:
         return None
-    return RouteSpec(str(prefix), str(kind), str(url).rstrip("/"), secret.strip() if secret else None, dict(options))
+    verify, own, problem = verify_option(options)
+    if problem:
+        problems.append(f"{where}.options.{problem}")
+        return None
+    secret_id = secret.strip() if secret else None
+    return RouteSpec(str(prefix), str(kind), str(url).rstrip("/"), secret_id, dict(own), verify=verify)
 
 
 def _allow_local(env: Mapping[str, str]) -> bool:

@@ -30,13 +30,13 @@ class Caller:
         refresh = refreshed = False
         last: Answer | None = None
         for number in range(1, self.settings.max_attempts + 2):
-            credentials = self._credentials(work, refresh)
+            credentials = self.credentials(work, refresh)
             if isinstance(credentials, Answer):  # the secret could not be read: nothing is sent
                 return credentials
             refresh = False
             if work.budget.left_s() < min(MIN_CALL_S, self.settings.read_timeout_s):
                 return last or transient("Too little time left in this invocation to call the destination; will retry.")
-            answer = last = redacted(attempt(self._call(work, credentials)), credentials)
+            answer = last = redacted(attempt(self.call_for(work, credentials)), credentials)
             if answer.kind is AnswerKind.UNAUTHORISED and not refreshed:
                 refresh = refreshed = True  # the secret may have rotated: fetch it again, once
                 continue
@@ -64,12 +64,13 @@ class Caller:
         self.observer.answer(work.routed.destination.kind, operation, answer, elapsed_ms)
         return answer
 
-    def _call(self, work: Work, credentials: Any) -> Call:
+    def call_for(self, work: Work, credentials: Any) -> Call:
+        """One call's limits: the read timeout, capped by the time left in the invocation."""
         left = work.budget.left_s()
         return Call(credentials, timeout_s=min(self.settings.read_timeout_s, left), deadline_s=left)
 
     @staticmethod
-    def _credentials(work: Work, refresh: bool) -> Any:
+    def credentials(work: Work, refresh: bool = False) -> Any:
         """The route's credentials, or a TRANSIENT answer saying why they could not be read: a configuration
         problem is retried (SQS) too, so that fixing the secret and waiting is enough."""
         title = work.routed.destination.title
@@ -84,19 +85,22 @@ class Caller:
 def redacted(answer: Answer, credentials: Any) -> Answer:
     """A destination's own words go to the ledger, the DLQ and the logs: never with the credentials in them (an
     error page can quote the request, e.g. a failed SQL query with its bindings)."""
-    values_of = getattr(credentials, "secret_values", None)
-    values = [v for v in (values_of() if callable(values_of) else ()) if len(v) >= _REDACT_MIN_CHARS]
     texts = [answer.message, *(f"{e.path} {e.message}" for e in answer.errors)]
-    if not any(value in text for value in values for text in texts):
+    if not any(scrubbed(text, credentials) != text for text in texts):
         return answer
-
-    def clean(text: str) -> str:
-        for value in values:
-            text = text.replace(value, REDACTED)
-        return text
-
     return replace(
         answer,
-        message=clean(answer.message),
-        errors=tuple(ErrorDetail(clean(e.path), clean(e.message)) for e in answer.errors),
+        message=scrubbed(answer.message, credentials),
+        errors=tuple(
+            ErrorDetail(scrubbed(e.path, credentials), scrubbed(e.message, credentials)) for e in answer.errors
+        ),
     )
+
+
+def scrubbed(text: str, credentials: Any) -> str:
+    """``text`` with every credential value in it replaced by ``[redacted]``."""
+    values_of = getattr(credentials, "secret_values", None)
+    for value in values_of() if callable(values_of) else ():
+        if len(value) >= _REDACT_MIN_CHARS:
+            text = text.replace(value, REDACTED)
+    return text

@@ -13,11 +13,13 @@ from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.usecases.calls import Caller
 from hdr_ingest.usecases.context import Work
 from hdr_ingest.usecases.recording import unchanged
+from hdr_ingest.usecases.verify import AfterPublish
 
 
 class Publisher:
     def __init__(self, caller: Caller) -> None:
         self.caller = caller
+        self.read_back = AfterPublish(caller)  # the read-back hook (usecases.verify)
 
     def publish(self, work: Work, document: Any) -> Outcome:
         """The outcome of publishing ``document`` for ``work``'s source (INVALID with every error when it is)."""
@@ -29,7 +31,10 @@ class Publisher:
         if same is not None:
             return same
         if previous and previous.status is Status.PENDING and previous.document_sha256 == digest:
-            return replace(self._check(work), document_sha256=digest)
+            settled = self.read_back.after(
+                work, self._check(work), document, lambda: destination.judge(document, text).sent_along
+            )
+            return replace(settled, document_sha256=digest)
         verdict = destination.judge(document, text)
         if not verdict.valid:
             return Outcome(
@@ -44,7 +49,9 @@ class Publisher:
         if previous:
             upsert.record_id, upsert.archived = previous.record_id, previous.status is Status.ARCHIVED
         answer = self.caller.with_retries(work, upsert.attempt)
-        outcome = outcome_of(answer, verdict.target, destination.noun)
+        outcome = self.read_back.after(
+            work, outcome_of(answer, verdict.target, destination.noun), document, lambda: verdict.sent_along
+        )
         return replace(outcome, document_sha256=digest, warnings=verdict.warnings)
 
     def _check(self, work: Work) -> Outcome:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from hdr_ingest.core.bounds import (
     MAX_MESSAGE_BYTES,
     MAX_REASON_BYTES,
     bounded,
+    bounded_differences,
     bounded_errors,
     bounded_warnings,
 )
@@ -55,6 +57,17 @@ def is_stale(work: Work) -> bool:
     if previous is None or not work.obj.sequencer or not previous.sequencer:
         return False
     return replace(work.obj, sequencer=previous.sequencer).newer_than(work.obj.sequencer) is True
+
+
+def _verified(outcome: Outcome, kept: LedgerEntry | None, now: str) -> dict[str, Any]:
+    """The entry's read-back fields: this outcome's read-back; else, for a record left as it was (UNCHANGED, a
+    failed re-export), the last one; none for a new version not read back, or an archived record."""
+    if outcome.verification is not None:
+        found = outcome.verification
+        return {"verified": found.result, "verified_at": now, "differences": bounded_differences(found.differences)}
+    if kept is None or outcome.status is Status.ARCHIVED:
+        return {}
+    return {"verified": kept.verified, "verified_at": kept.verified_at, "differences": kept.differences}
 
 
 class Recorder:
@@ -156,6 +169,7 @@ class Recorder:
         # A failed re-export keeps pointing at the record already on the destination, and an unchanged one keeps
         # the digests it was judged unchanged by (else the next re-serialised export would look changed).
         kept = previous if outcome.status not in (Status.CREATED, Status.UPDATED) else None
+        now = self._now()
         return LedgerEntry(
             source=obj.source,
             status=outcome.status,
@@ -163,7 +177,7 @@ class Recorder:
             bucket=obj.bucket,
             key=obj.key,
             record_key=obj.record_key,
-            updated_at=self._now(),
+            updated_at=now,
             attempts=outcome.attempts,
             record_id=outcome.record_id or (kept.record_id if kept else None),
             record_version=outcome.record_version or (kept.record_version if kept else None),
@@ -180,6 +194,7 @@ class Recorder:
             members=work.members or (previous.members if previous and outcome.status is Status.ARCHIVED else ()),
             destination=work.route.ref if work.route else None,
             element_id=bounded(obj.element_id, MAX_MESSAGE_BYTES) if obj.element_id is not None else None,
+            **_verified(outcome, kept, now),
         )
 
     @staticmethod

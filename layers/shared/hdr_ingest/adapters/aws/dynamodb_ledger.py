@@ -15,6 +15,7 @@ from hdr_ingest.adapters.aws.clients import client_source
 from hdr_ingest.core.bounds import members_fit
 from hdr_ingest.core.ledger import Lease, LeaseLost, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Status
+from hdr_ingest.core.verification import Difference, Verified
 
 _SERDE: list[Any] = []  # boto3's TypeSerializer and TypeDeserializer, made on first use (boto3 imports s3transfer)
 
@@ -28,6 +29,7 @@ def _serde() -> list[Any]:
 
 
 _INT_FIELDS = ("dataset_version", "gateway_status", "attempts", "errors_total")
+_VERIFIED_FIELDS = ("verified", "verified_at", "differences")
 
 
 def to_item(entry: LedgerEntry) -> dict[str, Any]:
@@ -58,6 +60,9 @@ def to_item(entry: LedgerEntry) -> dict[str, Any]:
         **_members(entry),
         "destination": dict(entry.destination) if entry.destination else None,
         "element_id": entry.element_id,
+        "verified": entry.verified.value if entry.verified else None,
+        "verified_at": entry.verified_at,
+        "differences": [d.as_dict() for d in entry.differences] or None,
     }
     item.update({k: v for k, v in optional.items() if v is not None})
     return item
@@ -97,7 +102,20 @@ def from_item(item: dict[str, Any]) -> LedgerEntry:
         members_total=int(item.get("members_total", 0)),
         destination=_destination(item.get("destination")),
         element_id=item.get("element_id"),
+        **_verified(item),
     )
+
+
+def _verified(item: dict[str, Any]) -> dict[str, Any]:
+    """The last read-back's fields; an unknown ``verified`` value (written by a newer version) reads as unset."""
+    value = item.get("verified")
+    verified = Verified(value) if value in {v.value for v in Verified} else None
+    differences = tuple(
+        Difference(str(d.get("path", "$")), str(d.get("sent", "")), str(d.get("held", "")))
+        for d in item.get("differences", [])
+        if isinstance(d, dict)
+    )
+    return {"verified": verified, "verified_at": item.get("verified_at"), "differences": differences}
 
 
 def _record_id(value: Any) -> int | str | None:
@@ -222,6 +240,31 @@ class DynamoDbLedger:
             if _conditional_failure(exc):
                 raise LeaseLost(f"{entry.source}: another invocation took over; outcome not recorded") from exc
             raise
+
+    def note_verification(self, entry: LedgerEntry) -> bool:
+        """Write ``entry``'s read-back fields (``verified``, ``verified_at``, ``differences``) into its item, only
+        while the item still holds that outcome (same ``updated_at``) and no invocation is processing it. False
+        when it changed meanwhile: the newer outcome is kept and nothing is written."""
+        item = to_item(entry)
+        values = {":updated": entry.updated_at, **{f":{name}": item.get(name) for name in _VERIFIED_FIELDS}}
+        present = [name for name in _VERIFIED_FIELDS if values[f":{name}"] is not None]
+        absent = [name for name in _VERIFIED_FIELDS if name not in present]
+        update = ("SET " + ", ".join(f"#{n} = :{n}" for n in present)) if present else ""
+        update += (" REMOVE " + ", ".join(f"#{n}" for n in absent)) if absent else ""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(entry.source),
+                UpdateExpression=update.strip(),
+                ConditionExpression="#updated_at = :updated AND attribute_not_exists(lease_owner)",
+                ExpressionAttributeNames={f"#{n}": n for n in (*_VERIFIED_FIELDS, "updated_at")},
+                ExpressionAttributeValues=self._in({k: v for k, v in values.items() if v is not None}),
+            )
+        except ClientError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise
+        return True
 
     def elements(self, source: str) -> list[LedgerEntry]:
         """A Scan (the table has no index on a source prefix): it reads the whole table, so it is used only for a
