@@ -139,7 +139,6 @@ class HdrukDestination:
         return self.gateway.show(int(record_id), call.credentials, call.timeout_s, deadline_s=call.deadline_s)
 
 
-
 def _created(answer: Answer) -> Answer:
     """A create or update answered 201 made a new dataset."""
     return replace(answer, created=True) if answer.kind is AnswerKind.SUCCESS and answer.http_status == 201 else answer

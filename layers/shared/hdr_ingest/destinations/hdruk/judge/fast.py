@@ -11,15 +11,15 @@ from typing import Any
 
 import re2
 
-from hdr_ingest.destinations.hdruk.schema_pack import _DATE as _SP_DATE
-from hdr_ingest.destinations.hdruk.schema_pack import (
-    _SCHEMA_LIST,
-    _SCHEMA_MAP,
-    _SCHEMA_VALUE,
-    SchemaRef,
-    _format_patterns,
-    _Inexact,
-    _rust_pattern,
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
+from hdr_ingest.destinations.jsonschema_rust import (
+    DATE,
+    SCHEMA_LIST,
+    SCHEMA_MAP,
+    SCHEMA_VALUE,
+    Inexact,
+    format_patterns,
+    rust_pattern,
 )
 
 from .ajv import AjvRun, SchemaDoc, schema_types
@@ -66,8 +66,8 @@ _TWIN_BLOCKERS = frozenset(
 _AJV_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 _AJV_URI = URI.pattern.replace("a-z", "a-zA-Z").replace("a-f", "a-fA-F")  # its "i" flag, spelled out
 _AJV_FORMATS: Mapping[str, tuple[dict[str, str], ...]] = {
-    "date": ({"pattern": f"^{_SP_DATE}$"},),
-    "date-time": ({"pattern": f"^{_SP_DATE}[Tt ]{_AJV_TIME}$"},),
+    "date": ({"pattern": f"^{DATE}$"},),
+    "date-time": ({"pattern": f"^{DATE}[Tt ]{_AJV_TIME}$"},),
     "uri": ({"pattern": "[/:]"}, {"pattern": f"^(?:{_AJV_URI})$"}),
     "email": ({"pattern": EMAIL.pattern},),
 }
@@ -106,7 +106,7 @@ class Twin:
                 if name not in self._validators:
                     try:
                         self._validators[name] = build()
-                    except (_NoTwin, _Inexact, ValueError):  # ValueError: jsonschema-rs refused the schema
+                    except (_NoTwin, Inexact, ValueError):  # ValueError: jsonschema-rs refused the schema
                         self._validators[name] = None
                 validator = self._validators[name]
         if validator is None:
@@ -135,12 +135,12 @@ class Twin:
             raise _NoTwin("nested $id")
         out: dict[str, Any] = {}
         extra: list[dict[str, Any]] = []
-        formats = _format_patterns()
+        formats = format_patterns()
         for key, value in schema.items():
             if key in _TWIN_BLOCKERS:
                 raise _NoTwin(key)
             if key == "pattern" and isinstance(value, str):
-                extra += [{"pattern": _rust_pattern(value)}, {"pattern": js_to_re2(value)}]
+                extra += [{"pattern": rust_pattern(value)}, {"pattern": js_to_re2(value)}]
             elif key == "format" and isinstance(value, str):
                 if value not in formats or (value in FORMATS and value not in _AJV_FORMATS):
                     raise _NoTwin(f"format {value!r} has no regular expression here")
@@ -151,11 +151,11 @@ class Twin:
                 continue  # the twin is read as 2020-12 ($ref beside other keywords applies, as in Ajv 8)
             elif key == "items" and isinstance(value, list):
                 raise _NoTwin("items as a list")
-            elif key in _SCHEMA_MAP and isinstance(value, dict):
+            elif key in SCHEMA_MAP and isinstance(value, dict):
                 out[key] = {name: self._twin(sub) for name, sub in value.items()}
-            elif key in _SCHEMA_LIST and isinstance(value, list):
+            elif key in SCHEMA_LIST and isinstance(value, list):
                 out[key] = [self._twin(sub) for sub in value]
-            elif key in _SCHEMA_VALUE:
+            elif key in SCHEMA_VALUE:
                 out[key] = self._twin(value)
             else:
                 out[key] = value

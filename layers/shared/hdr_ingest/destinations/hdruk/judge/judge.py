@@ -14,9 +14,9 @@ from hdr_ingest.destinations.hdruk.schema_pack import (
     SchemaPack,
     SchemaRef,
     ValidationReport,
-    _rust_engine,
     json_path,
 )
+from hdr_ingest.destinations.jsonschema_rust import engine as _rust_engine
 
 from .ajv import AjvRun, SchemaDoc, flat_ajv
 from .cleanup import cleaned, html_entities_note
