@@ -287,6 +287,10 @@ def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) ->
 # --- the pack ------------------------------------------------------------------------------------------
 
 
+def _schema_path(directory: Path, ref: SchemaRef) -> Path:
+    return directory / ref.name / ref.version / "schema.json"
+
+
 def _PYTHON(document: Any) -> bool:  # a sentinel: "no fast verdict, ask pure Python"
     raise NotImplementedError
 
@@ -317,14 +321,10 @@ class SchemaPack:
                 "(or set SCHEMA_PACK_DIR to a directory holding available.json)."
             ) from exc
         refs = [SchemaRef(name, version) for name, versions in listing.items() for version in versions]
-        missing = [str(ref) for ref in refs if not cls._schema_path(directory, ref).is_file()]
+        missing = [str(ref) for ref in refs if not _schema_path(directory, ref).is_file()]
         if missing:
             raise SchemaPackError(f"schema pack {directory} lacks schema.json for: {', '.join(missing)}")
         return cls(directory, refs, fast=fast)
-
-    @staticmethod
-    def _schema_path(directory: Path, ref: SchemaRef) -> Path:
-        return directory / ref.name / ref.version / "schema.json"
 
     @property
     def refs(self) -> list[SchemaRef]:
@@ -349,7 +349,7 @@ class SchemaPack:
             with self._lock:
                 found = self._schemas.get(ref)
                 if found is None:
-                    found = json.loads(self._schema_path(self.directory, ref).read_text(encoding="utf-8"))
+                    found = json.loads(_schema_path(self.directory, ref).read_text(encoding="utf-8"))
                     self._schemas[ref] = found
         return found
 
@@ -390,17 +390,9 @@ class SchemaPack:
     def counted_errors(self, document: Any, ref: SchemaRef) -> tuple[tuple[ErrorDetail, ...], bool]:
         """The errors of ``document`` against ``ref`` and whether there are more than ``MAX_ERRORS`` (the list
         then holds the first ``MAX_ERRORS`` of those found, in path order)."""
-        try:
-            raw = list(islice(self.validator(ref).iter_errors(document), MAX_ERRORS + 1))
-        except RecursionError:
-            return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),), False
-        details: dict[ErrorDetail, None] = {}  # de-duplicated, order kept
-        for error in sorted(raw, key=lambda e: [str(p) for p in e.absolute_path]):
-            details.update(dict.fromkeys(islice(_describe(error), MAX_ERRORS + 1)))
-            if len(details) > MAX_ERRORS:
-                break
-        found = tuple(islice(details, MAX_ERRORS))
-        return found, len(raw) > MAX_ERRORS or len(details) > MAX_ERRORS
+        counted = _counted(self, document, ref)
+        assert counted is not None, "counted to the end"
+        return counted
 
     def is_valid(self, document: Any, ref: SchemaRef) -> bool:
         fast = self._verdicts.get(ref) or self._verdict(ref)
@@ -443,7 +435,8 @@ class SchemaPack:
     def validate(self, document: Any, target: SchemaRef | None = None) -> ValidationReport:
         """Judge ``document`` against ``target``, or detect its schema when ``target`` is None."""
         if target is not None:
-            errors, more = ((), False) if self.is_valid(document, target) else self.counted_errors(document, target)
+            valid = self.is_valid(document, target)
+            errors, more = ((), False) if valid else self.counted_errors(document, target)
             if not errors:
                 return ValidationReport(True, target, (), f"valid {target}")
             summary = f"does not conform to {target}: {count_errors(len(errors), more)}"
@@ -451,7 +444,7 @@ class SchemaPack:
         matched = self.detect(document)
         if matched is not None:
             return ValidationReport(True, matched, (), f"valid {matched} (first match, as the Gateway detects)")
-        closest, errors, more = self._closest(document)
+        closest, errors, more = _closest(self, document)
         return ValidationReport(
             False,
             closest,
@@ -461,26 +454,65 @@ class SchemaPack:
             more,
         )
 
-    def _closest(self, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...], bool]:
-        """The schema that knows most of the document's top-level fields, then has the fewest errors (the
-        first such in ``available.json`` order). Errors are listed only for the schemas that can win."""
-        keys = set(document) if isinstance(document, dict) else set()
 
-        def unknown(ref: SchemaRef) -> int:
-            schema = self.schema(ref)
-            known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
-            return len(keys - known)
+def _counted(
+    pack: SchemaPack, document: Any, ref: SchemaRef, stop: int | None = None
+) -> tuple[tuple[ErrorDetail, ...], bool] | None:
+    """:meth:`SchemaPack.counted_errors`; with ``stop``, None as soon as the errors found make at least ``stop``
+    distinct details (``MAX_ERRORS`` at most are counted): a schema that cannot be the closest is not walked to
+    the end."""
+    raw: list[ValidationError] = []
+    seen: set[ErrorDetail] = set()
+    try:
+        for error in pack.validator(ref).iter_errors(document):
+            raw.append(error)
+            if len(raw) > MAX_ERRORS:
+                break
+            if stop is not None:
+                seen.update(islice(_describe(error), MAX_ERRORS + 1))
+                if min(len(seen), MAX_ERRORS) >= stop:
+                    return None
+    except RecursionError:
+        return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),), False
+    return _details(raw)
 
-        unknowns = [unknown(ref) for ref in self._refs]
-        fewest = min(unknowns)
-        best: tuple[tuple[int, bool], SchemaRef, tuple[ErrorDetail, ...]] | None = None
-        for ref, unknown_count in zip(self._refs, unknowns, strict=True):
-            if unknown_count != fewest:
-                continue
-            if best is not None and best[0] <= (1, False):
-                break  # no schema matched, so no later one can have fewer errors than 1
-            errors, more = self.counted_errors(document, ref)
-            if best is None or (len(errors), more) < best[0]:  # a list cut at its limit counts as longer
-                best = ((len(errors), more), ref, errors)
-        assert best is not None, "an empty schema pack cannot be loaded"
-        return best[1], best[2], best[0][1]
+
+def _details(raw: list[ValidationError]) -> tuple[tuple[ErrorDetail, ...], bool]:
+    """The details of ``raw`` (at most ``MAX_ERRORS + 1`` errors): de-duplicated, in path order, the first
+    ``MAX_ERRORS``; and whether there were more."""
+    details: dict[ErrorDetail, None] = {}  # de-duplicated, order kept
+    for error in sorted(raw, key=lambda e: [str(p) for p in e.absolute_path]):
+        details.update(dict.fromkeys(islice(_describe(error), MAX_ERRORS + 1)))
+        if len(details) > MAX_ERRORS:
+            break
+    found = tuple(islice(details, MAX_ERRORS))
+    return found, len(raw) > MAX_ERRORS or len(details) > MAX_ERRORS
+
+
+def _closest(pack: SchemaPack, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...], bool]:
+    """The schema that knows most of the document's top-level fields, then has the fewest errors (the first
+    such in ``available.json`` order). Each candidate after the first is walked only until it has as many
+    errors as the best so far (every schema is failed: at least one error each)."""
+    keys = set(document) if isinstance(document, dict) else set()
+    refs = pack.refs
+
+    def unknown(ref: SchemaRef) -> int:
+        schema = pack.schema(ref)
+        known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+        return len(keys - known)
+
+    unknowns = [unknown(ref) for ref in refs]
+    fewest = min(unknowns)
+    best: tuple[tuple[int, bool], SchemaRef, tuple[ErrorDetail, ...]] | None = None
+    for ref, unknown_count in zip(refs, unknowns, strict=True):
+        if unknown_count != fewest:
+            continue
+        if best is not None and best[0] <= (1, False):
+            break  # no later schema can have fewer errors (tied: the first in available.json order wins)
+        # A later schema loses with as many errors as the best, unless the best's list was cut.
+        stop = None if best is None else best[0][0] + 1 if best[0][1] else best[0][0]
+        counted = _counted(pack, document, ref, stop)
+        if counted is not None and (best is None or (len(counted[0]), counted[1]) < best[0]):
+            best = ((len(counted[0]), counted[1]), ref, counted[0])  # a list cut at its limit counts as longer
+    assert best is not None, "an empty schema pack cannot be loaded"
+    return best[1], best[2], best[0][1]
