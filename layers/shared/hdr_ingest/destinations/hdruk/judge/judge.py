@@ -97,7 +97,7 @@ class GatewayJudge:
                 checked = json_copy(document)
                 full.run(checked)
                 errors = flatten(full.errors, MAX_ERRORS + 1) or flatten(first.errors)
-                changes, truncated = full.changes, full.capped
+                changes, truncated = full.changes, full.tally.capped
             except RecursionError:
                 errors = flatten(first.errors)
         elif not valid:
