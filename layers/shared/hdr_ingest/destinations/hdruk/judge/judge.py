@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -205,35 +206,10 @@ class GatewayJudge:
             hdruk300 = self._twin(self._hdruk300)
             if hdruk300 is not None and hazardous(hdruk300):
                 return None
-        if mode is ValidationMode.STRICT:
-            as_sent = self.pack.validate(document, target)
-            ref = as_sent.schema
-            twin = self._twin(ref) if as_sent.valid and ref is not None else None
-            if twin is None or hazardous(twin) or not twin.valid(seen):
-                return None
-            gateway = ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it")
-            report = as_sent
-        else:
-            # The candidate: the target, or the first schema in detection order whose failure is not robust.
-            for matched in (target,) if target is not None else self._refs:
-                twin = self._twin(matched)
-                if twin is None or hazardous(twin):
-                    return None
-                if target is not None or not twin.fails_robustly(seen):
-                    break
-            else:
-                return None
-            if not twin.valid(seen):
-                return None
-            how = " (first match, as the Gateway detects)" if target is None else ""
-            gateway = ValidationReport(True, matched, (), f"valid {matched} as the Gateway will judge it{how}")
-            if seen is document:
-                as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter
-            else:
-                as_sent = self.pack.validate(document, matched)
-                if not as_sent.valid:  # the Gateway's clean-up mends it: the emulation explains how
-                    return None
-            report = gateway
+        reports = self._fast_reports(document, seen, target, mode, hazardous)
+        if reports is None:
+            return None
+        report, gateway, as_sent = reports
         notes: tuple[QuirkNote, ...] = ()
         encoded = [change for change in changes if change.quirk is Quirk.HTML_ENTITIES]
         if encoded:
@@ -242,6 +218,44 @@ class GatewayJudge:
             notes += (QuirkNote(Quirk.NO_TRANSLATION, "", f"{report.schema}: {QUIRKS[Quirk.NO_TRANSLATION]}"),)
         warnings = self._warnings(mode, report, as_sent, gateway, notes)
         return Judgement(mode, report, gateway, as_sent, report.schema, warnings, notes, False)
+
+    def _fast_reports(
+        self,
+        document: Any,
+        seen: Any,
+        target: SchemaRef | None,
+        mode: ValidationMode,
+        hazardous: Callable[[Twin], bool],
+    ) -> tuple[ValidationReport, ValidationReport, ValidationReport] | None:
+        """The fast verdict's (report, gateway, as sent) on ``seen``, what the Gateway validates; None when the
+        emulation must decide."""
+        if mode is ValidationMode.STRICT:
+            as_sent = self.pack.validate(document, target)
+            ref = as_sent.schema
+            twin = self._twin(ref) if as_sent.valid and ref is not None else None
+            if twin is None or hazardous(twin) or not twin.valid(seen):
+                return None
+            return as_sent, ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it"), as_sent
+        # The candidate: the target, or the first schema in detection order whose failure is not robust.
+        for matched in (target,) if target is not None else self._refs:
+            twin = self._twin(matched)
+            if twin is None or hazardous(twin):
+                return None
+            if target is not None or not twin.fails_robustly(seen):
+                break
+        else:
+            return None
+        if not twin.valid(seen):
+            return None
+        how = " (first match, as the Gateway detects)" if target is None else ""
+        gateway = ValidationReport(True, matched, (), f"valid {matched} as the Gateway will judge it{how}")
+        if seen is document:
+            as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter
+        else:
+            as_sent = self.pack.validate(document, matched)
+            if not as_sent.valid:  # the Gateway's clean-up mends it: the emulation explains how
+                return None
+        return gateway, gateway, as_sent
 
     def _gateway(
         self, document: Any, seen: Any, target: SchemaRef | None
