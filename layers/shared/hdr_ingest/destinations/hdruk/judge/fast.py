@@ -23,7 +23,7 @@ from hdr_ingest.destinations.jsonschema_rust import (
 )
 
 from .ajv import AjvRun, SchemaDoc, schema_types
-from .formats import EMAIL, FORMATS, URI
+from .formats import EMAIL_PATTERN, FORMATS, URI_PATTERN
 from .js_regex import CATASTROPHIC, js_to_re2
 from .records import MISSING
 
@@ -64,12 +64,12 @@ _TWIN_BLOCKERS = frozenset(
 # ajv-formats 2.1.1 "full", as regular expressions that accept a subset of what it accepts (no year 0000, no
 # leap second, "T", "t" or a space between date and time): exact enough, and never more lenient.
 _AJV_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
-_AJV_URI = URI.pattern.replace("a-z", "a-zA-Z").replace("a-f", "a-fA-F")  # its "i" flag, spelled out
+_AJV_URI = URI_PATTERN.replace("a-z", "a-zA-Z").replace("a-f", "a-fA-F")  # its "i" flag, spelled out
 _AJV_FORMATS: Mapping[str, tuple[dict[str, str], ...]] = {
     "date": ({"pattern": f"^{DATE}$"},),
     "date-time": ({"pattern": f"^{DATE}[Tt ]{_AJV_TIME}$"},),
     "uri": ({"pattern": "[/:]"}, {"pattern": f"^(?:{_AJV_URI})$"}),
-    "email": ({"pattern": EMAIL.pattern},),
+    "email": ({"pattern": EMAIL_PATTERN},),
 }
 _TWIN_SECONDS = 1.0  # a value that could keep a catastrophic pattern busy this long goes to the emulation
 
