@@ -6,10 +6,11 @@ Gateway's validator (TRASER): the first schema in ``available.json`` order that 
 
 Two engines, one verdict:
 
-* **The verdict** (valid or not, and first-match detection) comes from ``jsonschema-rs`` (Rust) when it is
-  installed: a few milliseconds for a 2 MB document, below the time ``json.loads`` takes to parse it. Its
-  patterns run on Rust's linear-time ``regex`` engine, rewritten where needed to mean exactly what they mean
-  on RE2 (``\s`` is ``[\t\n\f\r ]``, ``\d`` is ``[0-9]``), and its formats (``date``, ``date-time``,
+* **The verdict** (valid or not, and first-match detection) comes from ``jsonschema-rs`` (Rust, through
+  :mod:`hdr_ingest.destinations.jsonschema_rust`) when it is installed: a few milliseconds for a 2 MB
+  document, below the time ``json.loads`` takes to parse it. Its patterns run on Rust's linear-time ``regex``
+  engine, rewritten where needed to mean exactly what they mean on RE2 (``\s`` is ``[\t\n\f\r ]``, ``\d`` is
+  ``[0-9]``), and its formats (``date``, ``date-time``,
   ``email``, ``uri``) are checked by regular expressions that accept exactly what pure-Python
   ``jsonschema``'s format checks accept. A schema it cannot take exactly (a pattern construct with no exact
   equivalent, ``patternProperties``) and a value it cannot take (a string with an unpaired surrogate, which
