@@ -269,10 +269,13 @@ class GatewayJudge:
             twin = self._twin(ref)
             if twin is not None and twin.fails_robustly(seen):
                 continue  # jsonschema-rs shows a failure Ajv cannot mend: no emulation needed
-            try:
-                fits = AjvRun(self.schema(ref), undo=True).verdict_in_place(seen)
-            except RecursionError:
-                fits = False  # as traser() judges it
+            if twin is None or twin.hazardous(seen) or not twin.valid(seen):  # valid against the twin: Ajv accepts
+                try:
+                    fits = AjvRun(self.schema(ref), undo=True).verdict_in_place(seen)
+                except RecursionError:
+                    fits = False  # as traser() judges it
+            else:
+                fits = True
             if not fits:
                 continue  # the usual case, told without copying the document
             quick = self.traser(seen, ref, all_errors=False)
@@ -377,6 +380,9 @@ class GatewayJudge:
         hdruk300 = SchemaRef("HDRUK", "3.0.0")
         if hdruk300 not in self.pack:
             return None
+        twin = self._twin(hdruk300)
+        if twin is not None and twin.hazards and not twin.hazardous(seen):
+            return None  # no value where the pattern applies could keep it busy for a second (see .fast)
         verdict = self.traser(seen, hdruk300, all_errors=False)
         return verdict.hang_path if verdict.hang else None
 

@@ -1,0 +1,61 @@
+"""The judge emulates Ajv only for the schema whose errors it shows (issue 25, item 2): detection passes over every
+schema on which jsonschema-rs shows a failure Ajv cannot mend, and the closest schema's errors are listed without
+walking every candidate to its end.
+
+Nothing here times anything: the emulation's runs are counted, by schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import hdr_ingest.destinations.hdruk.judge.judge as judge_module
+from hdr_ingest.destinations.hdruk.judge import GatewayJudge
+from hdr_ingest.destinations.hdruk.judge.ajv import AjvRun, SchemaDoc
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from tests.conftest import measured_document
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def emulated(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SchemaRef]]:
+    """The schema of every Ajv emulation the judge starts."""
+    runs: list[SchemaRef] = []
+
+    class Counted(AjvRun):
+        def __init__(self, doc: SchemaDoc, **options: Any) -> None:
+            runs.append(doc.ref)
+            super().__init__(doc, **options)
+
+    monkeypatch.setattr(judge_module, "AjvRun", Counted)
+    yield runs
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "fma-custodian-test-server/list.json",  # a listing: no schema's required fields
+        "gateway-api/gwdm_v1_dataset_min.json",  # wrapped in {"metadata": ...}, sent as it is
+        "schemata/HDRUK/4.0.0/docs.template.json",  # a template: empty values everywhere
+    ],
+)
+def test_an_invalid_document_is_emulated_only_against_the_schema_it_is_shown_against(
+    pack: SchemaPack, emulated: list[SchemaRef], relative: str
+) -> None:
+    judgement = GatewayJudge(pack).judge(measured_document(relative))
+    assert not judgement.valid and judgement.report.errors
+    # The Gateway's first error, then every error: one run without allErrors, one with.
+    assert emulated == [judgement.report.schema, judgement.report.schema]
+
+
+def test_a_document_valid_against_the_twin_needs_no_emulation_to_be_detected(
+    pack: SchemaPack, emulated: list[SchemaRef]
+) -> None:
+    document = measured_document("gateway-api/gwdm_v2p1_dataset_min.json#metadata")  # GWDM 2.1
+    judgement = GatewayJudge(pack).judge(document)
+    assert judgement.valid and judgement.report.schema == SchemaRef("GWDM", "2.1")
+    assert set(emulated) <= {SchemaRef("GWDM", "2.1")}, emulated  # only the run whose changes are explained
