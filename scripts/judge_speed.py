@@ -15,20 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from hdr_ingest.destinations.hdruk.judge import Route, ValidationMode, judge_for
-from hdr_ingest.destinations.hdruk.judge.measure import judgement_times
+from hdr_ingest.destinations.hdruk.judge.measure import judgement_times, recorded_examples
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _documents(shared: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    recorded: dict[str, dict[str, Any]] = json.loads((shared / "traser-verdicts.json").read_text())["documents"]
-    documents = {}
-    for name in recorded:
-        relative, _, member = name.partition("#")
-        document = json.loads((shared / "examples" / relative).read_text(encoding="utf-8"))
-        documents[name] = document[member] if member else document
-    return documents, recorded
 
 
 def _judgements(pack: SchemaPack, documents: dict[str, Any]) -> dict[str, Any]:
@@ -52,15 +42,14 @@ def main(argv: list[str]) -> int:
     shared = ROOT.parent.parent / "shared" / "hdruk"
     if not (shared / "traser-verdicts.json").is_file():
         shared = Path("/work/shared/hdruk")
-    documents, recorded = _documents(shared)
     pack = SchemaPack.load()
+    documents, first = recorded_examples(shared, pack.refs)
     times = judgement_times(judge_for(pack), documents)
     wrong = 0
-    for name, per_schema in recorded.items():
-        first = next((ref for ref in pack.refs if per_schema.get(str(ref), {}).get("verdict") == "valid"), None)
-        if times.matched[name] != first:
+    for name, theirs in first.items():
+        if times.matched[name] != theirs:
             wrong += 1
-            print(f"DIFFERENT {name}: ours {times.matched[name]}, TRASER {first}")
+            print(f"DIFFERENT {name}: ours {times.matched[name]}, TRASER {theirs}")
     valid = sum(ref is not None for ref in times.matched.values())
     print(
         f"{len(documents)} documents ({valid} valid): median {times.median() * 1000:.2f} ms, "

@@ -15,8 +15,9 @@ import pytest
 import hdr_ingest.destinations.hdruk.judge.judge as judge_module
 from hdr_ingest.destinations.hdruk.judge import GatewayJudge
 from hdr_ingest.destinations.hdruk.judge.ajv import AjvRun, SchemaDoc
+from hdr_ingest.destinations.hdruk.judge.measure import judgement_times, recorded_examples
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
-from tests.conftest import measured_document
+from tests.conftest import SHARED, measured_document
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +60,18 @@ def test_a_document_valid_against_the_twin_needs_no_emulation_to_be_detected(
     judgement = GatewayJudge(pack).judge(document)
     assert judgement.valid and judgement.report.schema == SchemaRef("GWDM", "2.1")
     assert set(emulated) <= {SchemaRef("GWDM", "2.1")}, emulated  # only the run whose changes are explained
+
+
+def test_auto_mode_detects_what_traser_detects_unless_the_gateways_clean_up_decides(pack: SchemaPack) -> None:
+    judge = GatewayJudge(pack)
+    documents, first = recorded_examples(SHARED / "hdruk", pack.refs)
+    times = judgement_times(judge, documents, repeat=1)
+    assert len(times.seconds) == len(documents) == 44
+    for name, theirs in first.items():
+        if times.matched[name] == theirs:
+            continue
+        # TRASER was run on the documents as sent: where the Gateway's trimming or HTML-encoding changes the
+        # verdict, the judgement names it as the reason.
+        judgement = judge.judge(documents[name])
+        assert judgement.report.schema == theirs and not judgement.valid, name
+        assert any(note.decisive for note in judgement.notes), name

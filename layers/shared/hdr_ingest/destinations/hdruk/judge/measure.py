@@ -7,15 +7,16 @@ import json
 import statistics
 import time
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
 from .judge import GatewayJudge
 
-__all__ = ["JudgementTimes", "judgement_times", "peak_bytes"]
+__all__ = ["JudgementTimes", "judgement_times", "peak_bytes", "recorded_examples"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,18 @@ def peak_bytes(judge: GatewayJudge, document: Any, text: str | None = None) -> i
     finally:
         if not was_tracing:
             tracemalloc.stop()
+
+
+def recorded_examples(hdruk: Path, order: Sequence[SchemaRef]) -> tuple[dict[str, Any], dict[str, SchemaRef | None]]:
+    """The example documents of ``hdruk`` (``shared/hdruk``: ``examples/`` and ``traser-verdicts.json``), by the
+    name the recorded verdicts give them (``path`` or ``path#member``), and TRASER's first match for each among
+    ``order`` (the pack's detection order; None: no schema matched)."""
+    recorded: dict[str, dict[str, Any]] = json.loads((hdruk / "traser-verdicts.json").read_text())["documents"]
+    documents: dict[str, Any] = {}
+    first: dict[str, SchemaRef | None] = {}
+    for name, per_schema in recorded.items():
+        relative, _, member = name.partition("#")
+        document = json.loads((hdruk / "examples" / relative).read_text(encoding="utf-8"))
+        documents[name] = document[member] if member else document
+        first[name] = next((ref for ref in order if per_schema.get(str(ref), {}).get("verdict") == "valid"), None)
+    return documents, first
