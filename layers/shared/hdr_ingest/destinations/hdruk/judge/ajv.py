@@ -224,46 +224,36 @@ _COMPARISONS: Mapping[str, tuple[str, Callable[[Any, Any], bool]]] = {
 
 def _value_failure(keyword: str, value: Any, data: Any, group: str | None) -> _Failure | None:
     """The keywords that look at the value alone: ``const``, ``enum`` and those of numbers and strings."""
-    if keyword == "const":
-        return (
-            None
-            if js_equal(data, value)
-            else _Failure(keyword, "must be equal to constant", {"allowedValue": value}, value)
-        )
-    if keyword == "enum":
-        if any(js_equal(data, choice) for choice in value):
-            return None
+    if keyword == "const" and not js_equal(data, value):
+        return _Failure(keyword, "must be equal to constant", {"allowedValue": value}, value)
+    if keyword == "enum" and not any(js_equal(data, choice) for choice in value):
         return _Failure(keyword, "must be equal to one of the allowed values", {"allowedValues": value}, value)
-    if group == "number" and keyword == "multipleOf":
-        bad = value == 0 or (data / value) != int(data / value)
-        return _Failure(keyword, f"must be multiple of {value}", {"multipleOf": value}, value) if bad else None
-    if (
-        group == "number"
-        and keyword in _COMPARISONS
-        and isinstance(value, (int, float))
-        and not isinstance(value, bool)
-    ):
+    if group == "number":
+        return _number_failure(keyword, value, data)
+    if group == "string":
+        return _string_failure(keyword, value, data)
+    return None
+
+
+def _number_failure(keyword: str, limit: Any, data: Any) -> _Failure | None:
+    if keyword == "multipleOf" and (limit == 0 or (data / limit) != int(data / limit)):
+        return _Failure(keyword, f"must be multiple of {limit}", {"multipleOf": limit}, limit)
+    if keyword in _COMPARISONS and isinstance(limit, (int, float)) and not isinstance(limit, bool):
         sign, fails = _COMPARISONS[keyword]
-        return (
-            _Failure(keyword, f"must be {sign} {value}", {"comparison": sign, "limit": value}, value)
-            if fails(data, value)
-            else None
-        )
-    if group != "string":
-        return None
+        if fails(data, limit):
+            return _Failure(keyword, f"must be {sign} {limit}", {"comparison": sign, "limit": limit}, limit)
+    return None  # "format" on a number: the emulation checks formats on strings only
+
+
+def _string_failure(keyword: str, value: Any, data: str) -> _Failure | None:
     if keyword in ("maxLength", "minLength"):
         return _count_failure(keyword, value, len(data), "characters")
-    if keyword == "pattern":
-        return (
-            None
-            if js_regex(value)(data)
-            else _Failure(keyword, f'must match pattern "{value}"', {"pattern": value}, value)
-        )
+    if keyword == "pattern" and not js_regex(value)(data):
+        return _Failure(keyword, f'must match pattern "{value}"', {"pattern": value}, value)
     if keyword == "format":
         check = FORMATS.get(value) if isinstance(value, str) else None
-        if check is None or check(data):
-            return None
-        return _Failure(keyword, f'must match format "{value}"', {"format": value}, value)
+        if check is not None and not check(data):
+            return _Failure(keyword, f'must match format "{value}"', {"format": value}, value)
     return None
 
 
