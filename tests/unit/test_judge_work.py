@@ -17,6 +17,7 @@ from hdr_ingest.destinations.hdruk.judge import GatewayJudge
 from hdr_ingest.destinations.hdruk.judge.ajv import AjvRun, SchemaDoc
 from hdr_ingest.destinations.hdruk.judge.measure import judgement_times, recorded_examples
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.destinations.jsonschema_rust import engine
 from tests.conftest import SHARED, measured_document
 
 pytestmark = pytest.mark.unit
@@ -75,3 +76,18 @@ def test_auto_mode_detects_what_traser_detects_unless_the_gateways_clean_up_deci
         judgement = judge.judge(documents[name])
         assert judgement.report.schema == theirs and not judgement.valid, name
         assert any(note.decisive for note in judgement.notes), name
+
+
+def test_a_failure_at_the_root_is_one_the_robust_core_finds_too(pack: SchemaPack) -> None:
+    judge = GatewayJudge(pack)
+    documents, _ = recorded_examples(SHARED / "hdruk", pack.refs)
+    decided = 0
+    for ref in pack.refs:
+        twin = judge._twin(ref)
+        assert twin is not None
+        core = engine().Draft202012Validator(twin._core(twin.doc.root))
+        for name, document in [*documents.items(), ("a list", [documents[next(iter(documents))]]), ("null", None)]:
+            if twin._fails_at_root(document):
+                decided += 1
+                assert not core.is_valid(document), (ref, name)  # never a failure Ajv could mend
+    assert decided > len(documents)  # most schemas are passed over without a validator

@@ -251,8 +251,35 @@ class Twin:
     def fails_robustly(self, document: Any) -> bool:
         """True only when Ajv certainly rejects ``document`` whatever it coerces or inserts: jsonschema-rs finds
         it invalid against the schema's *robust core* (see :meth:`_core`); False means "not shown"."""
+        if self._fails_at_root(document):
+            return True
         core = self._verdict("core", lambda: self._engine.Draft202012Validator(self._core(self.doc.root)), document)
         return core is False
+
+    def _fails_at_root(self, document: Any) -> bool:
+        """The core's rules at the top level alone, with no validator to build (most schemas fail there): the
+        document's type, a required property without a default, an additional property."""
+        schema = self.doc.root
+        if not isinstance(schema, dict):
+            return False
+        types = schema_types(schema) if "type" in schema else []
+        if types:
+            containers = {t for t in types if t in ("object", "array")}
+            allowed = containers | (
+                {"string", "number", "boolean", "null"} if len(containers) < len(types) else {"null"}
+            )
+            if _json_type(document) not in allowed:
+                return True
+        if not isinstance(document, dict):
+            return False
+        required = schema.get("required")
+        names = required if isinstance(required, list) else []
+        if any(isinstance(name, str) and name not in self._with_default and name not in document for name in names):
+            return True
+        properties = schema.get("properties")
+        known: dict[str, Any] = properties if isinstance(properties, dict) else {}
+        closed = schema.get("additionalProperties") is False and "patternProperties" not in schema
+        return closed and any(name not in known for name in document)
 
     def _core(self, schema: Any) -> Any:
         """The keywords whose failure neither coercion nor defaults can mend: ``required`` (less every name
@@ -290,6 +317,16 @@ class Twin:
             if schema is self.doc.root and isinstance(schema.get(key), dict):
                 out[key] = {name: self._core(sub) for name, sub in schema[key].items()}
         return out
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "null"
 
 
 def _values_at(document: Any, template: tuple[str, ...]) -> Iterator[Any]:
