@@ -91,3 +91,27 @@ def test_a_failure_at_the_root_is_one_the_robust_core_finds_too(pack: SchemaPack
                 decided += 1
                 assert not core.is_valid(document), (ref, name)  # never a failure Ajv could mend
     assert decided > len(documents)  # most schemas are passed over without a validator
+
+
+def test_the_closest_schema_is_found_without_listing_every_candidates_errors(
+    pack: SchemaPack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = measured_document("fma-custodian-test-server/list.json")  # every schema a candidate, none matched
+    listed = {ref: len(pack.errors(document, ref)) for ref in pack.refs}  # what each schema's list would hold
+    raw = {ref: sum(1 for _ in pack.validator(ref).iter_errors(document)) for ref in pack.refs}
+    drawn: dict[SchemaRef, int] = dict.fromkeys(pack.refs, 0)
+    validator = pack.validator
+
+    class Counting:
+        def __init__(self, ref: SchemaRef) -> None:
+            self.ref, self.inner = ref, validator(ref)
+
+        def iter_errors(self, instance: Any) -> Iterator[Any]:
+            for error in self.inner.iter_errors(instance):
+                drawn[self.ref] += 1
+                yield error
+
+    monkeypatch.setattr(pack, "validator", Counting)
+    report = pack.validate(document)
+    assert report.schema == min(pack.refs, key=lambda ref: (listed[ref], pack.refs.index(ref)))
+    assert sum(drawn.values()) < sum(raw.values()) / 2, drawn  # later candidates stop early
