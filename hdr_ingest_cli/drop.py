@@ -9,13 +9,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, FINAL_STATUSES, UsageError, json_files
 from hdr_ingest_cli.stack import aws_for, find_state, required
 from hdr_ingest_cli.status import Row, outcome_table, totals
-from local_stack.state import StackState
 from local_stack.terminal import console, print_table
+
+if TYPE_CHECKING:  # imported where it is used: `validate` starts without it
+    from local_stack.state import StackState
 
 __all__ = ["Upload", "check_prefix", "cmd_drop", "exit_code", "suggested_prefix", "unwatched", "wait_for_outcomes"]
 

@@ -22,14 +22,16 @@ from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from hdr_ingest.core.outcome import Status
 from hdr_ingest_cli.common import EXIT_FAILED, EXIT_PENDING, FAILURES, UsageError
 from hdr_ingest_cli.stack import Aws, aws_for, find_state
-from local_stack.state import StackState
 from local_stack.terminal import WithoutMetricLines
+
+if TYPE_CHECKING:  # imported where it is used: `validate` starts without it
+    from local_stack.state import StackState
 
 __all__ = ["ObjectInfo", "WithoutMetricLines", "cmd_invoke", "event_objects", "load_env_file", "local_env", "map_event"]
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdr_ingest_cli.common import UsageError
-from local_stack.state import StackState
+
+if TYPE_CHECKING:  # imported where it is used: `validate` starts without it
+    from local_stack.state import StackState
 
 __all__ = ["Aws", "add_aws_options", "aws_for", "find_state", "required"]
 
 
 def find_state(args: argparse.Namespace) -> StackState | None:
     """The running local stack, when this command targets it: no ``--profile`` and no other ``--endpoint-url``."""
+    from local_stack.state import StackState
+
     path: Path | None = getattr(args, "state", None)
     state = StackState.load(path) if path else StackState.find()
     if state is None or getattr(args, "profile", None):

@@ -8,14 +8,15 @@ import sys
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from hdr_ingest.core.ledger import LedgerEntry
-from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK
 from hdr_ingest_cli.common import FAILED_STATUSES
 from hdr_ingest_cli.stack import aws_for, find_state, required
 from local_stack.terminal import GAP, WIDE, RowsWithNotes, console, print_table, shorten_middle, styled
+
+if TYPE_CHECKING:  # imported where it is used: `validate` starts without them
+    from hdr_ingest.core.ledger import LedgerEntry
 
 __all__ = ["Row", "cmd_status", "destination_of", "outcome_table", "read_ledger", "totals"]
 
@@ -165,6 +166,8 @@ def _select(rows: list[Row], source: str | None, failed: bool) -> list[Row]:
 
 
 def _print_one(row: Row) -> None:
+    from hdr_ingest.destinations.hdruk.judge import GATEWAY_MARK  # here: `validate` imports the judge itself
+
     out = console()
     entry = row.entry
     for label, value in (

@@ -28,7 +28,8 @@ from hdr_ingest.destinations.hdruk.judge.ajv import SchemaDoc
 from hdr_ingest.destinations.hdruk.judge.cleanup import cleaned
 from hdr_ingest.destinations.hdruk.judge.fast import Twin, is_clean
 from hdr_ingest.destinations.hdruk.judge.formats import FORMATS
-from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef, _rust_engine
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
+from hdr_ingest.destinations.jsonschema_rust import engine as _rust_engine
 from tests.conftest import SHARED
 from tests.unit.test_gateway_fidelity import GATEWAY_WHITE_SPACE, WHITE_SPACE_IDS
 

@@ -216,9 +216,9 @@ def test_unique_items_reports_the_pair_ajv_reports() -> None:
     for _ in range(300):
         data = [rng.choice(VALUES) for _ in range(rng.randint(0, 9))]
         run = AjvRun(doc)
-        run._unique(schema, data, (), "#")
+        valid = run._array("uniqueItems", schema, data, (), False, "#/uniqueItems")
         found = (run.errors[0].params["i"], run.errors[0].params["j"]) if run.errors else None
-        assert found == _pairwise_duplicate(data), data
+        assert found == _pairwise_duplicate(data) and valid is (found is None), data
 
 
 def test_js_key_order_puts_array_indexes_first_in_numeric_order() -> None:

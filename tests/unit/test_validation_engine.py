@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator, Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations import jsonschema_rust as rust
 from hdr_ingest.destinations.hdruk import schema_pack as engine
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack, SchemaRef
 from tests.conftest import EXAMPLES, PACK_DIR
@@ -334,9 +335,9 @@ FORMAT_SAMPLES = {
 
 def _format_validator(name: str) -> Any:
     """What the fast engine checks for ``{"type": "string", "format": name}``."""
-    rs = engine._rust_engine()
-    assert rs is not None and engine._format_patterns()[name] is not None
-    return engine._FastSchema(rs, {"type": "string", "format": name}).validator
+    rs = rust.engine()
+    assert rs is not None and rust.format_patterns()[name] is not None
+    return rust.FastSchema(rs, {"type": "string", "format": name}).validator
 
 
 def _unverbose(pattern: str) -> str:
@@ -363,7 +364,7 @@ def _unverbose(pattern: str) -> str:
 def test_uri_expression_is_rfc3986_validators() -> None:
     import rfc3986_validator
 
-    assert engine._URI == _unverbose(rfc3986_validator.URI_RE).replace("{,", "{0,")
+    assert rust.URI == _unverbose(rfc3986_validator.URI_RE).replace("{,", "{0,")
 
 
 @pytest.mark.parametrize("name", sorted(FORMAT_SAMPLES))
@@ -384,7 +385,7 @@ def test_formats_are_checked_as_jsonschema_checks_them(name: str) -> None:
 def test_draft_choice_is_jsonschema_s(fast: SchemaPack) -> None:
     for ref in fast.refs:
         schema = fast.schema(ref)
-        assert engine._is_draft7(schema) == (
+        assert rust.is_draft7(schema) == (
             validators.validator_for(schema, default=Draft202012Validator) is Draft7Validator
         )
 
@@ -408,7 +409,7 @@ def _pack_patterns(pack: SchemaPack) -> set[str]:
 
 
 def test_every_pattern_in_the_pack_matches_as_on_re2(fast: SchemaPack) -> None:
-    rs = engine._rust_engine()
+    rs = rust.engine()
     assert rs is not None
     probes = [
         "", " ", "\t", "\n", "\u000b", "\u00a0", "\u2028", "a", "A1", "1.2.3", "١.٢.٣", "1.2.3\n", "10.1234/abc",
@@ -420,7 +421,7 @@ def test_every_pattern_in_the_pack_matches_as_on_re2(fast: SchemaPack) -> None:
     assert len(patterns) > 10
     for pattern in patterns:
         validator = rs.validator_for(
-            {"type": "string", "pattern": engine._rust_pattern(pattern)}, pattern_options=rs.RegexOptions()
+            {"type": "string", "pattern": rust.rust_pattern(pattern)}, pattern_options=rs.RegexOptions()
         )
         for probe in probes:
             assert validator.is_valid(probe) == bool(re2.search(pattern, probe)), (pattern, probe)
@@ -436,15 +437,15 @@ def test_every_pattern_in_the_pack_matches_as_on_re2(fast: SchemaPack) -> None:
     ],
 )
 def test_pattern_rewriting(pattern: str, rewritten: str) -> None:
-    assert engine._rust_pattern(pattern) == rewritten
+    assert rust.rust_pattern(pattern) == rewritten
 
 
 @pytest.mark.parametrize(
     "pattern", [r"\bword\b", r"[\S]", r"(a)\1", r"\p{L}", "[[:alpha:]]", "[a&&b]", "a{,3}", "[]a]"]
 )
 def test_constructs_without_an_exact_equivalent_stay_in_python(pattern: str) -> None:
-    with pytest.raises(engine._Inexact):
-        engine._rust_pattern(pattern)
+    with pytest.raises(rust.Inexact):
+        rust.rust_pattern(pattern)
     pack = SchemaPack(PACK_DIR, [HDRUK_400])
     pack._schemas[HDRUK_400] = {"type": "string", "pattern": pattern}
     assert pack._fast_schema(HDRUK_400) is None
@@ -473,7 +474,7 @@ def test_documents_the_fast_engine_cannot_take_are_judged_in_python(fast: Schema
 
 
 def test_without_jsonschema_rs_everything_runs_in_python(monkeypatch: pytest.MonkeyPatch, oracle: Oracle) -> None:
-    monkeypatch.setattr(engine, "_rust_engine", lambda: None)
+    monkeypatch.setattr(rust, "engine", lambda: None)
     pack = SchemaPack.load(PACK_DIR)
     assert not pack.fast and pack._fast_schema(HDRUK_400) is None
     valid = hdruk400_with_structure(2, 2)

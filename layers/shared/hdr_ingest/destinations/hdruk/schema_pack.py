@@ -6,10 +6,11 @@ Gateway's validator (TRASER): the first schema in ``available.json`` order that 
 
 Two engines, one verdict:
 
-* **The verdict** (valid or not, and first-match detection) comes from ``jsonschema-rs`` (Rust) when it is
-  installed: a few milliseconds for a 2 MB document, below the time ``json.loads`` takes to parse it. Its
-  patterns run on Rust's linear-time ``regex`` engine, rewritten where needed to mean exactly what they mean
-  on RE2 (``\s`` is ``[\t\n\f\r ]``, ``\d`` is ``[0-9]``), and its formats (``date``, ``date-time``,
+* **The verdict** (valid or not, and first-match detection) comes from ``jsonschema-rs`` (Rust, through
+  :mod:`hdr_ingest.destinations.jsonschema_rust`) when it is installed: a few milliseconds for a 2 MB
+  document, below the time ``json.loads`` takes to parse it. Its patterns run on Rust's linear-time ``regex``
+  engine, rewritten where needed to mean exactly what they mean on RE2 (``\s`` is ``[\t\n\f\r ]``, ``\d`` is
+  ``[0-9]``), and its formats (``date``, ``date-time``,
   ``email``, ``uri``) are checked by regular expressions that accept exactly what pure-Python
   ``jsonschema``'s format checks accept. A schema it cannot take exactly (a pattern construct with no exact
   equivalent, ``patternProperties``) and a value it cannot take (a string with an unpaired surrogate, which
@@ -26,8 +27,6 @@ exponentially in Python's ``re`` (and in the Gateway) and would hang the functio
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import re
@@ -37,12 +36,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.core.outcome import ErrorDetail
+from hdr_ingest.destinations import jsonschema_rust
 from hdr_ingest.destinations.jsonschema_errors import iter_describe as _describe
 from hdr_ingest.destinations.jsonschema_errors import json_path as json_path  # the judge imports it from here
+from hdr_ingest.destinations.jsonschema_rust import FastSchema, is_draft7
 
 if TYPE_CHECKING:  # imported on first use: only invalid documents need pure-Python jsonschema
     from jsonschema.exceptions import ValidationError
@@ -256,18 +256,6 @@ def _additional_properties(
             yield ValidationError(f"Additional properties are not allowed ({named}{more} {verb} unexpected)")
 
 
-_DRAFT7_URI = "http://json-schema.org/draft-07/schema"
-
-
-def _is_draft7(schema: Any) -> bool:
-    """Whether ``jsonschema.validators.validator_for`` picks Draft 7 for ``schema``. Any other draft is
-    validated as 2020-12, the dialect the pydantic-generated schemas (no ``$schema``) are written in."""
-    from urllib.parse import urlsplit
-
-    declared = schema.get("$schema") if isinstance(schema, dict) else None
-    return isinstance(declared, str) and urlsplit(declared).geturl() == _DRAFT7_URI
-
-
 SkipRef = Callable[[str, Any], bool]
 
 
@@ -276,7 +264,7 @@ def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) ->
     followed where ``skip_ref(reference, instance)`` knows the instance to be valid (it yields no error there)."""
     from jsonschema import Draft7Validator, Draft202012Validator, validators
 
-    base = Draft7Validator if _is_draft7(schema) else Draft202012Validator
+    base = Draft7Validator if is_draft7(schema) else Draft202012Validator
     keywords: dict[str, Any] = {
         "pattern": _pattern,
         "type": _type,
@@ -297,272 +285,11 @@ def _validator_class(schema: dict[str, Any], skip_ref: SkipRef | None = None) ->
     return validators.extend(base, keywords)
 
 
-# --- the fast engine: jsonschema-rs, made to mean what the pure-Python engine means --------------------
-
-
-@lru_cache(maxsize=1)
-def _rust_engine() -> ModuleType | None:
-    """``jsonschema_rs``, or None when it is not installed (everything then runs in pure Python)."""
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - the layer ships it; pure Python is the fallback
-        return None
-    return jsonschema_rs
-
-
-class _Inexact(Exception):
-    """A schema the fast engine cannot judge exactly as the pure-Python engine does."""
-
-
-# RE2's classes (ASCII only), as ranges that every engine reads the same way. In jsonschema-rs ``\s``
-# follows ECMA-262 and also matches \v, NBSP and other Unicode spaces; RE2's ``\s`` is [\t\n\f\r ].
-_CLASS_ESCAPES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
-_PLAIN_ESCAPES = frozenset("tnrfv")
-
-
-def _rust_pattern(pattern: str) -> str:  # noqa: C901 - a regex translator, one branch per syntax
-    """``pattern`` rewritten so that Rust's ``regex`` (through jsonschema-rs) matches exactly what RE2
-    matches; raises :class:`_Inexact` for constructs with no exact, engine-independent spelling."""
-    out: list[str] = []
-    in_class = False
-    i, n = 0, len(pattern)
-    while i < n:
-        char = pattern[i]
-        if char == "\\":
-            if i + 1 >= n:
-                raise _Inexact(f"trailing backslash in {pattern!r}")
-            escaped = pattern[i + 1]
-            if escaped in _CLASS_ESCAPES:
-                ranges = _CLASS_ESCAPES[escaped]
-                out.append(ranges if in_class else f"[{ranges}]")
-            elif escaped.lower() in _CLASS_ESCAPES and not in_class:
-                out.append(f"[^{_CLASS_ESCAPES[escaped.lower()]}]")
-            elif escaped in _PLAIN_ESCAPES or (escaped.isascii() and not escaped.isalnum() and escaped != "_"):
-                out.append(char + escaped)
-            else:  # \b \B \p \x \u \0-\9 (back-references), negated classes inside a class, ...
-                raise _Inexact(f"escape \\{escaped} in {pattern!r}")
-            i += 2
-            continue
-        if in_class:
-            if char == "[" or pattern.startswith(("&&", "--", "~~"), i):
-                raise _Inexact(f"nested class or class set operation in {pattern!r}")  # POSIX/Rust only
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-            start = i + 2 if pattern.startswith("[^", i) else i + 1
-            if pattern.startswith("]", start):
-                raise _Inexact(f"class starting with ']' in {pattern!r}")  # a literal in RE2, not in ECMA
-            out.append(pattern[i:start])
-            i = start
-            continue
-        elif char == "{" and pattern.startswith("{,", i):
-            raise _Inexact(f"'{{,' in {pattern!r}")  # a literal in RE2, a repetition elsewhere
-        out.append(char)
-        i += 1
-    if in_class:
-        raise _Inexact(f"unterminated class in {pattern!r}")
-    return "".join(out)
-
-
-# Keywords whose value is a schema, a list of schemas, or a map of names to schemas. Everything else
-# (enum, const, default, examples, annotations) is data and is never rewritten.
-_SCHEMA_VALUE = frozenset(
-    {
-        "not", "if", "then", "else", "items", "additionalItems", "additionalProperties", "contains",
-        "propertyNames", "unevaluatedItems", "unevaluatedProperties", "contentSchema",
-    }
-)  # fmt: skip
-_SCHEMA_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
-_SCHEMA_MAP = frozenset({"properties", "$defs", "definitions", "dependentSchemas", "dependencies"})
-
-
-def _rust_schema(schema: Any, formats: dict[str, dict[str, Any] | None], callbacks: set[str]) -> Any:
-    """A copy of ``schema`` for jsonschema-rs: every ``pattern`` rewritten by :func:`_rust_pattern`, every
-    ``format`` listed in ``formats`` replaced by its equivalent (None: jsonschema does not check it), the
-    names of the other formats (and of those the equivalents still use) collected into ``callbacks``."""
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    replacement: dict[str, Any] | None = None
-    for key, value in schema.items():
-        if key == "pattern" and isinstance(value, str):
-            out[key] = _rust_pattern(value)
-        elif key == "patternProperties":
-            raise _Inexact("patternProperties (pure-Python jsonschema matches them with Python's re)")
-        elif key == "format" and isinstance(value, str):
-            if value in formats:
-                replacement = formats[value]
-                callbacks.update(_formats_in(replacement))
-            else:
-                callbacks.add(value)
-                out[key] = value
-        elif key in _SCHEMA_MAP and isinstance(value, dict):
-            out[key] = {name: _rust_schema(sub, formats, callbacks) for name, sub in value.items()}
-        elif key in _SCHEMA_LIST and isinstance(value, list):
-            out[key] = [_rust_schema(sub, formats, callbacks) for sub in value]
-        elif key in _SCHEMA_VALUE:
-            out[key] = _rust_schema(value, formats, callbacks)
-        else:
-            out[key] = value
-    if replacement is not None:
-        if list(replacement) == ["pattern"] and "pattern" not in out:
-            out["pattern"] = replacement["pattern"]
-        else:
-            out["allOf"] = [*out.get("allOf", []), replacement]
-    return out
-
-
-def _formats_in(schema: Any) -> set[str]:
-    if isinstance(schema, dict):
-        found = {schema["format"]} if isinstance(schema.get("format"), str) else set()
-        return found.union(*(_formats_in(value) for value in schema.values()))
-    if isinstance(schema, list):
-        return set().union(*(_formats_in(value) for value in schema))
-    return set()
-
-
-# --- formats --------------------------------------------------------------------------------------------
-# jsonschema-rs's own format checks are stricter than jsonschema's (it rejects "a b@c" as an e-mail address,
-# accepts the date 0000-01-01 and the leap second 23:59:60), and calling back into Python for each value
-# costs microseconds. So each format jsonschema checks becomes a regular expression that accepts exactly the
-# strings jsonschema accepts (jsonschema 4.26, jsonschema/_format.py, with the layer's packages); the unit
-# tests hold both to the same samples. Other formats are checked by jsonschema itself, through a callback.
-
-_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001-9999
-_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
-_MONTH_DAY = (
-    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
-    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
-)
-# "date": ^\d{4}-\d{2}-\d{2}$ (ASCII) and datetime.date.fromisoformat() accepts it: a real calendar day.
-_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
-# "date-time": rfc3339_validator on value.upper(), whose ``$`` also accepts one final newline.
-_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-
-
-# "uri": rfc3986_validator's URI_RE (rfc3986-validator 0.1.1), spelled out from RFC 3986's grammar as that
-# package spells it (the unit tests check that the two expressions are identical).
-_PCT = "%[0-9A-Fa-f]{2}"
-_SUB = "a-zA-Z0-9_.~\\-!$&'()*+,;="  # unreserved and sub-delims, inside [...]
-_PCHAR = f"(?:[{_SUB}:@]|{_PCT})"
-_QUERY = f"(?:[{_SUB}:@/?]|{_PCT})*"
-_OCTET = "(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
-_IPV4 = f"(?:{_OCTET}\\.){{3}}{_OCTET}"
-_H16 = "[0-9A-Fa-f]{1,4}"
-_LS32 = f"(?:{_H16}:{_H16}|{_IPV4})"
-_IPV6 = (
-    "(?:"
-    + "|".join(
-        (
-            f"(?:{_H16}:){{6}}{_LS32}",
-            f"::(?:{_H16}:){{5}}{_LS32}",
-            f"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
-            f"(?:(?:{_H16}:)?{_H16})?::(?:{_H16}:){{3}}{_LS32}",
-            f"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
-            f"(?:(?:{_H16}:){{0,3}}{_H16})?::(?:{_H16}:){_LS32}",
-            f"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
-            f"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
-            f"(?:(?:{_H16}:){{0,6}}{_H16})?::",
-        )
-    )
-    + ")"
-)
-_URI = (
-    "[a-zA-Z][a-zA-Z0-9+.-]*:"  # scheme
-    f"(?://(?:(?:[{_SUB}:]|{_PCT})*@)?"  # "//" [ userinfo "@" ]
-    f"(?:\\[(?:{_IPV6}|v[0-9A-Fa-f]+\\.[{_SUB}:]+)\\]|{_IPV4}|(?:[{_SUB}]|{_PCT})*)"  # host
-    f"(?::[0-9]*)?(?:/{_PCHAR}*)*"  # [ ":" port ], path-abempty
-    f"|/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?"  # path-absolute
-    f"|{_PCHAR}+(?:/{_PCHAR}*)*"  # path-rootless
-    "|)"  # path-empty
-    f"(?:\\?{_QUERY})?(?:\\#{_QUERY})?"  # [ "?" query ] [ "#" fragment ]
-)
-
-
-@lru_cache(maxsize=1)
-def _format_patterns() -> dict[str, dict[str, Any] | None]:
-    """Format name -> a schema jsonschema-rs checks natively that accepts exactly what jsonschema's format
-    check accepts (None: jsonschema does not check it with the packages installed). Formats not listed are
-    checked by jsonschema itself, through a callback (which costs microseconds on every validation)."""
-    spec = importlib.util.find_spec
-    formats: dict[str, dict[str, Any] | None] = {"email": {"pattern": "@"}, "date": {"pattern": f"^{_DATE}$"}}
-    formats["date-time"] = {"pattern": f"^{_DATE}[Tt]{_TIME}\\n?$"} if spec("rfc3339_validator") else None
-    if spec("rfc3987") is None:  # jsonschema prefers rfc3987 for "uri" when it is installed
-        formats["uri"] = {"pattern": f"^(?:{_URI})\\n?$"} if spec("rfc3986_validator") else None
-    return formats
-
-
-def _format_checks(names: set[str], draft7: bool) -> dict[str, Callable[[str], bool]]:
-    """Callbacks for the formats without a pattern: jsonschema's own checker decides."""
-
-    def delegate(name: str) -> Callable[[str], bool]:
-        def check(value: str) -> bool:
-            from jsonschema import Draft7Validator, Draft202012Validator
-
-            checker = (Draft7Validator if draft7 else Draft202012Validator).FORMAT_CHECKER
-            return bool(checker.conforms(value, name))
-
-        return check
-
-    return {name: delegate(name) for name in names}
-
-
-class _FastSchema:
-    """One schema compiled by jsonschema-rs: the verdict, and (built when first needed) a validator for
-    every ``$ref`` target, which lets the pure-Python engine skip valid subtrees."""
-
-    def __init__(self, engine: ModuleType, schema: dict[str, Any]) -> None:
-        self._engine = engine
-        self._original = schema
-        self.schema, options = self._compiled(_format_patterns())
-        cls = engine.Draft7Validator if _is_draft7(schema) else engine.Draft202012Validator
-        self.validator = cls(self.schema, **options)
-        self._refs: Any = None
-        self._lock = threading.Lock()
-
-    def _compiled(self, formats: dict[str, dict[str, Any] | None]) -> tuple[Any, dict[str, Any]]:
-        """The schema for jsonschema-rs and its options, ``formats`` replaced by their equivalents."""
-        callbacks: set[str] = set()
-        schema = _rust_schema(self._original, formats, callbacks)
-        return schema, {
-            "validate_formats": True,
-            "formats": _format_checks(callbacks, _is_draft7(self._original)),
-            "pattern_options": self._engine.RegexOptions(),  # Rust's regex crate: linear time, no backtracking
-        }
-
-    @property
-    def skips_refs(self) -> bool:
-        """Whether skipping a valid ``$ref`` subtree is exact here: a reference must mean the same thing
-        wherever it is used (no nested base URIs or anchors, no dynamic references, no "unevaluated")."""
-        text = json.dumps(self._original)
-        words = ('"$id"', '"$anchor"', "$dynamic", "$recursive", "unevaluated")
-        return "$schema" not in self._original and not any(word in text for word in words)
-
-    def valid_at(self, reference: str, instance: Any) -> bool:
-        """True when ``instance`` is known to be valid against the ``$ref`` target ``reference``."""
-        refs = self._refs
-        if refs is None:
-            with self._lock:
-                if self._refs is None:
-                    # Formats through jsonschema's own checks here: the regular expressions of the verdict
-                    # schema would be compiled again for each of the hundreds of subschemas.
-                    try:
-                        schema, options = self._compiled({})
-                        self._refs = self._engine.validator_map_for(schema, **options)
-                    except Exception:  # noqa: BLE001 - then every subtree is walked in Python
-                        self._refs = {}
-                refs = self._refs
-        validator = refs.get(reference)
-        if validator is None:
-            return False
-        try:
-            return bool(validator.is_valid(instance))
-        except Exception:  # noqa: BLE001
-            return False
-
-
 # --- the pack ------------------------------------------------------------------------------------------
+
+
+def _schema_path(directory: Path, ref: SchemaRef) -> Path:
+    return directory / ref.name / ref.version / "schema.json"
 
 
 def _PYTHON(document: Any) -> bool:  # a sentinel: "no fast verdict, ask pure Python"
@@ -576,10 +303,10 @@ class SchemaPack:
     def __init__(self, directory: Path, refs: list[SchemaRef], *, fast: bool = True) -> None:
         self.directory = directory
         self._refs = refs
-        self._fast_engine = _rust_engine() if fast else None
+        self._fast_engine = jsonschema_rust.engine() if fast else None
         self._schemas: dict[SchemaRef, dict[str, Any]] = {}
         self._validators: dict[SchemaRef, Validator] = {}
-        self._fast: dict[SchemaRef, _FastSchema | None] = {}
+        self._fast: dict[SchemaRef, FastSchema | None] = {}
         self._verdicts: dict[SchemaRef, Callable[[Any], bool]] = {}
         self._lock = threading.RLock()
 
@@ -595,14 +322,10 @@ class SchemaPack:
                 "(or set SCHEMA_PACK_DIR to a directory holding available.json)."
             ) from exc
         refs = [SchemaRef(name, version) for name, versions in listing.items() for version in versions]
-        missing = [str(ref) for ref in refs if not cls._schema_path(directory, ref).is_file()]
+        missing = [str(ref) for ref in refs if not _schema_path(directory, ref).is_file()]
         if missing:
             raise SchemaPackError(f"schema pack {directory} lacks schema.json for: {', '.join(missing)}")
         return cls(directory, refs, fast=fast)
-
-    @staticmethod
-    def _schema_path(directory: Path, ref: SchemaRef) -> Path:
-        return directory / ref.name / ref.version / "schema.json"
 
     @property
     def refs(self) -> list[SchemaRef]:
@@ -627,7 +350,7 @@ class SchemaPack:
             with self._lock:
                 found = self._schemas.get(ref)
                 if found is None:
-                    found = json.loads(self._schema_path(self.directory, ref).read_text(encoding="utf-8"))
+                    found = json.loads(_schema_path(self.directory, ref).read_text(encoding="utf-8"))
                     self._schemas[ref] = found
         return found
 
@@ -646,7 +369,7 @@ class SchemaPack:
                     self._validators[ref] = found
         return found
 
-    def _fast_schema(self, ref: SchemaRef) -> _FastSchema | None:
+    def _fast_schema(self, ref: SchemaRef) -> FastSchema | None:
         if self._fast_engine is None:
             return None
         if ref in self._fast:
@@ -655,8 +378,8 @@ class SchemaPack:
         with self._lock:
             if ref not in self._fast:
                 try:
-                    self._fast[ref] = _FastSchema(self._fast_engine, schema)
-                except Exception:  # noqa: BLE001 - _Inexact, or a schema jsonschema-rs refuses: pure Python
+                    self._fast[ref] = FastSchema(self._fast_engine, schema)
+                except Exception:  # noqa: BLE001 - Inexact, or a schema jsonschema-rs refuses: pure Python
                     self._fast[ref] = None
             return self._fast[ref]
 
@@ -668,17 +391,9 @@ class SchemaPack:
     def counted_errors(self, document: Any, ref: SchemaRef) -> tuple[tuple[ErrorDetail, ...], bool]:
         """The errors of ``document`` against ``ref`` and whether there are more than ``MAX_ERRORS`` (the list
         then holds the first ``MAX_ERRORS`` of those found, in path order)."""
-        try:
-            raw = list(islice(self.validator(ref).iter_errors(document), MAX_ERRORS + 1))
-        except RecursionError:
-            return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),), False
-        details: dict[ErrorDetail, None] = {}  # de-duplicated, order kept
-        for error in sorted(raw, key=lambda e: [str(p) for p in e.absolute_path]):
-            details.update(dict.fromkeys(islice(_describe(error), MAX_ERRORS + 1)))
-            if len(details) > MAX_ERRORS:
-                break
-        found = tuple(islice(details, MAX_ERRORS))
-        return found, len(raw) > MAX_ERRORS or len(details) > MAX_ERRORS
+        counted = _counted(self, document, ref)
+        assert counted is not None, "counted to the end"
+        return counted
 
     def is_valid(self, document: Any, ref: SchemaRef) -> bool:
         fast = self._verdicts.get(ref) or self._verdict(ref)
@@ -721,7 +436,8 @@ class SchemaPack:
     def validate(self, document: Any, target: SchemaRef | None = None) -> ValidationReport:
         """Judge ``document`` against ``target``, or detect its schema when ``target`` is None."""
         if target is not None:
-            errors, more = ((), False) if self.is_valid(document, target) else self.counted_errors(document, target)
+            valid = self.is_valid(document, target)
+            errors, more = ((), False) if valid else self.counted_errors(document, target)
             if not errors:
                 return ValidationReport(True, target, (), f"valid {target}")
             summary = f"does not conform to {target}: {count_errors(len(errors), more)}"
@@ -729,7 +445,7 @@ class SchemaPack:
         matched = self.detect(document)
         if matched is not None:
             return ValidationReport(True, matched, (), f"valid {matched} (first match, as the Gateway detects)")
-        closest, errors, more = self._closest(document)
+        closest, errors, more = _closest(self, document)
         return ValidationReport(
             False,
             closest,
@@ -739,26 +455,65 @@ class SchemaPack:
             more,
         )
 
-    def _closest(self, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...], bool]:
-        """The schema that knows most of the document's top-level fields, then has the fewest errors (the
-        first such in ``available.json`` order). Errors are listed only for the schemas that can win."""
-        keys = set(document) if isinstance(document, dict) else set()
 
-        def unknown(ref: SchemaRef) -> int:
-            schema = self.schema(ref)
-            known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
-            return len(keys - known)
+def _counted(
+    pack: SchemaPack, document: Any, ref: SchemaRef, stop: int | None = None
+) -> tuple[tuple[ErrorDetail, ...], bool] | None:
+    """:meth:`SchemaPack.counted_errors`; with ``stop``, None as soon as the errors found make at least ``stop``
+    distinct details (``MAX_ERRORS`` at most are counted): a schema that cannot be the closest is not walked to
+    the end."""
+    raw: list[ValidationError] = []
+    seen: set[ErrorDetail] = set()
+    try:
+        for error in pack.validator(ref).iter_errors(document):
+            raw.append(error)
+            if len(raw) > MAX_ERRORS:
+                break
+            if stop is not None:
+                seen.update(islice(_describe(error), MAX_ERRORS + 1))
+                if min(len(seen), MAX_ERRORS) >= stop:
+                    return None
+    except RecursionError:
+        return (ErrorDetail("$", "is nested too deeply to validate; flatten the document."),), False
+    return _details(raw)
 
-        unknowns = [unknown(ref) for ref in self._refs]
-        fewest = min(unknowns)
-        best: tuple[tuple[int, bool], SchemaRef, tuple[ErrorDetail, ...]] | None = None
-        for ref, unknown_count in zip(self._refs, unknowns, strict=True):
-            if unknown_count != fewest:
-                continue
-            if best is not None and best[0] <= (1, False):
-                break  # no schema matched, so no later one can have fewer errors than 1
-            errors, more = self.counted_errors(document, ref)
-            if best is None or (len(errors), more) < best[0]:  # a list cut at its limit counts as longer
-                best = ((len(errors), more), ref, errors)
-        assert best is not None, "an empty schema pack cannot be loaded"
-        return best[1], best[2], best[0][1]
+
+def _details(raw: list[ValidationError]) -> tuple[tuple[ErrorDetail, ...], bool]:
+    """The details of ``raw`` (at most ``MAX_ERRORS + 1`` errors): de-duplicated, in path order, the first
+    ``MAX_ERRORS``; and whether there were more."""
+    details: dict[ErrorDetail, None] = {}  # de-duplicated, order kept
+    for error in sorted(raw, key=lambda e: [str(p) for p in e.absolute_path]):
+        details.update(dict.fromkeys(islice(_describe(error), MAX_ERRORS + 1)))
+        if len(details) > MAX_ERRORS:
+            break
+    found = tuple(islice(details, MAX_ERRORS))
+    return found, len(raw) > MAX_ERRORS or len(details) > MAX_ERRORS
+
+
+def _closest(pack: SchemaPack, document: Any) -> tuple[SchemaRef, tuple[ErrorDetail, ...], bool]:
+    """The schema that knows most of the document's top-level fields, then has the fewest errors (the first
+    such in ``available.json`` order). Each candidate after the first is walked only until it has as many
+    errors as the best so far (every schema is failed: at least one error each)."""
+    keys = set(document) if isinstance(document, dict) else set()
+    refs = pack.refs
+
+    def unknown(ref: SchemaRef) -> int:
+        schema = pack.schema(ref)
+        known = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+        return len(keys - known)
+
+    unknowns = [unknown(ref) for ref in refs]
+    fewest = min(unknowns)
+    best: tuple[tuple[int, bool], SchemaRef, tuple[ErrorDetail, ...]] | None = None
+    for ref, unknown_count in zip(refs, unknowns, strict=True):
+        if unknown_count != fewest:
+            continue
+        if best is not None and best[0] <= (1, False):
+            break  # no later schema can have fewer errors (tied: the first in available.json order wins)
+        # A later schema loses with as many errors as the best, unless the best's list was cut.
+        stop = None if best is None else best[0][0] + 1 if best[0][1] else best[0][0]
+        counted = _counted(pack, document, ref, stop)
+        if counted is not None and (best is None or (len(counted[0]), counted[1]) < best[0]):
+            best = ((len(counted[0]), counted[1]), ref, counted[0])  # a list cut at its limit counts as longer
+    assert best is not None, "an empty schema pack cannot be loaded"
+    return best[1], best[2], best[0][1]

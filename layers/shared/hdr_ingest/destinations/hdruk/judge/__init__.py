@@ -29,7 +29,9 @@ Modules, one job each: :mod:`.records` (what the judge reports), :mod:`.preproce
 pre-processing), :mod:`.javascript` and :mod:`.js_regex` (JavaScript semantics as Ajv sees them),
 :mod:`.formats` (ajv-formats), :mod:`.ajv` (the Ajv emulation), :mod:`.fast` (the fast verdict),
 :mod:`.cleanup` (the pre-processing applied only where it changes something, for the fast verdict),
-:mod:`.explanations` (messages for custodians and :func:`explain`) and :mod:`.judge` (:class:`GatewayJudge`).
+:mod:`.explanations` (messages for custodians and :func:`explain`), :mod:`.judge` (:class:`GatewayJudge`) and
+:mod:`.measure` (its time per document and peak memory, for ``make bench``). jsonschema-rs comes through
+:mod:`hdr_ingest.destinations.jsonschema_rust`.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
@@ -191,12 +191,170 @@ class _Hang:
     seconds: float
 
 
+class _Failure(NamedTuple):
+    """What Ajv reports for one failed keyword, besides where and on which value."""
+
+    keyword: str
+    message: str
+    params: dict[str, Any]
+    schema: Any
+
+
+def _count_failure(keyword: str, limit: Any, size: int, unit: str) -> _Failure | None:
+    """``maxLength``/``minLength``, ``maxItems``/``minItems``, ``maxProperties``/``minProperties``."""
+    too_many = keyword.startswith("max")
+    if (too_many and size > limit) or (not too_many and size < limit):
+        comp = "more" if too_many else "fewer"
+        return _Failure(keyword, f"must NOT have {comp} than {limit} {unit}", {"limit": limit}, limit)
+    return None
+
+
+def _type_failure(types: list[str], schema: Any) -> _Failure:
+    joined = ",".join(types)
+    return _Failure("type", f"must be {joined}", {"type": joined}, schema)
+
+
+_COMPARISONS: Mapping[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "maximum": ("<=", lambda a, b: a > b),
+    "minimum": (">=", lambda a, b: a < b),
+    "exclusiveMaximum": ("<", lambda a, b: a >= b),
+    "exclusiveMinimum": (">", lambda a, b: a <= b),
+}
+
+
+def _value_failure(keyword: str, value: Any, data: Any, group: str | None) -> _Failure | None:
+    """The keywords that look at the value alone: ``const``, ``enum`` and those of numbers and strings."""
+    if keyword == "const" and not js_equal(data, value):
+        return _Failure(keyword, "must be equal to constant", {"allowedValue": value}, value)
+    if keyword == "enum" and not any(js_equal(data, choice) for choice in value):
+        return _Failure(keyword, "must be equal to one of the allowed values", {"allowedValues": value}, value)
+    if group == "number":
+        return _number_failure(keyword, value, data)
+    if group == "string":
+        return _string_failure(keyword, value, data)
+    return None
+
+
+def _number_failure(keyword: str, limit: Any, data: Any) -> _Failure | None:
+    if keyword == "multipleOf" and (limit == 0 or (data / limit) != int(data / limit)):
+        return _Failure(keyword, f"must be multiple of {limit}", {"multipleOf": limit}, limit)
+    if keyword in _COMPARISONS and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        sign, fails = _COMPARISONS[keyword]
+        if fails(data, limit):
+            return _Failure(keyword, f"must be {sign} {limit}", {"comparison": sign, "limit": limit}, limit)
+    return None  # "format" on a number: the emulation checks formats on strings only
+
+
+def _string_failure(keyword: str, value: Any, data: str) -> _Failure | None:
+    if keyword in ("maxLength", "minLength"):
+        return _count_failure(keyword, value, len(data), "characters")
+    if keyword == "pattern" and not js_regex(value)(data):
+        return _Failure(keyword, f'must match pattern "{value}"', {"pattern": value}, value)
+    if keyword == "format":
+        check = FORMATS.get(value) if isinstance(value, str) else None
+        if check is not None and not check(data):
+            return _Failure(keyword, f'must match format "{value}"', {"format": value}, value)
+    return None
+
+
+def _duplicate(schema: Mapping[str, Any], data: list[Any]) -> tuple[int, int] | None:
+    """The pair of equal items Ajv's ``uniqueItems`` reports, if any."""
+    items = schema.get("items")
+    item_types = schema_types(items) if isinstance(items, dict) else []
+    if item_types and not any(t in ("object", "array") for t in item_types):
+        seen: dict[str, int] = {}
+        for i in range(len(data) - 1, -1, -1):
+            item = data[i]
+            if not any(is_type(t, item) for t in item_types):
+                continue
+            text = js_key(item) + ("_" if len(item_types) > 1 and isinstance(item, str) else "")
+            if text in seen:
+                return i, seen[text]
+            seen[text] = i
+        return None
+    # Ajv compares every pair (for i from the end, for j < i from i - 1 down): the pair it reports is the largest i
+    # with an equal item before it, and the nearest such j. Found here in one pass, by a key that two items share
+    # exactly when they are js_equal.
+    duplicate: tuple[int, int] | None = None
+    last: dict[Any, int] = {}
+    for i, item in enumerate(data):
+        key = js_equal_key(item)
+        if key in last:
+            duplicate = (i, last[key])
+        last[key] = i
+    return duplicate
+
+
+class _Tally:
+    """The errors of one run. With ``all_errors`` (Ajv ``allErrors``) every error is wanted, up to ``limit`` kept
+    errors and ``limit`` more in the alternatives being tried (anyOf, not, if, contains), which are then dropped."""
+
+    def __init__(self, all_errors: bool, limit: int | None) -> None:
+        self.all_errors = all_errors
+        self.limit = limit
+        self.capped = False  # the limit was reached: the run went on as without allErrors
+        self.errors: list[AjvError] = []
+        self.regions: list[int] = []  # where each tentative region's errors start, outermost first
+
+    def go_on(self) -> bool:
+        """After an error: whether to check the rest."""
+        if not self.all_errors:
+            return False
+        if self.limit is None:
+            return True
+        kept = self.regions[0] if self.regions else len(self.errors)
+        if kept >= self.limit or len(self.errors) - kept >= self.limit:
+            self.capped = True
+            return False
+        return True
+
+    def tentative(self) -> int:
+        """Errors from here on are tentative (an alternative being tried) until :meth:`settle`."""
+        self.regions.append(len(self.errors))
+        return len(self.errors)
+
+    def settle(self, mark: int) -> None:
+        del self.errors[mark:]
+        self.regions.pop()
+
+
+class _Undo:
+    """Every change made to the document, with ``keep``, so that :meth:`rollback` takes it back."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self._steps: list[tuple[Any, Any, Any]] = []
+
+    def set(self, container: Any, key: Any, value: Any) -> None:
+        if self.keep:
+            there = isinstance(container, list) or key in container  # a list item is coerced where it is
+            self._steps.append((container, key, container[key] if there else MISSING))
+        container[key] = value
+
+    def append(self, container: list[Any], value: Any) -> None:
+        if self.keep:
+            self._steps.append((container, len(container), MISSING))
+        container.append(value)
+
+    def rollback(self) -> None:
+        for container, key, before in reversed(self._steps):
+            if before is MISSING:
+                del container[key]
+            else:
+                container[key] = before
+        self._steps.clear()
+
+
+# One check of a schema node: (schema, value, parent, key, instance path, schema path).
+_Check = tuple[Any, Any, Any, Any, Path_, str]
+
+
 class AjvRun:
     """One validation of one document against one schema, mutating the document the way Ajv does.
 
     With ``all_errors`` (Ajv ``allErrors``) it goes on after an error, until ``limit`` errors are held (those of
-    alternatives being tried included); it then goes on as without ``allErrors`` and sets ``capped``. The verdict
-    is the same either way; only the list of errors (and the changes made after the limit) are shorter."""
+    alternatives being tried included); it then goes on as without ``allErrors`` and sets ``tally.capped``. The
+    verdict is the same either way; only the list of errors (and the changes made after the limit) are shorter."""
 
     def __init__(
         self,
@@ -211,57 +369,20 @@ class AjvRun:
         self.doc = doc
         self.coerce = coerce
         self.defaults = defaults
-        self.all_errors = all_errors
-        self.limit = limit
-        self.capped = False
-        self.errors: list[AjvError] = []
+        self.tally = _Tally(all_errors, limit)
+        self.errors = self.tally.errors
         self.changes: list[Change] = []
         self.hangs: list[_Hang] = []
-        # With ``undo``, how to take back each change made to the document (see :meth:`verdict_in_place`).
-        self._undo: list[tuple[Any, Any, Any]] | None = [] if undo else None
-        self._regions: list[int] = []  # where each tentative region's errors start, outermost first
+        self._undo = _Undo(undo)  # with ``undo``, see :meth:`verdict_in_place`
 
     def verdict_in_place(self, document: Any) -> bool:
         """:meth:`run` on ``document`` itself, every change taken back afterwards: a verdict without the copy
         of the document that a run needs (detection tries every schema on the same document)."""
-        assert self._undo is not None, "AjvRun(undo=True) keeps what verdict_in_place takes back"
+        assert self._undo.keep, "AjvRun(undo=True) keeps what verdict_in_place takes back"
         try:
             return self.run(document)
         finally:
-            for container, key, before in reversed(self._undo):
-                if before is MISSING:
-                    del container[key]
-                else:
-                    container[key] = before
-            self._undo.clear()
-
-    def _set(self, container: Any, key: Any, value: Any) -> None:
-        if self._undo is not None:
-            there = isinstance(container, list) or key in container  # a list item is coerced where it is
-            self._undo.append((container, key, container[key] if there else MISSING))
-        container[key] = value
-
-    def _go_on(self) -> bool:
-        """After an error: whether to check the rest. Every error is wanted, up to ``limit`` kept errors and
-        ``limit`` more in the alternatives being tried (anyOf, not, if, contains), which are then dropped."""
-        if not self.all_errors:
-            return False
-        if self.limit is None:
-            return True
-        kept = self._regions[0] if self._regions else len(self.errors)
-        if kept >= self.limit or len(self.errors) - kept >= self.limit:
-            self.capped = True
-            return False
-        return True
-
-    def _tentative(self) -> int:
-        """Errors from here on are tentative (an alternative being tried) until :meth:`_settle`."""
-        self._regions.append(len(self.errors))
-        return len(self.errors)
-
-    def _settle(self, mark: int) -> None:
-        del self.errors[mark:]
-        self._regions.pop()
+            self._undo.rollback()
 
     # entry -------------------------------------------------------------------------------------------
     def run(self, document: Any) -> bool:
@@ -274,7 +395,7 @@ class AjvRun:
     ) -> tuple[bool, Any]:
         if not isinstance(schema, dict):
             if schema is False:
-                self._fail(path, "false schema", "boolean schema is false", {}, data, schema, spath)
+                self._fail(path, _Failure("false schema", "boolean schema is false", {}, schema), data, spath)
                 return False, data
             return True, data
         plan = self.doc.plan(schema)
@@ -288,26 +409,26 @@ class AjvRun:
         if check_types and not any(is_type(t, data) for t in types):
             coerced = coerce(data, plan.coerce_to) if self.coerce and plan.coerce_to else NO_COERCION
             if coerced is NO_COERCION:
-                self._type_error(list(types), data, schema, path, spath)
+                self._fail(path, _type_failure(list(types), schema), data, f"{spath}/type")
             else:
                 self.changes.append(Change(path, Quirk.AJV_COERCION, data, coerced))
                 data = coerced
                 if parent is not None:
-                    self._set(parent, key, coerced)
+                    self._undo.set(parent, key, coerced)
         first = True
         for group, keywords in plan.groups:
-            if not first and len(self.errors) > start and not self._go_on():
+            if not first and len(self.errors) > start and not self.tally.go_on():
                 break
             first = False
             if group is not None and not is_type(group, data):
                 if len(types) == 1 and types[0] == group and not check_types:
-                    self._type_error(list(types), data, schema, path, spath)
+                    self._fail(path, _type_failure(list(types), schema), data, f"{spath}/type")
                 continue
             if group in ("object", "array") and self.defaults and not composite:
                 self._defaults(schema, group, data, path)
             for keyword in keywords:
                 ok, data = self._keyword(keyword, schema, data, parent, key, path, composite, spath, group)
-                if not ok and not self._go_on():
+                if not ok and not self.tally.go_on():
                     break
         return len(self.errors) == start, data
 
@@ -322,22 +443,31 @@ class AjvRun:
         valid, _ = self._node(target, data, parent, key, path, False, pointer)
         return valid, data
 
+    def _each(self, checks: Iterable[_Check], composite: bool) -> bool:
+        """Each check in turn (taken lazily, as Ajv's loops read the data); False when one fails. Stops at the
+        first failure unless every error is wanted."""
+        ok = True
+        for sub, value, parent, key, where, spath in checks:
+            item_ok, _ = self._node(sub, value, parent, key, where, composite, spath)
+            if not item_ok:
+                ok = False
+                if not self.tally.go_on():
+                    break
+        return ok
+
     # defaults (Ajv useDefaults) ----------------------------------------------------------------------
     def _defaults(self, schema: Mapping[str, Any], group: str, data: Any, path: Path_) -> None:
         if group == "object" and isinstance(schema.get("properties"), dict):
             for name, sub in schema["properties"].items():
                 if isinstance(sub, dict) and "default" in sub and name not in data:
-                    self._set(data, name, copy.deepcopy(sub["default"]))
+                    self._undo.set(data, name, copy.deepcopy(sub["default"]))
                     self.changes.append(Change((*path, name), Quirk.AJV_DEFAULTS, None, data[name], True))
         elif group == "array" and isinstance(schema.get("items"), list):
             for index, sub in enumerate(schema["items"]):
-                if isinstance(sub, dict) and "default" in sub and index >= len(data):
-                    # Ajv assigns data[i]; JavaScript pads the array with holes. Only appending keeps JSON.
-                    if index == len(data):
-                        if self._undo is not None:
-                            self._undo.append((data, index, MISSING))
-                        data.append(copy.deepcopy(sub["default"]))
-                        self.changes.append(Change((*path, index), Quirk.AJV_DEFAULTS, None, data[index], True))
+                # Ajv assigns data[i]; JavaScript pads the array with holes. Only appending keeps JSON.
+                if isinstance(sub, dict) and "default" in sub and index == len(data):
+                    self._undo.append(data, copy.deepcopy(sub["default"]))
+                    self.changes.append(Change((*path, index), Quirk.AJV_DEFAULTS, None, data[index], True))
 
     # keywords ----------------------------------------------------------------------------------------
     def _keyword(
@@ -366,41 +496,26 @@ class AjvRun:
                 sub_ok, data = self._node(sub, data, parent, key, path, composite, f"{here}/{index}")
                 if not sub_ok:
                     ok = False
-                    if not self._go_on():
+                    if not self.tally.go_on():
                         break
             return ok, data
         if keyword == "not":
-            mark = self._tentative()
+            mark = self.tally.tentative()
             sub_ok, data = self._node(value, data, parent, key, path, True, here)
-            self._settle(mark)
-            if sub_ok:
-                return self._fail(path, keyword, "must NOT be valid", {}, data, value, here), data
-            return True, data
+            self.tally.settle(mark)
+            return (not sub_ok or self._fail(path, _Failure(keyword, "must NOT be valid", {}, value), data, here)), data
         if keyword == "if":
             return self._if_then_else(schema, data, parent, key, path, composite, spath)
-        if keyword in ("then", "else"):
+        if group in ("array", "object"):
+            check = self._array if group == "array" else self._object
+            return check(keyword, schema, data, path, composite, here), data
+        failure = _value_failure(keyword, value, data, group)
+        if failure is None:
             return True, data
-        if keyword == "const":
-            if js_equal(data, value):
-                return True, data
-            return self._fail(
-                path, keyword, "must be equal to constant", {"allowedValue": value}, data, value, here
-            ), data
-        if keyword == "enum":
-            if any(js_equal(data, choice) for choice in value):
-                return True, data
-            params = {"allowedValues": value}
-            message = "must be equal to one of the allowed values"
-            return self._fail(path, keyword, message, params, data, value, here), data
-        if group == "number":
-            return self._number(keyword, value, data, path, here), data
-        if group == "string":
-            return self._string(keyword, value, data, path, here), data
-        if group == "array":
-            return self._array(keyword, schema, data, path, composite, here), data
-        if group == "object":
-            return self._object(keyword, schema, data, path, composite, here), data
-        return True, data
+        estimate = CATASTROPHIC.get(value) if keyword == "pattern" else None
+        if estimate is not None:
+            self.hangs.append(_Hang(path, data, estimate(data)))
+        return self._fail(path, failure, data, here), data
 
     def _union(
         self,
@@ -415,7 +530,7 @@ class AjvRun:
     ) -> tuple[bool, Any]:
         if any(self.doc.always_valid(branch) for branch in branches):
             return True, data  # Ajv skips the whole keyword (no coercion in the other branches either)
-        mark = self._tentative()
+        mark = self.tally.tentative()
         groups: list[tuple[AjvError, ...]] = []
         passing: list[int] = []
         for index, branch in enumerate(branches):
@@ -427,7 +542,7 @@ class AjvRun:
                 if keyword == "anyOf" or len(passing) > 1:
                     break
         valid = len(passing) == 1 if keyword == "oneOf" else bool(passing)
-        self._settle(mark)
+        self.tally.settle(mark)
         if valid:
             return True, data
         if keyword == "anyOf":
@@ -444,158 +559,64 @@ class AjvRun:
         has_then, has_else = "then" in schema, "else" in schema
         if not has_then and not has_else:
             return True, data
-        mark = self._tentative()
+        mark = self.tally.tentative()
         if_ok, data = self._node(schema["if"], data, parent, key, path, True, f"{spath}/if")
-        self._settle(mark)
+        self.tally.settle(mark)
         branch = "then" if if_ok else "else"
         if branch not in schema:
             return True, data
         ok, data = self._node(schema[branch], data, parent, key, path, composite, f"{spath}/{branch}")
         if not ok:
-            self._fail(path, "if", f'must match "{branch}" schema', {"failingKeyword": branch}, data, schema, spath)
+            failure = _Failure("if", f'must match "{branch}" schema', {"failingKeyword": branch}, schema)
+            self._fail(path, failure, data, spath)
         return ok, data
-
-    def _number(self, keyword: str, limit: Any, data: Any, path: Path_, here: str) -> bool:
-        if keyword == "format":
-            return True
-        if keyword == "multipleOf":
-            bad = limit == 0 or (data / limit) != int(data / limit)
-            return not bad or self._fail(
-                path, keyword, f"must be multiple of {limit}", {"multipleOf": limit}, data, limit, here
-            )
-        ops = {
-            "maximum": ("<=", lambda a, b: a > b),
-            "minimum": (">=", lambda a, b: a < b),
-            "exclusiveMaximum": ("<", lambda a, b: a >= b),
-            "exclusiveMinimum": (">", lambda a, b: a <= b),
-        }
-        if keyword in ops and isinstance(limit, (int, float)) and not isinstance(limit, bool):
-            sign, fails = ops[keyword]
-            if fails(data, limit):
-                params = {"comparison": sign, "limit": limit}
-                return self._fail(path, keyword, f"must be {sign} {limit}", params, data, limit, here)
-        return True
-
-    def _string(self, keyword: str, value: Any, data: str, path: Path_, here: str) -> bool:
-        if keyword in ("maxLength", "minLength"):
-            too_long = keyword == "maxLength" and len(data) > value
-            too_short = keyword == "minLength" and len(data) < value
-            if too_long or too_short:
-                comp = "more" if keyword == "maxLength" else "fewer"
-                message = f"must NOT have {comp} than {value} characters"
-                return self._fail(path, keyword, message, {"limit": value}, data, value, here)
-            return True
-        if keyword == "pattern":
-            if js_regex(value)(data):
-                return True
-            estimate = CATASTROPHIC.get(value)
-            if estimate is not None:
-                self.hangs.append(_Hang(path, data, estimate(data)))
-            return self._fail(path, keyword, f'must match pattern "{value}"', {"pattern": value}, data, value, here)
-        if keyword == "format":
-            check = FORMATS.get(value) if isinstance(value, str) else None
-            if check is None or check(data):
-                return True
-            return self._fail(path, keyword, f'must match format "{value}"', {"format": value}, data, value, here)
-        return True
 
     def _array(
         self, keyword: str, schema: Mapping[str, Any], data: list[Any], path: Path_, composite: bool, here: str
     ) -> bool:
         value = schema[keyword]
+
+        def items(pairs: Iterable[tuple[int, Any]], same: bool) -> Iterator[_Check]:
+            for index, sub in pairs:
+                if index < len(data) and not self.doc.always_valid(sub):
+                    yield sub, data[index], data, index, (*path, index), here if same else f"{here}/{index}"
+
+        failure: _Failure | None = None
         if keyword in ("maxItems", "minItems"):
-            if (keyword == "maxItems" and len(data) > value) or (keyword == "minItems" and len(data) < value):
-                comp = "more" if keyword == "maxItems" else "fewer"
-                return self._fail(
-                    path, keyword, f"must NOT have {comp} than {value} items", {"limit": value}, data, value, here
-                )
-            return True
-        if keyword == "items":
-            if isinstance(value, list):
-                return self._items(list(enumerate(value)), data, path, composite, here)
-            if self.doc.always_valid(value):
+            failure = _count_failure(keyword, value, len(data), "items")
+        elif keyword == "items" and isinstance(value, list):
+            return self._each(items(list(enumerate(value)), same=False), composite)
+        elif keyword == "items":
+            return self.doc.always_valid(value) or self._each(
+                items(((i, value) for i in range(len(data))), True), composite
+            )
+        elif keyword == "additionalItems":
+            prefix = schema.get("items")
+            if not isinstance(prefix, list) or self.doc.always_valid(value) or len(data) <= len(prefix):
                 return True
-            return self._items([(i, value) for i in range(len(data))], data, path, composite, here, same=True)
-        if keyword == "additionalItems":
-            items = schema.get("items")
-            if not isinstance(items, list) or self.doc.always_valid(value) or len(data) <= len(items):
-                return True
-            if value is False:
-                limit = len(items)
-                message = f"must NOT have more than {limit} items"
-                return self._fail(path, keyword, message, {"limit": limit}, data, value, here)
-            extra = [(i, value) for i in range(len(items), len(data))]
-            return self._items(extra, data, path, composite, here, same=True)
-        if keyword == "uniqueItems":
-            return value is not True or self._unique(schema, data, path, here)
-        if keyword == "contains":
+            if value is not False:
+                return self._each(items(((i, value) for i in range(len(prefix), len(data))), True), composite)
+            failure = _Failure(keyword, f"must NOT have more than {len(prefix)} items", {"limit": len(prefix)}, value)
+        elif keyword == "uniqueItems" and value is True and (pair := _duplicate(schema, data)) is not None:
+            i, j = pair
+            message = f"must NOT have duplicate items (items ## {j} and {i} are identical)"
+            failure = _Failure("uniqueItems", message, {"i": i, "j": j}, True)
+        elif keyword == "contains":
             return self._contains(value, data, path, here)
-        return True
-
-    def _items(
-        self,
-        pairs: list[tuple[int, Any]],
-        data: list[Any],
-        path: Path_,
-        composite: bool,
-        here: str,
-        same: bool = False,
-    ) -> bool:
-        ok = True
-        for index, sub in pairs:
-            if index >= len(data) or self.doc.always_valid(sub):
-                continue
-            where = here if same else f"{here}/{index}"
-            item_ok, _ = self._node(sub, data[index], data, index, (*path, index), composite, where)
-            if not item_ok:
-                ok = False
-                if not self._go_on():
-                    break
-        return ok
-
-    def _unique(self, schema: Mapping[str, Any], data: list[Any], path: Path_, here: str) -> bool:
-        items = schema.get("items")
-        item_types = schema_types(items) if isinstance(items, dict) else []
-        duplicate: tuple[int, int] | None = None
-        if item_types and not any(t in ("object", "array") for t in item_types):
-            seen: dict[str, int] = {}
-            for i in range(len(data) - 1, -1, -1):
-                item = data[i]
-                if not any(is_type(t, item) for t in item_types):
-                    continue
-                text = js_key(item) + ("_" if len(item_types) > 1 and isinstance(item, str) else "")
-                if text in seen:
-                    duplicate = (i, seen[text])
-                    break
-                seen[text] = i
-        else:
-            # Ajv compares every pair (for i from the end, for j < i from i - 1 down): the pair it reports is the
-            # largest i with an equal item before it, and the nearest such j. Found here in one pass, by a key
-            # that two items share exactly when they are js_equal.
-            last: dict[Any, int] = {}
-            for i, item in enumerate(data):
-                key = js_equal_key(item)
-                if key in last:
-                    duplicate = (i, last[key])
-                last[key] = i
-        if duplicate is None:
-            return True
-        i, j = duplicate
-        message = f"must NOT have duplicate items (items ## {j} and {i} are identical)"
-        return self._fail(path, "uniqueItems", message, {"i": i, "j": j}, data, True, here)
+        return failure is None or self._fail(path, failure, data, here)
 
     def _contains(self, schema: Any, data: list[Any], path: Path_, here: str) -> bool:
-        message = "must contain at least 1 valid item(s)"
+        failure = _Failure("contains", "must contain at least 1 valid item(s)", {"minContains": 1}, schema)
         if self.doc.always_valid(schema):
-            return len(data) >= 1 or self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
-        mark = self._tentative()
+            return len(data) >= 1 or self._fail(path, failure, data, here)
+        mark = self.tally.tentative()
         for index, item in enumerate(data):
             ok, _ = self._node(schema, item, data, index, (*path, index), True, here)
             if ok:
-                self._settle(mark)
+                self.tally.settle(mark)
                 return True
-        self._settle(mark)
-        return self._fail(path, "contains", message, {"minContains": 1}, data, schema, here)
+        self.tally.settle(mark)
+        return self._fail(path, failure, data, here)
 
     def _object(
         self, keyword: str, schema: Mapping[str, Any], data: dict[str, Any], path: Path_, composite: bool, here: str
@@ -605,72 +626,48 @@ class AjvRun:
             ok = True
             for name in value if isinstance(value, list) else []:
                 if name not in data:
-                    params = {"missingProperty": name}
-                    self._fail(path, keyword, f"must have required property '{name}'", params, data, value, here)
-                    ok = False
-                    if not self._go_on():
+                    failure = _Failure(
+                        keyword, f"must have required property '{name}'", {"missingProperty": name}, value
+                    )
+                    ok = self._fail(path, failure, data, here)
+                    if not self.tally.go_on():
                         break
             return ok
         if keyword == "additionalProperties":
             return self._additional(schema, value, data, path, composite, here)
-        if keyword == "properties":
-            ok = True
-            for name, sub in value.items():
-                if self.doc.always_valid(sub):
-                    continue
-                has_default = self.defaults and not composite and isinstance(sub, dict) and "default" in sub
-                if not has_default and name not in data:
-                    continue
-                if name not in data:  # a default could not be assigned (not an object): nothing to check
-                    continue
-                item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{name}")
-                if not item_ok:
-                    ok = False
-                    if not self._go_on():
-                        break
-            return ok
+        if keyword == "properties":  # a default that could not be assigned (not an object): nothing to check
+            checks = (
+                (sub, data[name], data, name, (*path, name), f"{here}/{name}")
+                for name, sub in value.items()
+                if not self.doc.always_valid(sub) and name in data
+            )
+            return self._each(checks, composite)
         if keyword == "patternProperties":
-            ok = True
-            for pattern, sub in value.items():
-                test = js_regex(pattern)
-                for name in [n for n in data if test(n)]:
-                    item_ok, _ = self._node(sub, data[name], data, name, (*path, name), composite, f"{here}/{pattern}")
-                    if not item_ok:
-                        ok = False
-                        if not self._go_on():
-                            return False
-            return ok
+            checks = (
+                (sub, data[name], data, name, (*path, name), f"{here}/{pattern}")
+                for pattern, sub in value.items()
+                for name in [n for n in data if js_regex(pattern)(n)]
+            )
+            return self._each(checks, composite)
         if keyword in ("maxProperties", "minProperties"):
-            if (keyword == "maxProperties" and len(data) > value) or (keyword == "minProperties" and len(data) < value):
-                comp = "more" if keyword == "maxProperties" else "fewer"
-                message = f"must NOT have {comp} than {value} properties"
-                return self._fail(path, keyword, message, {"limit": value}, data, value, here)
-            return True
+            counted = _count_failure(keyword, value, len(data), "properties")
+            return counted is None or self._fail(path, counted, data, here)
         if keyword == "propertyNames":
-            ok = True
-            for name in list(data):
-                name_ok, _ = self._node(value, name, None, None, path, composite, here)
-                if not name_ok:
-                    ok = False
-                    if not self._go_on():
-                        break
-            return ok
+            return self._each(((value, name, None, None, path, here) for name in list(data)), composite)
         if keyword == "dependencies":
             ok = True
             for name, dependency in value.items():
                 if name not in data:
                     continue
                 if isinstance(dependency, list):
-                    for needed in dependency:
-                        if needed not in data:
-                            message = f"must have property {needed} when property {name} is present"
-                            params = {"property": name, "missingProperty": needed, "depsCount": len(dependency)}
-                            self._fail(path, keyword, message, params, data, dependency, here)
-                            ok = False
+                    for needed in (n for n in dependency if n not in data):
+                        message = f"must have property {needed} when property {name} is present"
+                        params = {"property": name, "missingProperty": needed, "depsCount": len(dependency)}
+                        ok = self._fail(path, _Failure(keyword, message, params, dependency), data, here)
                 else:
                     dep_ok, _ = self._node(dependency, data, None, None, path, composite, f"{here}/{name}")
                     ok = ok and dep_ok
-                if not ok and not self._go_on():
+                if not ok and not self.tally.go_on():
                     break
             return ok
         return True
@@ -687,26 +684,20 @@ class AjvRun:
             if name in known or any(test(name) for test in patterns):
                 continue
             if value is False:
-                params = {"additionalProperty": name}
-                self._fail(
-                    path, "additionalProperties", "must NOT have additional properties", params, data, value, here
+                failure = _Failure(
+                    "additionalProperties", "must NOT have additional properties", {"additionalProperty": name}, value
                 )
-                ok = False
+                ok = self._fail(path, failure, data, here)
             elif isinstance(value, dict):
                 item_ok, _ = self._node(value, data[name], data, name, (*path, name), composite, here)
                 ok = ok and item_ok
-            if not ok and not self._go_on():
+            if not ok and not self.tally.go_on():
                 break
         return ok
 
     # errors ------------------------------------------------------------------------------------------
-    def _type_error(self, types: list[str], data: Any, schema: Any, path: Path_, spath: str) -> None:
-        joined = ",".join(types)
-        self._fail(path, "type", f"must be {joined}", {"type": joined}, data, schema, f"{spath}/type")
-
-    def _fail(
-        self, path: Path_, keyword: str, message: str, params: dict[str, Any], value: Any, schema: Any, spath: str
-    ) -> bool:
+    def _fail(self, path: Path_, failure: _Failure, value: Any, spath: str) -> bool:
+        keyword, message, params, schema = failure
         self.errors.append(AjvError(path, keyword, message, params, value, schema, spath))
         return False
 

@@ -40,6 +40,7 @@ _OBJECTS: dict[str, Any] = {"minProperties": 1, "not": {"type": "object", "requi
 _UNROLLED = 16
 MAX_PROBED = 20_000  # beyond this many flagged values, one walk in Python is cheaper than the probe's errors
 MAX_CANDIDATES = 64  # distinct candidate strings for the enum probe (its cost grows beyond); more: the other probe
+MAX_ENUM_CHARS = 4096  # a longer candidate is flagged by its length, not written into the enum probe
 # In compact JSON without indentation, where a string the clean-up may change shows (a space is always inside a
 # string there, so are & ' < >, a backslash and any byte of a non-ASCII character).
 _LATIN1 = re2.Options()
@@ -54,7 +55,7 @@ _probes_lock = threading.Lock()
 def probe_schema(objects: bool, values: Sequence[str] | None = None) -> dict[str, Any]:
     """The probe: it fails at every string equal to one of ``values`` or, without ``values``, at every string
     the clean-up may change; with ``objects``, also at every object the PHP re-encoding may turn into a list."""
-    checks = {"not": {"enum": list(values)}} if values is not None else dict(_STRINGS)
+    checks = _equal_to_any(values) if values is not None else dict(_STRINGS)
     if objects:
         checks = {"allOf": [checks, _OBJECTS]}
     levels: dict[str, Any] = {}
@@ -62,6 +63,17 @@ def probe_schema(objects: bool, values: Sequence[str] | None = None) -> dict[str
         below = {"$ref": f"#/$defs/level{depth + 1}" if depth + 1 < _UNROLLED else "#"}
         levels[f"level{depth}"] = {**checks, "items": below, "additionalProperties": below}
     return {"$defs": levels, "$ref": "#/$defs/level0"}
+
+
+def _equal_to_any(values: Sequence[str]) -> dict[str, Any]:
+    """Fails at every string equal to one of ``values``. A long value is not written into the schema (the probe
+    holds it once per unrolled level, and jsonschema-rs copies it again: about 66 bytes per byte of it); every
+    string at least as long as the shortest long value fails instead, which flags more, never less."""
+    short = [value for value in values if len(value) <= MAX_ENUM_CHARS]
+    longest = [len(value) for value in values if len(value) > MAX_ENUM_CHARS]
+    if not longest:
+        return {"not": {"enum": short}}
+    return {"not": {"anyOf": [{"enum": short}, {"type": "string", "minLength": min(longest)}]}}
 
 
 def _probe(engine: Any, objects: bool) -> Any:

@@ -11,19 +11,19 @@ from typing import Any
 
 import re2
 
-from hdr_ingest.destinations.hdruk.schema_pack import _DATE as _SP_DATE
-from hdr_ingest.destinations.hdruk.schema_pack import (
-    _SCHEMA_LIST,
-    _SCHEMA_MAP,
-    _SCHEMA_VALUE,
-    SchemaRef,
-    _format_patterns,
-    _Inexact,
-    _rust_pattern,
+from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
+from hdr_ingest.destinations.jsonschema_rust import (
+    DATE,
+    SCHEMA_LIST,
+    SCHEMA_MAP,
+    SCHEMA_VALUE,
+    Inexact,
+    format_patterns,
+    rust_pattern,
 )
 
 from .ajv import AjvRun, SchemaDoc, schema_types
-from .formats import EMAIL, FORMATS, URI
+from .formats import EMAIL_PATTERN, FORMATS, URI_PATTERN
 from .js_regex import CATASTROPHIC, js_to_re2
 from .records import MISSING
 
@@ -64,12 +64,12 @@ _TWIN_BLOCKERS = frozenset(
 # ajv-formats 2.1.1 "full", as regular expressions that accept a subset of what it accepts (no year 0000, no
 # leap second, "T", "t" or a space between date and time): exact enough, and never more lenient.
 _AJV_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
-_AJV_URI = URI.pattern.replace("a-z", "a-zA-Z").replace("a-f", "a-fA-F")  # its "i" flag, spelled out
+_AJV_URI = URI_PATTERN.replace("a-z", "a-zA-Z").replace("a-f", "a-fA-F")  # its "i" flag, spelled out
 _AJV_FORMATS: Mapping[str, tuple[dict[str, str], ...]] = {
-    "date": ({"pattern": f"^{_SP_DATE}$"},),
-    "date-time": ({"pattern": f"^{_SP_DATE}[Tt ]{_AJV_TIME}$"},),
+    "date": ({"pattern": f"^{DATE}$"},),
+    "date-time": ({"pattern": f"^{DATE}[Tt ]{_AJV_TIME}$"},),
     "uri": ({"pattern": "[/:]"}, {"pattern": f"^(?:{_AJV_URI})$"}),
-    "email": ({"pattern": EMAIL.pattern},),
+    "email": ({"pattern": EMAIL_PATTERN},),
 }
 _TWIN_SECONDS = 1.0  # a value that could keep a catastrophic pattern busy this long goes to the emulation
 
@@ -106,7 +106,7 @@ class Twin:
                 if name not in self._validators:
                     try:
                         self._validators[name] = build()
-                    except (_NoTwin, _Inexact, ValueError):  # ValueError: jsonschema-rs refused the schema
+                    except (_NoTwin, Inexact, ValueError):  # ValueError: jsonschema-rs refused the schema
                         self._validators[name] = None
                 validator = self._validators[name]
         if validator is None:
@@ -135,12 +135,12 @@ class Twin:
             raise _NoTwin("nested $id")
         out: dict[str, Any] = {}
         extra: list[dict[str, Any]] = []
-        formats = _format_patterns()
+        formats = format_patterns()
         for key, value in schema.items():
             if key in _TWIN_BLOCKERS:
                 raise _NoTwin(key)
             if key == "pattern" and isinstance(value, str):
-                extra += [{"pattern": _rust_pattern(value)}, {"pattern": js_to_re2(value)}]
+                extra += [{"pattern": rust_pattern(value)}, {"pattern": js_to_re2(value)}]
             elif key == "format" and isinstance(value, str):
                 if value not in formats or (value in FORMATS and value not in _AJV_FORMATS):
                     raise _NoTwin(f"format {value!r} has no regular expression here")
@@ -151,11 +151,11 @@ class Twin:
                 continue  # the twin is read as 2020-12 ($ref beside other keywords applies, as in Ajv 8)
             elif key == "items" and isinstance(value, list):
                 raise _NoTwin("items as a list")
-            elif key in _SCHEMA_MAP and isinstance(value, dict):
+            elif key in SCHEMA_MAP and isinstance(value, dict):
                 out[key] = {name: self._twin(sub) for name, sub in value.items()}
-            elif key in _SCHEMA_LIST and isinstance(value, list):
+            elif key in SCHEMA_LIST and isinstance(value, list):
                 out[key] = [self._twin(sub) for sub in value]
-            elif key in _SCHEMA_VALUE:
+            elif key in SCHEMA_VALUE:
                 out[key] = self._twin(value)
             else:
                 out[key] = value
@@ -251,8 +251,35 @@ class Twin:
     def fails_robustly(self, document: Any) -> bool:
         """True only when Ajv certainly rejects ``document`` whatever it coerces or inserts: jsonschema-rs finds
         it invalid against the schema's *robust core* (see :meth:`_core`); False means "not shown"."""
+        if self._fails_at_root(document):
+            return True
         core = self._verdict("core", lambda: self._engine.Draft202012Validator(self._core(self.doc.root)), document)
         return core is False
+
+    def _fails_at_root(self, document: Any) -> bool:
+        """The core's rules at the top level alone, with no validator to build (most schemas fail there): the
+        document's type, a required property without a default, an additional property."""
+        schema = self.doc.root
+        if not isinstance(schema, dict):
+            return False
+        types = schema_types(schema) if "type" in schema else []
+        if types:
+            containers = {t for t in types if t in ("object", "array")}
+            allowed = containers | (
+                {"string", "number", "boolean", "null"} if len(containers) < len(types) else {"null"}
+            )
+            if _json_type(document) not in allowed:
+                return True
+        if not isinstance(document, dict):
+            return False
+        required = schema.get("required")
+        names = required if isinstance(required, list) else []
+        if any(isinstance(name, str) and name not in self._with_default and name not in document for name in names):
+            return True
+        properties = schema.get("properties")
+        known: dict[str, Any] = properties if isinstance(properties, dict) else {}
+        closed = schema.get("additionalProperties") is False and "patternProperties" not in schema
+        return closed and any(name not in known for name in document)
 
     def _core(self, schema: Any) -> Any:
         """The keywords whose failure neither coercion nor defaults can mend: ``required`` (less every name
@@ -290,6 +317,16 @@ class Twin:
             if schema is self.doc.root and isinstance(schema.get(key), dict):
                 out[key] = {name: self._core(sub) for name, sub in schema[key].items()}
         return out
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "null"
 
 
 def _values_at(document: Any, template: tuple[str, ...]) -> Iterator[Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 import re2
 
@@ -14,7 +16,8 @@ _DATE = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
 _DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(\.\d+)?(z|[+-]\d\d(?::?\d\d)?)?", re.ASCII | re.IGNORECASE)
 _DATE_TIME_SEPARATOR = re.compile(f"[tT{re.escape(JS_WHITESPACE)}]")
-URI = re.compile(
+# Compiled on first use (Python's re takes milliseconds over it, at every start of the CLI).
+URI_PATTERN = (
     r"(?:[a-z][a-z0-9+\-.]*:)(?:\/?\/(?:(?:[a-z0-9\-._~!$&'()*+,;=:]|%[0-9a-f]{2})*@)?(?:\[(?:(?:(?:(?:[0-9a-f]{1,4}:){6}"
     r"|::(?:[0-9a-f]{1,4}:){5}|(?:[0-9a-f]{1,4})?::(?:[0-9a-f]{1,4}:){4}|(?:(?:[0-9a-f]{1,4}:){0,1}[0-9a-f]{1,4})?::"
     r"(?:[0-9a-f]{1,4}:){3}|(?:(?:[0-9a-f]{1,4}:){0,2}[0-9a-f]{1,4})?::(?:[0-9a-f]{1,4}:){2}|(?:(?:[0-9a-f]{1,4}:)"
@@ -25,13 +28,22 @@ URI = re.compile(
     r"{2})*)(?::\d*)?(?:\/(?:[a-z0-9\-._~!$&'()*+,;=:@]|%[0-9a-f]{2})*)*|\/(?:(?:[a-z0-9\-._~!$&'()*+,;=:@]|%[0-9a-f]"
     r"{2})+(?:\/(?:[a-z0-9\-._~!$&'()*+,;=:@]|%[0-9a-f]{2})*)*)?|(?:[a-z0-9\-._~!$&'()*+,;=:@]|%[0-9a-f]{2})+(?:\/"
     r"(?:[a-z0-9\-._~!$&'()*+,;=:@]|%[0-9a-f]{2})*)*)(?:\?(?:[a-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9a-f]{2})*)?(?:#"
-    r"(?:[a-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9a-f]{2})*)?",
-    re.ASCII | re.IGNORECASE,
+    r"(?:[a-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9a-f]{2})*)?"
 )
-EMAIL = re2.compile(
+EMAIL_PATTERN = (
     r"^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$"
 )
+
+
+@cache
+def _uri() -> re.Pattern[str]:
+    return re.compile(URI_PATTERN, re.ASCII | re.IGNORECASE)
+
+
+@cache
+def _email() -> Any:  # a re2 pattern
+    return re2.compile(EMAIL_PATTERN)
 
 
 def _format_date(text: str) -> bool:
@@ -58,7 +70,7 @@ def _format_date_time(text: str) -> bool:
 
 
 def _format_uri(text: str) -> bool:
-    return ("/" in text or ":" in text) and URI.fullmatch(text) is not None
+    return ("/" in text or ":" in text) and _uri().fullmatch(text) is not None
 
 
 FORMATS: Mapping[str, Callable[[str], bool]] = {
@@ -66,6 +78,6 @@ FORMATS: Mapping[str, Callable[[str], bool]] = {
     "time": _format_time,
     "date-time": _format_date_time,
     "uri": _format_uri,
-    "email": lambda text: EMAIL.search(utf8_safe(text)) is not None,
+    "email": lambda text: _email().search(utf8_safe(text)) is not None,
 }
 """The formats the HDR UK schemas use; any other format name is accepted, as Ajv does for unknown formats."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,9 +15,9 @@ from hdr_ingest.destinations.hdruk.schema_pack import (
     SchemaPack,
     SchemaRef,
     ValidationReport,
-    _rust_engine,
     json_path,
 )
+from hdr_ingest.destinations.jsonschema_rust import engine as _rust_engine
 
 from .ajv import AjvRun, SchemaDoc, flat_ajv
 from .cleanup import cleaned, html_entities_note
@@ -97,7 +98,7 @@ class GatewayJudge:
                 checked = json_copy(document)
                 full.run(checked)
                 errors = flatten(full.errors, MAX_ERRORS + 1) or flatten(first.errors)
-                changes, truncated = full.changes, full.capped
+                changes, truncated = full.changes, full.tally.capped
             except RecursionError:
                 errors = flatten(first.errors)
         elif not valid:
@@ -205,35 +206,10 @@ class GatewayJudge:
             hdruk300 = self._twin(self._hdruk300)
             if hdruk300 is not None and hazardous(hdruk300):
                 return None
-        if mode is ValidationMode.STRICT:
-            as_sent = self.pack.validate(document, target)
-            ref = as_sent.schema
-            twin = self._twin(ref) if as_sent.valid and ref is not None else None
-            if twin is None or hazardous(twin) or not twin.valid(seen):
-                return None
-            gateway = ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it")
-            report = as_sent
-        else:
-            # The candidate: the target, or the first schema in detection order whose failure is not robust.
-            for matched in (target,) if target is not None else self._refs:
-                twin = self._twin(matched)
-                if twin is None or hazardous(twin):
-                    return None
-                if target is not None or not twin.fails_robustly(seen):
-                    break
-            else:
-                return None
-            if not twin.valid(seen):
-                return None
-            how = " (first match, as the Gateway detects)" if target is None else ""
-            gateway = ValidationReport(True, matched, (), f"valid {matched} as the Gateway will judge it{how}")
-            if seen is document:
-                as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter
-            else:
-                as_sent = self.pack.validate(document, matched)
-                if not as_sent.valid:  # the Gateway's clean-up mends it: the emulation explains how
-                    return None
-            report = gateway
+        reports = self._fast_reports(document, seen, target, mode, hazardous)
+        if reports is None:
+            return None
+        report, gateway, as_sent = reports
         notes: tuple[QuirkNote, ...] = ()
         encoded = [change for change in changes if change.quirk is Quirk.HTML_ENTITIES]
         if encoded:
@@ -242,6 +218,44 @@ class GatewayJudge:
             notes += (QuirkNote(Quirk.NO_TRANSLATION, "", f"{report.schema}: {QUIRKS[Quirk.NO_TRANSLATION]}"),)
         warnings = self._warnings(mode, report, as_sent, gateway, notes)
         return Judgement(mode, report, gateway, as_sent, report.schema, warnings, notes, False)
+
+    def _fast_reports(
+        self,
+        document: Any,
+        seen: Any,
+        target: SchemaRef | None,
+        mode: ValidationMode,
+        hazardous: Callable[[Twin], bool],
+    ) -> tuple[ValidationReport, ValidationReport, ValidationReport] | None:
+        """The fast verdict's (report, gateway, as sent) on ``seen``, what the Gateway validates; None when the
+        emulation must decide."""
+        if mode is ValidationMode.STRICT:
+            as_sent = self.pack.validate(document, target)
+            ref = as_sent.schema
+            twin = self._twin(ref) if as_sent.valid and ref is not None else None
+            if twin is None or hazardous(twin) or not twin.valid(seen):
+                return None
+            return as_sent, ValidationReport(True, ref, (), f"valid {ref} as the Gateway will judge it"), as_sent
+        # The candidate: the target, or the first schema in detection order whose failure is not robust.
+        for matched in (target,) if target is not None else self._refs:
+            twin = self._twin(matched)
+            if twin is None or hazardous(twin):
+                return None
+            if target is not None or not twin.fails_robustly(seen):
+                break
+        else:
+            return None
+        if not twin.valid(seen):
+            return None
+        how = " (first match, as the Gateway detects)" if target is None else ""
+        gateway = ValidationReport(True, matched, (), f"valid {matched} as the Gateway will judge it{how}")
+        if seen is document:
+            as_sent = ValidationReport(True, matched, (), f"valid {matched}")  # the twin is stricter
+        else:
+            as_sent = self.pack.validate(document, matched)
+            if not as_sent.valid:  # the Gateway's clean-up mends it: the emulation explains how
+                return None
+        return gateway, gateway, as_sent
 
     def _gateway(
         self, document: Any, seen: Any, target: SchemaRef | None
@@ -252,10 +266,16 @@ class GatewayJudge:
             verdict = self.traser(seen, target)
             return self._report(verdict, detected=False), verdict, self.pack.validate(document, target)
         for ref in self.pack.refs:
-            try:
-                fits = AjvRun(self.schema(ref), undo=True).verdict_in_place(seen)
-            except RecursionError:
-                fits = False  # as traser() judges it
+            twin = self._twin(ref)
+            if twin is not None and twin.fails_robustly(seen):
+                continue  # jsonschema-rs shows a failure Ajv cannot mend: no emulation needed
+            if twin is None or twin.hazardous(seen) or not twin.valid(seen):  # valid against the twin: Ajv accepts
+                try:
+                    fits = AjvRun(self.schema(ref), undo=True).verdict_in_place(seen)
+                except RecursionError:
+                    fits = False  # as traser() judges it
+            else:
+                fits = True
             if not fits:
                 continue  # the usual case, told without copying the document
             quick = self.traser(seen, ref, all_errors=False)
@@ -360,6 +380,9 @@ class GatewayJudge:
         hdruk300 = SchemaRef("HDRUK", "3.0.0")
         if hdruk300 not in self.pack:
             return None
+        twin = self._twin(hdruk300)
+        if twin is not None and twin.hazards and not twin.hazardous(seen):
+            return None  # no value where the pattern applies could keep it busy for a second (see .fast)
         verdict = self.traser(seen, hdruk300, all_errors=False)
         return verdict.hang_path if verdict.hang else None
 

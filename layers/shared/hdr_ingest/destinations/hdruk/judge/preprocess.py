@@ -22,7 +22,13 @@ TRIM_CHARS = PCRE2_UNICODE_SPACE + LARAVEL_TRIM_EXTRA
 _PHP_TRIM_CHARS = " \t\n\r\0\x0b"  # PHP trim() default, applied again by SanitizeMiddleware
 _ENTITY_TABLE: dict[int, str] = {cp: f"&{name};" for cp, name in html.entities.codepoint2name.items() if cp > 127}
 _ENTITY_TABLE.update({ord("&"): "&amp;", ord('"'): "&quot;", ord("'"): "&#039;", ord("<"): "&lt;", ord(">"): "&gt;"})
-_NEEDS_ENCODING = re.compile("[&\"'<>\u00a0-\U0010ffff]")
+_HTML_SPECIAL = re.compile("[&\"'<>]")  # and every character from U+00A0 on (see _needs_encoding)
+
+
+def _needs_encoding(value: str) -> bool:
+    """Whether ``htmlentities`` may change ``value``: one of ``& " ' < >``, or a character from U+00A0 on (a
+    character class up to U+10FFFF costs Python's ``re`` milliseconds to compile, at every start)."""
+    return _HTML_SPECIAL.search(value) is not None or (not value.isascii() and max(value) >= "\u00a0")
 
 
 def laravel_trim(value: str) -> str:
@@ -34,7 +40,7 @@ def php_htmlentities(value: str) -> str:
     """PHP ``htmlentities(trim($value), ENT_QUOTES, 'UTF-8')``: HTML 4.01 named entities, ``'`` as ``&#039;``,
     double encoding (``&amp;`` becomes ``&amp;amp;``); characters without a named entity are left alone."""
     value = value.strip(_PHP_TRIM_CHARS)
-    if not _NEEDS_ENCODING.search(value):
+    if not _needs_encoding(value):
         return value
     return value.translate(_ENTITY_TABLE)
 
