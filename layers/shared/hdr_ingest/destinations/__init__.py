@@ -76,3 +76,15 @@ def kind(name: str) -> Kind | None:
         module: ModuleType = importlib.import_module(_MODULES[name])
         return _FunctionsKind(module.problems, module.build)
     return None
+
+
+def public_face(package: str, public: dict[str, str]) -> Callable[[str], Any]:
+    """A destination package's module ``__getattr__``: each public name (``public`` maps it to the package's module
+    that defines it) is imported on first use, so importing one module of the package stays cheap."""
+
+    def attribute(name: str) -> Any:
+        if name in public:
+            return getattr(importlib.import_module(f"{package}.{public[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return attribute

@@ -4,8 +4,7 @@ loaded on first use."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hdr_ingest.destinations import public_face
 
 _PUBLIC = {
     "QrveyDestination": "destination",
@@ -16,8 +15,4 @@ _PUBLIC = {
 }
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = public_face(__name__, _PUBLIC)
