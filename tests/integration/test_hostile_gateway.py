@@ -215,9 +215,10 @@ def test_tls_to_a_server_that_does_not_speak_it_is_a_transient_tls_failure() -> 
 
 
 def test_a_closed_port_is_tried_three_times_then_transient() -> None:
-    with serving(json_answer(200, {"data": []})) as server:
-        url = server.url
-    got = GatewayClient(url, connect_timeout_s=2.0).find(DATASETID, CREDENTIALS, 5.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: refused, and no other process can take the port
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v1"
+        got = GatewayClient(url, connect_timeout_s=2.0).find(DATASETID, CREDENTIALS, 5.0)
     assert got.kind is AnswerKind.TRANSIENT and "could not connect" in got.message
 
 
@@ -291,9 +292,9 @@ def test_headers_dripped_byte_by_byte_end_at_the_deadline() -> None:
 
 def test_without_a_deadline_the_call_ends_after_connect_and_read_timeouts() -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-    with serving(drip(head)) as server:
-        got = GatewayClient(server.url, connect_timeout_s=0.5).find(DATASETID, CREDENTIALS, 0.5)
-    assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
+    with serving(drip(head)) as server:  # a byte every 0.25 s: the 2 s read timeout never fires, even on a busy machine
+        got = GatewayClient(server.url, connect_timeout_s=0.5).find(DATASETID, CREDENTIALS, 2.0)
+    assert got.kind is AnswerKind.TRANSIENT and "deadline" in got.message  # the call's default: 0.5 + 2.0 s
 
 
 def test_the_connection_after_an_expired_call_is_not_reused() -> None:

@@ -15,6 +15,7 @@ from requests import exceptions as rex
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.destinations import http
 from hdr_ingest.destinations.http import CONNECT_ATTEMPTS, Reply, Transport, redact, retry_after_s
 from tests.integration.test_hostile_gateway import answer, serving
 
@@ -35,6 +36,24 @@ def test_a_dripping_server_is_cut_at_the_call_s_deadline() -> None:
     # Without the watchdog the call would end only when the server gives up (30 s), as "broke off".
     assert isinstance(got, Answer) and got.kind is AnswerKind.TRANSIENT and got.http_status is None
     assert got.message.startswith("UNIS did not answer") and "deadline" in got.message
+
+
+def test_a_read_timeout_at_the_deadline_is_the_deadline_even_before_the_watchdog_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a busy machine the watchdog's thread may run after the read timeout (capped by the time left) has ended
+    the call: the call still ended at its deadline and says so."""
+    monkeypatch.setattr(http._Watch, "_expire", lambda _watch: None)  # a watchdog that never gets to run
+
+    def silent(conn: socket.socket, _: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        time.sleep(3)  # then nothing: the read times out
+
+    with serving(silent) as server:
+        got = Transport("UNIS").call("GET", server.url, timeout_s=5.0, deadline_s=0.5)
+        short = Transport("UNIS").call("GET", server.url, timeout_s=0.3, deadline_s=10.0)
+    assert isinstance(got, Answer) and got.kind is AnswerKind.TRANSIENT and "deadline" in got.message
+    assert isinstance(short, Answer) and "(timed out)" in short.message  # a read timeout well before the deadline
 
 
 def test_an_answer_is_read_up_to_the_cap() -> None:

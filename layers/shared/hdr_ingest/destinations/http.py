@@ -172,7 +172,7 @@ class Transport:
                     failure = self.failure_answer(exc)
                     if _never_sent(exc):
                         raise _NotSent(failure) from None
-                    if watch.expired:
+                    if watch.passed():
                         return self.no_answer(f"no complete answer within the call's deadline ({type(exc).__name__})")
                     return failure
             # The watchdog is done: from here the connection can go back to the pool.
@@ -346,6 +346,11 @@ class _Watch:
             self._done = True
         self._timer.cancel()
         _current.watch = None
+
+    def passed(self) -> bool:
+        """The deadline has passed: the watchdog fired, or the clock says it is due (a read timeout is capped by the
+        time left, so on a busy machine it can end the call at the deadline before the watchdog's thread has run)."""
+        return self.expired or time.monotonic() >= self.deadline
 
     def add(self, sock: socket.socket) -> None:
         with self._lock:
