@@ -95,7 +95,9 @@ class Case:
     announced: bool = True  # False: the bucket's notification filter would not send it; the event is built here
     before: Callable[[Stack, str, pytest.MonkeyPatch], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    within_s: float = 10.0
+    # Against a hang, not a speed target: a hang is minutes or more (the UrlV2 backtracking below: minutes in the
+    # Gateway, longer in Python's re); a case took up to 6 s (most 1 to 3 s) with the machine's load average at 10.
+    within_s: float = 30.0
     check: Callable[[Stack, dict[str, Any]], None] | None = None
 
     @property
@@ -179,9 +181,9 @@ CASES: dict[str, Case] = {
     "wrong type": Case(raw(doc(summary__populationSize="lots")), "INVALID", "$.summary.populationSize"),
     # https://<uuid> revision URLs make HDRUK 3.0.0's UrlV2 pattern backtrack for minutes (Python's re, the Gateway).
     "HDRUK 3.0.0 pathological revision URL": Case(
-        raw(HDRUK300), "INVALID", "$.revisions[0].url", env={"TARGET_SCHEMA": "HDRUK 3.0.0"}, within_s=5.0
+        raw(HDRUK300), "INVALID", "$.revisions[0].url", env={"TARGET_SCHEMA": "HDRUK 3.0.0"}
     ),
-    "HDRUK 3.0.0 pathological revision URL, schema detected": Case(raw(HDRUK300), "INVALID", "$.", within_s=5.0),
+    "HDRUK 3.0.0 pathological revision URL, schema detected": Case(raw(HDRUK300), "INVALID", "$."),
     # --- valid documents with awkward content -------------------------------------------------------------------
     "HTML and script in text fields": Case(
         raw(doc(summary__abstract=HTML, documentation__description=HTML)), "CREATED", "Created", check=_stored_encoded
