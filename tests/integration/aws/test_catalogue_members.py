@@ -104,7 +104,9 @@ def export(
     settings = PipelineSettings(max_object_bytes=10_000_000, max_attempts=1, archive_on_delete=True)
     sink = type("Sink", (), {"send": lambda self, message: None})()
     routes = Routes([Route("cat/", destination, NoCredentials())])
-    pipeline = IngestPipeline(settings, routes, store, ledger, sink, clock=lambda: datetime(2026, 12, 5, tzinfo=UTC))
+    pipeline = IngestPipeline.wired(
+        settings, routes, store, ledger, sink, clock=lambda: datetime(2026, 12, 5, tzinfo=UTC)
+    )
     obj = SourceObject(FILE.bucket, FILE.key, event_name=event, sequencer=sequencer)
     pipeline.process(obj, Delivery(receive_count=1, final=False), Budget(lambda: 600_000, lambda s: None))
 

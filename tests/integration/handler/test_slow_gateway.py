@@ -43,7 +43,7 @@ def test_a_post_that_outlasts_the_read_timeout_is_looked_up_not_sent_again(
 ) -> None:
     # Backoffs of 0.67 s then 1.26 s (a seeded draw): the third try comes 1.9 s after the timeout, when the
     # Gateway, 0.8 s slower than the timeout, has finished.
-    get_runtime().pipeline.rng = random.Random(0)
+    get_runtime().pipeline.use_cases.caller.rng = random.Random(0)
     posts = slow_first_post(stack, monkeypatch, READ_TIMEOUT_S + 0.8)
     assert stack.drop_and_invoke("incoming/slow.json", DOC, receive_count=1) == {"batchItemFailures": []}
     item = stack.ledger("incoming/slow.json")

@@ -1,23 +1,27 @@
-"""The one composition root (``entry.composition``) with fakes: the routes, destinations and settings the function
-builds, over in-memory adapters instead of AWS."""
+"""The one composition root (``entry.composition``) with fakes: the routes, destinations, settings and use cases
+the function builds, over in-memory adapters instead of AWS; a use case passed to the root replaces the usual one."""
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from hdr_ingest import destinations
-from hdr_ingest.core.outcome import Status
+from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import Destination, NoCredentials
 from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.entry.composition import Adapters, build_pipeline
 from hdr_ingest.entry.settings import ConfigError, Settings
-from hdr_ingest.usecases.context import Budget, Delivery
+from hdr_ingest.usecases.context import Budget, Delivery, Work
+from hdr_ingest.usecases.publish import Publisher
 from tests.fakes import DeadLetters, FakeDestination, Ledger, Store
 
 pytestmark = pytest.mark.unit
@@ -36,6 +40,7 @@ def fake_kind() -> Iterator[None]:
 
     destinations.register("fake", lambda spec: [], build)
     CATALOGUE.calls.clear()
+    CATALOGUE.answers.clear()
     BUILT.clear()
     yield
     destinations.unregister("fake")
@@ -87,3 +92,47 @@ def test_what_a_destination_refuses_at_start_is_a_configuration_error() -> None:
     env = {"DESTINATIONS": json.dumps([route]), "LEDGER_TABLE": "l", "DLQ_URL": "https://sqs.example/q"}
     with pytest.raises(ConfigError, match="refused at start"):
         build_pipeline(Settings.from_env(env), adapters(Ledger(), DeadLetters(), []))
+
+
+def test_the_use_cases_run_on_the_adapters_clock_and_randomness() -> None:
+    """Wired by the root: the ledger is stamped by the adapters' clock, and the retries' backoff is drawn from the
+    adapters' random source (seeded here, so the sleeps are known)."""
+    busy = Answer(AnswerKind.TRANSIENT, 503, "busy")
+    CATALOGUE.answers["create"] = [busy, busy]
+    ledger, slept = Ledger(), []
+    wired = replace(adapters(ledger, DeadLetters(), []), rng=random.Random(7))
+    pipeline, _ = build_pipeline(settings(DESTINATION_MAX_ATTEMPTS="3"), wired)
+    outcome = pipeline.process(SourceObject("b", "incoming/ds.json"), Delivery(), Budget(sleep=slept.append))
+    draw = random.Random(7)
+    base = pipeline.settings.backoff_base_s
+    assert outcome.status is Status.CREATED and [c[0] for c in CATALOGUE.calls].count("create") == 3
+    assert slept == [base * (0.5 + draw.random()), base * 2 * (0.5 + draw.random())]
+    assert ledger.items["s3://b/incoming/ds.json"].updated_at.startswith("2026-12-05T09:00:00")
+
+
+class HoldingPublisher(Publisher):
+    """Publishes nothing: every document is REJECTED with a reason naming it, without a call to the catalogue."""
+
+    def publish(self, work: Work, document: Any) -> Outcome:
+        return Outcome(Status.REJECTED, f"held back by the test: {document['title']}")
+
+
+def test_a_publisher_given_to_the_root_publishes_every_file_and_catalogue_element() -> None:
+    ledger, dlq = Ledger(), DeadLetters()
+    fakes = adapters(ledger, dlq, [])
+    pipeline, _ = build_pipeline(settings(), fakes, publisher=HoldingPublisher)
+    one = pipeline.process(SourceObject("b", "incoming/ds.json"), Delivery(), Budget())
+    assert one.status is Status.REJECTED and one.reason == "held back by the test: A"
+
+    export = json.dumps([{"identifier": "b", "title": "B"}, {"identifier": "c", "title": "C"}]).encode()
+    pipeline, _ = build_pipeline(settings(), replace(fakes, store=Store(export)), publisher=HoldingPublisher)
+    pipeline.process(SourceObject("b", "incoming/all.json"), Delivery(), Budget())
+    elements = sorted(e.reason for e in ledger.items.values() if e.element_id is not None)
+    assert elements == ["held back by the test: B", "held back by the test: C"]
+    assert CATALOGUE.calls == []  # the usual publisher, which calls the catalogue, was never built into either
+    assert [m["reason"] for m in dlq.messages] == [
+        "held back by the test: A",
+        "held back by the test: B",
+        "held back by the test: C",
+        "Catalogue of 2 datasets: 0 of 2 elements published; 2 REJECTED.",
+    ]

@@ -187,7 +187,7 @@ def catalogue_pipeline(
 ) -> IngestPipeline:
     """A pipeline routing ``cat/`` to ``destination``, reading ``elements`` as the catalogue file."""
     sink = type("Sink", (), {"send": lambda self, message: dlq.append(message)})()
-    return IngestPipeline(
+    return IngestPipeline.wired(
         settings,
         Routes([Route("cat/", destination, NoCredentials())]),
         MemoryStore(json.dumps(elements).encode()),

@@ -70,7 +70,7 @@ class LaterCatalogue:
 
 
 def run(catalogue: LaterCatalogue, ledger: Ledger, dlq: DeadLetters, delivery: int, final: bool = False) -> Any:
-    pipeline = IngestPipeline(
+    pipeline = IngestPipeline.wired(
         PipelineSettings(max_object_bytes=1_000_000),
         Routes([Route("later/", catalogue, NoCredentials())]),
         Store(json.dumps({"title": "t"}).encode()),

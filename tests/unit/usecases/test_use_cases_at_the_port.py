@@ -25,7 +25,7 @@ OBJ = SourceObject("bucket", "incoming/ds.json", etag="e1")
 def pipeline(destination: FakeDestination, store: Store, ledger: Ledger, dlq: DeadLetters) -> IngestPipeline:
     routes = Routes([Route("incoming/", destination, NoCredentials())])
     clock = lambda: datetime(2026, 12, 5, 8, 0, tzinfo=UTC)  # noqa: E731
-    return IngestPipeline(PipelineSettings(max_object_bytes=1_000_000), routes, store, ledger, dlq, clock=clock)
+    return IngestPipeline.wired(PipelineSettings(max_object_bytes=1_000_000), routes, store, ledger, dlq, clock=clock)
 
 
 def budget() -> Budget:

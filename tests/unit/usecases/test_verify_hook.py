@@ -44,7 +44,7 @@ def pipeline(
     store = Store(json.dumps(document or {"title": " A ", "n": 1}).encode())
     clock = lambda: datetime(2026, 12, 5, 8, 0, tzinfo=UTC)  # noqa: E731
     settings = PipelineSettings(max_object_bytes=1_000_000)
-    return IngestPipeline(settings, routes, store, ledger, DeadLetters(), clock=clock)
+    return IngestPipeline.wired(settings, routes, store, ledger, DeadLetters(), clock=clock)
 
 
 def budget() -> Budget:
@@ -119,7 +119,7 @@ def test_unchanged_keeps_the_last_read_back_and_archived_drops_it() -> None:
     removal = SourceObject("bucket", "incoming/ds.json", event_name="ObjectRemoved:Delete")
     settings = PipelineSettings(max_object_bytes=1_000_000, archive_on_delete=True)
     routes = Routes([Route("incoming/", destination, NoCredentials())])
-    archiving = IngestPipeline(settings, routes, Store(), ledger, DeadLetters())
+    archiving = IngestPipeline.wired(settings, routes, Store(), ledger, DeadLetters())
     assert archiving.process(removal, Delivery(), budget()).status is Status.ARCHIVED
     assert ledger.items[OBJ.source].verified is None
 
@@ -167,7 +167,8 @@ def test_the_observer_counts_drift() -> None:
     destination = ReadingDestination(reads=[ReadBack(Held.MISSING, message="gone")])
     routes = Routes([Route("incoming/", destination, NoCredentials())])
     store = Store(b'{"title": "A"}')
-    run = IngestPipeline(PipelineSettings(max_object_bytes=1_000), routes, store, Ledger(), DeadLetters(), observer)
+    settings = PipelineSettings(max_object_bytes=1_000)
+    run = IngestPipeline.wired(settings, routes, store, Ledger(), DeadLetters(), observer)
     run.process(OBJ, Delivery(), budget())
     counted = metrics.metric_set
     assert counted[DRIFT_METRIC]["Value"] == [1.0] and counted[VERIFIED_METRIC]["Value"] == [1.0]
