@@ -217,3 +217,9 @@ def test_what_orjson_cannot_write_is_written_by_json() -> None:
 def test_a_request_body_keeps_the_custodian_key_order() -> None:
     document = parse_document('{"z": 1, "a": {"y": "é", "b": 2}}'.encode())
     assert compact_json({"metadata": document}) == '{"metadata":{"z":1,"a":{"y":"é","b":2}}}'.encode()
+
+
+def test_a_surrogate_that_a_duplicate_key_replaces_is_refused_too() -> None:
+    # Python's json kept only the last value (so accepted the file); orjson reads every value, as the Gateway does.
+    refusal = _refusal(b'{"a": "x\\ude00", "a": "y"}')
+    assert "unpaired UTF-16 surrogate escape (such as \\ud800) at line 1 column 9" in str(refusal)

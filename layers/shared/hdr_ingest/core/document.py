@@ -162,11 +162,17 @@ def _explained(body: bytes | memoryview, skipped: int, exc: orjson.JSONDecodeErr
     """Why orjson refused ``body``, in the words the pipeline has always used: the refused document is read
     again with Python's ``json`` (only on this error path), whose errors name the value (NaN, -Infinity), the
     number, the JSON path of an unpaired surrogate or a line and column in familiar terms (``Expecting value``).
-    orjson's own message, with its line and column, when ``json`` finds nothing wrong."""
+    orjson's own reason, with its line and column, when ``json`` finds nothing wrong (an unpaired surrogate in a
+    value a later duplicate key replaces: ``json`` drops it unseen, orjson and the Gateway refuse it)."""
     try:
         _diagnose(bytes(body), skipped)
     except DocumentError as found:
         return found
+    if "surrogate" in exc.msg:
+        return DocumentError(
+            f"contains an unpaired UTF-16 surrogate escape (such as \\ud800) at line {exc.lineno} column "
+            f"{exc.colno}, which is not a character; the Gateway cannot decode it. Fix the text and upload it again."
+        )
     return DocumentError(
         f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
         "fix the syntax (a JSON linter shows the spot) and upload it again."
