@@ -223,3 +223,11 @@ def test_a_surrogate_that_a_duplicate_key_replaces_is_refused_too() -> None:
     # Python's json kept only the last value (so accepted the file); orjson reads every value, as the Gateway does.
     refusal = _refusal(b'{"a": "x\\ude00", "a": "y"}')
     assert "unpaired UTF-16 surrogate escape (such as \\ud800) at line 1 column 9" in str(refusal)
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_an_integer_beyond_a_double_is_refused_like_1e400(digits: int) -> None:
+    # Python's json kept 10**400 exact (the Gateway's json_decode makes it INF) and stopped at 4,300 digits with
+    # a ValueError; orjson refuses both as beyond a double, and the message names the number.
+    refusal = _refusal(b'{"a": 1' + b"0" * digits + b"}")
+    assert f"contains the number 1{'0' * 39}, too large for the Gateway (beyond ±1.8e308)" in str(refusal)

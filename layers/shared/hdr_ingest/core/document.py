@@ -191,7 +191,9 @@ def _diagnose(data: bytes, skipped: int = 0) -> None:
             "save the file as UTF-8 and upload it again."
         ) from exc
     try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Integers read as doubles (as orjson and the Gateway's json_decode read one beyond 64 bits): 10**400 is too
+        # large, and a 5,000-digit one no longer stops Python's int() (its 4,300-digit limit)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_float)
     except json.JSONDecodeError as exc:
         raise DocumentError(
             f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
