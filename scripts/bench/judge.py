@@ -1,0 +1,54 @@
+"""Judgement: the median time per document over HDR UK's example documents in auto mode, as the function judges
+them, and the verdicts beside the recorded ones (TRASER's first match per document), through the judge's own
+measuring face (``hdr_ingest.destinations.hdruk.judge.measure``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import ROOT, ms, note, row
+
+TARGET_S = 0.0025
+
+
+def examples_dir() -> Path:
+    """``shared/hdruk`` beside the checkout, else /work/shared/hdruk."""
+    beside = ROOT.parent / "shared" / "hdruk"
+    return beside if (beside / "traser-verdicts.json").is_file() else Path("/work/shared/hdruk")
+
+
+def bench_judge(args: argparse.Namespace) -> None:
+    from hdr_ingest.destinations.hdruk import SchemaPack
+    from hdr_ingest.destinations.hdruk.judge import judge_for
+    from hdr_ingest.destinations.hdruk.judge.measure import judgement_times, peak_bytes, recorded_examples
+
+    pack = SchemaPack.load()
+    documents, first = recorded_examples(args.hdruk or examples_dir(), pack.refs)
+    if args.examples:
+        names = sorted(documents)[: args.examples]
+        documents, first = {n: documents[n] for n in names}, {n: first[n] for n in names}
+    note(f"judge: {len(documents)} example documents, auto mode")
+    judge = judge_for(pack)
+    times = judgement_times(judge, documents, repeat=3 if args.quick else 5)
+    agree = sum(times.matched[name] == theirs for name, theirs in first.items())
+    median = times.median()
+    row(
+        "judge",
+        f"median per document, {len(documents)} examples, auto mode",
+        ms(median),
+        "<= 2.5 ms",
+        median <= TARGET_S,
+    )
+    row("judge", "  valid / invalid documents", f"{ms(times.median(True))} / {ms(times.median(False))}")
+    row(
+        "judge",
+        "verdicts that agree with the recorded ones",
+        f"{agree}/{len(documents)}",
+        "all",
+        agree == len(documents),
+    )
+    largest = max(documents, key=lambda name: len(json.dumps(documents[name])))
+    peak = peak_bytes(judge, documents[largest])
+    row("judge", f"  Python heap peak judging the largest example ({largest})", f"{peak / 1024 / 1024:.1f} MB")
