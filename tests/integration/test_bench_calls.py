@@ -22,7 +22,13 @@ def measured() -> dict[str, Any]:
 
 def rows(text: str) -> dict[str, list[str]]:
     header, _, *lines = text.splitlines()
-    assert [cell.strip() for cell in header.split("|")] == ["call", "count ours", "count bare", "median ms ours"]
+    assert [cell.strip() for cell in header.split("|")] == [
+        "call",
+        "count ours",
+        "count bare",
+        "median ms ours",
+        "median ms bare",
+    ]
     return {cells[0]: cells[1:] for cells in ([c.strip() for c in line.split("|")] for line in lines)}
 
 
@@ -33,6 +39,7 @@ def test_a_create_counts_each_call_of_ours_and_of_the_bare_minimum(measured: dic
     assert table["DynamoDB PutItem (outcome)"][:2] == ["1", "1"]
     assert table["Gateway POST /api/v1/integrations/datasets"][:2] == ["1", "1"]
     assert all(float(cells[2]) >= 0 for cells in table.values() if cells[0] != "0")
+    assert all(float(cells[3]) >= 0 for cells in table.values() if cells[1] != "0")
 
 
 def test_a_changed_document_is_a_put_and_the_lease_is_reported_apart(measured: dict[str, Any]) -> None:
