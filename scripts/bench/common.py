@@ -56,9 +56,11 @@ def render(rows: list[Row]) -> str:
 
 
 def ms(seconds: float) -> str:
-    if seconds < 0.001:
+    """Seconds in µs below a millisecond, ms with two decimals below 100 ms, whole ms above (negative too)."""
+    size = abs(seconds)
+    if size < 0.001:
         return f"{seconds * 1e6:.1f} µs"
-    return f"{seconds * 1000:.2f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.2f} ms" if size < 0.1 else f"{seconds * 1000:.0f} ms"
 
 
 def median_time(action: Callable[[], Any], repeat: int, min_total_s: float = 0.2) -> float:

@@ -28,6 +28,10 @@ def test_the_table_names_each_area_once_and_marks_targets() -> None:
     assert cells[1][1:4] == ["verdicts that agree", "3/3", ""]
 
 
+def test_durations_read_in_their_unit_whatever_their_sign() -> None:
+    assert [common.ms(s) for s in (0.0004, 0.0123, 0.5, -0.0048)] == ["400.0 µs", "12.30 ms", "500 ms", "-4.80 ms"]
+
+
 def test_a_small_table_aligns_its_columns() -> None:
     text = common.table(["call", "count ours"], [["S3 GetObject", "1"], ["Gateway POST /api/v1/x", "1"]])
     first, rule, *rest = text.splitlines()
