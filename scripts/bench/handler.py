@@ -1,0 +1,137 @@
+"""Our handler beside a bare-minimum handler (handler_worker.py), one object at a time in one warm worker process,
+over the same moto server and Gateway emulator (answering at once): 5 KB and 1.8 MB documents (exported indented),
+plain ASCII and re-encoded, a create and a changed re-export of each; medians. Every AWS and HTTP call of a publish
+is counted and timed (a second table), and the 5 KB ratio is shown again without the lease write. Then the read-back
+(issue 22): the 5 KB create with the route option ``verify`` on (default) and off."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .common import MB, add_table, marked, ms, note, row, table
+from .stack import BulkStack, worker
+
+NOVERIFY = "incoming/noverify/"
+
+
+def run_worker(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The handler worker over a fresh local stack: routes ``incoming/`` (read-back on) and ``incoming/noverify/``
+    (``"verify": false``)."""
+    from local_stack.stack import LOCAL_APP_ID, LOCAL_CLIENT_ID
+
+    stack = BulkStack()
+    try:
+        stack.set_latency(0)
+        route = {"kind": "hdruk", "url": stack.env["GATEWAY_URL"], "secret": stack.aws.secret_id}
+        routes = [{"prefix": "incoming/", **route}, {"prefix": NOVERIFY, **route, "options": {"verify": False}}]
+        config = {
+            "env": {**stack.env, "DESTINATIONS": json.dumps(routes)},
+            "bucket": stack.aws.bucket,
+            "queue_url": stack.aws.queue_url,
+            "queue_arn": stack.aws.queue_arn,
+            "region": stack.aws.region,
+            "table": stack.aws.table,
+            "app_id": LOCAL_APP_ID,
+            "client_id": LOCAL_CLIENT_ID,
+            "cases": cases,
+        }
+        process = worker("scripts.bench.handler_worker", config)
+        assert process.stdout is not None
+        results: list[dict[str, Any]] = json.loads(marked(process.stdout))
+        process.wait(timeout=60)
+    finally:
+        stack.stop()
+    return results
+
+
+def bench_handler(args: argparse.Namespace) -> None:
+    note("handler: ours beside a bare-minimum handler, one object at a time, same moto stack and Gateway emulator")
+    small, big = (5, 2) if args.quick else (25, 7)
+    both, three = ["ours", "bare"], ["ours", "bare", "noverify"]
+    cases = [
+        {"label": "5 KB, plain ASCII", "size": 5 * 1024, "encoded": False, "count": small, "runners": both},
+        {"label": "5 KB, re-encoded", "size": 5 * 1024, "encoded": True, "count": small, "runners": both},
+        {"label": "1.8 MB, plain ASCII", "size": int(1.8 * MB), "encoded": False, "count": big, "runners": three},
+        {"label": "1.8 MB, re-encoded (®)", "size": int(1.8 * MB), "encoded": True, "count": big, "runners": three},
+    ]
+    for result in run_worker(cases):
+        limit = 1.5 if result["bytes"] < MB else 1.3
+        for what in ("create", "changed"):
+            mine, floor = result[f"ours {what}"], result[f"bare {what}"]
+            row(
+                "handler",
+                f"{result['label']} ({result['bytes'] / 1024:,.0f} KB indented), {what}",
+                f"{ms(mine['median'])} vs bare {ms(floor['median'])} = {mine['median'] / floor['median']:.2f}x",
+                f"<= {limit:g}x bare",
+                mine["median"] <= limit * floor["median"],
+            )
+            if result["bytes"] < MB:
+                rest = mine["without_lease"]
+                row(
+                    "handler",
+                    f"  the same without the lease write ({ms(mine['lease'])})",
+                    f"{ms(rest)} vs bare {ms(floor['median'])} = {rest / floor['median']:.2f}x",
+                )
+            if f"noverify {what}" in result:
+                rest = result[f"noverify {what}"]["median"]
+                row(
+                    "handler",
+                    "  the same with the read-back off (route option verify: false)",
+                    f"{ms(rest)} vs bare {ms(floor['median'])} = {rest / floor['median']:.2f}x",
+                )
+            if "plain" in result["label"] and (result["bytes"] < MB or what == "create"):
+                add_table(f"calls per publish, {result['label']}, {what}", calls_table(mine, floor))
+
+
+def calls_table(ours: dict[str, Any], bare: dict[str, Any]) -> str:
+    """call | count ours | count bare | median ms ours | median ms bare, one row per call either made (ours first)."""
+    names = [*ours["calls"], *(name for name in bare["calls"] if name not in ours["calls"])]
+    cells = []
+    for name in names:
+        mine, theirs = ours["calls"].get(name), bare["calls"].get(name)
+        cells.append(
+            [
+                name,
+                f"{mine[0]:g}" if mine else "0",
+                f"{theirs[0]:g}" if theirs else "0",
+                f"{mine[1] * 1000:.2f}" if mine else "",
+                f"{theirs[1] * 1000:.2f}" if theirs else "",
+            ]
+        )
+    return table(["call", "count ours", "count bare", "median ms ours", "median ms bare"], cells)
+
+
+def bench_verify(args: argparse.Namespace) -> None:
+    note("verify: a create with the read-back on (default) and off (route option verify: false), 5 KB and 1.8 MB")
+    runners = ["ours", "noverify"]
+    cases = [
+        {"label": "5 KB", "size": 5 * 1024, "encoded": False, "count": 5 if args.quick else 25, "runners": runners},
+        {
+            "label": "1.8 MB",
+            "size": int(1.8 * MB),
+            "encoded": False,
+            "count": 1 if args.quick else 3,
+            "runners": runners,
+        },
+    ]
+    for result in run_worker(cases):
+        on, off = result["ours create"], result["noverify create"]
+        extra = {
+            name: seconds for name, (count, seconds) in on["calls"].items() if count > off["calls"].get(name, [0, 0])[0]
+        }
+        calls = ", ".join(f"{name} {ms(seconds)}" for name, seconds in extra.items()) or "none"
+        label = result["label"]
+        row(
+            "verify",
+            f"{label} create: read-back on (default) / off (route option verify: false)",
+            f"{ms(on['median'])} / {ms(off['median'])}",
+        )
+        row(
+            "verify",
+            f"  {label}: cost of the read-back per publish (on - off)",
+            ms(on["median"] - off["median"]),
+            "one GET, reported",
+        )
+        row("verify", f"  {label}: calls only the read-back makes, median each", calls)
