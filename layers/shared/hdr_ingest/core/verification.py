@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 from hdr_ingest.core.answers import RecordId
 from hdr_ingest.core.document import json_path
 
@@ -95,9 +97,21 @@ def compare(expected: Any, held: Any) -> tuple[Difference, ...]:
     """The first :data:`MAX_DIFFERENCES` paths where ``held`` is not ``expected`` (plain JSON values), in document
     order: keys of ``expected`` first, then keys only ``held`` has. JSON types count (``true`` is not ``1``),
     numbers compare by value (``1`` is ``1.0``)."""
+    if _identical(expected, held):
+        return ()
     found: list[Difference] = []
     _walk(expected, held, [], found)
     return tuple(found)
+
+
+def _identical(expected: Any, held: Any) -> bool:
+    """Equal canonical JSON (sorted keys, so key order does not count; types do): a match without a Python walk
+    (a megabyte in milliseconds). Unequal bytes prove nothing (``1`` and ``1.0`` are the same number): walk."""
+    try:
+        option = orjson.OPT_SORT_KEYS
+        return orjson.dumps(expected, option=option) == orjson.dumps(held, option=option)
+    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a non-string key: the walk decides
+        return False
 
 
 _MISSING = object()
