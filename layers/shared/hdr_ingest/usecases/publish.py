@@ -123,8 +123,10 @@ class _Upsert:
         The one case it is not safe: a ledger table emptied, deleted and re-made, or restored from an older backup
         while the destination keeps its records. The next drop of a source that lost its item would create a second
         record (HDR UK, and AEP's batches; Qrvey's chosen ids and UNIS's ids make their creates land on the same
-        record anyway). Run ``hdr-ingest rebuild-ledger`` before the next drop (README "Crash safety"), or set
-        ``LOOKUP_NEW_SOURCES=true`` (the local stack does against a real Gateway: its ledger starts empty each run)."""
+        record anyway, but for a Qrvey dataset made before ids were chosen). A second stack with its own ledger
+        publishing the same bucket to the same destination is the same case. Run ``hdr-ingest rebuild-ledger``
+        before the next drop (README "Crash safety"), or set ``LOOKUP_NEW_SOURCES=true`` (the local stack does
+        against a real Gateway: its ledger starts empty each run)."""
         if self.caller.settings.lookup_new_sources:
             return True
         return not (self.work.first and not self.sent_create)
