@@ -165,7 +165,7 @@ def gateway_pipeline(
     """The pipeline with one HDR UK route on ``incoming/`` to ``gateway`` (a fake of the Gateway's client)."""
     destination = HdrukDestination("https://gateway.test/api/v1", gateway, lambda: pack, target_schema, validation_mode)
     routes = Routes([Route("incoming/", destination, credentials)])
-    return IngestPipeline(
+    return IngestPipeline.wired(
         PipelineSettings(max_object_bytes=10_000_000, **settings), routes, store, ledger, dlq, clock=clock
     )
 

@@ -1,10 +1,12 @@
 """The one composition root: settings → adapters, destinations and routes → the pipeline.
 
 Production passes nothing and gets AWS (``aws_adapters``); tests and the CLI pass their own :class:`Adapters`
-(fakes, or AWS clients they already hold) and get the same routes and destinations the function builds."""
+(fakes, or AWS clients they already hold) and get the same routes, destinations and use cases the function builds;
+``publisher`` replaces the one use case that publishes a document (a catalogue's elements included)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +25,10 @@ from hdr_ingest.core.ports import (
 )
 from hdr_ingest.core.routing import Route, Routes, RouteSpec
 from hdr_ingest.entry.settings import ConfigError, Settings
+from hdr_ingest.usecases.calls import Caller
 from hdr_ingest.usecases.context import PipelineSettings
-from hdr_ingest.usecases.pipeline import IngestPipeline
+from hdr_ingest.usecases.pipeline import IngestPipeline, UseCases
+from hdr_ingest.usecases.publish import Publisher
 
 CredentialsFor = Callable[[RouteSpec, Destination], CredentialSource]
 
@@ -43,24 +47,31 @@ class Adapters:
     credentials_for: CredentialsFor  # a route's credential source, given its spec and its destination
     observer: Observer = field(default_factory=NullObserver)
     clock: Callable[[], datetime] = _utc_now
+    rng: random.Random = field(default_factory=random.Random)  # the retries' backoff jitter
 
 
-def build_pipeline(settings: Settings, adapters: Adapters | None = None) -> tuple[IngestPipeline, AwsClients | None]:
-    """The pipeline for ``settings``: on AWS unless ``adapters`` are given (then no AWS client is made)."""
+def build_pipeline(
+    settings: Settings, adapters: Adapters | None = None, publisher: Callable[[Caller], Publisher] = Publisher
+) -> tuple[IngestPipeline, AwsClients | None]:
+    """The pipeline for ``settings``: on AWS unless ``adapters`` are given (then no AWS client is made), its use
+    cases wired over the adapters here."""
     clients = None
     if adapters is None:
         adapters, clients = aws_adapters(settings)
     routes = build_routes(settings, adapters.credentials_for)
-    pipeline = IngestPipeline(
-        pipeline_settings(settings),
-        routes,
-        store=adapters.store,
-        ledger=adapters.ledger,
-        dead_letters=adapters.dead_letters,
-        observer=adapters.observer,
-        clock=adapters.clock,
+    for_pipeline = pipeline_settings(settings)
+    use_cases = build_use_cases(for_pipeline, adapters, publisher)
+    return IngestPipeline(for_pipeline, routes, adapters.store, use_cases), clients
+
+
+def build_use_cases(
+    settings: PipelineSettings, adapters: Adapters, publisher: Callable[[Caller], Publisher] = Publisher
+) -> UseCases:
+    """Leases, recorder, caller, publisher, archiver and catalogue publisher over ``adapters``' ports, clock and
+    randomness."""
+    return UseCases.wire(
+        settings, adapters.ledger, adapters.dead_letters, adapters.observer, adapters.clock, adapters.rng, publisher
     )
-    return pipeline, clients
 
 
 def pipeline_settings(settings: Settings) -> PipelineSettings:

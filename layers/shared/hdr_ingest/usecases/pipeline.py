@@ -1,7 +1,8 @@
 """Publishing one source object: route → lease → read → parse → (catalogue | publish) → record.
 
 Plain Python over the core's ports; the collaborators each hold one job (``leases``, ``recording``, ``calls``,
-``publish``, ``catalogue``, ``archive``) and the AWS and HTTP adapters are wired in by ``hdr_ingest.entry``.
+``publish``, ``catalogue``, ``archive``). The pipeline receives them (:class:`UseCases`, built by ``UseCases.wire``)
+and the AWS and HTTP adapters from the composition root, ``hdr_ingest.entry.composition``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +29,54 @@ from hdr_ingest.usecases.publish import Publisher
 from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
 
 
+@dataclass(frozen=True)
+class UseCases:
+    """The collaborators the pipeline hands its work to, one job each. :meth:`wire` builds the usual set over the
+    ports; the composition root (``entry.composition``) calls it, and whoever builds a pipeline may pass its own
+    ``publisher`` (the catalogue publishes its elements through the same one)."""
+
+    leases: Leases
+    recorder: Recorder
+    caller: Caller
+    publisher: Publisher
+    archiver: Archiver
+    catalogue: CataloguePublisher
+
+    @classmethod
+    def wire(
+        cls,
+        settings: PipelineSettings,
+        ledger: Ledger,
+        dead_letters: DeadLetters,
+        observer: Observer,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+        publisher: Callable[[Caller], Publisher] = Publisher,
+    ) -> UseCases:
+        leases = Leases(ledger, clock)
+        recorder = Recorder(ledger, dead_letters, observer, clock)
+        caller = Caller(settings, observer, rng)
+        publishing = publisher(caller)
+        archiver = Archiver(settings, leases, recorder, caller, observer)
+        catalogue = CataloguePublisher(settings, leases, recorder, publishing, archiver.archive_element)
+        return cls(leases, recorder, caller, publishing, archiver, catalogue)
+
+
 class IngestPipeline:
-    def __init__(
-        self,
+    def __init__(self, settings: PipelineSettings, routes: Routes, store: ObjectStore, use_cases: UseCases) -> None:
+        self.settings = settings
+        self.routes = routes
+        self.store = store
+        self.use_cases = use_cases
+        self.ledger = use_cases.recorder.ledger
+        self.dead_letters = use_cases.recorder.dead_letters
+        self.observer = use_cases.recorder.observer
+        self.leases, self.recorder = use_cases.leases, use_cases.recorder
+        self.publisher, self.archiver, self.catalogue = use_cases.publisher, use_cases.archiver, use_cases.catalogue
+
+    @classmethod
+    def wired(
+        cls,
         settings: PipelineSettings,
         routes: Routes,
         store: ObjectStore,
@@ -38,21 +85,13 @@ class IngestPipeline:
         observer: Observer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
-    ) -> None:
-        self.settings = settings
-        self.routes = routes
-        self.store = store
-        self.ledger = ledger
-        self.dead_letters = dead_letters
-        self.observer = observer or NullObserver()
-        self.leases = Leases(ledger, clock)
-        self.recorder = Recorder(ledger, dead_letters, self.observer, clock)
-        caller = Caller(settings, self.observer, rng or random.Random())
-        self.publisher = Publisher(caller)
-        self.archiver = Archiver(settings, self.leases, self.recorder, caller, self.observer)
-        self.catalogue = CataloguePublisher(
-            settings, self.leases, self.recorder, self.publisher, self.archiver.archive_element
+    ) -> IngestPipeline:
+        """The pipeline with the usual use cases over these ports (tests build one so; the function's own is built
+        by ``entry.composition.build_pipeline``)."""
+        use_cases = UseCases.wire(
+            settings, ledger, dead_letters, observer or NullObserver(), clock, rng or random.Random()
         )
+        return cls(settings, routes, store, use_cases)
 
     def process(self, obj: SourceObject, delivery: Delivery, budget: Budget | None = None) -> Outcome:
         """Publish (or, for a removal, archive) ``obj`` and record the outcome.

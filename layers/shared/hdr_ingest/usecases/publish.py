@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import canonical_json
+from hdr_ingest.core.document import canonical_bytes
 from hdr_ingest.core.outcome import Outcome, Status
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.usecases.calls import Caller
@@ -24,12 +24,14 @@ class Publisher:
     def publish(self, work: Work, document: Any) -> Outcome:
         """The outcome of publishing ``document`` for ``work``'s source (INVALID with every error when it is)."""
         destination = work.routed.destination
-        text = canonical_json(document)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        canonical = canonical_bytes(document)  # serialised once: the digest, then the judge's text
+        digest = hashlib.sha256(canonical).hexdigest()
         previous = work.previous
         same = unchanged(work, document_sha256=digest)
         if same is not None:
             return same
+        text = canonical.decode("utf-8")
+        del canonical  # one copy of the canonical JSON from here on
         if previous and previous.status is Status.PENDING and previous.document_sha256 == digest:
             settled = self.read_back.after(
                 work, self._check(work), document, lambda: destination.judge(document, text).sent_along

@@ -6,13 +6,13 @@ evidence (see :func:`answers.classify`)."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.core.document import compact_json
 from hdr_ingest.core.verification import Held, ReadBack
 from hdr_ingest.destinations.hdruk.answers import TITLE, answer_for, lookup_answer
 from hdr_ingest.destinations.hdruk.credentials import AppCredentials, value_problem
@@ -97,7 +97,7 @@ class GatewayClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = compact_json(body)  # once per request, keys in the custodian's order
         cap = self.max_answer_bytes + (2 * len(data) if echoed is True and data else int(echoed))
         return self.transport.call(
             method,

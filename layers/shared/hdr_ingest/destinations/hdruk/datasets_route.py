@@ -17,6 +17,7 @@ import json
 from dataclasses import replace
 
 from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.core.document import compact_json
 
 _NULL_READ = "on null"
 REMOVED = (404, 410)
@@ -52,7 +53,7 @@ def as_versions(raw: bytes) -> bytes:
     for item in items:
         if isinstance(item, dict) and "versions" not in item and isinstance(item.get("latest_metadata"), dict):
             item["versions"] = [item["latest_metadata"]]
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return compact_json(body)
 
 
 def removed_route(answer: Answer) -> Answer:

@@ -20,8 +20,8 @@ Two engines, one verdict:
   is missing). While it walks the document it asks the fast engine about each ``$ref`` subtree and skips the
   valid ones, so it only descends where the errors are.
 
-``tests/unit/test_validation_engine.py`` checks that both engines agree on every example document against
-every schema. Regular expressions never backtrack: HDRUK 3.0.0's revision-URL pattern backtracks
+``tests/unit/destinations/hdruk/test_validation_engine.py`` checks that both engines agree on every example
+document against every schema. Regular expressions never backtrack: HDRUK 3.0.0's revision-URL pattern backtracks
 exponentially in Python's ``re`` (and in the Gateway) and would hang the function on a ``https://<uuid>`` URL.
 """
 

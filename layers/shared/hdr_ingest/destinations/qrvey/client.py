@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
+from hdr_ingest.core.document import compact_json
 from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Transport
 from hdr_ingest.destinations.http import Reply as HttpReply
 from hdr_ingest.destinations.qrvey.answers import no_answer
@@ -64,7 +65,7 @@ class QrveyClient:
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = compact_json(body)
         reply = self.transport.call(
             method,
             f"{self.base_url}{path}",

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from hdr_ingest.core.answers import Answer, AnswerKind
-from hdr_ingest.core.document import canonical_json
+from hdr_ingest.core.document import canonical_bytes
 from hdr_ingest.core.ports import Call
 from hdr_ingest.destinations.qrvey.answers import ACCESS_ACTION, classify, messages_of
 from hdr_ingest.destinations.qrvey.client import QrveyClient, Reply
@@ -29,7 +29,7 @@ _FAILURE_FIELDS = ("loadError", "errorMessage", "statusMessage", "error", "messa
 
 
 def digest_of(document: Any) -> str:
-    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(canonical_bytes(document)).hexdigest()[:12]
 
 
 def tagged_name(name: str, key: str, digest: str) -> str:

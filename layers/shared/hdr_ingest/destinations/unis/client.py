@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from hdr_ingest.core.answers import Answer, AnswerKind, transient
+from hdr_ingest.core.document import compact_json
 from hdr_ingest.core.ports import Call
 from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, ClientTls, Reply, Session, Transport
 from hdr_ingest.destinations.unis.answers import classify
@@ -49,7 +50,7 @@ class UnisClient:
 
     def _send(self, method: str, url: str, call: Call, body: Any = None, expect: int = 0) -> Reply | Answer:
         headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
-        data = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        data = None if body is None else compact_json(body)
         tls = None
         if isinstance(call.credentials, ClientCertificate):
             cert, key, ca = call.credentials.files()

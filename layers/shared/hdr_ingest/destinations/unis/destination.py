@@ -11,13 +11,12 @@ undeleted: it comes back as a new version of its id.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import parse_export
+from hdr_ingest.core.document import compact_json, parse_export
 from hdr_ingest.core.ports import Call, Verdict
 from hdr_ingest.core.verification import ReadBack
 from hdr_ingest.destinations.unis.client import UnisClient
@@ -42,7 +41,7 @@ def holds(held: dict[str, Any], body: dict[str, Any]) -> bool:
 
 def size_of(document: Any) -> int:
     """The bytes ``document`` takes as sent (compact JSON): what a lookup of its record should read whole."""
-    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+    return len(compact_json(document))
 
 
 class UnisDestination:

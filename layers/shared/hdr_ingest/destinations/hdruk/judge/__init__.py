@@ -18,8 +18,8 @@ The Gateway never validates the document it was sent (``shared/notes/hdruk-gatew
 :class:`GatewayJudge` reproduces both steps. Its Ajv emulation follows Ajv's generated code (keyword order, the
 first-error short cut, where defaults apply, coercion order, ``$ref`` inlining) closely enough to agree with
 TRASER's measured verdicts on every (example, schema) pair in ``shared/hdruk/traser-verdicts.json``
-(``tests/integration/test_gateway_fidelity.py``). Regular expressions run on RE2, so nothing here can hang;
-the known catastrophic pattern is recognised and its cost estimated instead.
+(``tests/integration/destinations/hdruk/judge/test_gateway_fidelity.py``). Regular expressions run on RE2, so
+nothing here can hang; the known catastrophic pattern is recognised and its cost estimated instead.
 
 Use :meth:`GatewayJudge.judge` in place of ``SchemaPack.validate``: ``mode="gateway"`` (the default) gives the
 Gateway's verdict with every error; ``mode="strict"`` validates the document as-is and only warns about the

@@ -43,7 +43,7 @@ from .records import MISSING
 # over only with a *robust* Ajv failure (a required property without a default, an additional property, a
 # container where a scalar is due or the reverse), which coercion and defaults cannot mend. Anything else,
 # and every invalid document, takes the emulation, so errors and explanations are unchanged.
-# ``tests/integration/test_gateway_fast_verdict.py`` holds the two paths to the same judgement.
+# ``tests/integration/destinations/hdruk/judge/test_gateway_fast_verdict.py`` holds the two paths to the same judgement.
 
 # A string the Gateway's pre-processing would change shows in compact JSON (``separators=(",", ":")``,
 # non-ASCII as is) as one of these: an HTML-encoded character or a quote, an empty string, a space or an

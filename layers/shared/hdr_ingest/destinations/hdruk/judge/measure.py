@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hdr_ingest.core.document import canonical_json
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 
 from .judge import GatewayJudge
@@ -38,7 +39,7 @@ def judgement_times(judge: GatewayJudge, documents: Mapping[str, Any], repeat: i
     seconds: dict[str, float] = {}
     matched: dict[str, SchemaRef | None] = {}
     for name, document in documents.items():
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = canonical_json(document)
         report = judge.judge(document, None, text=text).report
         matched[name] = report.schema if report.valid else None
         runs = []

@@ -1,0 +1,145 @@
+"""Issue 26.10: a catalogue file's ``members`` (its element identifiers) made its ledger item unbounded: 2,700 ids
+of 160 characters failed the file's item on every export. Against a moto-backed DynamoDB ledger: the item keeps
+only their count when they do not fit, and an element no longer exported is still archived (found from the
+element rows), as it is for a small catalogue whose list is kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.document import parse_export
+from hdr_ingest.core.ports import Call, NoCredentials, StoredObject, Verdict
+from hdr_ingest.core.routing import Route, Routes
+from hdr_ingest.core.source_object import SourceObject
+from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings
+from hdr_ingest.usecases.pipeline import IngestPipeline
+
+pytestmark = pytest.mark.integration
+
+FILE = SourceObject("bucket", "cat/all.json", sequencer="00A")
+MAX_ITEM_BYTES = 400 * 1024
+
+
+@dataclass
+class Catalogue:
+    """A destination that creates, updates and archives records in memory."""
+
+    archived: list[RecordId] = field(default_factory=list)
+    kind = "memory"
+    url = "https://memory.example"
+    title = "Memory"
+    noun = "record"
+
+    parse = staticmethod(parse_export)
+
+    def natural_key(self, element: Any) -> None:
+        return None
+
+    def judge(self, document: Any, text: str) -> Verdict:
+        return Verdict(True, "is valid", target="memory/1")
+
+    def credentials(self, secret: Any, secret_id: str) -> Any:
+        return None
+
+    def find(self, key: str, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 200, "none")
+
+    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 201, "created", record_id=f"r-{document['identifier'][-6:]}", created=True)
+
+    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 200, "updated", record_id=record_id)
+
+    def restore(self, record_id: RecordId, call: Call) -> Answer:
+        return Answer(AnswerKind.SUCCESS, 200, "restored", record_id=record_id)
+
+    def archive(self, record_id: RecordId, call: Call) -> Answer:
+        self.archived.append(record_id)
+        return Answer(AnswerKind.SUCCESS, 200, "archived", record_id=record_id)
+
+    def check(self, record_id: RecordId, call: Call) -> Answer:
+        raise AssertionError("nothing pending")
+
+
+class Store:
+    def __init__(self) -> None:
+        self.data = b"[]"
+
+    def read(self, obj: SourceObject, max_bytes: int) -> StoredObject:
+        return StoredObject(self.data, etag="e")
+
+
+@pytest.fixture
+def ledger() -> Iterator[DynamoDbLedger]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-2")
+        client.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "source", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "source", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoDbLedger("ledger", client)
+
+
+def export(
+    ledger: DynamoDbLedger,
+    destination: Catalogue,
+    store: Store,
+    ids: list[str],
+    sequencer: str,
+    event: str = "ObjectCreated:Put",
+) -> None:
+    store.data = json.dumps([{"identifier": i} for i in ids]).encode()
+    settings = PipelineSettings(max_object_bytes=10_000_000, max_attempts=1, archive_on_delete=True)
+    sink = type("Sink", (), {"send": lambda self, message: None})()
+    routes = Routes([Route("cat/", destination, NoCredentials())])
+    pipeline = IngestPipeline.wired(
+        settings, routes, store, ledger, sink, clock=lambda: datetime(2026, 12, 5, tzinfo=UTC)
+    )
+    obj = SourceObject(FILE.bucket, FILE.key, event_name=event, sequencer=sequencer)
+    pipeline.process(obj, Delivery(receive_count=1, final=False), Budget(lambda: 600_000, lambda s: None))
+
+
+def item_bytes(ledger: DynamoDbLedger, source: str) -> int:
+    raw = ledger.client.get_item(TableName="ledger", Key={"source": {"S": source}})["Item"]
+    return len(json.dumps(raw).encode())  # an over-estimate of DynamoDB's own count (names, type tags, quotes)
+
+
+@pytest.mark.parametrize(("count", "chars"), [(2_700, 160), (5, 160)])
+def test_a_catalogue_s_item_stays_bounded_and_a_removed_element_is_archived(
+    ledger: DynamoDbLedger, count: int, chars: int
+) -> None:
+    ids = [f"{n:06d}".rjust(chars, "x") for n in range(count)]
+    destination, store = Catalogue(), Store()
+    export(ledger, destination, store, ids, "00A")
+    row = ledger.get(FILE.source)
+    assert row is not None and row.status.value == "CREATED" and item_bytes(ledger, FILE.source) < MAX_ITEM_BYTES
+    large = count * chars > 100_000
+    assert (row.members, row.members_total) == (((), count) if large else (tuple(ids), 0))
+
+    export(ledger, destination, store, ids[1:], "00B")  # the first element is no longer exported
+    assert destination.archived == [f"r-{ids[0][-6:]}"]
+    gone = ledger.get(f"{FILE.source}#{ids[0]}")
+    assert gone is not None and gone.status.value == "ARCHIVED"
+    row = ledger.get(FILE.source)
+    assert row is not None and row.member_count == count - 1 and "1 no longer exported archived" in row.reason
+    assert item_bytes(ledger, FILE.source) < MAX_ITEM_BYTES
+
+    export(ledger, destination, store, [*ids[1:], "new"], "00C")  # nothing else leaves: nothing else archived
+    assert len(destination.archived) == 1
+
+    export(ledger, destination, store, [], "00D", event="ObjectRemoved:Delete")  # the file deleted: all archived
+    assert len(destination.archived) == count + 1  # the count - 1 left, and "new"
+    row = ledger.get(FILE.source)
+    assert row is not None and row.status.value == "ARCHIVED" and f"its {count} datasets archived" in row.reason
