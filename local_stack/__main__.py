@@ -406,7 +406,12 @@ def _stack_options(args: argparse.Namespace, route_options: dict[str, Any]) -> A
         emulator_db=None if args.in_memory or real_gateway else args.state_dir / "gateway.sqlite",
         log_level=args.log_level,
         other_destinations=not args.hdruk_only,
-        extra_env={"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {},
+        # moto's ledger starts empty at each start, but a real Gateway keeps what earlier runs published: look up
+        # before every create, so a sample dropped again updates its dataset rather than making a second one
+        extra_env={
+            **({"ARCHIVE_ON_DELETE": "true"} if args.archive_on_delete else {}),
+            **({"LOOKUP_NEW_SOURCES": "true"} if real_gateway else {}),
+        },
         route_options=route_options,
     )
 

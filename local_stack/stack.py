@@ -144,9 +144,9 @@ class LocalStack:
     @staticmethod
     def _forget_earlier_datasets(emulator: GatewayEmulator) -> int:
         """The ledger starts empty with every start (a fresh moto), so the emulator's datasets must too: kept
-        from an earlier run (in ``emulator_db``), each re-dropped sample would find its dataset on the Gateway with
-        no ledger entry to compare with and publish a needless new version (UPDATED instead of CREATED). Returns
-        how many datasets were cleared."""
+        from an earlier run (in ``emulator_db``), each re-dropped sample would be a source the ledger never held,
+        which is created without a lookup, a second dataset beside the earlier one (an emptied ledger: README
+        "Crash safety"). Returns how many datasets were cleared."""
         earlier = len(emulator.datasets())
         if earlier:
             emulator.reset()

@@ -36,11 +36,13 @@ class Store:
 
 
 class Ledger:
-    """In-memory ledger with the same lease rules as the DynamoDB one."""
+    """In-memory ledger with the same lease rules as the DynamoDB one, and the same answer to a lease: the entry,
+    and whether the table had any item for the source (an outcome in ``items``, or a lease's item: ``keys``)."""
 
     def __init__(self) -> None:
         self.items: dict[str, LedgerEntry] = {}
         self.leases: dict[str, tuple[str, float]] = {}
+        self.keys: set[str] = set()  # sources with an item, outcome or not (a lease writes one; nothing deletes it)
         self.calls: list[str] = []  # one per DynamoDB request the real ledger would make
 
     def get(self, source: str) -> LedgerEntry | None:
@@ -52,10 +54,13 @@ class Ledger:
         held = self.leases.get(source)
         if held and held[1] >= now_epoch and held[0] != owner:
             return None
+        first = source not in self.keys and source not in self.items
+        self.keys.add(source)
         self.leases[source] = (owner, until_epoch)
-        return Lease(owner, self.items.get(source))
+        return Lease(owner, self.items.get(source), first=first)
 
     def release(self, source: str, owner: str) -> None:
+        """Like DynamoDB's REMOVE of the lease fields: the item itself stays."""
         self.calls.append("release")
         if self.leases.get(source, ("", 0))[0] == owner:
             del self.leases[source]

@@ -215,7 +215,7 @@ def test_a_gateway_500_is_retried_and_the_dataset_created(stack: LocalStack) -> 
     entry = stack.wait_for(stack.source(key))
     assert entry.status is Status.CREATED, entry.reason
     statuses = [(r.method, r.status, r.fault) for r in requests_since(stack, seq)]
-    assert statuses[0] == ("GET", 500, "script:500")
+    assert statuses[0] == ("POST", 500, "script:500")  # a first publish: the create is the first request
     assert statuses[-2:] == [("POST", 201, None), ("GET", 200, None)]  # the create, then its read-back
     assert len(emulator_datasets(stack, key)) == 1
 

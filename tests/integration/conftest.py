@@ -97,6 +97,12 @@ class Stack:
         self.put(key, body)
         return self.deliver(self.receive(), receive_count)
 
+    def lose_outcome(self, key: str) -> None:
+        """The ledger as a crash between a create and the outcome's write leaves it: the item the lease wrote, with
+        no outcome and its lease long expired. (Deleting the item would be an emptied ledger instead, which takes
+        ``hdr-ingest rebuild-ledger`` before the next drop: README "Crash safety".)"""
+        self.table.put_item(Item={"source": f"s3://{BUCKET}/{key}", "lease_owner": "crashed", "lease_until": 0})
+
     # -- reading -----------------------------------------------------------------------------------------
     def ledger(self, key: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"source": f"s3://{BUCKET}/{key}"}).get("Item")

@@ -182,6 +182,28 @@ def test_two_ledger_requests_per_object(stack: Stack, monkeypatch: pytest.Monkey
     assert calls == ["update_item", "put_item"] and stack.ledger("incoming/rounds.json")["status"] == "UNCHANGED"
 
 
+def test_a_lease_is_first_only_when_the_source_had_no_item_at_all(stack: Stack) -> None:
+    """The lease's UpdateItem returns the item as it was (ALL_OLD): none at all is a first lease. A retried
+    request that had taken effect, a released lease and a recorded outcome all leave an item (moto, as DynamoDB)."""
+    from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
+    from hdr_ingest.core.ledger import LedgerEntry
+    from hdr_ingest.core.outcome import Status
+
+    ledger, source, now = DynamoDbLedger(stack.table), f"s3://{BUCKET}/incoming/first.json", time.time()
+    first = ledger.acquire(source, "a", now + 60, now)
+    assert first is not None and first.first and first.previous is None
+    again = ledger.acquire(source, "a", now + 60, now)  # the SDK's retry of a request that did take effect
+    assert again is not None and not again.first and again.previous is None
+    ledger.release(source, "a")
+    assert stack.table.get_item(Key={"source": source})["Item"] == {"source": source}  # released: the item stays
+    after_release = ledger.acquire(source, "b", now + 60, now)
+    assert after_release is not None and not after_release.first
+    entry = LedgerEntry(source, Status.RETRYING, "will retry", BUCKET, "incoming/first.json", "hgi-x", "t")
+    ledger.record(entry, owner="b")
+    recorded = ledger.acquire(source, "c", now + 60, now)
+    assert recorded is not None and not recorded.first and recorded.previous == entry
+
+
 def test_source_leased_by_another_invocation_is_held_off(stack: Stack) -> None:
     """A real conditional-check failure (moto): another invocation holds the source."""
     source = f"s3://{BUCKET}/incoming/leased.json"

@@ -54,6 +54,27 @@ def test_valid_documents_are_created_on_the_gateway(stack: Stack, relative: str,
     assert stack.dead_letters() == []
 
 
+def test_a_first_publish_posts_without_a_lookup_and_a_lost_outcome_is_looked_up(stack: Stack) -> None:
+    """Issue 25 item 3: a source the ledger never held cannot have a dataset yet, so no GET comes before the POST.
+    Once its lease was taken, its item stays: a crash before the outcome's write is looked up, never duplicated."""
+    key = "incoming/first.json"
+    document = example("schemata/HDRUK/4.0.0/docs.example.json")
+    stack.drop_and_invoke(key, document)
+    item = stack.ledger(key)
+    assert item["status"] == "CREATED"
+    assert [(r.method, r.status) for r in stack.emulator.requests()] == [("POST", 201), ("GET", 200)]  # read-back
+    stack.lose_outcome(key)
+    before = len(stack.emulator.requests())
+    document["summary"]["title"] = "Changed after a crash"
+    stack.drop_and_invoke(key, document)
+    after = stack.emulator.requests()[before:]
+    assert [(r.method, r.status) for r in after] == [("GET", 200), ("PUT", 200), ("GET", 200)]
+    assert after[0].query["dataset_id"] in (item["datasetid"], [item["datasetid"]])  # looked up by our key
+    updated = stack.ledger(key)
+    (dataset,) = stack.gateway_datasets()
+    assert (updated["status"], int(updated["dataset_id"])) == ("UPDATED", dataset["id"])
+
+
 def test_same_file_dropped_again_is_unchanged_and_a_changed_one_updates(stack: Stack) -> None:
     key = "incoming/again.json"
     document = example("schemata/HDRUK/4.0.0/docs.example.json")
@@ -122,13 +143,13 @@ def test_s3_test_event_is_skipped(stack: Stack) -> None:
 
 
 def test_500_then_201_is_created(stack: Stack) -> None:
-    stack.emulator.faults.script(["find-ok", "500"])
+    stack.emulator.faults.script(["500"])
     stack.drop_and_invoke("incoming/flaky.json", example("schemata/HDRUK/4.0.0/docs.example.json"))
     item = stack.ledger("incoming/flaky.json")
     assert item["status"] == "CREATED"
-    # lookup, failed POST, lookup again (the POST may have succeeded before failing), POST, read-back
+    # a source never leased: POST at once; it failed, and may have succeeded before failing, so a lookup comes
+    # before the next POST; then the read-back
     assert [(r.method, r.status) for r in stack.emulator.requests()] == [
-        ("GET", 200),
         ("POST", 500),
         ("GET", 200),
         ("POST", 201),
@@ -169,8 +190,8 @@ def test_one_failing_record_does_not_fail_its_batch(stack: Stack, monkeypatch: p
     messages = stack.receive(3)
     by_key = {json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"]: m for m in messages}
     # the Gateway fails every request for the third object only
-    # find, create and read-back, then three failed finds
-    stack.emulator.faults.script(["ok", "ok", "ok", "500", "500", "500"])
+    # create and read-back, then a failed create and two failed lookups
+    stack.emulator.faults.script(["ok", "ok", "500", "500", "500"])
     ordered = [by_key["incoming%2Fone.json"], by_key["incoming%2Ftwo.json"], by_key["incoming%2Fthree.json"]]
     response = stack.invoke(stack.sqs_event(ordered, receive_count=1))
     assert response == {"batchItemFailures": [{"itemIdentifier": by_key["incoming%2Fthree.json"]["MessageId"]}]}

@@ -72,7 +72,7 @@ def test_concurrent_duplicate_delivery_makes_one_post(stack: Stack) -> None:
 def test_lost_ledger_write_is_found_by_lookup(stack: Stack) -> None:
     key = "incoming/lost.json"
     stack.drop_and_invoke(key, DOC)
-    stack.table.delete_item(Key={"source": f"s3://{BUCKET}/{key}"})
+    stack.lose_outcome(key)
     stack.drop_and_invoke(key, titled("After the crash"))
     item = stack.ledger(key)
     assert item["status"] == "UPDATED"

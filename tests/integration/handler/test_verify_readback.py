@@ -83,7 +83,7 @@ def test_a_dataset_edited_on_the_gateway_before_the_read_back_differs_naming_the
 def test_a_transient_read_back_failure_leaves_verified_unset_and_the_publish_created(
     stack: Stack, failure: str
 ) -> None:
-    stack.emulator.faults.script(["ok", "ok", failure])  # the lookup, the create, then the read-back
+    stack.emulator.faults.script(["ok", failure])  # the create (a first publish: no lookup), then the read-back
     key = "incoming/unread.json"
     assert stack.drop_and_invoke(key, document()) == {"batchItemFailures": []}
     item = stack.ledger(key)

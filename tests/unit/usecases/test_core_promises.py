@@ -101,6 +101,14 @@ def test_max_object_bytes_is_bounded_by_the_function_memory() -> None:
     assert Settings.from_env(big).max_object_bytes == 50 * 1024**2
 
 
+def test_lookup_new_sources_is_a_flag_off_by_default() -> None:
+    assert Settings.from_env(SETTINGS_ENV).lookup_new_sources is False
+    assert Settings.from_env({**SETTINGS_ENV, "LOOKUP_NEW_SOURCES": "True"}).lookup_new_sources is True
+    both = refusal(LOOKUP_NEW_SOURCES="always", ARCHIVE_ON_DELETE="yes")
+    assert "LOOKUP_NEW_SOURCES='always' must be 'true' or 'false'" in both
+    assert "ARCHIVE_ON_DELETE='yes' must be 'true' or 'false'" in both
+
+
 def test_a_route_prefix_may_not_start_with_a_slash() -> None:
     routes = [{"prefix": "/incoming/", "kind": "hdruk", "url": "https://gw.example.org", "secret": "gw"}]
     assert "DESTINATIONS[0].prefix must be a key prefix" in refusal(DESTINATIONS=json.dumps(routes))
@@ -109,12 +117,15 @@ def test_a_route_prefix_may_not_start_with_a_slash() -> None:
 class MemoryLedger:
     def __init__(self) -> None:
         self.items: dict[str, LedgerEntry] = {}
+        self.keys: set[str] = set()
 
     def get(self, source: str) -> LedgerEntry | None:
         return self.items.get(source)
 
     def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None:
-        return Lease(owner, self.items.get(source))
+        first = source not in self.keys and source not in self.items
+        self.keys.add(source)  # the lease writes the item; releasing it keeps the item
+        return Lease(owner, self.items.get(source), first=first)
 
     def release(self, source: str, owner: str) -> None:
         pass
@@ -137,6 +148,7 @@ class ScriptedCatalogue:
 
     script: dict[str, list[Answer]] = field(default_factory=dict)
     creates: list[str] = field(default_factory=list)
+    finds: list[str] = field(default_factory=list)
     kind = "scripted"
     url = "https://scripted.example"
     title = "Scripted"
@@ -156,6 +168,7 @@ class ScriptedCatalogue:
         return None
 
     def find(self, key: str, call: Call) -> Answer:
+        self.finds.append(key)
         return Answer(AnswerKind.SUCCESS, 200, "none")
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
@@ -234,6 +247,19 @@ def test_an_element_that_failed_for_a_moment_is_retried_then_failed_and_dead_let
     assert any(m["status"] == "FAILED" and m["source"].endswith("#b") for m in dlq)
     assert isinstance(last, Outcome) and last.status is Status.CREATED
     assert "1 of 2 elements published (1 unchanged); 1 FAILED" in last.reason
+
+
+def test_new_elements_are_created_without_a_lookup_and_an_element_tried_before_is_looked_up() -> None:
+    """Each element has its own lease and item: one never leased cannot have a record yet; one whose create
+    failed (it may have taken effect) is looked up on the next delivery before it is created."""
+    destination = ScriptedCatalogue({"b": [Answer(AnswerKind.TRANSIENT, 500, "server error")]})
+    ledger = MemoryLedger()
+    elements = [{"identifier": "a"}, {"identifier": "b"}]
+    assert isinstance(deliver(destination, ledger, [], elements, 1), RetryLater)
+    assert destination.finds == [] and destination.creates == ["a", "b"]
+    outcome = deliver(destination, ledger, [], [*elements, {"identifier": "c"}], 2)
+    assert isinstance(outcome, Outcome) and "2 created, 1 unchanged" in outcome.reason
+    assert destination.finds == [CATALOGUE.element("b").record_key] and destination.creates == ["a", "b", "b", "c"]
 
 
 def test_a_catalogue_whose_elements_all_fail_is_not_a_success() -> None:

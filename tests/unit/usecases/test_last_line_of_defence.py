@@ -31,7 +31,12 @@ class PickyLedger(Ledger):
 
 
 class ExplodingGateway(Gateway):
+    """Its client breaks on the first call it gets: a create on a first publish, a lookup after that."""
+
     def find(self, datasetid: str, credentials: Any, read_timeout_s: float, **_: Any) -> Any:
+        raise KeyError("data")
+
+    def create(self, *args: Any, **_: Any) -> Any:
         raise KeyError("data")
 
 

@@ -98,7 +98,7 @@ def test_pending_is_recorded_then_checked_on_later_deliveries_until_done() -> No
     done = run(catalogue, ledger, dlq, 3)
     assert done.status is Status.CREATED and done.record_id == "job-1"
     assert ledger.items[OBJ.source].status is Status.CREATED
-    assert catalogue.calls == ["find", "create", "check job-1", "check job-1"]
+    assert catalogue.calls == ["create", "check job-1", "check job-1"]  # first publish: no lookup
     assert dlq.messages == []
 
 

@@ -87,11 +87,8 @@ def test_valid_document_is_created_and_recorded(world: World) -> None:
     assert (entry.status, entry.record_id, entry.record_version) == (Status.CREATED, 7, 1)
     assert entry.schema == "HDRUK 4.0.0"
     assert entry.object_sha256 and entry.etag == "e1" and entry.updated_at == "2026-11-22T06:00:00.000Z"
-    # looked up by the stable datasetid first, created with it and with the detected schema
-    assert world.gateway.calls == [
-        ("find", OBJ.record_key),
-        ("create", (SchemaRef("HDRUK", "4.0.0"), OBJ.record_key, "app")),
-    ]
+    # never leased before, so nothing can exist to look up: created with the stable datasetid and the schema
+    assert world.gateway.calls == [("create", (SchemaRef("HDRUK", "4.0.0"), OBJ.record_key, "app"))]
     assert world.dlq.messages == []
 
 
@@ -116,7 +113,7 @@ def test_a_same_bytes_unchanged_keeps_the_digests_so_a_reserialised_export_stays
     assert (kept.document_sha256, kept.object_sha256) == (first.document_sha256, first.object_sha256)
     world.store.data = json.dumps(json.loads(VALID), indent=2).encode()  # the same document, re-serialised
     outcome = pipeline.process(OBJ, Delivery(), world.budget())
-    assert outcome.status is Status.UNCHANGED and [c[0] for c in world.gateway.calls] == ["find", "create"]
+    assert outcome.status is Status.UNCHANGED and [c[0] for c in world.gateway.calls] == ["create"]
 
 
 def test_changed_document_updates_the_recorded_dataset(world: World) -> None:
@@ -132,7 +129,17 @@ def test_changed_document_updates_the_recorded_dataset(world: World) -> None:
     assert world.gateway.calls[-1] == ("update", 7)
 
 
+def test_lookup_new_sources_looks_up_before_a_first_create(world: World) -> None:
+    """For a ledger newer than the Gateway's datasets (the local stack against a real Gateway): found, updated."""
+    world.gateway.found = Answer(AnswerKind.SUCCESS, 200, "found", record_id=11, found=True)
+    world.gateway.updates = [updated(11, 4)]
+    outcome = world.pipeline(lookup_new_sources=True).process(OBJ, Delivery(), world.budget())
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 11)
+    assert [c[0] for c in world.gateway.calls] == ["find", "update"]
+
+
 def test_dataset_found_by_lookup_is_updated_not_duplicated(world: World) -> None:
+    world.ledger.keys.add(OBJ.source)  # an earlier lease's item, with no outcome: it crashed after creating
     world.gateway.found = Answer(AnswerKind.SUCCESS, 200, "found", record_id=11, found=True)
     world.gateway.updates = [updated(11, 4)]
     outcome = world.pipeline().process(OBJ, Delivery(), world.budget())
@@ -210,7 +217,7 @@ def test_no_retry_when_the_invocation_is_nearly_over(world: World) -> None:
     with pytest.raises(RetryLater):
         world.pipeline().process(OBJ, Delivery(final=False), world.budget(remaining_ms=9_000))
     assert world.sleeps == []
-    assert [c[0] for c in world.gateway.calls] == ["find", "create"]
+    assert [c[0] for c in world.gateway.calls] == ["create"]
 
 
 def test_401_fetches_the_credentials_again_once(world: World) -> None:

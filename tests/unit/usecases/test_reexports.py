@@ -144,14 +144,14 @@ def test_same_file_three_times_is_one_dataset(world: World) -> None:
     statuses = [world.drop("incoming/a.json", DOC).status for _ in range(3)]
     assert statuses == [Status.CREATED, Status.UNCHANGED, Status.UNCHANGED]
     assert len(world.gateway.datasets) == 1
-    assert world.gateway.calls == ["find", "create"]
+    assert world.gateway.calls == ["create"]  # a first publish: no lookup
 
 
 def test_same_document_serialised_differently_is_unchanged(world: World) -> None:
     world.drop("incoming/a.json", DOC)
     outcome = world.drop("incoming/a.json", None, raw=json.dumps(DOC, indent=4, sort_keys=True).encode())
     assert outcome.status is Status.UNCHANGED
-    assert world.gateway.calls == ["find", "create"]
+    assert world.gateway.calls == ["create"]
 
 
 def test_changed_export_updates_with_a_higher_version(world: World) -> None:
@@ -163,10 +163,75 @@ def test_changed_export_updates_with_a_higher_version(world: World) -> None:
 
 def test_lost_ledger_write_is_found_by_lookup(world: World) -> None:
     world.drop("incoming/a.json", DOC)
-    world.ledger.items.clear()  # the ledger write after the POST was lost
+    world.ledger.items.clear()  # the outcome's write after the POST was lost (the lease's item stays)
     outcome = world.drop("incoming/a.json", titled("Again"))
     assert (outcome.status, outcome.record_id) == (Status.UPDATED, 1)
     assert world.gateway.per_datasetid() == {SourceObject("bucket", "incoming/a.json").record_key: 1}
+
+
+class Crash(BaseException):
+    """The invocation dies where it is (a timeout, an out-of-memory kill): no handler of ours catches it."""
+
+
+@dataclass
+class CreatesThenFails(FakeGateway):
+    """Its first create takes effect, then answers ``answer`` (None: the invocation dies at that point)."""
+
+    answer: Answer | None = None
+    failed: bool = False
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        created = super().create(*args, **kwargs)
+        if self.failed:
+            return created
+        self.failed = True
+        if self.answer is None:
+            raise Crash
+        return self.answer
+
+
+def test_a_first_publish_sends_no_lookup_but_its_retries_do(world: World) -> None:
+    """A source never leased before has nothing on the Gateway: it is created at once. A create that answered
+    500 after taking effect is looked up before the next try, so the retry updates it."""
+    world.gateway = CreatesThenFails(answer=Answer(AnswerKind.TRANSIENT, 500, "Server Error"))
+    outcome = world.drop("incoming/a.json", DOC)
+    assert world.gateway.calls == ["create", "find", "update"]
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 1) and len(world.gateway.datasets) == 1
+
+
+def test_a_create_without_an_answer_is_looked_up_and_never_sent_again(world: World) -> None:
+    world.gateway = CreatesThenFails(answer=Answer(AnswerKind.TRANSIENT, None, "read timed out"))
+    assert world.drop("incoming/a.json", DOC).status is Status.UPDATED
+    assert world.gateway.calls == ["create", "find", "update"] and len(world.gateway.datasets) == 1
+
+
+@pytest.mark.parametrize("lease_left", [True, False], ids=["lease-expired", "lease-released"])
+def test_a_crash_after_the_first_create_is_found_on_redelivery(world: World, lease_left: bool) -> None:
+    """The lease's item is written before the create, so the redelivery is not a first publish: it looks the
+    dataset up and updates it, whether the crash left the lease to expire or it was released."""
+    world.gateway = CreatesThenFails()
+    source = SourceObject("bucket", "incoming/a.json").source
+    if lease_left:  # a killed invocation runs nothing more: its lease stays until it expires
+        world.ledger.release = lambda source, owner: None  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        world.drop("incoming/a.json", DOC)
+    assert source not in world.ledger.items and len(world.gateway.datasets) == 1
+    if lease_left:
+        world.ledger.leases[source] = ("crashed-invocation", 0.0)  # expired
+    else:
+        assert source not in world.ledger.leases
+    outcome = world.drop("incoming/a.json", DOC)
+    assert (outcome.status, outcome.record_id) == (Status.UPDATED, 1)
+    assert world.gateway.calls == ["create", "find", "update"] and len(world.gateway.datasets) == 1
+
+
+def test_every_later_publish_of_a_source_that_had_an_outcome_looks_up_first(world: World) -> None:
+    """An INVALID or RETRYING outcome is an item: the next drop is no first publish, whatever it recorded."""
+    bad = titled("Bad")
+    del bad["summary"]["title"]
+    assert world.drop("incoming/a.json", bad).status is Status.INVALID
+    assert world.drop("incoming/a.json", DOC).status is Status.CREATED
+    assert world.gateway.calls == ["find", "create"]
 
 
 def test_concurrent_delivery_of_one_source_is_held_off(world: World) -> None:
@@ -287,7 +352,8 @@ def test_ledger_is_rebuilt_from_the_gateway(world: World) -> None:
     world.drop("incoming/catalogue.json", [titled("Dataset A", "a"), titled("Dataset B", "b")])
     world.drop("incoming/gone.json", titled("Deleted later"))
     world.delete("incoming/gone.json")
-    world.ledger.items.clear()
+    world.ledger.items.clear()  # the table emptied: not one item left
+    world.ledger.keys.clear()
     world.store.objects["incoming/new.json"] = json.dumps(titled("Never published")).encode()
     objects = [
         SourceObject("bucket", k)

@@ -67,10 +67,15 @@ class LeaseLost(Exception):
 @dataclass(frozen=True)
 class Lease:
     """A source held by ``owner``, and its ledger entry as it stood when the lease was taken (``None``: no
-    outcome recorded yet). Taking the lease and reading the entry is one conditional write."""
+    outcome recorded yet). Taking the lease and reading the entry is one conditional write.
+
+    ``first``: the ledger had no item at all for the source before this lease, not even an earlier lease's (the
+    lease is written before anything is sent, items are never deleted, and releasing a lease keeps its item), so no
+    invocation has ever sent anything for it. ``False`` whenever that is not certain."""
 
     owner: str
     previous: LedgerEntry | None
+    first: bool = False
 
 
 class Ledger(Protocol):

@@ -81,6 +81,7 @@ def pipeline_settings(settings: Settings) -> PipelineSettings:
         read_timeout_s=settings.read_timeout_s,
         archive_on_delete=settings.archive_on_delete,
         catalogue_id_pointer=settings.catalogue_id_pointer,
+        lookup_new_sources=settings.lookup_new_sources,
     )
 
 

@@ -53,6 +53,7 @@ class Settings:
     max_attempts: int = defaults.MAX_ATTEMPTS
     secret_max_age_s: int = defaults.SECRET_MAX_AGE_S
     archive_on_delete: bool = False
+    lookup_new_sources: bool = False
     catalogue_id_pointer: str | None = None
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
     documents_in_flight_bytes: int = (512 - MEMORY_BASE_MB) * 1024 * 1024 // MEMORY_PER_DOCUMENT_BYTE
@@ -87,9 +88,7 @@ class Settings:
                 f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={int(memory_mb)} MB ({MEMORY_PER_DOCUMENT_BYTE} bytes of memory "
                 "per byte of a document); raise MemorySize for larger objects"
             )
-        archive_raw = env.get("ARCHIVE_ON_DELETE", "").strip().lower() or "false"
-        if archive_raw not in ("true", "false"):
-            problems.append(f"ARCHIVE_ON_DELETE={archive_raw!r} must be 'true' or 'false'")
+        archive, lookup_new = read.flag("ARCHIVE_ON_DELETE"), read.flag("LOOKUP_NEW_SOURCES")
         pointer = env.get("CATALOGUE_ID_POINTER", "").strip() or None
         if pointer is not None and not pointer.startswith("/"):
             problems.append(f"CATALOGUE_ID_POINTER={pointer!r} must be a JSON pointer such as /identifier")
@@ -109,7 +108,8 @@ class Settings:
             read_timeout_s=read_timeout,
             max_attempts=int(attempts),
             secret_max_age_s=int(secret_age),
-            archive_on_delete=archive_raw == "true",
+            archive_on_delete=archive,
+            lookup_new_sources=lookup_new,
             catalogue_id_pointer=pointer,
             record_concurrency=int(concurrency),
             documents_in_flight_bytes=in_flight,
@@ -131,6 +131,13 @@ class _Reader:
         if new_raw and old_raw and new_raw != old_raw:
             self.problems.append(f"{new}={new_raw!r} and its old name {old}={old_raw!r} disagree: set only {new}")
         return old if old_raw and not new_raw else new
+
+    def flag(self, name: str) -> bool:
+        """``true`` or ``false`` (default ``false``)."""
+        raw = self.env.get(name, "").strip().lower() or "false"
+        if raw not in ("true", "false"):
+            self.problems.append(f"{name}={raw!r} must be 'true' or 'false'")
+        return raw == "true"
 
     def required(self, name: str) -> str:
         value = self.env.get(name, "").strip()

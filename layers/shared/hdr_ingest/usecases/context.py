@@ -44,6 +44,9 @@ class PipelineSettings:
     backoff_base_s: float = 0.5
     archive_on_delete: bool = False
     catalogue_id_pointer: str | None = None
+    # Look a record up before every create, a source the ledger never held included (``LOOKUP_NEW_SOURCES``): for a
+    # ledger that is newer than the records on the destination and cannot be rebuilt first.
+    lookup_new_sources: bool = False
     # A catalogue element is started only while at least this much of the invocation is left; the rest waits for
     # the next delivery (one element: a lease, the calls to the destination, the outcome's write).
     element_time_ms: int = 10_000
@@ -67,6 +70,7 @@ class Work:
     budget: Budget
     owner: str
     previous: LedgerEntry | None
+    first: bool = False  # the ledger had no item for the source before this lease (``core.ledger.Lease.first``)
     recorded: bool = False  # the outcome is written (which ended the lease)
     record_refused: bool = False  # the ledger refused to write an outcome
     stored: StoredObject | None = None

@@ -34,7 +34,7 @@ class Leases:
             raise RetryLater(
                 Outcome(Status.RETRYING, f"{obj.source} is being processed by another invocation; will retry.")
             )
-        work = Work(obj, route, delivery, budget, owner, lease.previous)
+        work = Work(obj, route, delivery, budget, owner, lease.previous, first=lease.first)
         try:
             yield work
         finally:

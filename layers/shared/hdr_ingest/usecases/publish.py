@@ -80,10 +80,11 @@ class _Upsert:
     record_id: RecordId | None = None
     archived: bool = False
     unanswered: Answer | None = None  # a create of this delivery that got no answer
+    sent_create: bool = False  # this delivery has sent a create (answered or not)
 
     def attempt(self, call: Call) -> Answer:
         destination, record_key = self.work.routed.destination, self.work.obj.record_key
-        if self.record_id is None:
+        if self.record_id is None and self._may_exist():
             # No id recorded: look for a record created earlier for this source (a lost ledger write, a crash after
             # a create, a timed-out create that did succeed), archived ones included.
             found = self.caller.observed(self.work, "find", lambda: destination.find(record_key, call))
@@ -108,6 +109,30 @@ class _Upsert:
             return self._create(call)
         return answer
 
+    def _may_exist(self) -> bool:
+        """Whether a record of this source may exist on the destination without the ledger naming it, so it must be
+        looked up before a create. Not when the lease was the source's first (no ledger item at all before it) and
+        this delivery has sent no create: then nothing can have been sent for it, because
+
+        * every invocation takes the lease, which writes the item, before it sends anything for the source (each
+          element of a catalogue file has its own lease and item), and the item is never deleted: releasing a lease
+          keeps it, an outcome's write replaces it, and the table has no TTL;
+        * so a crash after a create, a lost outcome write, a create that answered RETRYING or never answered, a
+          released lease, an earlier INVALID or REJECTED, all leave an item, and a lookup is made as before;
+        * the record key is a hash of the source alone, so no other source's record can carry it;
+        * a retried acquire that had taken effect finds its own lease item, so it is never wrongly first.
+
+        The one case it is not safe: a ledger table emptied, deleted and re-made, or restored from an older backup
+        while the destination keeps its records. The next drop of a source that lost its item would create a second
+        record (HDR UK, and AEP's batches; Qrvey's chosen ids and UNIS's ids make their creates land on the same
+        record anyway, but for a Qrvey dataset made before ids were chosen). A second stack with its own ledger
+        publishing the same bucket to the same destination is the same case. Run ``hdr-ingest rebuild-ledger``
+        before the next drop (README "Crash safety"), or set ``LOOKUP_NEW_SOURCES=true`` (the local stack does
+        against a real Gateway: its ledger starts empty each run)."""
+        if self.caller.settings.lookup_new_sources:
+            return True
+        return not (self.work.first and not self.sent_create)
+
     def _create(self, call: Call) -> Answer:
         # A create that got no answer may still be creating the record, and a lookup cannot see it until it is
         # done: creating again now could make a second one. Only look it up until the next delivery (after the
@@ -116,6 +141,7 @@ class _Upsert:
         if self.unanswered is not None:
             return self.unanswered
         destination, record_key = self.work.routed.destination, self.work.obj.record_key
+        self.sent_create = True
         answer = self.caller.observed(
             self.work, "create", lambda: destination.create(record_key, self.document, self.verdict, call)
         )

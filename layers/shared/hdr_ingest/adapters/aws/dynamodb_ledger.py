@@ -2,7 +2,8 @@
 
 It speaks to DynamoDB through the low-level client (cheaper to create than a ``dynamodb`` resource, which a cold
 start would pay for) and makes two calls per source processed: one conditional UpdateItem takes the lease and
-returns the ledger item as it stands, one conditional PutItem writes the outcome and so ends the lease.
+returns the ledger item as it stood (and so whether the source had any), one conditional PutItem writes the outcome
+and so ends the lease.
 """
 
 from __future__ import annotations
@@ -190,7 +191,10 @@ class DynamoDbLedger:
 
     def acquire(self, source: str, owner: str, until_epoch: float, now_epoch: float) -> Lease | None:
         """Take the source's lease; ``None`` while another owner holds it. One UpdateItem, which also returns the
-        item as it stands (a write: strongly consistent), so the lease comes with the ledger's entry."""
+        item as it stood before (``ALL_OLD``; a write: strongly consistent, no read capacity), so the lease comes
+        with the ledger's entry, and with whether there was any item at all: none (no ``Attributes``) is a
+        source never leased before (``Lease.first``). A retried request that had taken effect finds its own lease
+        there, so it is never wrongly "first"."""
         try:
             answer = self.client.update_item(
                 TableName=self.table_name,
@@ -200,16 +204,17 @@ class DynamoDbLedger:
                 ExpressionAttributeValues=self._in(
                     {":owner": owner, ":until": int(until_epoch), ":now": int(now_epoch)}
                 ),
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if _conditional_failure(exc):
                 return None
             raise
         item = self._out(answer.get("Attributes"))
-        return Lease(owner, from_item(item) if "status" in item else None)
+        return Lease(owner, from_item(item) if "status" in item else None, first=not item)
 
     def release(self, source: str, owner: str) -> None:
+        """Drop the lease fields only: the item stays (its key at least), so the next lease is not ``first``."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
