@@ -121,7 +121,7 @@ def _re_encoded(judge: Any, parsed: Any, label: str, size: int, loads: float, re
     for dense in (False, True):
         encoded = re_encoded(parsed, dense)
         encoded_text = canonical_json(encoded)
-        if judge._fast(encoded, None, ValidationMode.GATEWAY, encoded_text) is None:
+        if judge.fast_judgement(encoded, None, ValidationMode.GATEWAY, encoded_text) is None:
             raise SystemExit(f"the re-encoded {label} document is not decided by the fast verdict")
         judged = median_time(
             lambda encoded=encoded, text=encoded_text: judge.judge(encoded, None, text=text),  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""The fast verdict (``GatewayJudge._fast``) beside the emulation it stands in for.
+"""The fast verdict (``GatewayJudge.fast_judgement``) beside the emulation it stands in for.
 
 The fast verdict answers from jsonschema-rs alone when the Gateway's pre-processing leaves a document unchanged
 and the document is valid against a schema's stricter *twin*; detection passes over earlier schemas only on a
@@ -98,7 +98,7 @@ def valid_400(corpus: list[tuple[str, Any]], emulation: GatewayJudge) -> Any:
 
 
 def _fast(judge: GatewayJudge, document: Any, target: SchemaRef | None, mode: ValidationMode) -> Judgement | None:
-    return judge._fast(document, target, mode, None)
+    return judge.fast_judgement(document, target, mode, None)
 
 
 # --- the whole judgement -----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_a_long_candidate_is_flagged_by_its_length_and_judged_as_the_emulation_j
     assert found[("accessibility", "access", "accessRights")] == long_text
     assert found[("summary", "title")] == "Short & sweet"
     fast = GatewayJudge(pack)
-    assert fast._fast(document, None, ValidationMode.GATEWAY, _compact(document)) is not None
+    assert fast.fast_judgement(document, None, ValidationMode.GATEWAY, _compact(document)) is not None
     judged = fast.judge(document, None, text=_compact(document))
     emulated = GatewayJudge(pack, fast=False).judge(document, None)
     assert judged.valid and judged.report == emulated.report and judged.warnings == emulated.warnings

@@ -149,7 +149,7 @@ class GatewayJudge:
         order) when the caller has it already, saves serialising it for the fast verdict.
         """
         mode = ValidationMode(mode)
-        fast = self._fast(document, target, mode, text)
+        fast = self.fast_judgement(document, target, mode, text)
         if fast is not None:
             return fast
         changes: list[Change] = []
@@ -176,7 +176,7 @@ class GatewayJudge:
                 found = self._twins.setdefault(ref, found)
         return found
 
-    def _fast(
+    def fast_judgement(
         self, document: Any, target: SchemaRef | None, mode: ValidationMode, text: str | None
     ) -> Judgement | None:
         """The judgement without the emulation, for a valid document the Gateway leaves as it is (see
