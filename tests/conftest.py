@@ -36,6 +36,26 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("SCHEMA_PACK_DIR", str(PACK_DIR))
 
 
+def qrvey_definition(**changes: Any) -> dict[str, Any]:
+    """A Qrvey dataset definition (one SQL Server datasource, two columns), with ``changes`` on top."""
+    document: dict[str, Any] = {
+        "name": "Air quality",
+        "datasources": [
+            {
+                "name": "Warehouse",
+                "connectionId": "conn-1",
+                "datasourceId": "ds-1",
+                "database": "env",
+                "tableName": "air_quality",
+                "connectorType": "MSSQL_LIVE",
+            }
+        ],
+        "columns": [{"columnName": "pm25", "columnType": "NUMBER"}, {"columnName": "site", "columnType": "TEXT"}],
+    }
+    document.update(changes)
+    return document
+
+
 def example(relative: str) -> dict[str, Any]:
     """An upstream example document, unwrapped from ``{"metadata": ...}`` where it is wrapped."""
     document = json.loads((EXAMPLES / relative).read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from moto import mock_aws
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
 from local_stack.aws import patch_moto
 from local_stack.gateway_emulator import App, GatewayEmulator
+from local_stack.unis_emulator import UnisEmulator
 
 # moto as the local stack runs it: DynamoDB requests atomic, as in AWS (the ledger's lease relies on it), before
 # any test's moto handles a request.
@@ -140,6 +141,13 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return int((self._deadline - time.monotonic()) * 1000)
+
+
+@pytest.fixture(scope="module")
+def unis_server() -> Iterator[UnisEmulator]:
+    """A UNIS emulator over real HTTP for one test module (its tests reset it)."""
+    with UnisEmulator() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,16 +16,10 @@ HEADERS = {"Content-Type": PSJSON, "Accept": PSJSON}
 DOC = {"subject": {"href": "https://unis.example/ports/1", "rel": "full"}, "eventType": "e"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[UnisEmulator]:
-    with UnisEmulator() as running:
-        yield running
-
-
 @pytest.fixture
-def unis(server: UnisEmulator) -> UnisEmulator:
-    server.reset()
-    return server
+def unis(unis_server: UnisEmulator) -> UnisEmulator:
+    unis_server.reset()
+    return unis_server
 
 
 def call(unis: UnisEmulator, method: str, path: str, body: Any = None, **headers: str) -> requests.Response:

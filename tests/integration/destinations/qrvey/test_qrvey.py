@@ -19,6 +19,7 @@ from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination, dataset_id_of
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.qrvey_emulator import QrveyEmulator
+from tests.conftest import qrvey_definition as definition
 from tests.integration.conftest import BUCKET, SECRET, Stack
 
 pytestmark = pytest.mark.integration
@@ -27,25 +28,6 @@ QRVEY_SECRET = "hgi-test/qrvey"
 API_KEY = "qrvey-test-key-0123456789"
 KEY = "incoming/qrvey/air-quality.json"
 REASON = "Table 'air_quality' does not exist in database 'env'"
-
-
-def definition(**changes: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "name": "Air quality",
-        "datasources": [
-            {
-                "name": "Warehouse",
-                "connectionId": "conn-1",
-                "datasourceId": "ds-1",
-                "database": "env",
-                "tableName": "air_quality",
-                "connectorType": "MSSQL_LIVE",
-            }
-        ],
-        "columns": [{"columnName": "pm25", "columnType": "NUMBER"}, {"columnName": "site", "columnType": "TEXT"}],
-    }
-    document.update(changes)
-    return document
 
 
 @pytest.fixture(scope="module")

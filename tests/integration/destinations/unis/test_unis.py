@@ -30,12 +30,6 @@ METADATA = {
 }
 
 
-@pytest.fixture(scope="module")
-def unis_server() -> Iterator[UnisEmulator]:
-    with UnisEmulator() as running:
-        yield running
-
-
 @pytest.fixture
 def unis(stack: Stack, unis_server: UnisEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnisEmulator]:
     unis_server.reset()

@@ -3,8 +3,6 @@ on UNIS differs at the edited path; a deleted one is MISSING; a failed lookup (U
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from hdr_ingest.core.answers import AnswerKind
@@ -27,16 +25,10 @@ METADATA = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[UnisEmulator]:
-    with UnisEmulator() as running:
-        yield running
-
-
 @pytest.fixture
-def unis(server: UnisEmulator) -> UnisEmulator:
-    server.reset()
-    return server
+def unis(unis_server: UnisEmulator) -> UnisEmulator:
+    unis_server.reset()
+    return unis_server
 
 
 def destination(unis: UnisEmulator) -> UnisDestination:

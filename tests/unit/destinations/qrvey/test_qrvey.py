@@ -28,6 +28,7 @@ from hdr_ingest.destinations.qrvey.destination import (
 )
 from hdr_ingest.destinations.qrvey.judge import MAX_ERRORS, DatasetJudge
 from hdr_ingest.destinations.qrvey.route import problems
+from tests.conftest import qrvey_definition as definition
 
 pytestmark = pytest.mark.unit
 
@@ -37,25 +38,6 @@ BASE = "/user/u-1/app/a-1/qollect/dataset"
 CALL = Call(ApiKey("k" * 20), timeout_s=5, deadline_s=30)
 OUR_ID = dataset_id_of("u-1", "a-1", KEY)
 NO_SUCH = Reply(404, {"status": "error", "errors": [{"message": "Dataset not found"}]})
-
-
-def definition(**changes: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "name": "Air quality",
-        "datasources": [
-            {
-                "name": "Warehouse",
-                "connectionId": "conn-1",
-                "datasourceId": "ds-1",
-                "database": "env",
-                "tableName": "air_quality",
-                "connectorType": "MSSQL_LIVE",
-            }
-        ],
-        "columns": [{"columnName": "pm25", "columnType": "NUMBER"}, {"columnName": "site", "columnType": "TEXT"}],
-    }
-    document.update(changes)
-    return document
 
 
 @dataclass
