@@ -22,6 +22,11 @@ __all__ = ["Row", "cmd_status", "destination_of", "outcome_table", "read_ledger"
 
 SOURCE_CHARS = 48
 MIN_SOURCE_CHARS = 16
+# Shortened in the middle, in this order, when the row cannot give the source MIN_SOURCE_CHARS otherwise (a Qrvey
+# dataset is a 36-character UUID, its schema "Qrvey dataset definition 1"); never below MIN_SHORTENED_CHARS, never
+# the status. `status SOURCE` and `--wide` show them whole.
+SHORTENED = ("dataset", "schema")
+MIN_SHORTENED_CHARS = 12
 CATALOGUE = "catalogue"
 
 
@@ -101,16 +106,31 @@ def _when(stamp: str) -> str:
     return stamp.replace("T", " ")[:19] if stamp else "-"
 
 
+def _widths(cells: list[list[Any]], headers: Sequence[str]) -> list[int]:
+    return [max(len(h), *(len(str(c)) for c in column)) for h, column in zip(headers, cells, strict=True)]
+
+
 def _fit_source(cells: list[list[Any]], headers: Sequence[str], width: int) -> int:
-    """Columns left for the source in ``width`` once every other column (all kept whole) has its room."""
-    others = [max(len(h), *(len(str(c)) for c in column)) for h, column in zip(headers, cells, strict=True)]
-    return max(MIN_SOURCE_CHARS, width - sum(others) - GAP * len(others))
+    """Columns left for the source in ``width`` once every other column has its room: whole, or with the
+    :data:`SHORTENED` ones shortened in the middle (``cells`` changed in place) where the source would get less than
+    :data:`MIN_SOURCE_CHARS`."""
+    excess = MIN_SOURCE_CHARS + sum(_widths(cells, headers)) + GAP * len(headers) - width
+    for name in SHORTENED:
+        if excess <= 0:
+            break
+        index = headers.index(name)
+        now = _widths(cells, headers)[index]
+        room = max(MIN_SHORTENED_CHARS, len(name), now - excess)
+        cells[index] = [shorten_middle(str(c), room) for c in cells[index]]
+        excess -= now - room
+    return max(MIN_SOURCE_CHARS, width - sum(_widths(cells, headers)) - GAP * len(headers))
 
 
 def outcome_table(rows: Sequence[Row], width: int = 1000, wide: bool = False) -> Any:
     """Ledger rows for ``width`` columns. From :data:`WIDE` columns (or ``wide``): a row a line with the
     delivery count, time and first error in columns. Narrower: source, status, schema, dataset (and
-    destination kind) on one line that fits, the source shortened in the middle (never the status), and
+    destination kind) on one line that fits, the source shortened in the middle (then, where it must, the
+    dataset and the schema; never the status), and
     the first error on its own wrapped line under the row."""
     from rich.table import Table
 

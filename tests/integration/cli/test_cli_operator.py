@@ -185,6 +185,37 @@ def test_status_shows_every_status_at_80_100_and_120_columns_with_errors_under_t
     assert len(lines) <= 1 + len(rows) + 2 * (1 + (len(rows[0].entry.errors[0].message) + 40) // columns)
 
 
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_status_fits_qrvey_uuids_and_schemas_without_cutting_a_status(columns: int) -> None:
+    from rich.console import Console
+
+    from hdr_ingest_cli.status import outcome_table
+
+    routed = {"destination": {"kind": "qrvey", "url": "https://qrvey.example.org/devapi/v4"}}
+    uuid = "a64179f1-e1df-5a78-9ebf-e5b96b2170ad"
+    rows = [
+        Row(ledger_entry("incoming/hdruk-4.0.0-asthma-cohort.json", Status.CREATED, record_id=1, record_version=1), {}),
+        Row(
+            ledger_entry(
+                "incoming/qrvey/air-quality-dataset.json",
+                Status.CREATED,
+                record_id=uuid,
+                schema="Qrvey dataset definition 1",
+            ),
+            routed,
+        ),
+    ]
+    terminal = Console(width=columns, file=io.StringIO(), force_terminal=True, color_system=None)
+    terminal.print(outcome_table(rows, columns))
+    lines = terminal.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert max(len(line) for line in lines) <= columns
+    assert [line.split()[1] for line in lines[1:3]] == ["CREATED", "CREATED"]  # every status whole
+    source = lines[2].split()[0]
+    assert source.startswith("incomin") and source.endswith("set.json")  # its start and end, at least 16 columns
+    assert uuid[:5] in lines[2] and uuid[-5:] in lines[2]  # the id shortened in its middle where it must be
+    assert (uuid in lines[2]) is (columns >= 120)
+
+
 def test_status_wide_puts_the_first_error_in_a_column(
     capsys: pytest.CaptureFixture[str], fake_stack: FakeStack
 ) -> None:
