@@ -160,13 +160,20 @@ def gateway_pipeline(
     clock: Any,
     target_schema: SchemaRef | None = None,
     validation_mode: str = "gateway",
+    background: Any = None,
     **settings: Any,
 ) -> IngestPipeline:
     """The pipeline with one HDR UK route on ``incoming/`` to ``gateway`` (a fake of the Gateway's client)."""
     destination = HdrukDestination("https://gateway.test/api/v1", gateway, lambda: pack, target_schema, validation_mode)
     routes = Routes([Route("incoming/", destination, credentials)])
     return IngestPipeline.wired(
-        PipelineSettings(max_object_bytes=10_000_000, **settings), routes, store, ledger, dlq, clock=clock
+        PipelineSettings(max_object_bytes=10_000_000, **settings),
+        routes,
+        store,
+        ledger,
+        dlq,
+        clock=clock,
+        background=background,
     )
 
 

@@ -78,7 +78,8 @@ def _ratio_rows(result: dict[str, Any], what: str) -> None:
     label = f"{result['label']} ({result['bytes'] / 1024:,.0f} KB indented), {what}"
     row("handler", label, vs(mine["median"]), f"<= {limit:g}x bare", mine["median"] <= limit * bare)
     if small:
-        row("handler", f"  the same without the lease write ({ms(mine['lease'])})", vs(mine["without_lease"]))
+        lease = f"its {ms(mine['lease'])} not spent beside the object's read"
+        row("handler", f"  the same without the lease write ({lease})", vs(mine["without_lease"]))
     off = result.get(f"noverify {what}")
     if off is not None:
         row("handler", "  the same with the read-back off (route option verify: false)", vs(off["median"]))

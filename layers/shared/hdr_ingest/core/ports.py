@@ -3,12 +3,16 @@ destinations (``hdr_ingest.destinations``) implement them; tests pass in-memory 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from hdr_ingest.core.answers import Answer, RecordId
 from hdr_ingest.core.outcome import ErrorDetail, Outcome
 from hdr_ingest.core.source_object import SourceObject
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,16 @@ class ObjectReadError(Exception):
 
 class ObjectStore(Protocol):
     def read(self, obj: SourceObject, max_bytes: int) -> StoredObject: ...
+
+
+T = TypeVar("T")
+
+
+class Background(Protocol):
+    """Runs a piece of work beside the caller's: the object's read beside its lease write, two waits that do not
+    depend on each other (a ``concurrent.futures`` executor is one)."""
+
+    def submit(self, work: Callable[[], T], /) -> Future[T]: ...
 
 
 class DeadLetters(Protocol):

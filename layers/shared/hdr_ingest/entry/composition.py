@@ -15,6 +15,7 @@ from hdr_ingest import destinations
 from hdr_ingest.adapters.aws.clients import AwsClients
 from hdr_ingest.core.ledger import Ledger
 from hdr_ingest.core.ports import (
+    Background,
     CredentialSource,
     DeadLetters,
     Destination,
@@ -48,6 +49,7 @@ class Adapters:
     observer: Observer = field(default_factory=NullObserver)
     clock: Callable[[], datetime] = _utc_now
     rng: random.Random = field(default_factory=random.Random)  # the retries' backoff jitter
+    background: Background | None = None  # runs the object's read beside the lease write; None: one after the other
 
 
 def build_pipeline(
@@ -61,7 +63,7 @@ def build_pipeline(
     routes = build_routes(settings, adapters.credentials_for)
     for_pipeline = pipeline_settings(settings)
     use_cases = build_use_cases(for_pipeline, adapters, publisher)
-    return IngestPipeline(for_pipeline, routes, adapters.store, use_cases), clients
+    return IngestPipeline(for_pipeline, routes, adapters.store, use_cases, adapters.background), clients
 
 
 def build_use_cases(
@@ -91,6 +93,7 @@ def aws_adapters(settings: Settings) -> tuple[Adapters, AwsClients]:
     from hdr_ingest.adapters.aws.s3 import S3ObjectStore
     from hdr_ingest.adapters.aws.sqs_dead_letters import SqsDeadLetters
     from hdr_ingest.entry.observe import PowertoolsObserver, tracer
+    from hdr_ingest.entry.threads import TracedPool
 
     clients = AwsClients(
         max_pool_connections=settings.record_concurrency, before_first_client=lambda: tracer.patch(["botocore"])
@@ -101,6 +104,7 @@ def aws_adapters(settings: Settings) -> tuple[Adapters, AwsClients]:
         dead_letters=SqsDeadLetters(clients.source("sqs"), settings.dlq_url),
         credentials_for=secrets_manager_credentials(settings, clients),
         observer=PowertoolsObserver(),
+        background=TracedPool(settings.record_concurrency, "hdr-ingest-read"),
     )
     return adapters, clients
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -28,6 +29,7 @@ from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.entry.events import UnsupportedEvent, announced, is_s3_test_event, objects_in_message
 from hdr_ingest.entry.observe import add_metric, logger, metrics, tracer
 from hdr_ingest.entry.settings import Settings
+from hdr_ingest.entry.threads import trace_entity, traced
 from hdr_ingest.usecases.context import Budget, Delivery
 from hdr_ingest.usecases.pipeline import IngestPipeline
 
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 __all__ = ["Runtime", "get_runtime", "logger", "metrics", "record_groups", "reset_runtime", "tracer"]
-
-T = TypeVar("T")
-
 
 @dataclass
 class Runtime:
@@ -116,9 +115,9 @@ class Runtime:
             return errors
         from concurrent.futures import ThreadPoolExecutor
 
-        parent = _trace_entity()
+        parent = trace_entity()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hdr-ingest-record") as pool:
-            for future in [pool.submit(_traced, parent, run, group) for group in groups]:
+            for future in [pool.submit(traced, parent, partial(run, group)) for group in groups]:
                 future.result()  # run() keeps every record's error; this only re-raises a bug in run() itself
         return errors
 
@@ -244,29 +243,6 @@ def record_groups(sources: list[list[str]]) -> list[list[int]]:
     for index in range(len(sources)):
         groups.setdefault(find(index), []).append(index)
     return list(groups.values())
-
-
-def _trace_entity() -> Any:
-    """The calling thread's X-Ray entity (the handler's subsegment), or ``None`` when tracing is off."""
-    if tracer.disabled:
-        return None
-    get = getattr(tracer.provider, "get_trace_entity", None)
-    return get() if callable(get) else None
-
-
-def _traced(parent: Any, work: Callable[[T], None], argument: T) -> None:
-    """Run ``work`` in a worker thread under ``parent``: X-Ray keeps the current entity per thread, so without
-    this the AWS and Gateway calls made in the thread would not be part of the invocation's trace (the X-Ray
-    SDK's way for threads: set the parent entity in the thread, clear it when done)."""
-    if parent is None:
-        work(argument)
-        return
-    recorder: Any = tracer.provider
-    recorder.set_trace_entity(parent)
-    try:
-        work(argument)
-    finally:
-        recorder.clear_trace_entities()
 
 
 def _budget(context: Any) -> Budget:

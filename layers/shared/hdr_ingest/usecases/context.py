@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hdr_ingest.core import defaults
 from hdr_ingest.core.ledger import LedgerEntry
@@ -12,6 +13,9 @@ from hdr_ingest.core.outcome import Outcome
 from hdr_ingest.core.ports import StoredObject
 from hdr_ingest.core.routing import Route
 from hdr_ingest.core.source_object import SourceObject
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Work:
     recorded: bool = False  # the outcome is written (which ended the lease)
     record_refused: bool = False  # the ledger refused to write an outcome
     stored: StoredObject | None = None
+    read_ahead: Future[StoredObject] | None = None  # the object's read, started beside the lease write
     object_sha256: str | None = None
     members: tuple[str, ...] = ()
 

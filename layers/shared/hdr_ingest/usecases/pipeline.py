@@ -12,12 +12,20 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdr_ingest.core.document import DocumentError
 from hdr_ingest.core.ledger import Ledger
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
-from hdr_ingest.core.ports import DeadLetters, NullObserver, ObjectReadError, ObjectStore, Observer
+from hdr_ingest.core.ports import (
+    Background,
+    DeadLetters,
+    NullObserver,
+    ObjectReadError,
+    ObjectStore,
+    Observer,
+    StoredObject,
+)
 from hdr_ingest.core.routing import Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.archive import Archiver
@@ -27,6 +35,9 @@ from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, Work
 from hdr_ingest.usecases.leases import Leases
 from hdr_ingest.usecases.publish import Publisher
 from hdr_ingest.usecases.recording import Recorder, is_stale, unchanged
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True)
@@ -63,10 +74,20 @@ class UseCases:
 
 
 class IngestPipeline:
-    def __init__(self, settings: PipelineSettings, routes: Routes, store: ObjectStore, use_cases: UseCases) -> None:
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        routes: Routes,
+        store: ObjectStore,
+        use_cases: UseCases,
+        background: Background | None = None,
+    ) -> None:
+        """``background``: where the object's read runs beside the lease write (the two waits overlap); without
+        it the object is read once the lease is held."""
         self.settings = settings
         self.routes = routes
         self.store = store
+        self.background = background
         self.use_cases = use_cases
         self.ledger = use_cases.recorder.ledger
         self.dead_letters = use_cases.recorder.dead_letters
@@ -85,13 +106,14 @@ class IngestPipeline:
         observer: Observer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        background: Background | None = None,
     ) -> IngestPipeline:
         """The pipeline with the usual use cases over these ports (tests build one so; the function's own is built
         by ``entry.composition.build_pipeline``)."""
         use_cases = UseCases.wire(
             settings, ledger, dead_letters, observer or NullObserver(), clock, rng or random.Random()
         )
-        return cls(settings, routes, store, use_cases)
+        return cls(settings, routes, store, use_cases, background)
 
     def process(self, obj: SourceObject, delivery: Delivery, budget: Budget | None = None) -> Outcome:
         """Publish (or, for a removal, archive) ``obj`` and record the outcome.
@@ -104,8 +126,22 @@ class IngestPipeline:
             return self._unrouted(obj, delivery, budget)
         if obj.is_removal:
             return self.archiver.remove(obj, route, delivery, budget)
-        with self.leases.hold(obj, route, delivery, budget) as work:
-            return self.recorder.guarded(work, lambda: self._publish(work))
+        read_ahead = self._read_ahead(obj)
+        try:
+            with self.leases.hold(obj, route, delivery, budget) as work:
+                work.read_ahead = read_ahead
+                return self.recorder.guarded(work, lambda: self._publish(work))
+        finally:
+            if read_ahead is not None:
+                read_ahead.cancel()  # not started yet (no lease, a stale event): never read
+
+    def _read_ahead(self, obj: SourceObject) -> Future[StoredObject] | None:
+        """The object's read, started now (beside the lease write) when it will be needed: a .json object, with a
+        ``background`` to run it. Whatever the lease then decides, nothing is published from it without the
+        lease; a read that is not needed is dropped."""
+        if self.background is None or not _publishable_name(obj.key):
+            return None
+        return self.background.submit(lambda: self.store.read(obj, self.settings.max_object_bytes))
 
     def _publish(self, work: Work) -> Outcome:
         """Every way a publish ends is an :class:`Outcome`, recorded here (a catalogue records its own)."""
@@ -121,13 +157,14 @@ class IngestPipeline:
         """The object's export (a document, or a catalogue's list), or the outcome that ends the publish here: not
         JSON by name, unreadable, unparseable, or UNCHANGED for the same bytes again."""
         obj = work.obj
-        if not obj.key.lower().endswith(".json"):
+        if not _publishable_name(obj.key):
             return Outcome(
                 Status.INVALID,
                 f"{obj.key!r} is not a .json object; only .json objects are published. Rename it to end in .json.",
             )
         try:
-            work.stored = self.store.read(obj, self.settings.max_object_bytes)
+            ahead = work.read_ahead
+            work.stored = ahead.result() if ahead is not None else self.store.read(obj, self.settings.max_object_bytes)
         except ObjectReadError as exc:
             status = Status.RETRYING if exc.transient else Status.INVALID
             return Outcome(status, str(exc), (ErrorDetail("$", str(exc)),))
@@ -159,3 +196,8 @@ class IngestPipeline:
         reason = self.routes.unrouted_reason(obj.key)
         with self.leases.hold(obj, None, delivery, budget) as work:
             return self.recorder.finish(work, Outcome(Status.INVALID, reason, (ErrorDetail("$", reason),)))
+
+
+def _publishable_name(key: str) -> bool:
+    """Only .json objects are published (any other is INVALID by name, unread)."""
+    return key.lower().endswith(".json")
