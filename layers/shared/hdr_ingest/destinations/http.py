@@ -8,7 +8,12 @@
   tried again here, within the call's deadline. Everything else is the pipeline's to retry, because only it knows
   whether a retry could duplicate; a Retry-After is handed to it (:func:`retry_after_s`), never slept on here.
 * **A total deadline per call**, enforced by a watchdog that shuts the call's sockets down when it passes: a server
-  that drips one byte a second cannot hold a call past it.
+  that drips one byte a second cannot hold a call past it. One long-lived daemon thread per process watches every
+  call's deadline (a heap of them), so a call starts no thread of its own.
+* **The environment is read once per transport**, not on every request (the session has ``trust_env`` off): the
+  CA bundle (``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``) when the transport is made, and a host's proxy
+  (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``) at its first call. ``~/.netrc`` is never
+  read: a call's credentials come from its route's secret only, never from a file on the machine.
 * **Answers read up to a cap** (``complete`` False beyond it).
 * **Every failure is an** :class:`~hdr_ingest.core.answers.Answer` (TRANSIENT or PERMANENT), never an exception,
   and its message never quotes a header value; :func:`redact` removes secrets from an echoed body.
@@ -17,6 +22,9 @@
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -24,11 +32,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_environ_proxies
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
@@ -106,6 +115,8 @@ class Transport:
         self.unsendable = unsendable
         self.tls_refused = tls_refused
         self.session = session or _session(pool_size, accept)
+        self.verify = _ca_bundle()  # what a call without a CA file of its own trusts, read once
+        self._proxies: dict[str, dict[str, str]] = {}  # scheme://host:port -> the environment's proxies for it
 
     def call(  # noqa: PLR0913 - the keyword-only parts of one request
         self,
@@ -164,7 +175,8 @@ class Transport:
                         allow_redirects=False,  # custom headers (keys, tokens) would follow to another host
                         stream=True,
                         cert=request.tls.cert if request.tls else None,
-                        verify=request.tls.verify if request.tls else True,
+                        verify=request.tls.ca_file if request.tls and request.tls.ca_file else self.verify,
+                        proxies=self.proxies_for(request.url),
                     )
                     raw, complete = _read(response, cap)
                     reply = Reply(response.status_code, raw, CaseInsensitiveDict(response.headers), complete)
@@ -181,6 +193,19 @@ class Transport:
             return reply
         finally:
             _close(response, reuse=reply is not None and reply.complete and not watch.expired)
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for ``url``'s scheme and host (none when ``NO_PROXY`` names it), read at the
+        host's first call and kept: requests with ``trust_env`` would read the whole environment on every call."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return {}  # requests names what is wrong with the URL
+        origin = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxies.get(origin)
+        if proxies is None:
+            proxies = self._proxies[origin] = get_environ_proxies(origin)
+        return proxies
 
     def failure_answer(self, exc: BaseException) -> Answer:
         """What a call that raised means. The exception's own text is never used where it could quote a header
@@ -241,7 +266,8 @@ class _Request:
 
 @dataclass(frozen=True)
 class ClientTls:
-    """A TLS client certificate (PEM files) and, optionally, the CA bundle that signs the server's certificate."""
+    """A TLS client certificate (PEM files) and, optionally, the CA bundle that signs the server's certificate
+    (without one, the call trusts what any other does: the environment's CA bundle, else the system's)."""
 
     cert_file: str
     key_file: str
@@ -250,10 +276,6 @@ class ClientTls:
     @property
     def cert(self) -> tuple[str, str]:
         return (self.cert_file, self.key_file)
-
-    @property
-    def verify(self) -> str | bool:
-        return self.ca_file or True
 
 
 class _NotSent(Exception):
@@ -309,8 +331,17 @@ def redact(text: str, secrets: Iterable[str], placeholder: str = "[redacted]") -
 # -- The session and the watchdog --------------------------------------------------------------------------------
 
 
+def _ca_bundle() -> str | bool:
+    """The CA bundle the environment names, as requests would read it (REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE);
+    True (the system's trust store, through certifi) when it names none."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
 def _session(pool_size: int, accept: str) -> requests.Session:
     session = requests.Session()
+    # The environment (proxies, CA bundle) is read once by the Transport; with trust_env requests would read it on
+    # every request, and would add the credentials of a ~/.netrc to our calls.
+    session.trust_env = False
     # No retries inside urllib3 (see the module's docstring); respect_retry_after_header=False, or urllib3 would
     # sleep on a 429/503 itself and then raise RetryError instead of handing the answer to the pipeline.
     retry = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False)
@@ -329,22 +360,21 @@ class _Watch:
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
-        self._done = False
+        self.done = False  # the call has left its watch: its sockets are never touched again
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watch:
         _current.watch = self
-        self._timer.start()
+        _WATCHDOG.watch(self)
         return self
 
     def __exit__(self, *_: object) -> None:
-        # After this, the watchdog never touches the sockets: the connection may go back to the pool.
+        # After this, the watchdog never touches the sockets: the connection may go back to the pool. The watch stays
+        # in the watchdog's heap until its deadline or the next clean-up, holding no socket.
         with self._lock:
-            self._done = True
-        self._timer.cancel()
+            self.done = True
+            self._sockets.clear()
         _current.watch = None
 
     def passed(self) -> bool:
@@ -356,16 +386,77 @@ class _Watch:
         with self._lock:
             if sock not in self._sockets:
                 self._sockets.append(sock)
-            if self.expired and not self._done:
+            if self.expired and not self.done:
                 _shut(sock)
 
     def _expire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.expired = True
             for sock in self._sockets:
                 _shut(sock)
+
+
+class _Watchdog:
+    """One daemon thread per process that expires each watch at its deadline: a heap of deadlines under a condition.
+
+    Registering a watch wakes the thread only when its deadline is the earliest (otherwise the thread already wakes
+    in time for it); a watch whose call has ended stays in the heap until the thread reaches it, or until the heap
+    has doubled since its last clean-up. The thread starts with the first watch and again if it is gone (after a
+    fork, the child has none: its state is made anew)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._ready = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()  # ties in deadline never compare watches
+        self._clean_at = _CLEAN_AT
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watch: _Watch) -> None:
+        entry = (watch.deadline, next(self._order), watch)
+        with self._ready:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hdr-ingest-watchdog", daemon=True)
+                self._thread.start()
+            if len(self._heap) >= self._clean_at:
+                self._heap = [kept for kept in self._heap if not kept[2].done]
+                heapq.heapify(self._heap)
+                self._clean_at = max(_CLEAN_AT, 2 * len(self._heap))
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:
+                self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            due = self._next_due()
+            try:
+                due._expire()
+            except Exception:  # noqa: BLE001, S110 - the one thread that keeps every deadline must outlive any watch
+                pass
+
+    def _next_due(self) -> _Watch:
+        """The next watch whose deadline has passed, once it has (ended calls are dropped on the way)."""
+        with self._ready:
+            while True:
+                heap = self._heap
+                while heap and heap[0][2].done:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._ready.wait()
+                    continue
+                left = heap[0][0] - time.monotonic()
+                if left <= 0:
+                    return heapq.heappop(heap)[2]
+                self._ready.wait(left)
+
+
+_CLEAN_AT = 256  # the heap drops ended calls at this size, or at twice the size it kept at its last clean-up
+_WATCHDOG = _Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:
