@@ -96,7 +96,7 @@ class IngestPipeline:
         self.publisher, self.archiver, self.catalogue = use_cases.publisher, use_cases.archiver, use_cases.catalogue
 
     @classmethod
-    def wired(
+    def wired(  # noqa: PLR0913 - the ports, then the optional parts by name
         cls,
         settings: PipelineSettings,
         routes: Routes,
@@ -104,6 +104,7 @@ class IngestPipeline:
         ledger: Ledger,
         dead_letters: DeadLetters,
         observer: Observer | None = None,
+        *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         background: Background | None = None,
