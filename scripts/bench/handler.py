@@ -1,6 +1,7 @@
 """Our handler beside a bare-minimum handler (handler_worker.py), one object at a time in one warm worker process,
 over the same moto server and Gateway emulator (answering at once): 5 KB and 1.8 MB documents (exported indented),
-plain ASCII and re-encoded, a create and a changed re-export of each; medians. Every AWS and HTTP call of a publish
+plain ASCII and re-encoded, a create and a changed re-export of each; medians; also beside a bare minimum that
+reads the record back once, as issue 22 asks of every publish (one GET, parsed). Every AWS and HTTP call of a publish
 is counted and timed (a second table), and the 5 KB ratio is shown again without the lease write. Then the read-back
 (issue 22): the 5 KB create with the route option ``verify`` on (default) and off."""
 
@@ -49,12 +50,12 @@ def run_worker(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def bench_handler(args: argparse.Namespace) -> None:
     note("handler: ours beside a bare-minimum handler, one object at a time, same moto stack and Gateway emulator")
     small, big = (5, 2) if args.quick else (25, 7)
-    three = ["ours", "bare", "noverify"]
+    runners = ["ours", "bare", "bare+read", "noverify"]
     cases = [
-        {"label": "5 KB, plain ASCII", "size": 5 * 1024, "encoded": False, "count": small, "runners": three},
-        {"label": "5 KB, re-encoded", "size": 5 * 1024, "encoded": True, "count": small, "runners": three},
-        {"label": "1.8 MB, plain ASCII", "size": int(1.8 * MB), "encoded": False, "count": big, "runners": three},
-        {"label": "1.8 MB, re-encoded (®)", "size": int(1.8 * MB), "encoded": True, "count": big, "runners": three},
+        {"label": "5 KB, plain ASCII", "size": 5 * 1024, "encoded": False, "count": small, "runners": runners},
+        {"label": "5 KB, re-encoded", "size": 5 * 1024, "encoded": True, "count": small, "runners": runners},
+        {"label": "1.8 MB, plain ASCII", "size": int(1.8 * MB), "encoded": False, "count": big, "runners": runners},
+        {"label": "1.8 MB, re-encoded (®)", "size": int(1.8 * MB), "encoded": True, "count": big, "runners": runners},
     ]
     for result in run_worker(cases):
         for what in ("create", "changed"):
@@ -77,6 +78,14 @@ def _ratio_rows(result: dict[str, Any], what: str) -> None:
 
     label = f"{result['label']} ({result['bytes'] / 1024:,.0f} KB indented), {what}"
     row("handler", label, vs(mine["median"]), f"<= {limit:g}x bare", mine["median"] <= limit * bare)
+    reading = result.get(f"bare+read {what}")
+    if reading is not None:
+        floor_read = reading["median"]
+        row(
+            "handler",
+            "  the same beside a bare minimum that also reads the record back once (GET, json.loads)",
+            f"{ms(mine['median'])} vs {ms(floor_read)} = {mine['median'] / floor_read:.2f}x",
+        )
     if small:
         lease = f"its {ms(mine['lease'])} not spent beside the object's read"
         row("handler", f"  the same without the lease write ({lease})", vs(mine["without_lease"]))

@@ -1,8 +1,9 @@
 """One warm Lambda instance of the handler section (``python -m scripts.bench.handler_worker``): for each case, our
 handler and a bare-minimum handler (get the object, parse it, POST it or PUT it when changed, with the same schema
 parameters, and write one ledger item; no validation, no lease, no lookup), one object at a time, interleaved, over
-the same moto server and Gateway emulator; and our handler on a route with the read-back off ("noverify", the route
-option ``verify: false``). Each publish's AWS and HTTP calls are counted and timed (calls.py). Uploads and SQS
+the same moto server and Gateway emulator; the bare minimum that also reads the record back once ("bare+read": the
+GET issue 22 asks for, parsed, not compared); and our handler on a route with the read-back off ("noverify", the
+route option ``verify: false``). Each publish's AWS and HTTP calls are counted and timed (calls.py). Uploads and SQS
 receives are not timed. Reads its config (JSON) on stdin's first line; prints the results (JSON) on one marked line."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .common import MARK
 from .documents import exported
 
 SCHEMA_PARAMS = {"input_schema": "HDRUK", "input_version": "4.0.0"}
-PREFIX = {"ours": "incoming/", "bare": "incoming/", "noverify": "incoming/noverify/"}
+PREFIX = {"ours": "incoming/", "bare": "incoming/", "bare+read": "incoming/", "noverify": "incoming/noverify/"}
 LEASE = "(lease)"
 
 Publish = Callable[[dict[str, Any], str, Any], tuple[float, Any]]
@@ -43,6 +44,7 @@ class Worker:
         self.s3, self.sqs, self.dynamodb = session.client("s3"), session.client("sqs"), session.client("dynamodb")
         self.http = requests.Session()
         self.gateway = config["env"]["GATEWAY_URL"].rstrip("/") + "/integrations/datasets"
+        self.datasets = config["env"]["GATEWAY_URL"].rstrip("/") + "/datasets"  # the read-back's public route
         self.headers = {"x-application-id": config["app_id"], "x-client-id": config["client_id"]}
         self.headers["Content-Type"] = "application/json"
 
@@ -69,7 +71,9 @@ class Worker:
             raise SystemExit(f"our handler failed a record: {response}")
         return elapsed, None
 
-    def bare(self, message: dict[str, Any], key: str, dataset_id: Any) -> tuple[float, Any]:
+    def bare(self, message: dict[str, Any], key: str, dataset_id: Any, read: bool = False) -> tuple[float, Any]:
+        """The bare minimum; with ``read``, also the one read-back issue 22 asks for: GET the dataset and parse it
+        (no comparison), before the ledger write."""
         started = time.perf_counter()
         record = json.loads(message["Body"])["Records"][0]["s3"]
         obj = self.s3.get_object(Bucket=record["bucket"]["name"], Key=unquote_plus(record["object"]["key"]))
@@ -82,6 +86,10 @@ class Worker:
         answer = self.http.request(method, url, params=SCHEMA_PARAMS, data=data, headers=self.headers, timeout=60)
         answer.raise_for_status()
         found = dataset_id if dataset_id is not None else int(answer.json()["data"])
+        if read:
+            held = self.http.get(f"{self.datasets}/{found}", headers=self.headers, timeout=60)
+            held.raise_for_status()
+            json.loads(held.content)
         source = f"s3://{self.config['bucket']}/{key}"
         item = {"source": {"S": source}, "status": {"S": "PUBLISHED"}, "dataset_id": {"N": str(found)}}
         self.dynamodb.put_item(TableName=self.config["table"], Item=item)
@@ -91,7 +99,16 @@ class Worker:
 def run_case(worker: Worker, calls: Calls, case: dict[str, Any], run: str) -> dict[str, Any]:
     """``case["count"]`` rounds (plus one warm-up, not counted) of a create then a changed re-export, for each of
     ``case["runners"]``, interleaved; each publish's seconds and calls."""
-    publish: dict[str, Publish] = {"ours": worker.ours, "noverify": worker.ours, "bare": worker.bare}
+
+    def bare_read(message: dict[str, Any], key: str, state: Any) -> tuple[float, Any]:
+        return worker.bare(message, key, state, read=True)
+
+    publish: dict[str, Publish] = {
+        "ours": worker.ours,
+        "noverify": worker.ours,
+        "bare": worker.bare,
+        "bare+read": bare_read,
+    }
     samples: dict[str, list[dict[str, Any]]] = {}
     size = 0
     for index in range(case["count"] + 1):
