@@ -15,7 +15,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, Any]:
-    case = {"label": "5 KB", "size": 5 * 1024, "encoded": False, "count": 1, "runners": ["ours", "bare", "bare+read", "noverify"]}
+    case = {
+        "label": "5 KB",
+        "size": 5 * 1024,
+        "encoded": False,
+        "count": 1,
+        "runners": ["ours", "bare", "bare+read", "noverify"],
+    }
     (result,) = run_worker([case])
     return result
 
@@ -58,7 +64,6 @@ def test_the_read_back_is_one_more_gateway_get_with_verify_on(measured: dict[str
     gets = {name: count for name, (count, _) in on.items() if name.startswith("Gateway GET")}
     gets_off = {name: count for name, (count, _) in off.items() if name.startswith("Gateway GET")}
     assert sum(gets.values()) == sum(gets_off.values()) + 1
-
 
 
 def test_the_bare_minimum_that_reads_back_makes_one_gateway_get_more(measured: dict[str, Any]) -> None:
