@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Runtime", "get_runtime", "logger", "metrics", "record_groups", "reset_runtime", "tracer"]
 
+
 @dataclass
 class Runtime:
     settings: Settings
