@@ -143,7 +143,8 @@ class GatewayJudge:
 
         ``gateway`` mode judges what the Gateway will see, as its validator does, and reports every error;
         ``strict`` mode validates the document as sent (``SchemaPack.validate``) and reports what the Gateway
-        will say as warnings. Either way ``schema_to_send`` is set only when ``report`` is valid.
+        will say as warnings. Either way ``schema_to_send`` is set only when ``report`` is valid, and
+        ``received`` is the document after this judge's route's clean-up (what the Gateway will hold).
 
         ``text``, the document's compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``, any key
         order) when the caller has it already, saves serialising it for the fast verdict.
@@ -165,7 +166,8 @@ class GatewayJudge:
         report = as_sent if mode is ValidationMode.STRICT else self._annotate(gateway, as_sent, verdict, notes)
         send = report.schema if report.valid else None
         warnings = self._warnings(mode, report, as_sent, gateway, notes)
-        return Judgement(mode, report, gateway, as_sent, send, warnings, notes, bool(verdict and verdict.hang))
+        hang = bool(verdict and verdict.hang)
+        return Judgement(mode, report, gateway, as_sent, send, warnings, notes, hang, received=seen)
 
     def _twin(self, ref: SchemaRef) -> Twin | None:
         found = self._twins.get(ref, MISSING)
@@ -217,7 +219,7 @@ class GatewayJudge:
         if report.schema in NO_TRANSLATION_PATH:
             notes += (QuirkNote(Quirk.NO_TRANSLATION, "", f"{report.schema}: {QUIRKS[Quirk.NO_TRANSLATION]}"),)
         warnings = self._warnings(mode, report, as_sent, gateway, notes)
-        return Judgement(mode, report, gateway, as_sent, report.schema, warnings, notes, False)
+        return Judgement(mode, report, gateway, as_sent, report.schema, warnings, notes, False, received=seen)
 
     def _fast_reports(
         self,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef, ValidationReport, json_path
+
+MISSING: Any = object()
+"""Stands for a value that is not there (a missing field, an entry not built yet)."""
 
 GATEWAY_TIMEOUT_S = 30.0
 """The Gateway waits this long for TRASER (Laravel HTTP client default; Octane ``max_execution_time``)."""
@@ -166,6 +169,9 @@ class Judgement:
     ``gateway`` and ``as_sent`` hold both verdicts; ``schema_to_send`` is the schema to pass as
     ``input_schema``/``input_version`` (None when the document must not be sent). ``warnings`` are one-line
     messages for the ledger; ``notes`` are the Gateway behaviours met, with the path where each applies.
+    ``received`` is the document after the judge's route's clean-up, as the Gateway receives it and keeps it
+    (``original_metadata``; what ``readback.expected`` computes), or :data:`MISSING` when the judge did not compute
+    it; it may share values with the document judged (read it, never change it).
     """
 
     mode: ValidationMode
@@ -176,6 +182,7 @@ class Judgement:
     warnings: tuple[str, ...] = ()
     notes: tuple[QuirkNote, ...] = ()
     hang: bool = False
+    received: Any = field(default=MISSING, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -206,7 +213,3 @@ class Judgement:
                 for n in self.notes
             ],
         }
-
-
-MISSING: Any = object()
-"""Stands for a value that is not there (a missing field, an entry not built yet)."""
