@@ -226,7 +226,8 @@ class FakeDestination:
         record_id = answer.record_id or number
         if answer.kind is AnswerKind.SUCCESS:
             self.held[record_id] = document
-            self.numbered = number if record_id == number else self.numbered
+            if record_id == number:
+                self.numbered = number
         return answer
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
