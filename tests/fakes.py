@@ -179,59 +179,72 @@ def gateway_pipeline(
 
 @dataclass
 class FakeDestination:
-    """A catalogue at the port: it records every call and answers from ``answers`` (per operation, in order;
-    SUCCESS when none is left). Records are numbered from 1; ``held`` is what it holds by record id."""
+    """A catalogue at the port: it records every call in ``calls`` (the operation, and the record key or record id
+    it was about) and answers from ``answers``, scripts by operation (``"create"``) or by operation and what it is
+    about (``f"create {record_key}"``, ``f"update {record_id}"``; taken first), each answer in order; an exception
+    in a script is raised, as a client library that broke would; SUCCESS when none is left. ``verdict``, when set,
+    is the judge's answer to every document (by default one needs a ``title``). Records are numbered from 1, a
+    number never used twice; ``held`` is what it holds by record id."""
 
     kind: str = "fake"
     url: str = "https://catalogue.test"
     title: str = "Catalogue"
     noun: str = "record"
-    answers: dict[str, list[Answer]] = field(default_factory=dict)
+    answers: dict[str, list[Answer | Exception]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     held: dict[RecordId, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    numbered: int = 0  # the last record number given
+
+    def called(self, operation: str) -> list[Any]:
+        """What each call of ``operation`` was about (its record key or record id), in order."""
+        return [about for done, about in self.calls if done == operation]
 
     def judge(self, document: Any, text: str) -> Verdict:
+        if self.verdict is not None:
+            return self.verdict
         valid = isinstance(document, dict) and "title" in document
         return Verdict(valid, "is valid" if valid else "has no title")
 
     def credentials(self, secret: Any, secret_id: str) -> Any:
         return secret
 
-    def _answer(self, operation: str, default: Answer) -> Answer:
-        queued = self.answers.get(operation)
-        return queued.pop(0) if queued else default
+    def _answer(self, operation: str, about: Any, default: Answer) -> Answer:
+        self.calls.append((operation, about))
+        queued = self.answers.get(f"{operation} {about}") or self.answers.get(operation)
+        answer = queued.pop(0) if queued else default
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def find(self, key: str, call: Call) -> Answer:
-        self.calls.append(("find", key))
-        return self._answer("find", Answer(AnswerKind.SUCCESS, 200, "not found"))
+        return self._answer("find", key, Answer(AnswerKind.SUCCESS, 200, "not found"))
 
     def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        self.calls.append(("create", key))
-        record_id = len(self.held) + 1
-        answer = self._answer("create", Answer(AnswerKind.SUCCESS, 201, "created", record_id, 1, created=True))
+        number = max(self.numbered, len(self.held)) + 1
+        answer = self._answer("create", key, Answer(AnswerKind.SUCCESS, 201, "created", number, 1, created=True))
+        record_id = answer.record_id or number
         if answer.kind is AnswerKind.SUCCESS:
-            self.held[answer.record_id or record_id] = document
+            self.held[record_id] = document
+            if record_id == number:
+                self.numbered = number
         return answer
 
     def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        self.calls.append(("update", record_id))
-        answer = self._answer("update", Answer(AnswerKind.SUCCESS, 200, "updated", record_id, 2))
+        answer = self._answer("update", record_id, Answer(AnswerKind.SUCCESS, 200, "updated", record_id, 2))
         if answer.kind is AnswerKind.SUCCESS:
             self.held[record_id] = document
         return answer
 
     def restore(self, record_id: RecordId, call: Call) -> Answer:
-        self.calls.append(("restore", record_id))
-        return self._answer("restore", Answer(AnswerKind.SUCCESS, 200, "restored", record_id))
+        return self._answer("restore", record_id, Answer(AnswerKind.SUCCESS, 200, "restored", record_id))
 
     def archive(self, record_id: RecordId, call: Call) -> Answer:
-        self.calls.append(("archive", record_id))
         self.held.pop(record_id, None)
-        return self._answer("archive", Answer(AnswerKind.SUCCESS, 200, "archived", record_id))
+        return self._answer("archive", record_id, Answer(AnswerKind.SUCCESS, 200, "archived", record_id))
 
     def check(self, record_id: RecordId, call: Call) -> Answer:
-        self.calls.append(("check", record_id))
-        return self._answer("check", Answer(AnswerKind.SUCCESS, 200, "published", record_id))
+        return self._answer("check", record_id, Answer(AnswerKind.SUCCESS, 200, "published", record_id))
 
     parse = staticmethod(parse_export)
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+from local_stack.aep_emulator import AepEmulator
 from local_stack.aws import patch_moto
 from local_stack.gateway_emulator import App, GatewayEmulator
+from local_stack.qrvey_emulator import QrveyEmulator
 from local_stack.unis_emulator import UnisEmulator
 
 # moto as the local stack runs it: DynamoDB requests atomic, as in AWS (the ledger's lease relies on it), before
@@ -141,6 +143,55 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return int((self._deadline - time.monotonic()) * 1000)
+
+
+class Served(Protocol):
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+    def reset(self) -> None: ...
+
+
+E = TypeVar("E", bound=Served)
+
+
+class Emulators(Generic[E]):
+    """The emulators of one kind a test module runs: ``emulators(**options)`` is one built with these options (the
+    emulator's own keyword arguments), started on the first call that asks for them and reset on every call;
+    all are stopped when the module ends."""
+
+    def __init__(self, build: Callable[..., E]) -> None:
+        self.build = build
+        self.running: list[tuple[dict[str, Any], E]] = []
+
+    def __call__(self, **options: Any) -> E:
+        for given, emulator in self.running:
+            if given == options:
+                emulator.reset()
+                return emulator
+        emulator = self.build(**options)
+        emulator.start()
+        self.running.append((options, emulator))
+        return emulator
+
+    def stop(self) -> None:
+        for _, emulator in self.running:
+            emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def qrvey_emulators() -> Iterator[Emulators[QrveyEmulator]]:
+    """Qrvey emulators over real HTTP for one test module: ``qrvey_emulators(api_keys=[KEY])``, reset."""
+    emulators = Emulators(QrveyEmulator)
+    yield emulators
+    emulators.stop()
+
+
+@pytest.fixture(scope="module")
+def aep_emulators() -> Iterator[Emulators[AepEmulator]]:
+    """AEP emulators over real HTTP for one test module: ``aep_emulators(clients=[CLIENT], schemas=...)``, reset."""
+    emulators = Emulators(AepEmulator)
+    yield emulators
+    emulators.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,18 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import DynamoDbLedger
-from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import parse_export
-from hdr_ingest.core.ports import Call, NoCredentials, StoredObject, Verdict
+from hdr_ingest.core.ports import NoCredentials, StoredObject, Verdict
 from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings
 from hdr_ingest.usecases.pipeline import IngestPipeline
+from tests.fakes import FakeDestination
 
 pytestmark = pytest.mark.integration
 
@@ -31,44 +29,13 @@ MAX_ITEM_BYTES = 400 * 1024
 
 
 @dataclass
-class Catalogue:
-    """A destination that creates, updates and archives records in memory."""
+class Memory(FakeDestination):
+    """A catalogue (``tests.fakes.FakeDestination``) that takes every element as it is."""
 
-    archived: list[RecordId] = field(default_factory=list)
-    kind = "memory"
-    url = "https://memory.example"
-    title = "Memory"
-    noun = "record"
-
-    parse = staticmethod(parse_export)
-
-    def natural_key(self, element: Any) -> None:
-        return None
-
-    def judge(self, document: Any, text: str) -> Verdict:
-        return Verdict(True, "is valid", target="memory/1")
-
-    def credentials(self, secret: Any, secret_id: str) -> Any:
-        return None
-
-    def find(self, key: str, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "none")
-
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 201, "created", record_id=f"r-{document['identifier'][-6:]}", created=True)
-
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "updated", record_id=record_id)
-
-    def restore(self, record_id: RecordId, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "restored", record_id=record_id)
-
-    def archive(self, record_id: RecordId, call: Call) -> Answer:
-        self.archived.append(record_id)
-        return Answer(AnswerKind.SUCCESS, 200, "archived", record_id=record_id)
-
-    def check(self, record_id: RecordId, call: Call) -> Answer:
-        raise AssertionError("nothing pending")
+    kind: str = "memory"
+    url: str = "https://memory.example"
+    title: str = "Memory"
+    verdict: Verdict | None = field(default_factory=lambda: Verdict(True, "is valid", target="memory/1"))
 
 
 class Store:
@@ -94,7 +61,7 @@ def ledger() -> Iterator[DynamoDbLedger]:
 
 def export(
     ledger: DynamoDbLedger,
-    destination: Catalogue,
+    destination: Memory,
     store: Store,
     ids: list[str],
     sequencer: str,
@@ -121,15 +88,16 @@ def test_a_catalogue_s_item_stays_bounded_and_a_removed_element_is_archived(
     ledger: DynamoDbLedger, count: int, chars: int
 ) -> None:
     ids = [f"{n:06d}".rjust(chars, "x") for n in range(count)]
-    destination, store = Catalogue(), Store()
+    destination, store = Memory(), Store()
     export(ledger, destination, store, ids, "00A")
+    first = next(record for record, document in destination.held.items() if document["identifier"] == ids[0])
     row = ledger.get(FILE.source)
     assert row is not None and row.status.value == "CREATED" and item_bytes(ledger, FILE.source) < MAX_ITEM_BYTES
     large = count * chars > 100_000
     assert (row.members, row.members_total) == (((), count) if large else (tuple(ids), 0))
 
     export(ledger, destination, store, ids[1:], "00B")  # the first element is no longer exported
-    assert destination.archived == [f"r-{ids[0][-6:]}"]
+    assert destination.called("archive") == [first]
     gone = ledger.get(f"{FILE.source}#{ids[0]}")
     assert gone is not None and gone.status.value == "ARCHIVED"
     row = ledger.get(FILE.source)
@@ -137,9 +105,10 @@ def test_a_catalogue_s_item_stays_bounded_and_a_removed_element_is_archived(
     assert item_bytes(ledger, FILE.source) < MAX_ITEM_BYTES
 
     export(ledger, destination, store, [*ids[1:], "new"], "00C")  # nothing else leaves: nothing else archived
-    assert len(destination.archived) == 1
+    assert len(destination.called("archive")) == 1
 
     export(ledger, destination, store, [], "00D", event="ObjectRemoved:Delete")  # the file deleted: all archived
-    assert len(destination.archived) == count + 1  # the count - 1 left, and "new"
+    assert len(destination.called("archive")) == count + 1  # the count - 1 left, and "new"
+    assert destination.held == {} and destination.called("check") == []  # nothing was ever pending
     row = ledger.get(FILE.source)
     assert row is not None and row.status.value == "ARCHIVED" and f"its {count} datasets archived" in row.reason

@@ -3,13 +3,13 @@ checked here since no service spec lists them), the Schema Registry's Accept che
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from local_stack.aep_emulator import DEFAULT_SCHEMA_ID, AepClient, AepEmulator, Fault
+from tests.integration.conftest import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -17,15 +17,9 @@ CLIENT = AepClient("client-1", "secret-1", frozenset({"openid", "AdobeID"}))
 XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
 
 
-@pytest.fixture(scope="module")
-def aep() -> Iterator[AepEmulator]:
-    with AepEmulator(clients=[CLIENT]) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def fresh(aep: AepEmulator) -> None:
-    aep.reset()
+@pytest.fixture
+def aep(aep_emulators: Emulators[AepEmulator]) -> AepEmulator:
+    return aep_emulators(clients=[CLIENT])
 
 
 def token(aep: AepEmulator, **form: str) -> requests.Response:

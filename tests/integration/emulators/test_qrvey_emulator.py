@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.judge import DatasetJudge
 from local_stack.qrvey_emulator import QrveyEmulator
 from tests.conftest import ROOT
+from tests.integration.conftest import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +26,9 @@ SAMPLES = ROOT / "local_stack" / "samples" / "qrvey"
 DEFINITION = json.loads((SAMPLES / "air-quality-dataset.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[QrveyEmulator]:
-    with QrveyEmulator(api_keys=[KEY]) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def qrvey(running: QrveyEmulator) -> QrveyEmulator:
-    running.reset()
+def qrvey(qrvey_emulators: Emulators[QrveyEmulator]) -> QrveyEmulator:
+    running = qrvey_emulators(api_keys=[KEY])
     running.set_draft_reads(0)  # tests counting reads: the DRAFT-after-load quirk has its own test
     return running
 

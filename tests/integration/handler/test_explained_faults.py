@@ -6,7 +6,7 @@ batches as Lambda's event source does, against moto."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -14,12 +14,12 @@ from urllib.parse import unquote_plus
 import pytest
 
 from hdr_ingest import destinations
-from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import parse_export
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.core.ports import Call, Verdict
+from hdr_ingest.core.ports import Verdict
 from hdr_ingest.entry.runtime import reset_runtime
 from tests.conftest import example
+from tests.fakes import FakeDestination
 from tests.integration.conftest import BUCKET, MAX_RECEIVE, Stack
 
 pytestmark = pytest.mark.integration
@@ -28,45 +28,15 @@ ITEM_LIMIT = 400 * 1024
 
 
 @dataclass
-class Hostile:
-    """A catalogue whose every answer is scripted by the test."""
+class Hostile(FakeDestination):
+    """A catalogue whose every answer is scripted by the test (``tests.fakes.FakeDestination``): by default it takes
+    any document."""
 
-    kind = "hostile"
-    url = "https://hostile.example"
-    title = "Hostile"
-    noun = "hostile record"
-
-    parse = staticmethod(parse_export)
-
-    def natural_key(self, element: Any) -> None:
-        return None
-
-    on_create: Callable[[], Answer] = lambda: Answer(AnswerKind.SUCCESS, 201, "ok", record_id=1, created=True)
-    verdict: Verdict = field(default_factory=lambda: Verdict(True, "is valid"))
-
-    def judge(self, document: Any, text: str) -> Verdict:
-        return self.verdict
-
-    def credentials(self, secret: Any, secret_id: str) -> Any:
-        return None
-
-    def find(self, key: str, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "none")
-
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return self.on_create()
-
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return self.on_create()
-
-    def restore(self, record_id: RecordId, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "ok")
-
-    def archive(self, record_id: RecordId, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "ok")
-
-    def check(self, record_id: RecordId, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "ok")
+    kind: str = "hostile"
+    url: str = "https://hostile.example"
+    title: str = "Hostile"
+    noun: str = "hostile record"
+    verdict: Verdict | None = field(default_factory=lambda: Verdict(True, "is valid"))
 
 
 @pytest.fixture
@@ -96,10 +66,7 @@ def item_size(item: dict[str, Any]) -> int:
 
 
 def test_an_unexpected_error_is_recorded_then_failed_and_dead_lettered(stack: Stack, hostile: Hostile) -> None:
-    def explode() -> Answer:
-        raise ValueError("the client library broke")
-
-    hostile.on_create = explode
+    hostile.answers["create"] = [ValueError("the client library broke") for _ in range(MAX_RECEIVE)]
     responses = deliver_until_final(stack, "incoming/hostile/a.json", {"title": "a"})
     assert [len(r["batchItemFailures"]) for r in responses] == [1] * (MAX_RECEIVE - 1) + [0]
     item = stack.ledger("incoming/hostile/a.json")
@@ -112,7 +79,7 @@ def test_an_unexpected_error_is_recorded_then_failed_and_dead_lettered(stack: St
 
 
 def test_a_megabyte_answer_is_recorded_cut_with_its_length(stack: Stack, hostile: Hostile) -> None:
-    hostile.on_create = lambda: Answer(AnswerKind.PERMANENT, 400, "refused: " + "x" * 1_000_000)
+    hostile.answers["create"] = [Answer(AnswerKind.PERMANENT, 400, "refused: " + "x" * 1_000_000)]
     assert stack.drop_and_invoke("incoming/hostile/big.json", {"title": "b"}) == {"batchItemFailures": []}
     item = stack.ledger("incoming/hostile/big.json")
     assert item["status"] == "REJECTED" and item["reason"].endswith("more bytes)")

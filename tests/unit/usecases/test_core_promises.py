@@ -4,16 +4,15 @@ limits whatever its characters, and the settings refuse values the function cann
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import to_item
-from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.bounds import bounded
-from hdr_ingest.core.document import parse_export
 from hdr_ingest.core.ledger import Lease, LedgerEntry
 from hdr_ingest.core.outcome import ErrorDetail, Outcome, Status
 from hdr_ingest.core.ports import Call, NoCredentials, NullObserver, StoredObject, Verdict
@@ -23,6 +22,7 @@ from hdr_ingest.entry.settings import ConfigError, Settings, url_problem
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater, Work
 from hdr_ingest.usecases.pipeline import IngestPipeline
 from hdr_ingest.usecases.recording import Recorder
+from tests.fakes import FakeDestination
 from tests.unit.entry.test_runtime import FakePipeline, make_runtime, s3_body, sqs_event
 
 pytestmark = pytest.mark.unit
@@ -143,56 +143,34 @@ class MemoryStore:
 
 
 @dataclass
-class ScriptedCatalogue:
-    """A destination answering each element's create from a script by title (default: created)."""
+class Elements(FakeDestination):
+    """A catalogue of elements (``tests.fakes.FakeDestination``) whose judge refuses one with ``bad`` set."""
 
-    script: dict[str, list[Answer]] = field(default_factory=dict)
-    creates: list[str] = field(default_factory=list)
-    finds: list[str] = field(default_factory=list)
-    kind = "scripted"
-    url = "https://scripted.example"
-    title = "Scripted"
-    noun = "record"
-
-    parse = staticmethod(parse_export)
-
-    def natural_key(self, element: Any) -> None:
-        return None
+    kind: str = "scripted"
+    url: str = "https://scripted.example"
+    title: str = "Scripted"
 
     def judge(self, document: Any, text: str) -> Verdict:
         if document.get("bad"):
             return Verdict(False, "is not valid", errors=(ErrorDetail("$.bad", "must not be set"),))
         return Verdict(True, "is valid", target="scripted/1")
 
-    def credentials(self, secret: Any, secret_id: str) -> Any:
-        return None
-
-    def find(self, key: str, call: Call) -> Answer:
-        self.finds.append(key)
-        return Answer(AnswerKind.SUCCESS, 200, "none")
-
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        self.creates.append(document["identifier"])
-        answers = self.script.get(document["identifier"])
-        if answers:
-            return answers.pop(0)
-        return Answer(AnswerKind.SUCCESS, 201, "created", record_id=f"r-{document['identifier']}", created=True)
-
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        return Answer(AnswerKind.SUCCESS, 200, "updated", record_id=record_id)
-
-    def restore(self, record_id: RecordId, call: Call) -> Answer:
-        raise AssertionError("not archived")
-
-    def archive(self, record_id: RecordId, call: Call) -> Answer:
-        raise AssertionError("not deleted")
-
 
 CATALOGUE = SourceObject("bucket", "cat/all.json", sequencer="00A")
 
 
+def key(identifier: str) -> str:
+    """The record key of the catalogue's element ``identifier`` (what the destination is called with)."""
+    return CATALOGUE.element(identifier).record_key
+
+
+def untouched(destination: Elements) -> bool:
+    """Nothing was restored or archived: every element is new or still exported."""
+    return destination.called("restore") == destination.called("archive") == []
+
+
 def catalogue_pipeline(
-    destination: ScriptedCatalogue,
+    destination: Elements,
     ledger: MemoryLedger,
     dlq: list[Any],
     elements: list[Any],
@@ -211,7 +189,7 @@ def catalogue_pipeline(
 
 
 def deliver(
-    destination: ScriptedCatalogue,
+    destination: Elements,
     ledger: MemoryLedger,
     dlq: list[Any],
     elements: list[Any],
@@ -221,28 +199,31 @@ def deliver(
     pipeline = catalogue_pipeline(
         destination, ledger, dlq, elements, PipelineSettings(max_object_bytes=1_000_000, max_attempts=1)
     )
+    outcome: Outcome | RetryLater
     try:
-        return pipeline.process(
+        outcome = pipeline.process(
             CATALOGUE, Delivery(receive_count=n, final=final), Budget(lambda: 60_000, lambda s: None)
         )
     except RetryLater as exc:
-        return exc
+        outcome = exc
+    assert untouched(destination)
+    return outcome
 
 
 def test_an_element_that_failed_for_a_moment_is_retried_then_failed_and_dead_lettered() -> None:
     """Issue 26.1: the file was CREATED, its redelivery stopped at "same bytes" and the element stayed RETRYING
     forever. Now the file is RETRYING while an element is, so SQS delivers it again until the element ends."""
     down = Answer(AnswerKind.TRANSIENT, 500, "server error")
-    destination = ScriptedCatalogue({"b": [down, down, down]})
+    destination = Elements(answers={f"create {key('b')}": [down, down, down]})
     ledger, dlq = MemoryLedger(), []
     elements = [{"identifier": "a", "title": "A"}, {"identifier": "b", "title": "B"}]
     first = deliver(destination, ledger, dlq, elements, 1)
     assert isinstance(first, RetryLater)
     assert ledger.items[CATALOGUE.source].status is Status.RETRYING
     assert isinstance(deliver(destination, ledger, dlq, elements, 2), RetryLater)  # not "same bytes"
-    assert destination.creates.count("b") == 2
+    assert destination.called("create").count(key("b")) == 2
     last = deliver(destination, ledger, dlq, elements, 3, final=True)
-    assert destination.creates.count("b") == 3 and destination.creates.count("a") == 1
+    assert destination.called("create").count(key("b")) == 3 and destination.called("create").count(key("a")) == 1
     assert ledger.items[f"{CATALOGUE.source}#b"].status is Status.FAILED
     assert any(m["status"] == "FAILED" and m["source"].endswith("#b") for m in dlq)
     assert isinstance(last, Outcome) and last.status is Status.CREATED
@@ -252,25 +233,25 @@ def test_an_element_that_failed_for_a_moment_is_retried_then_failed_and_dead_let
 def test_new_elements_are_created_without_a_lookup_and_an_element_tried_before_is_looked_up() -> None:
     """Each element has its own lease and item: one never leased cannot have a record yet; one whose create
     failed (it may have taken effect) is looked up on the next delivery before it is created."""
-    destination = ScriptedCatalogue({"b": [Answer(AnswerKind.TRANSIENT, 500, "server error")]})
+    destination = Elements(answers={f"create {key('b')}": [Answer(AnswerKind.TRANSIENT, 500, "server error")]})
     ledger = MemoryLedger()
     elements = [{"identifier": "a"}, {"identifier": "b"}]
     assert isinstance(deliver(destination, ledger, [], elements, 1), RetryLater)
-    assert destination.finds == [] and destination.creates == ["a", "b"]
+    assert destination.called("find") == [] and destination.called("create") == [key("a"), key("b")]
     outcome = deliver(destination, ledger, [], [*elements, {"identifier": "c"}], 2)
     assert isinstance(outcome, Outcome) and "2 created, 1 unchanged" in outcome.reason
-    assert destination.finds == [CATALOGUE.element("b").record_key] and destination.creates == ["a", "b", "b", "c"]
+    assert destination.called("find") == [key("b")] and destination.called("create") == [key(i) for i in "abbc"]
 
 
 def test_a_catalogue_whose_elements_all_fail_is_not_a_success() -> None:
     """Issue 21 §5: the file's own row says INVALID when nothing was published, and names the counts otherwise."""
     ledger, dlq = MemoryLedger(), []
     bad = [{"identifier": "a", "bad": True}, {"identifier": "b", "bad": True}]
-    outcome = deliver(ScriptedCatalogue(), ledger, dlq, bad, 1)
+    outcome = deliver(Elements(), ledger, dlq, bad, 1)
     assert isinstance(outcome, Outcome) and outcome.status is Status.INVALID
     assert ledger.items[CATALOGUE.source].reason == "Catalogue of 2 datasets: 0 of 2 elements published; 2 INVALID."
     mixed = [{"identifier": "a"}, {"identifier": "b", "bad": True}, {"title": "no id"}]
-    outcome = deliver(ScriptedCatalogue(), MemoryLedger(), [], mixed, 1)
+    outcome = deliver(Elements(), MemoryLedger(), [], mixed, 1)
     assert isinstance(outcome, Outcome) and outcome.status is Status.CREATED
     assert "1 of 3 elements published (1 created); 2 INVALID" in outcome.reason
 
@@ -279,7 +260,7 @@ def test_a_catalogue_stops_between_elements_when_the_invocation_is_nearly_over()
     """Issue 26.5: a 37,000-record array must not run past the invocation. A fake clock: each create uses 1 s
     of a 14 s invocation, and an element needs 10 s; the rest is RETRYING and the next delivery finishes it."""
     left = [14_000]
-    destination = ScriptedCatalogue()
+    destination = Elements()
     original = destination.create
 
     def create(key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
@@ -294,7 +275,7 @@ def test_a_catalogue_stops_between_elements_when_the_invocation_is_nearly_over()
     )
     with pytest.raises(RetryLater):
         pipeline.process(CATALOGUE, Delivery(receive_count=1, final=False), Budget(lambda: left[0], lambda s: None))
-    assert destination.creates == ["0", "1", "2", "3", "4"]
+    assert destination.called("create") == [key(str(i)) for i in range(5)] and untouched(destination)
     row = ledger.items[CATALOGUE.source]
     assert row.status is Status.RETRYING and "36995 RETRYING" in row.reason
     assert f"{CATALOGUE.source}#5" not in ledger.items

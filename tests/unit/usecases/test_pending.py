@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from hdr_ingest.core.answers import Answer, AnswerKind, RecordId
-from hdr_ingest.core.document import parse_export
+from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import Status
-from hdr_ingest.core.ports import Call, NoCredentials, Verdict
+from hdr_ingest.core.ports import NoCredentials, Verdict
 from hdr_ingest.core.routing import Route, Routes
 from hdr_ingest.core.source_object import SourceObject
 from hdr_ingest.usecases.context import Budget, Delivery, PipelineSettings, RetryLater
 from hdr_ingest.usecases.pipeline import IngestPipeline
-from tests.fakes import DeadLetters, Ledger, Store
+from tests.fakes import DeadLetters, FakeDestination, Ledger, Store
 
 pytestmark = pytest.mark.unit
 
@@ -26,50 +25,27 @@ OBJ = SourceObject("bucket", "later/ds.json")
 
 
 @dataclass
-class LaterCatalogue:
-    """Accepts a document as a job, then reports on the job when checked."""
+class Later(FakeDestination):
+    """A catalogue (``tests.fakes.FakeDestination``) that accepts a document as a job; the job's states are its
+    ``check`` answers, scripted by each test."""
 
-    states: list[Answer] = field(default_factory=list)
-    calls: list[str] = field(default_factory=list)
-    kind = "later"
-    url = "https://later.example"
-    title = "Later"
-    noun = "job"
-
-    parse = staticmethod(parse_export)
-
-    def natural_key(self, element: Any) -> None:
-        return None
-
-    def judge(self, document: Any, text: str) -> Verdict:
-        return Verdict(True, "is valid", target="later/1")
-
-    def credentials(self, secret: Any, secret_id: str) -> Any:
-        return None
-
-    def find(self, key: str, call: Call) -> Answer:
-        self.calls.append("find")
-        return Answer(AnswerKind.SUCCESS, 200, "none")
-
-    def create(self, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        self.calls.append("create")
-        return Answer(AnswerKind.PENDING, 202, "loading", record_id="job-1")
-
-    def update(self, record_id: RecordId, key: str, document: Any, verdict: Verdict, call: Call) -> Answer:
-        raise AssertionError("a pending record is checked, never updated")
-
-    def restore(self, record_id: RecordId, call: Call) -> Answer:
-        raise AssertionError("not archived")
-
-    def archive(self, record_id: RecordId, call: Call) -> Answer:
-        raise AssertionError("not deleted")
-
-    def check(self, record_id: RecordId, call: Call) -> Answer:
-        self.calls.append(f"check {record_id}")
-        return self.states.pop(0)
+    kind: str = "later"
+    url: str = "https://later.example"
+    title: str = "Later"
+    noun: str = "job"
+    verdict: Verdict | None = field(default_factory=lambda: Verdict(True, "is valid", target="later/1"))
+    answers: dict[str, list[Answer | Exception]] = field(
+        default_factory=lambda: {"create": [Answer(AnswerKind.PENDING, 202, "loading", record_id="job-1")]}
+    )
 
 
-def run(catalogue: LaterCatalogue, ledger: Ledger, dlq: DeadLetters, delivery: int, final: bool = False) -> Any:
+def checked(times: int) -> list[tuple[str, str]]:
+    """The calls of a first publish (no lookup) then ``times`` checks of its job: never an update, a restore or an
+    archive."""
+    return [("create", OBJ.record_key)] + [("check", "job-1")] * times
+
+
+def run(catalogue: Later, ledger: Ledger, dlq: DeadLetters, delivery: int, final: bool = False) -> Any:
     pipeline = IngestPipeline.wired(
         PipelineSettings(max_object_bytes=1_000_000),
         Routes([Route("later/", catalogue, NoCredentials())]),
@@ -85,8 +61,8 @@ def run(catalogue: LaterCatalogue, ledger: Ledger, dlq: DeadLetters, delivery: i
 
 
 def test_pending_is_recorded_then_checked_on_later_deliveries_until_done() -> None:
-    catalogue, ledger, dlq = LaterCatalogue(), Ledger(), DeadLetters()
-    catalogue.states = [
+    catalogue, ledger, dlq = Later(), Ledger(), DeadLetters()
+    catalogue.answers["check"] = [
         Answer(AnswerKind.PENDING, 200, "still loading", record_id="job-1"),
         Answer(AnswerKind.SUCCESS, 200, "loaded", record_id="job-1", record_version=1, created=True),
     ]
@@ -98,25 +74,27 @@ def test_pending_is_recorded_then_checked_on_later_deliveries_until_done() -> No
     done = run(catalogue, ledger, dlq, 3)
     assert done.status is Status.CREATED and done.record_id == "job-1"
     assert ledger.items[OBJ.source].status is Status.CREATED
-    assert catalogue.calls == ["create", "check job-1", "check job-1"]  # first publish: no lookup
+    assert catalogue.calls == checked(2)
     assert dlq.messages == []
 
 
 def test_a_record_still_pending_on_the_last_delivery_fails_and_is_dead_lettered() -> None:
-    catalogue, ledger, dlq = LaterCatalogue(), Ledger(), DeadLetters()
-    catalogue.states = [Answer(AnswerKind.PENDING, 200, "still loading", record_id="job-1")]
+    catalogue, ledger, dlq = Later(), Ledger(), DeadLetters()
+    catalogue.answers["check"] = [Answer(AnswerKind.PENDING, 200, "still loading", record_id="job-1")]
     run(catalogue, ledger, dlq, 1)
     outcome = run(catalogue, ledger, dlq, 2, final=True)
     assert outcome.status is Status.FAILED and "It had not finished. Gave up after 2 deliveries" in outcome.reason
     (letter,) = dlq.messages
     assert letter["status"] == "FAILED" and letter["destination"] == {"kind": "later", "url": "https://later.example"}
+    assert catalogue.calls == checked(1)
 
 
 def test_a_load_that_fails_later_is_rejected_with_the_destination_s_reason() -> None:
-    catalogue, ledger, dlq = LaterCatalogue(), Ledger(), DeadLetters()
-    catalogue.states = [Answer(AnswerKind.PERMANENT, 200, "load FAILED: column 'age' is not a number")]
+    catalogue, ledger, dlq = Later(), Ledger(), DeadLetters()
+    catalogue.answers["check"] = [Answer(AnswerKind.PERMANENT, 200, "load FAILED: column 'age' is not a number")]
     run(catalogue, ledger, dlq, 1)
     outcome = run(catalogue, ledger, dlq, 2)
     assert outcome.status is Status.REJECTED and outcome.reason == "load FAILED: column 'age' is not a number"
     assert ledger.items[OBJ.source].record_id == "job-1"  # still pointing at the job that failed
     assert [m["status"] for m in dlq.messages] == ["REJECTED"]
+    assert catalogue.calls == checked(1)

@@ -13,7 +13,7 @@ import pytest
 from hdr_ingest.destinations.aep.token import TOKENS
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.aep_emulator import DEFAULT_SCHEMA_ID, AepClient, AepEmulator, Fault
-from tests.integration.conftest import SECRET, Stack
+from tests.integration.conftest import SECRET, Emulators, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -21,12 +21,6 @@ AEP_SECRET = "hgi-test/aep-client"
 CLIENT = AepClient("aep-client-1234", "aep-secret-abcdefghijkl", frozenset({"openid", "AdobeID", "read_organizations"}))
 KEY = "incoming/aep/people.json"
 RECORDS: list[dict[str, Any]] = [{"_id": "p1", "title": "First"}, {"_id": "p2", "title": "Second", "rows": 3}]
-
-
-@pytest.fixture(scope="module")
-def emulator_aep() -> Iterator[AepEmulator]:
-    with AepEmulator(clients=[CLIENT]) as running:
-        yield running
 
 
 def route(aep: AepEmulator, **options: Any) -> dict[str, Any]:
@@ -47,19 +41,19 @@ def route(aep: AepEmulator, **options: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aep(stack: Stack, emulator_aep: AepEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[AepEmulator]:
-    emulator_aep.reset()
+def aep(stack: Stack, aep_emulators: Emulators[AepEmulator], monkeypatch: pytest.MonkeyPatch) -> Iterator[AepEmulator]:
+    running = aep_emulators(clients=[CLIENT])
     TOKENS.clear()
     secret = {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid,AdobeID"}
     stack.secrets.create_secret(Name=AEP_SECRET, SecretString=json.dumps(secret))
     routes = [
         {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
-        route(emulator_aep),
+        route(running),
     ]
     monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
     monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
     reset_runtime()
-    yield emulator_aep
+    yield running
     reset_runtime()
 
 

@@ -19,7 +19,7 @@ from hdr_ingest.destinations.aep.destination import AepDestination
 from hdr_ingest.destinations.aep.token import TOKENS
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.aep_emulator import DEFAULT_SCHEMA, DEFAULT_SCHEMA_ID, AepClient, AepEmulator, Fault
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Emulators, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +31,11 @@ OTHER_SCHEMA = "https://ns.adobe.com/hgi/schemas/other"
 EMPTY_SCHEMA = "https://ns.adobe.com/hgi/schemas/empty"
 
 
-@pytest.fixture(scope="module")
-def quirky() -> Iterator[AepEmulator]:
-    schemas = {DEFAULT_SCHEMA_ID: DEFAULT_SCHEMA, OTHER_SCHEMA: DEFAULT_SCHEMA, EMPTY_SCHEMA: {}}
-    with AepEmulator(clients=[CLIENT], schemas=schemas) as running:
-        yield running
-
-
 @pytest.fixture
-def aep(quirky: AepEmulator) -> AepEmulator:
-    quirky.reset()
+def aep(aep_emulators: Emulators[AepEmulator]) -> AepEmulator:
     TOKENS.clear()
-    return quirky
+    schemas = {DEFAULT_SCHEMA_ID: DEFAULT_SCHEMA, OTHER_SCHEMA: DEFAULT_SCHEMA, EMPTY_SCHEMA: {}}
+    return aep_emulators(clients=[CLIENT], schemas=schemas)
 
 
 def options(aep: AepEmulator, **extra: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ its predecessor live at ``$.predecessor_live``; a reverted batch is MISSING; a C
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from hdr_ingest.destinations import Common, kind
 from hdr_ingest.destinations.aep.destination import AepDestination
 from hdr_ingest.destinations.aep.token import TOKENS
 from local_stack.aep_emulator import DEFAULT_SCHEMA_ID, AepClient, AepEmulator, Fault
+from tests.integration.conftest import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +27,10 @@ FIRST = {"records": [{"_id": "p1", "title": "First"}, {"_id": "p2", "title": "Se
 SECOND = {"records": [{"_id": "p1", "title": "First"}, {"_id": "p2", "title": "Second"}, {"_id": "p3", "title": "3"}]}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AepEmulator]:
-    with AepEmulator(clients=[CLIENT]) as running:
-        yield running
-
-
 @pytest.fixture
-def aep(server: AepEmulator) -> AepEmulator:
-    server.reset()
+def aep(aep_emulators: Emulators[AepEmulator]) -> AepEmulator:
     TOKENS.clear()
-    return server
+    return aep_emulators(clients=[CLIENT])
 
 
 def destination(aep: AepEmulator) -> tuple[AepDestination, Call]:

@@ -20,7 +20,7 @@ from hdr_ingest.destinations.qrvey.destination import QrveyDestination, dataset_
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.qrvey_emulator import QrveyEmulator
 from tests.conftest import qrvey_definition as definition
-from tests.integration.conftest import BUCKET, SECRET, Stack
+from tests.integration.conftest import BUCKET, SECRET, Emulators, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,6 @@ QRVEY_SECRET = "hgi-test/qrvey"
 API_KEY = "qrvey-test-key-0123456789"
 KEY = "incoming/qrvey/air-quality.json"
 REASON = "Table 'air_quality' does not exist in database 'env'"
-
-
-@pytest.fixture(scope="module")
-def qrvey_emulator() -> Iterator[QrveyEmulator]:
-    with QrveyEmulator(api_keys=[API_KEY]) as running:
-        yield running
 
 
 def route(emulator: QrveyEmulator, **options: Any) -> list[dict[str, Any]]:
@@ -50,14 +44,16 @@ def route(emulator: QrveyEmulator, **options: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def qrvey(stack: Stack, qrvey_emulator: QrveyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[QrveyEmulator]:
-    qrvey_emulator.reset()
-    qrvey_emulator.set_keys([API_KEY])
-    qrvey_emulator.set_draft_reads(0)  # tests counting deliveries; the DRAFT quirk has its own tests below
+def qrvey(
+    stack: Stack, qrvey_emulators: Emulators[QrveyEmulator], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[QrveyEmulator]:
+    running = qrvey_emulators(api_keys=[API_KEY])
+    running.set_keys([API_KEY])
+    running.set_draft_reads(0)  # tests counting deliveries; the DRAFT quirk has its own tests below
     stack.secrets.create_secret(Name=QRVEY_SECRET, SecretString=json.dumps({"api_key": API_KEY}))
-    monkeypatch.setenv("DESTINATIONS", json.dumps(route(qrvey_emulator)))
+    monkeypatch.setenv("DESTINATIONS", json.dumps(route(running)))
     reset_runtime()
-    yield qrvey_emulator
+    yield running
     reset_runtime()
 
 

@@ -4,7 +4,6 @@ still loading, a 5xx or a timeout is UNKNOWN."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from hdr_ingest.destinations.qrvey.client import QrveyClient
 from hdr_ingest.destinations.qrvey.credentials import ApiKey
 from hdr_ingest.destinations.qrvey.destination import QrveyDestination
 from local_stack.qrvey_emulator import QrveyEmulator
+from tests.integration.conftest import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -37,18 +37,12 @@ def definition() -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[QrveyEmulator]:
-    with QrveyEmulator(api_keys=[API_KEY]) as running:
-        yield running
-
-
 @pytest.fixture
-def qrvey(server: QrveyEmulator) -> QrveyEmulator:
-    server.reset()
-    server.set_draft_reads(0)
-    server.set_load_steps(0)  # the first read after a load shows how it ended
-    return server
+def qrvey(qrvey_emulators: Emulators[QrveyEmulator]) -> QrveyEmulator:
+    running = qrvey_emulators(api_keys=[API_KEY])
+    running.set_draft_reads(0)
+    running.set_load_steps(0)  # the first read after a load shows how it ended
+    return running
 
 
 def destination(qrvey: QrveyEmulator) -> QrveyDestination:
