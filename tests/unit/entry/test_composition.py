@@ -137,3 +137,17 @@ def test_a_publisher_given_to_the_root_publishes_every_file_and_catalogue_elemen
         "held back by the test: C",
         "Catalogue of 2 datasets: 0 of 2 elements published; 2 REJECTED.",
     ]
+
+
+def test_on_aws_the_object_is_read_beside_the_lease_write_in_threads_of_the_trace() -> None:
+    """The function's own adapters read the object in a pool of ``RECORD_CONCURRENCY`` threads that join the
+    invocation's X-Ray trace (no AWS client is made to build them); given adapters read one after the other unless
+    they bring their own."""
+    from hdr_ingest.entry.composition import aws_adapters
+    from hdr_ingest.entry.threads import TracedPool
+
+    aws, clients = aws_adapters(settings(RECORD_CONCURRENCY="3"))
+    assert isinstance(aws.background, TracedPool) and aws.background.threads == 3
+    assert clients.created() == ()
+    pipeline, _ = build_pipeline(settings(), adapters(Ledger(), DeadLetters(), []))
+    assert pipeline.background is None
