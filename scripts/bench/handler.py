@@ -2,7 +2,8 @@
 over the same moto server and Gateway emulator (answering at once): 5 KB and 1.8 MB documents (exported indented),
 plain ASCII and re-encoded, a create and a changed re-export of each; medians; also beside a bare minimum that
 reads the record back once, as issue 22 asks of every publish (one GET, parsed). Every AWS and HTTP call of a publish
-is counted and timed (a second table), and the 5 KB ratio is shown again without the lease write. Then the read-back
+is counted and timed (a second table), and the 5 KB ratio is shown again without the lease write (our handler with
+the lease taken in memory, every other call made: handler_worker.MemoryLease). Then the read-back
 (issue 22): the 5 KB create with the route option ``verify`` on (default) and off."""
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def bench_handler(args: argparse.Namespace) -> None:
     note("handler: ours beside a bare-minimum handler, one object at a time, same moto stack and Gateway emulator")
     small, big = (5, 2) if args.quick else (25, 7)
     runners = ["ours", "bare", "bare+read", "noverify"]
+    small_runners = [*runners, "nolease"]  # the lease write may be named as the 5 KB remainder (issue 25)
     cases = [
-        {"label": "5 KB, plain ASCII", "size": 5 * 1024, "encoded": False, "count": small, "runners": runners},
-        {"label": "5 KB, re-encoded", "size": 5 * 1024, "encoded": True, "count": small, "runners": runners},
+        {"label": "5 KB, plain ASCII", "size": 5 * 1024, "encoded": False, "count": small, "runners": small_runners},
+        {"label": "5 KB, re-encoded", "size": 5 * 1024, "encoded": True, "count": small, "runners": small_runners},
         {"label": "1.8 MB, plain ASCII", "size": int(1.8 * MB), "encoded": False, "count": big, "runners": runners},
         {"label": "1.8 MB, re-encoded (®)", "size": int(1.8 * MB), "encoded": True, "count": big, "runners": runners},
     ]
@@ -66,8 +68,9 @@ def bench_handler(args: argparse.Namespace) -> None:
 
 
 def _ratio_rows(result: dict[str, Any], what: str) -> None:
-    """Ours / bare against the target; then what remains without the lease write (5 KB), with the read-back off,
-    and (5 KB) with both: the remainder named."""
+    """Ours / bare against the target; then beside a bare minimum that reads back too, without the lease write
+    (5 KB: measured with the lease taken in memory, the remainder issue 25 lets us name) and with the read-back
+    off."""
     small = result["bytes"] < MB
     limit = 1.5 if small else 1.3
     mine, floor = result[f"ours {what}"], result[f"bare {what}"]
@@ -86,14 +89,14 @@ def _ratio_rows(result: dict[str, Any], what: str) -> None:
             "  the same beside a bare minimum that also reads the record back once (GET, json.loads)",
             f"{ms(mine['median'])} vs {ms(floor_read)} = {mine['median'] / floor_read:.2f}x",
         )
-    if small:
-        lease = f"its {ms(mine['lease'])} not spent beside the object's read"
-        row("handler", f"  the same without the lease write ({lease})", vs(mine["without_lease"]))
+    unleased = result.get(f"nolease {what}")
+    if unleased is not None:
+        seconds = unleased["median"]
+        what_is = "  the same without the lease write (the lease taken in memory; every other call made)"
+        row("handler", what_is, vs(seconds), f"<= {limit:g}x bare", seconds <= limit * bare)
     off = result.get(f"noverify {what}")
     if off is not None:
         row("handler", "  the same with the read-back off (route option verify: false)", vs(off["median"]))
-        if small:
-            row("handler", "  the same with the read-back off and without the lease write", vs(off["without_lease"]))
 
 
 def calls_table(ours: dict[str, Any], bare: dict[str, Any]) -> str:

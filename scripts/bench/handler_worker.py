@@ -14,8 +14,9 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote_plus
 
 from .calls import Calls, exposed, instrument
@@ -23,7 +24,13 @@ from .common import MARK
 from .documents import exported
 
 SCHEMA_PARAMS = {"input_schema": "HDRUK", "input_version": "4.0.0"}
-PREFIX = {"ours": "incoming/", "bare": "incoming/", "bare+read": "incoming/", "noverify": "incoming/noverify/"}
+PREFIX = {
+    "ours": "incoming/",
+    "nolease": "incoming/",
+    "bare": "incoming/",
+    "bare+read": "incoming/",
+    "noverify": "incoming/noverify/",
+}
 LEASE = "(lease)"
 
 Publish = Callable[[dict[str, Any], str, Any], tuple[float, Any]]
@@ -71,6 +78,12 @@ class Worker:
             raise SystemExit(f"our handler failed a record: {response}")
         return elapsed, None
 
+    def without_lease(self, message: dict[str, Any], key: str, state: Any) -> tuple[float, Any]:
+        """Our handler with the lease taken in memory instead of DynamoDB (:class:`MemoryLease`): what a publish
+        costs without the lease write, every other call made as usual."""
+        with MemoryLease.installed():
+            return self.ours(message, key, state)
+
     def bare(self, message: dict[str, Any], key: str, dataset_id: Any, read: bool = False) -> tuple[float, Any]:
         """The bare minimum; with ``read``, also the one read-back issue 22 asks for: GET the dataset and parse it
         (no comparison), before the ledger write."""
@@ -96,6 +109,37 @@ class Worker:
         return time.perf_counter() - started, found
 
 
+class MemoryLease:
+    """The ledger's lease write replaced, for the "nolease" runner only, by a lease taken in this process: it
+    answers what the UpdateItem would (the entry this runner last recorded for the source, or none: a first
+    lease), while the outcome's write still goes to DynamoDB. Nothing else of the handler changes."""
+
+    entries: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    @contextmanager
+    def installed(cls) -> Iterator[None]:
+        from hdr_ingest.core.ledger import Lease
+        from hdr_ingest.entry.runtime import get_runtime
+
+        ledger: Any = get_runtime().pipeline.use_cases.leases.ledger  # the DynamoDB ledger the recorder shares
+        acquire, record = ledger.acquire, ledger.record
+
+        def in_memory(source: str, owner: str, until_epoch: float, now_epoch: float) -> Any:
+            previous = cls.entries.get(source)
+            return Lease(owner, previous, first=previous is None)
+
+        def recorded(entry: Any, owner: str | None = None) -> None:
+            record(entry, None)  # no lease item to hold: the write is unconditional
+            cls.entries[entry.source] = entry
+
+        ledger.acquire, ledger.record = in_memory, recorded
+        try:
+            yield
+        finally:
+            ledger.acquire, ledger.record = acquire, record
+
+
 def run_case(worker: Worker, calls: Calls, case: dict[str, Any], run: str) -> dict[str, Any]:
     """``case["count"]`` rounds (plus one warm-up, not counted) of a create then a changed re-export, for each of
     ``case["runners"]``, interleaved; each publish's seconds and calls."""
@@ -105,6 +149,7 @@ def run_case(worker: Worker, calls: Calls, case: dict[str, Any], run: str) -> di
 
     publish: dict[str, Publish] = {
         "ours": worker.ours,
+        "nolease": worker.without_lease,
         "noverify": worker.ours,
         "bare": worker.bare,
         "bare+read": bare_read,

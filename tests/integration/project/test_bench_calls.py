@@ -20,7 +20,7 @@ def measured() -> dict[str, Any]:
         "size": 5 * 1024,
         "encoded": False,
         "count": 1,
-        "runners": ["ours", "bare", "bare+read", "noverify"],
+        "runners": ["ours", "bare", "bare+read", "noverify", "nolease"],
     }
     (result,) = run_worker([case])
     return result
@@ -73,3 +73,14 @@ def test_the_bare_minimum_that_reads_back_makes_one_gateway_get_more(measured: d
         assert {name: count for name, (count, _) in reading.items()} == {
             name: count for name, (count, _) in bare.items()
         }
+
+
+def test_without_the_lease_write_every_other_call_of_ours_is_made(measured: dict[str, Any]) -> None:
+    """The "nolease" runner takes the lease in memory: no lease UpdateItem, and the same calls as ours besides,
+    a changed document's PUT included (it found the record its create made, without a lookup)."""
+    for what in ("create", "changed"):
+        ours = {name: count for name, (count, _) in measured[f"ours {what}"]["calls"].items()}
+        unleased = {name: count for name, (count, _) in measured[f"nolease {what}"]["calls"].items()}
+        assert ours.pop("DynamoDB UpdateItem (lease)") == 1
+        assert unleased == ours
+    assert "Gateway PUT /api/v1/integrations/datasets/{id}" in measured["nolease changed"]["calls"]
