@@ -241,7 +241,7 @@ def canonical_bytes(document: Any) -> bytes:
     The bytes are those of ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` (the
     digest of every release before orjson) except for floats below 1e-4 (orjson writes ``1e-7``, Python
     ``1e-07``; ``0.00001``, Python ``1e-05``): README, "Performance". What orjson cannot write (integers past 64
-    bits, NaN: possible only in AEP's records, which Python's ``json`` reads) is written by ``json`` as before."""
+    bits: possible only in AEP's records, which Python's ``json`` reads) is written by ``json`` as before."""
     try:
         return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, a non-string key

@@ -218,6 +218,25 @@ def test_records_are_an_array_or_json_lines() -> None:
         parse_records(b"  \n")
 
 
+@pytest.mark.parametrize(
+    ("data", "path", "name"),
+    [
+        (b'[{"a": 1}, {"a": {"score": NaN}}]', "$[1].a.score", "NaN"),
+        (b'{"a": 1}\n\n{"a": [1, -Infinity]}\n{"b": Infinity}\n', "$[1].a[1]", "-Infinity"),
+        (b"[Infinity]", "$[0]", "Infinity"),
+    ],
+)
+def test_nan_and_infinity_are_refused_with_their_path(data: bytes, path: str, name: str) -> None:
+    """Python's json reads them, but they are not JSON: the JSON lines uploaded would carry them to Batch
+    Ingestion, which reads JSON. The first one is named, with its record and field."""
+    with pytest.raises(DocumentError) as refused:
+        parse_records(data)
+    assert refused.value.detail.path == path
+    assert f"non-standard JSON value {name}" in str(refused.value) and "Replace it with a number or null" in str(
+        refused.value
+    )
+
+
 def test_every_record_must_be_an_object() -> None:
     assert [e.path for e in structure_errors([{"a": 1}, 2, "x"])] == ["$[1]", "$[2]"]
     assert structure_errors([])[0].message.startswith("holds no records")

@@ -20,7 +20,7 @@ from typing import Any
 import re2
 
 from hdr_ingest.core.answers import Answer, AnswerKind
-from hdr_ingest.core.document import UTF8_BOM, DocumentError
+from hdr_ingest.core.document import UTF8_BOM, DocumentError, json_path
 from hdr_ingest.core.outcome import ErrorDetail
 
 MAX_SMALL_FILE_BYTES = 256 * 1024 * 1024  # above this, Batch Ingestion requires the large-file upload
@@ -37,22 +37,53 @@ def parse_records(data: bytes) -> dict[str, Any]:
         raise DocumentError(f"is not valid UTF-8 (bad byte at offset {exc.start}); save it as UTF-8.") from exc
     if not text.strip():
         raise DocumentError("is empty; an AEP file holds JSON records (an array of objects, or JSON lines).")
+    seen: list[_Constant] = []  # the walk that names the spot runs only when a constant was read
+
+    def constant(name: str) -> _Constant:
+        seen.append(_Constant(name))
+        return seen[-1]
+
     if text.lstrip().startswith("["):
         try:
-            records = json.loads(text)
+            records = json.loads(text, parse_constant=constant)
         except json.JSONDecodeError as exc:
             raise DocumentError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
     else:
-        records = list(_json_lines(text))
+        records = list(_json_lines(text, constant))
+    if seen:
+        _refuse_constants(records)
     return {"records": records}
 
 
-def _json_lines(text: str) -> Iterable[Any]:
+class _Constant:
+    """``NaN``, ``Infinity`` or ``-Infinity`` where a number stands: Python's ``json`` reads them, but they are not
+    JSON, and the JSON lines uploaded would carry them to Batch Ingestion, which reads JSON."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _refuse_constants(records: Any) -> None:
+    """The first non-standard constant in ``records``, with its JSON path (``$[2].score``), as a DocumentError."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(records, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Constant):
+            raise DocumentError(
+                f"contains the non-standard JSON value {value.name}, which is not JSON; Batch Ingestion would "
+                "refuse the record. Replace it with a number or null.",
+                path=json_path(path),
+            )
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend((item, (*path, key)) for key, item in reversed(list(items)))
+
+
+def _json_lines(text: str, constant: Callable[[str], Any]) -> Iterable[Any]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            yield json.loads(line, parse_constant=constant)
         except json.JSONDecodeError as exc:
             raise DocumentError(
                 f"is not JSON lines: line {number} is not one JSON value ({exc.msg} at column {exc.colno}). "
