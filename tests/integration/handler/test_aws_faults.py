@@ -2,7 +2,7 @@
 S3 answering 5xx. The rule: no record is acknowledged unless its outcome is recorded (ledger, then the DLQ for a
 failure). Otherwise it is reported in ``batchItemFailures`` and SQS delivers it again.
 
-Faults are injected on the runtime's own clients (``get_runtime().pipeline.store.s3``, ``.ledger.table``,
+Faults are injected on the runtime's own clients (``get_runtime().pipeline.store.s3``, ``.ledger.client``,
 ``.dead_letters.sqs``), above botocore's retries: they stand for an error that outlasted them. The S3 events carry a
 ``sequencer``, as real S3 sends it (moto leaves it out): a redelivery is then the same event again.
 """
@@ -122,7 +122,7 @@ def assert_acknowledged_only_if_recorded(
 
 
 def test_ledger_throttled_before_anything_is_done(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    table = get_runtime().pipeline.ledger.client  # type: ignore[attr-defined]
+    table = _table(stack)
     fault = Fault(
         monkeypatch, table, "update_item", client_error("ProvisionedThroughputExceededException", "UpdateItem")
     )
@@ -143,7 +143,7 @@ def test_ledger_throttled_before_anything_is_done(stack: Stack, monkeypatch: pyt
 def test_ledger_write_failing_after_the_gateway_created_the_dataset(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
-    table = get_runtime().pipeline.ledger.client  # type: ignore[attr-defined]
+    table = _table(stack)
     fault = Fault(monkeypatch, table, "put_item", client_error(code, "PutItem"))
     messages = drop(stack, ("incoming/published.json", DOC))
     response = stack.deliver(messages, receive_count=1)
@@ -161,7 +161,7 @@ def test_ledger_write_failing_after_the_gateway_created_the_dataset(
 def test_two_ledger_requests_per_object(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """One conditional UpdateItem takes the lease and returns the entry; one conditional PutItem records the
     outcome and so ends the lease. No separate read, no separate release."""
-    client = get_runtime().pipeline.ledger.client  # type: ignore[attr-defined]
+    client = _table(stack)
     calls: list[str] = []
     for method in ("get_item", "update_item", "put_item", "delete_item"):
         real = getattr(client, method)
@@ -259,7 +259,7 @@ def test_lease_lost_while_publishing_is_not_recorded_and_not_acknowledged(
 def test_dead_letter_send_failing_leaves_the_record_unacknowledged(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
-    sqs = get_runtime().pipeline.dead_letters.sqs  # type: ignore[attr-defined]
+    sqs = _dlq(stack)
     fault = Fault(monkeypatch, sqs, "send_message", client_error(code, "SendMessage", 503))
     messages = drop(stack, ("incoming/invalid.json", INVALID), ("incoming/fine.json", DOC))
     response = stack.deliver(messages, receive_count=1)
@@ -276,7 +276,7 @@ def test_dead_letter_send_failing_leaves_the_record_unacknowledged(
 def test_dead_letter_send_failing_on_the_last_delivery_of_a_transient_failure(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = get_runtime().pipeline.dead_letters.sqs  # type: ignore[attr-defined]
+    sqs = _dlq(stack)
     fault = Fault(monkeypatch, sqs, "send_message", client_error("ServiceUnavailable", "SendMessage", 503))
     stack.emulator.faults.set_rates(error_rate=1.0)
     messages = drop(stack, ("incoming/down.json", DOC))
@@ -292,7 +292,7 @@ def test_dead_letter_send_failing_on_the_last_delivery_of_a_transient_failure(
 def test_unprocessable_message_is_not_acknowledged_when_the_dlq_refuses_it(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = get_runtime().pipeline.dead_letters.sqs  # type: ignore[attr-defined]
+    sqs = _dlq(stack)
     fault = Fault(monkeypatch, sqs, "send_message", client_error("ServiceUnavailable", "SendMessage", 503))
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody="this is not an S3 event")
     messages = stack.receive()
@@ -320,7 +320,7 @@ def test_unprocessable_message_is_not_acknowledged_when_the_dlq_refuses_it(
 def test_get_object_5xx_is_retried_then_failed_and_dead_lettered(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, error: Exception, fragment: str
 ) -> None:
-    s3 = get_runtime().pipeline.store.s3  # type: ignore[attr-defined]
+    s3 = _s3(stack)
     fault = Fault(monkeypatch, s3, "get_object", error, when=about("incoming/s3-down.json"))
     messages = drop(stack, ("incoming/s3-down.json", DOC), ("incoming/s3-fine.json", DOC))
     response = stack.deliver(messages, receive_count=1)
