@@ -219,25 +219,20 @@ def test_a_dataset_of_the_same_name_on_another_schema_is_refused_naming_the_sett
 
 
 # -- replay --------------------------------------------------------------------------------------------------------
-def test_a_predecessor_left_live_by_a_replay_is_reverted(aep: AepEmulator) -> None:
-    aep.quirks.predecessor_left_live = True
+@pytest.mark.parametrize(
+    ("left_live", "predecessor"),
+    [(True, "reverted"), (False, "inactive")],
+    ids=["a predecessor left live by a replay is reverted", "by default a replay retires its predecessor"],
+)
+def test_a_replay_leaves_only_its_own_batch_live(aep: AepEmulator, left_live: bool, predecessor: str) -> None:
+    aep.quirks.predecessor_left_live = left_live
     dest, call = destination(aep)
     first = create(dest, call, "k-replay", RECORDS)
     assert settled(dest, call, first.record_id).kind is AnswerKind.SUCCESS
     document = {"records": RECORDS[:1]}
     replay = dest.update(first.record_id, "k-replay", document, dest.judge(document, ""), call)
     assert settled(dest, call, replay.record_id).kind is AnswerKind.SUCCESS
-    assert [b.status for b in aep.batches()] == ["reverted", "success"] and rows(aep) == RECORDS[:1]
-
-
-def test_by_default_a_replay_retires_its_predecessor_and_nothing_is_reverted(aep: AepEmulator) -> None:
-    dest, call = destination(aep)
-    first = create(dest, call, "k-replay", RECORDS)
-    settled(dest, call, first.record_id)
-    document = {"records": RECORDS[:1]}
-    replay = dest.update(first.record_id, "k-replay", document, dest.judge(document, ""), call)
-    assert settled(dest, call, replay.record_id).kind is AnswerKind.SUCCESS
-    assert [b.status for b in aep.batches()] == ["inactive", "success"] and rows(aep) == RECORDS[:1]
+    assert [b.status for b in aep.batches()] == [predecessor, "success"] and rows(aep) == RECORDS[:1]
 
 
 # -- types ---------------------------------------------------------------------------------------------------------
