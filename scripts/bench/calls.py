@@ -36,34 +36,14 @@ def http_name(method: str, url: str) -> str:
     return f"Gateway {method} {path}"
 
 
-Span = tuple[str, float, float]  # a call's name, and when it started and ended (perf_counter seconds)
-
-
-def exposed(spans: list[Span], suffix: str) -> float:
-    """The seconds the calls named ``...suffix`` took that no other call overlapped: what they add to a publish
-    (a call made beside another adds only what outlasts it)."""
-    total = 0.0
-    for name, start, end in spans:
-        if not name.endswith(suffix):
-            continue
-        covered = sorted((max(s, start), min(e, end)) for n, s, e in spans if n != name and s < end and e > start)
-        hidden, reach = 0.0, start
-        for s, e in covered:
-            hidden += max(0.0, e - max(s, reach))
-            reach = max(reach, e)
-        total += (end - start) - hidden
-    return total
-
-
 class Calls:
-    """The calls made since ``start()``: ``taken()`` gives each as (name, seconds), in order, ``spans()`` as
-    (name, start, end). ``totals`` keeps the
+    """The calls made since ``start()``: ``taken()`` gives each as (name, seconds), in order. ``totals`` keeps the
     seconds spent waiting on the Gateway and on AWS since ``reset_totals()``, over every thread, and ``counts``
     the calls."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: list[Span] = []
+        self._calls: list[tuple[str, float]] = []
         self.totals = {GATEWAY: 0.0, AWS: 0.0}
         self.counts = {GATEWAY: 0, AWS: 0}
 
@@ -73,10 +53,6 @@ class Calls:
 
     def taken(self) -> list[tuple[str, float]]:
         with self._lock:
-            return [(name, end - start) for name, start, end in self._calls]
-
-    def spans(self) -> list[Span]:
-        with self._lock:
             return list(self._calls)
 
     def reset_totals(self) -> None:
@@ -85,10 +61,8 @@ class Calls:
             self.counts = {GATEWAY: 0, AWS: 0}
 
     def note(self, kind: str, name: str, seconds: float) -> None:
-        """A call of ``seconds`` that ended now."""
-        ended = time.perf_counter()
         with self._lock:
-            self._calls.append((name, ended - seconds, ended))
+            self._calls.append((name, seconds))
             self.totals[kind] += seconds
             self.counts[kind] += 1
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote_plus
 
-from .calls import Calls, exposed, instrument
+from .calls import Calls, instrument
 from .common import MARK
 from .documents import exported
 
@@ -31,7 +31,6 @@ PREFIX = {
     "bare+read": "incoming/",
     "noverify": "incoming/noverify/",
 }
-LEASE = "(lease)"
 
 Publish = Callable[[dict[str, Any], str, Any], tuple[float, Any]]
 
@@ -168,25 +167,18 @@ def run_case(worker: Worker, calls: Calls, case: dict[str, Any], run: str) -> di
                 calls.start()
                 seconds, state = publish[runner](message, key, state)
                 if index:
-                    samples.setdefault(f"{runner} {what}", []).append(
-                        {"s": seconds, "calls": calls.taken(), "lease": exposed(calls.spans(), LEASE)}
-                    )
+                    samples.setdefault(f"{runner} {what}", []).append({"s": seconds, "calls": calls.taken()})
     return {"label": case["label"], "bytes": size, **{what: summary(runs) for what, runs in samples.items()}}
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median seconds per publish, the same less the lease write's median (the part of it no other call
-    overlapped: the object is read beside it), and per call: count per publish and median seconds."""
-    lease = [run["lease"] for run in runs]
+    """The median seconds per publish, and per call: count per publish and median seconds."""
     per_call: dict[str, list[float]] = {}
     for run in runs:
         for name, seconds in run["calls"]:
             per_call.setdefault(name, []).append(seconds)
-    median, lease_s = statistics.median(run["s"] for run in runs), statistics.median(lease)
     return {
-        "median": median,
-        "without_lease": median - lease_s,
-        "lease": lease_s,
+        "median": statistics.median(run["s"] for run in runs),
         "calls": {name: [len(times) / len(runs), statistics.median(times)] for name, times in per_call.items()},
     }
 

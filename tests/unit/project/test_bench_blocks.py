@@ -8,7 +8,7 @@ import pytest
 
 from scripts.bench import common
 from scripts.bench.__main__ import main, parse
-from scripts.bench.calls import aws_name, exposed, http_name
+from scripts.bench.calls import aws_name, http_name
 
 pytestmark = pytest.mark.unit
 
@@ -48,17 +48,6 @@ def test_calls_are_named_for_a_reader() -> None:
     assert aws_name("secretsmanager", "GetSecretValue", {}) == "Secrets Manager GetSecretValue"
     url = "http://127.0.0.1:4010/api/v1/integrations/datasets/42?input_schema=HDRUK"
     assert http_name("PUT", url) == "Gateway PUT /api/v1/integrations/datasets/{id}"
-
-
-def test_a_call_made_beside_another_adds_only_what_outlasts_it() -> None:
-    lease = "DynamoDB UpdateItem (lease)"
-    alone = [(lease, 0.0, 5.0), ("S3 GetObject", 5.0, 8.0)]
-    beside = [(lease, 0.0, 5.0), ("S3 GetObject", 1.0, 4.0), ("Secrets Manager GetSecretValue", 3.0, 4.5)]
-    outlasted = [("S3 GetObject", 0.0, 6.0), (lease, 1.0, 5.0)]
-    assert exposed(alone, "(lease)") == 5.0
-    assert exposed(beside, "(lease)") == 1.5  # 0-1 and 4.5-5: the rest was spent beside the two reads
-    assert exposed(outlasted, "(lease)") == 0.0
-    assert exposed(alone, "(release)") == 0.0
 
 
 def test_quick_means_few_runs_and_a_small_bulk_and_unknown_sections_are_refused() -> None:
