@@ -26,8 +26,7 @@ verdict = hdruk.judge(document, canonical_json(document))  # as the pipeline jud
 assert verdict.valid, verdict.summary
 done = time.perf_counter()
 ready = time.time()
-pipeline = runtime.pipeline
-made = pipeline.store.s3, pipeline.ledger.client  # type: ignore[attr-defined]
+made = runtime.clients.client("s3"), runtime.clients.client("dynamodb")  # the object store's and the ledger's
 from aws_lambda_powertools.utilities import parameters  # noqa: E402
 
 from hdr_ingest.adapters.aws.dynamodb_ledger import typed  # noqa: E402

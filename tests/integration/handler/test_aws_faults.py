@@ -2,9 +2,10 @@
 S3 answering 5xx. The rule: no record is acknowledged unless its outcome is recorded (ledger, then the DLQ for a
 failure). Otherwise it is reported in ``batchItemFailures`` and SQS delivers it again.
 
-Faults are injected on the runtime's own clients (``get_runtime().pipeline.store.s3``, ``.ledger.client``,
-``.dead_letters.sqs``), above botocore's retries: they stand for an error that outlasted them. The S3 events carry a
-``sequencer``, as real S3 sends it (moto leaves it out): a redelivery is then the same event again.
+Faults are injected on the runtime's own clients (``get_runtime().clients.client("s3")``, ``"dynamodb"``,
+``"sqs"``: the ones its adapters call), above botocore's retries: they stand for an error that outlasted them.
+The S3 events carry a ``sequencer``, as real S3 sends it (moto leaves it out): a redelivery is then the same event
+again.
 """
 
 from __future__ import annotations
@@ -346,16 +347,23 @@ def test_get_object_5xx_is_retried_then_failed_and_dead_lettered(
 # --- the rule, at every point ----------------------------------------------------------------------------------
 
 
+def _client(service: str) -> Any:
+    """The runtime's client for ``service``: the one its adapters call."""
+    clients = get_runtime().clients
+    assert clients is not None
+    return clients.client(service)
+
+
 def _table(stack: Stack) -> Any:
-    return get_runtime().pipeline.ledger.client  # type: ignore[attr-defined]
+    return _client("dynamodb")
 
 
 def _dlq(stack: Stack) -> Any:
-    return get_runtime().pipeline.dead_letters.sqs  # type: ignore[attr-defined]
+    return _client("sqs")
 
 
 def _s3(stack: Stack) -> Any:
-    return get_runtime().pipeline.store.s3  # type: ignore[attr-defined]
+    return _client("s3")
 
 
 POINTS: dict[str, tuple[Callable[[Stack], Any], str, str]] = {

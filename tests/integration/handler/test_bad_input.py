@@ -70,7 +70,9 @@ def padded(size: int) -> bytes:
 
 def deny_get_object(stack: Stack, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """What an IAM or bucket policy without s3:GetObject on the object does (moto does not enforce policies)."""
-    s3 = get_runtime().pipeline.store.s3
+    clients = get_runtime().clients
+    assert clients is not None
+    s3 = clients.client("s3")  # the client the runtime's object store calls
     real = s3.get_object
 
     def get_object(**kwargs: Any) -> Any:

@@ -72,9 +72,8 @@ class FakePipeline:
         self.active: defaultdict[str, int] = defaultdict(int)
         self.overlapped: list[str] = []  # sources processed twice at the same time
         self.threads: set[str] = set()
-        self.dead_letters = self
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send_dead_letter(self, message: dict[str, Any]) -> None:
         return None
 
     def process(self, obj: SourceObject, delivery: Delivery, budget: Budget | None = None) -> Outcome:

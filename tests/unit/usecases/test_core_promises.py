@@ -286,7 +286,7 @@ class DeadLetterPipeline(FakePipeline):
         super().__init__()
         self.sent: list[dict[str, Any]] = []
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send_dead_letter(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
 

@@ -41,9 +41,16 @@ __all__ = ["Runtime", "get_runtime", "logger", "metrics", "record_groups", "rese
 
 @dataclass
 class Runtime:
+    """The container's function: its settings, the pipeline built from them, and the AWS clients under it.
+
+    ``clients`` is the one way to name those clients from outside the pipeline: ``clients.client("s3")`` (or
+    ``"dynamodb"``, ``"sqs"``, ``"secretsmanager"``) is the very client the object store (the ledger, the dead
+    letters, the secrets) calls, made on first use like theirs; ``clients.created()`` names those made so far.
+    ``None`` when the pipeline runs over adapters that are not AWS's (a runtime built around a fake pipeline)."""
+
     settings: Settings
     pipeline: IngestPipeline
-    clients: AwsClients | None = None  # the AWS clients made so far (each on first use)
+    clients: AwsClients | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -191,7 +198,7 @@ class Runtime:
         """A message that announces no object we can process: kept in the DLQ, never silently dropped."""
         logger.error("unprocessable message sent to the dead-letter queue", extra={"why": why})
         add_metric(name="UnprocessableMessage", unit=MetricUnit.Count, value=1)
-        self.pipeline.dead_letters.send(
+        self.pipeline.send_dead_letter(
             envelope(source=None, status="INVALID", reason=f"Unprocessable message: {why}.", event=body)
         )
 

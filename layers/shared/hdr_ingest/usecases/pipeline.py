@@ -89,11 +89,6 @@ class IngestPipeline:
         self.store = store
         self.background = background
         self.use_cases = use_cases
-        self.ledger = use_cases.recorder.ledger
-        self.dead_letters = use_cases.recorder.dead_letters
-        self.observer = use_cases.recorder.observer
-        self.leases, self.recorder = use_cases.leases, use_cases.recorder
-        self.publisher, self.archiver, self.catalogue = use_cases.publisher, use_cases.archiver, use_cases.catalogue
 
     @classmethod
     def wired(  # noqa: PLR0913 - the ports, then the optional parts by name
@@ -126,12 +121,12 @@ class IngestPipeline:
         if route is None:
             return self._unrouted(obj, delivery, budget)
         if obj.is_removal:
-            return self.archiver.remove(obj, route, delivery, budget)
+            return self.use_cases.archiver.remove(obj, route, delivery, budget)
         read_ahead = self._read_ahead(obj)
         try:
-            with self.leases.hold(obj, route, delivery, budget) as work:
+            with self.use_cases.leases.hold(obj, route, delivery, budget) as work:
                 work.read_ahead = read_ahead
-                return self.recorder.guarded(work, lambda: self._publish(work))
+                return self.use_cases.recorder.guarded(work, lambda: self._publish(work))
         finally:
             if read_ahead is not None:
                 read_ahead.cancel()  # not started yet (no lease, a stale event): never read
@@ -147,12 +142,12 @@ class IngestPipeline:
     def _publish(self, work: Work) -> Outcome:
         """Every way a publish ends is an :class:`Outcome`, recorded here (a catalogue records its own)."""
         if is_stale(work):
-            return self.recorder.stale(work)
+            return self.use_cases.recorder.stale(work)
         export = self._read(work)
         if isinstance(export, list):
-            return self.catalogue.publish(work, export)
-        outcome = export if isinstance(export, Outcome) else self.publisher.publish(work, export)
-        return self.recorder.finish(work, outcome)
+            return self.use_cases.catalogue.publish(work, export)
+        outcome = export if isinstance(export, Outcome) else self.use_cases.publisher.publish(work, export)
+        return self.use_cases.recorder.finish(work, outcome)
 
     def _read(self, work: Work) -> Outcome | dict[str, Any] | list[dict[str, Any]]:
         """The object's export (a document, or a catalogue's list), or the outcome that ends the publish here: not
@@ -183,20 +178,26 @@ class IngestPipeline:
         pointing at any record already published. The caller dead-letters the event itself, so none is sent here."""
         reason = f"An S3 event for this object could not be read ({why}); it was not processed. Upload it again."
         outcome = Outcome(Status.INVALID, reason, (ErrorDetail("$", why),))
-        with self.leases.hold(obj, self.routes.for_key(obj.key), delivery, budget or Budget()) as work:
-            self.ledger.record(self.recorder.entry(work, outcome), work.owner)
+        recorder = self.use_cases.recorder
+        with self.use_cases.leases.hold(obj, self.routes.for_key(obj.key), delivery, budget or Budget()) as work:
+            recorder.ledger.record(recorder.entry(work, outcome), work.owner)
             work.recorded = True
+
+    def send_dead_letter(self, message: dict[str, Any]) -> None:
+        """Send ``message`` to the dead-letter queue as it is: the runtime's own letter for a message that announces
+        no object it can process (a publish's failures are dead-lettered by the recorder)."""
+        self.use_cases.recorder.dead_letters.send(message)
 
     def _unrouted(self, obj: SourceObject, delivery: Delivery, budget: Budget) -> Outcome:
         """An object under no route is recorded INVALID with the configured prefixes: never silently dropped.
         A removal there had nothing published to archive."""
         if obj.is_removal:
             outcome = Outcome(Status.UNCHANGED, f"Object deleted under no route; nothing to archive for {obj.key!r}.")
-            self.observer.outcome(obj, outcome)
+            self.use_cases.recorder.observer.outcome(obj, outcome)
             return outcome
         reason = self.routes.unrouted_reason(obj.key)
-        with self.leases.hold(obj, None, delivery, budget) as work:
-            return self.recorder.finish(work, Outcome(Status.INVALID, reason, (ErrorDetail("$", reason),)))
+        with self.use_cases.leases.hold(obj, None, delivery, budget) as work:
+            return self.use_cases.recorder.finish(work, Outcome(Status.INVALID, reason, (ErrorDetail("$", reason),)))
 
 
 def _publishable_name(key: str) -> bool:

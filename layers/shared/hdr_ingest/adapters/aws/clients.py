@@ -47,6 +47,8 @@ class AwsClients:
         self._lock = threading.Lock()
 
     def client(self, service: str) -> Any:
+        """The client for ``service`` (a boto3 service name), made on first use, then the same one: the client
+        every adapter given :meth:`source` for that service calls."""
         client = self._clients.get(service)
         if client is None:
             with self._lock:
