@@ -255,3 +255,13 @@ def test_every_ledger_attribute_is_in_the_ledger_table() -> None:
     table = section("Ledger").split("| status | meaning |")[0]
     missing = sorted(name for name in attributes if not named(name, table))
     assert not missing, f"README 'Ledger' does not name the ledger attributes {missing}"
+
+
+def test_cli_help_summary_names_every_command() -> None:
+    """`hdr-ingest --help` opens with a line per command (the package's docstring): none is left out."""
+    import hdr_ingest_cli
+    from hdr_ingest_cli.app import build_parser
+
+    summary = hdr_ingest_cli.__doc__ or ""
+    missing = [name for name in subcommands(build_parser()) if f"    hdr-ingest {name} " not in summary]
+    assert not missing, f"hdr_ingest_cli's docstring (`hdr-ingest --help`) has no line for {missing}"
