@@ -89,7 +89,15 @@ class _CloudFormation(yaml.SafeLoader):
     """YAML with CloudFormation's short tags (!Ref, !Sub, ...) read as plain values."""
 
 
-_CloudFormation.add_multi_constructor("!", lambda loader, suffix, node: None)
+def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_CloudFormation.add_multi_constructor("!", _tagged)
 
 
 def template() -> dict[str, Any]:
@@ -111,6 +119,17 @@ def test_every_variable_the_template_sets_is_in_configuration() -> None:
     assert "LEDGER_TABLE" in variables
     missing = sorted(name for name in variables if not named(name, configuration))
     assert not missing, f"README 'Configuration' does not name {missing}, which template.yaml sets"
+
+
+def test_every_alarm_is_in_operations() -> None:
+    alarms = [
+        str(resource["Properties"]["AlarmName"]).replace("${AWS::StackName}", "<stack>")
+        for resource in template()["Resources"].values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert "<stack>-dead-letters" in alarms
+    missing = [name for name in alarms if not named(name, section("Operations"))]
+    assert not missing, f"README 'Operations' does not name the alarms {missing}"
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
