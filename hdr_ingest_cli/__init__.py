@@ -1,10 +1,12 @@
-"""`hdr-ingest`: the operator CLI. Pre-flight validation, drops, the ledger, DLQ replay and local invocations.
+"""`hdr-ingest`: the operator CLI. Pre-flight validation, drops, the ledger, DLQ replay, read-back and local
+invocations.
 
     hdr-ingest validate FILE|DIR... [--schema "HDRUK 4.0.0"] [--json]   exit 1 when any file is invalid
     hdr-ingest drop FILE|DIR... [--bucket B] [--prefix incoming/] [--wait]   --wait: exit 1 when any file failed
     hdr-ingest status [SOURCE] [--failed] [--table T] [--json]       exit 1 when SOURCE matches nothing
     hdr-ingest redrive [--dlq-url Q] [--queue-url Q]
-    hdr-ingest rebuild-ledger [--prefix incoming/]
+    hdr-ingest rebuild-ledger [--prefix incoming/]                   exit 1 when a source could not be looked up
+    hdr-ingest verify [SOURCE | --prefix P] [--json]                 exit 1 when a record differs or is missing
     hdr-ingest invoke EVENT.json [--env-file events/env.json] [--aws]   exit 1 when an object failed
 
 While `make run` (`python -m local_stack`) runs, the AWS commands default their endpoint, credentials,
