@@ -10,6 +10,7 @@ from hdr_ingest.core.document import (
     canonical_bytes,
     canonical_json,
     compact_json,
+    json_type,
     parse_document,
     parse_export,
 )
@@ -231,3 +232,15 @@ def test_an_integer_beyond_a_double_is_refused_like_1e400(digits: int) -> None:
     # a ValueError; orjson refuses both as beyond a double, and the message names the number.
     refusal = _refusal(b'{"a": 1' + b"0" * digits + b"}")
     assert f"contains the number 1{'0' * 39}, too large for the Gateway (beyond ±1.8e308)" in str(refusal)
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [(None, "null"), (True, "boolean"), (0, "number"), (2.5, "number"), ("", "string"), ([], "array"), ({}, "object")],
+)
+def test_json_type_names_each_json_value_and_javascript_adds_undefined(value: object, name: str) -> None:
+    from hdr_ingest.destinations.hdruk.judge.javascript import js_type
+
+    assert json_type(value) == name
+    assert js_type(value) == name
+    assert js_type(object()) == "undefined"  # a missing value's marker is no JSON value

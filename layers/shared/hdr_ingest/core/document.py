@@ -135,7 +135,7 @@ def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
         for index, element in enumerate(document):
             if not isinstance(element, dict):
                 raise DocumentError(
-                    f"is a JSON array whose element {index} is a JSON {_json_type(element)}; a catalogue must be "
+                    f"is a JSON array whose element {index} is a JSON {json_type(element)}; a catalogue must be "
                     "an array of metadata documents (JSON objects).",
                     path=f"$[{index}]",
                 )
@@ -143,7 +143,7 @@ def parse_export(data: bytes) -> dict[str, Any] | list[dict[str, Any]]:
     if not isinstance(document, dict):
         raise DocumentError(
             f"must be a JSON object holding one metadata document (or an array of them), "
-            f"not a JSON {_json_type(document)}."
+            f"not a JSON {json_type(document)}."
         )
     return _unwrap(document)
 
@@ -219,7 +219,8 @@ def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed JSON value: ``null``, ``boolean``, ``number``, ``string``, ``array`` or ``object``."""
     if isinstance(value, bool):
         return "boolean"
     if value is None:

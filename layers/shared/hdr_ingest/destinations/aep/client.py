@@ -16,7 +16,7 @@ from hdr_ingest.core.ports import Call
 from hdr_ingest.destinations.aep.answers import batch_of, classify, ims_answer
 from hdr_ingest.destinations.aep.credentials import AepCredentials
 from hdr_ingest.destinations.aep.token import TOKENS, TokenCache
-from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Session, Transport, redact
+from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Session, Transport, json_value, redact
 from hdr_ingest.destinations.http import Reply as HttpReply
 
 PLATFORM_PATH = "/data/foundation"
@@ -281,6 +281,6 @@ def _decode(reply: HttpReply, secrets: tuple[str, ...]) -> Any:
         return {"message": f"an answer over {MAX_ANSWER_BYTES} bytes: " + redact(reply.text[:300], secrets)}
     text = reply.text if 200 <= reply.status < 300 else redact(reply.text, secrets)
     try:
-        return json.loads(text)
+        return json_value(text)
     except ValueError:
         return {"message": text[:300]}

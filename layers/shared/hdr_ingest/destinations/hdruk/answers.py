@@ -13,7 +13,7 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.http import retry_after_s
+from hdr_ingest.destinations.http import json_value, retry_after_s
 
 __all__ = [
     "OPERATOR_ACTIONS",
@@ -300,8 +300,8 @@ def _latest_version(dataset: dict[str, Any]) -> int | None:
 def decode(raw: bytes) -> tuple[bool, Any]:
     """(True, the JSON value) or (False, None) for a body that is not UTF-8 JSON."""
     try:
-        return True, json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return True, json_value(raw)
+    except ValueError:
         return False, None
 
 

@@ -13,11 +13,11 @@ the rest of the client reads both alike.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.document import compact_json
+from hdr_ingest.destinations.http import json_value
 
 _NULL_READ = "on null"
 REMOVED = (404, 410)
@@ -44,8 +44,8 @@ def as_versions(raw: bytes) -> bytes:
     """A ``/datasets`` listing with each item's ``latest_metadata`` also under ``versions`` (what the lookup
     of the integrations route reads); anything else unchanged."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = json_value(raw)
+    except ValueError:
         return raw
     items = body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):

@@ -14,14 +14,12 @@ integrations route only, and re-encoded the PHP way (``{}`` -> ``[]``) when it i
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import orjson
 
 from hdr_ingest.core.document import compact_json
 from hdr_ingest.core.verification import Held, ReadBack
 from hdr_ingest.destinations.hdruk.options import Api
+from hdr_ingest.destinations.http import json_value
 
 _TRANSIENT = (408, 425, 429)
 
@@ -89,10 +87,6 @@ def shown_version(raw: bytes) -> int | None:
 
 def _json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:  # NaN, a lone surrogate, an integer past 64 bits: as Python reads it, or None
-        pass
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return json_value(raw)
+    except ValueError:
         return None

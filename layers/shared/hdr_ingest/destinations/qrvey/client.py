@@ -3,7 +3,6 @@ transport (:mod:`hdr_ingest.destinations.http`: a total deadline per call, cappe
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.document import compact_json
-from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Transport
+from hdr_ingest.destinations.http import CONNECT_TIMEOUT_S, Transport, json_value
 from hdr_ingest.destinations.http import Reply as HttpReply
 from hdr_ingest.destinations.qrvey.answers import no_answer
 from hdr_ingest.destinations.qrvey.credentials import MAX_KEY_CHARS, UNSENDABLE, ApiKey
@@ -99,6 +98,6 @@ def _decode(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json_value(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")[:300]

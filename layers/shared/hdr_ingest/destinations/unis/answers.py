@@ -8,13 +8,12 @@ exception class, so the refusal arrives as a 500; that one is explained, not ret
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
-from hdr_ingest.destinations.http import retry_after_s
+from hdr_ingest.destinations.http import json_value, retry_after_s
 
 MAX_TEXT_CHARS = 500
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
@@ -33,7 +32,7 @@ def message_of(text: str) -> str:
     """UNIS's message: the ``message`` of a JSON body (also when UNIS's pasting broke the JSON), else the text
     itself; cut, never empty."""
     try:
-        body = json.loads(text)
+        body = json_value(text)
     except ValueError:
         body = None
     pasted = _PASTED_MESSAGE.match(text)

@@ -5,7 +5,6 @@ Every call ends in an :class:`Answer`, never an exception."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -93,7 +92,7 @@ class UnisClient:
             message = "found (its answer is larger than the read cap, so its ts was not read)"
             return Answer(AnswerKind.SUCCESS, 200, message, record_id=str(record_id), found=True), None
         try:
-            body = json.loads(response.raw)
+            body = response.json()
         except ValueError:
             return transient(f"UNIS answered GET with a body that is not JSON: {response.text[:200]!r}", 200), None
         found = body[0] if isinstance(body, list) and body else body
@@ -155,6 +154,6 @@ class UnisClient:
 
 def _json_or_none(response: Reply) -> Any:
     try:
-        return json.loads(response.raw) if response.raw else None
+        return response.json() if response.raw else None
     except ValueError:
         return None

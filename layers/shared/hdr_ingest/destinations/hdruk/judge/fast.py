@@ -11,6 +11,7 @@ from typing import Any
 
 import re2
 
+from hdr_ingest.core.document import json_type
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaRef
 from hdr_ingest.destinations.jsonschema_rust import (
     DATE,
@@ -268,7 +269,7 @@ class Twin:
             allowed = containers | (
                 {"string", "number", "boolean", "null"} if len(containers) < len(types) else {"null"}
             )
-            if _json_type(document) not in allowed:
+            if json_type(document) not in allowed:
                 return True
         if not isinstance(document, dict):
             return False
@@ -317,16 +318,6 @@ class Twin:
             if schema is self.doc.root and isinstance(schema.get(key), dict):
                 out[key] = {name: self._core(sub) for name, sub in schema[key].items()}
         return out
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "null"
 
 
 def _values_at(document: Any, template: tuple[str, ...]) -> Iterator[Any]:

@@ -9,21 +9,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from hdr_ingest.core.document import json_type
+
+_JSON_VALUES = (bool, int, float, str, list, dict)
+
 
 def js_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "undefined"
+    """``json_type``, and ``undefined`` for what no JSON value is (a missing value's marker)."""
+    return json_type(value) if value is None or isinstance(value, _JSON_VALUES) else "undefined"
 
 
 def is_type(name: str, value: Any) -> bool:
