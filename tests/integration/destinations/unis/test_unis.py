@@ -5,8 +5,6 @@ record was created, a duplicate delivery, a lost ledger write), none of which ma
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from hdr_ingest.destinations.unis.answers import classify
 from hdr_ingest.destinations.unis.client import UnisClient
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.unis_emulator import PSJSON, UnisEmulator
-from tests.integration.conftest import BUCKET, SECRET, Stack
+from tests.integration.conftest import BUCKET, RouteBeside, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +29,10 @@ METADATA = {
 
 
 @pytest.fixture
-def unis(stack: Stack, unis_server: UnisEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnisEmulator]:
+def unis(unis_server: UnisEmulator, route_beside_gateway: RouteBeside) -> UnisEmulator:
     unis_server.reset()
-    routes = [
-        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
-        {"prefix": "incoming/unis/", "kind": "unis", "url": unis_server.base_url, "secret": None},
-    ]
-    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
-    reset_runtime()
-    yield unis_server
-    reset_runtime()
+    route_beside_gateway({"prefix": "incoming/unis/", "kind": "unis", "url": unis_server.base_url, "secret": None})
+    return unis_server
 
 
 def calls(unis: UnisEmulator) -> list[tuple[str, int | None]]:
