@@ -103,6 +103,11 @@ class Stack:
         self.put(key, body)
         return self.deliver(self.receive(), receive_count)
 
+    def delete_and_invoke(self, key: str) -> Any:
+        """Delete the object and deliver its notification (an ``ObjectRemoved`` event)."""
+        self.s3.delete_object(Bucket=BUCKET, Key=key)
+        return self.deliver(self.receive())
+
     def lose_outcome(self, key: str) -> None:
         """The ledger as a crash between a create and the outcome's write leaves it: the item the lease wrote, with
         no outcome and its lease long expired. (Deleting the item would be an emptied ledger instead, which takes
@@ -282,4 +287,11 @@ def route_beside_gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Itera
         reset_runtime()
 
     yield use
+    reset_runtime()
+
+
+@pytest.fixture
+def archive_on_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARCHIVE_ON_DELETE on: deleting a file archives what it published. The runtime is reset to read it."""
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
     reset_runtime()

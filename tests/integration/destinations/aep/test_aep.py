@@ -41,16 +41,12 @@ def route(aep: AepEmulator, **options: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def aep(
-    stack: Stack,
-    aep_emulators: Emulators[AepEmulator],
-    route_beside_gateway: RouteBeside,
-    monkeypatch: pytest.MonkeyPatch,
+    stack: Stack, aep_emulators: Emulators[AepEmulator], route_beside_gateway: RouteBeside, archive_on_delete: None
 ) -> AepEmulator:
     running = aep_emulators(clients=[CLIENT])
     TOKENS.clear()
     secret = {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid,AdobeID"}
     stack.secrets.create_secret(Name=AEP_SECRET, SecretString=json.dumps(secret))
-    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
     route_beside_gateway(route(running))
     return running
 
@@ -227,8 +223,7 @@ def test_a_lost_ledger_write_finds_the_batch_instead_of_sending_another(stack: S
 
 def test_deleting_the_file_reverts_its_batch(stack: Stack, aep: AepEmulator) -> None:
     publish(stack, KEY, RECORDS)
-    stack.s3.delete_object(Bucket="hgi-test-metadata", Key=KEY)
-    assert stack.deliver(stack.receive()) == {"batchItemFailures": []}
+    assert stack.delete_and_invoke(KEY) == {"batchItemFailures": []}
     item = stack.ledger(KEY)
     (batch,) = aep.batches()
     assert item["status"] == "ARCHIVED" and batch.status == "reverted" and dataset_rows(aep) == []
@@ -241,8 +236,7 @@ def test_deleting_a_file_whose_last_batch_failed_reverts_the_one_loaded_before(s
     aep.fail_next_batch()
     assert publish(stack, KEY, RECORDS[:1])["status"] == "REJECTED"
     loaded, failed = aep.batches()
-    stack.s3.delete_object(Bucket="hgi-test-metadata", Key=KEY)
-    stack.deliver(stack.receive())
+    stack.delete_and_invoke(KEY)
     item = stack.ledger(KEY)
     assert item["status"] == "ARCHIVED" and item["dataset_id"] == failed.id
     assert (loaded.status, dataset_rows(aep)) == ("reverted", [])
