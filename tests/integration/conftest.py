@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from hdr_ingest.destinations.hdruk.schema_pack import SchemaPack
+from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.aep_emulator import AepEmulator
 from local_stack.aws import patch_moto
 from local_stack.gateway_emulator import App, GatewayEmulator
@@ -27,6 +28,8 @@ BUCKET = "hgi-test-metadata"
 SECRET = "hgi-test/gateway-app"
 MAX_RECEIVE = 3
 APP = App("app-1234", "client-5678")
+
+RouteBeside = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -100,6 +103,11 @@ class Stack:
         self.put(key, body)
         return self.deliver(self.receive(), receive_count)
 
+    def delete_and_invoke(self, key: str) -> Any:
+        """Delete the object and deliver its notification (an ``ObjectRemoved`` event)."""
+        self.s3.delete_object(Bucket=BUCKET, Key=key)
+        return self.deliver(self.receive())
+
     def lose_outcome(self, key: str) -> None:
         """The ledger as a crash between a create and the outcome's write leaves it: the item the lease wrote, with
         no outcome and its lease long expired. (Deleting the item would be an emptied ledger instead, which takes
@@ -113,7 +121,7 @@ class Stack:
         return dict(item)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             got = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
             if not got:
@@ -265,3 +273,25 @@ def stack(emulator: GatewayEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterato
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield Stack(emulator, s3, sqs, secrets, table, queue_url, dlq_url, env)
+
+
+@pytest.fixture
+def route_beside_gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouteBeside]:
+    """``route_beside_gateway(route)``: DESTINATIONS routes ``incoming/`` to the stack's Gateway emulator and
+    ``route`` (a longer prefix) to its own destination, and the runtime is reset so that the next invocation builds
+    it from these routes; it is reset again after the test."""
+
+    def use(route: dict[str, Any]) -> None:
+        gateway = {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET}
+        monkeypatch.setenv("DESTINATIONS", json.dumps([gateway, route]))
+        reset_runtime()
+
+    yield use
+    reset_runtime()
+
+
+@pytest.fixture
+def archive_on_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARCHIVE_ON_DELETE on: deleting a file archives what it published. The runtime is reset to read it."""
+    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
+    reset_runtime()

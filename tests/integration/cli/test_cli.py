@@ -219,6 +219,18 @@ def _fill(sqs: Any, queue_url: str, count: int) -> dict[str, dict[str, Any]]:
     return sent
 
 
+def _queues(sqs: Any, count: int) -> tuple[str, str, dict[str, dict[str, Any]]]:
+    """A dead-letter queue holding ``count`` messages (``_fill``) and an empty queue to move them to: their URLs and
+    the messages by body."""
+    dlq_url = sqs.create_queue(QueueName="cli-dlq")["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="cli-ingest")["QueueUrl"]
+    return dlq_url, queue_url, _fill(sqs, dlq_url, count)
+
+
+def _redrive(capsys: pytest.CaptureFixture[str], dlq_url: str, queue_url: str, *more: str) -> tuple[int, str, str]:
+    return run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, *more)
+
+
 def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     while True:
@@ -255,11 +267,9 @@ def test_redrive_falls_back_to_receive_send_delete_on_a_moto_server(
     capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
 ) -> None:
     sqs = _sqs(moto_server)
-    dlq_url = sqs.create_queue(QueueName="cli-dlq")["QueueUrl"]
-    queue_url = sqs.create_queue(QueueName="cli-ingest")["QueueUrl"]
-    sent = _fill(sqs, dlq_url, 23)  # more than two receive batches
+    dlq_url, queue_url, sent = _queues(sqs, 23)  # more than two receive batches
 
-    code, out, _ = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "--endpoint-url", moto_server)
+    code, out, _ = _redrive(capsys, dlq_url, queue_url, "--endpoint-url", moto_server)
     assert code == 0, out
     assert out.startswith("Moving the messages one by one")  # the fallback is news, not an error
     assert "does not offer SQS's own redrive, StartMessageMoveTask" in out
@@ -272,10 +282,8 @@ def test_redrive_falls_back_when_the_mock_raises_not_implemented(
 ) -> None:
     with mock_aws():
         sqs = _sqs(None)
-        dlq_url = sqs.create_queue(QueueName="cli-dlq")["QueueUrl"]
-        queue_url = sqs.create_queue(QueueName="cli-ingest")["QueueUrl"]
-        sent = _fill(sqs, dlq_url, 4)
-        code, out, _ = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", queue_url, "--region", REGION)
+        dlq_url, queue_url, sent = _queues(sqs, 4)
+        code, out, _ = _redrive(capsys, dlq_url, queue_url, "--region", REGION)
         assert code == 0, out
         assert "has not been implemented" in out
         assert "moved 4 message(s)" in out
@@ -286,11 +294,10 @@ def test_redrive_never_deletes_what_it_could_not_send(
     capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
 ) -> None:
     sqs = _sqs(moto_server)
-    dlq_url = sqs.create_queue(QueueName="cli-dlq-2")["QueueUrl"]
-    sent = _fill(sqs, dlq_url, 5)
-    missing = dlq_url.replace("cli-dlq-2", "no-such-queue")
+    dlq_url, _, sent = _queues(sqs, 5)
+    missing = dlq_url.replace("cli-dlq", "no-such-queue")
 
-    code, _, err = run(capsys, "redrive", "--dlq-url", dlq_url, "--queue-url", missing, "--endpoint-url", moto_server)
+    code, _, err = _redrive(capsys, dlq_url, missing, "--endpoint-url", moto_server)
     assert code == 1
     assert "error:" in err
     assert _counts(sqs, dlq_url) == (5, 0)  # all still there, and visible again at once
@@ -301,21 +308,8 @@ def test_redrive_max_messages_moves_only_that_many(
     capsys: pytest.CaptureFixture[str], moto_server: str, no_state: Path
 ) -> None:
     sqs = _sqs(moto_server)
-    dlq_url = sqs.create_queue(QueueName="cli-dlq-3")["QueueUrl"]
-    queue_url = sqs.create_queue(QueueName="cli-ingest-3")["QueueUrl"]
-    _fill(sqs, dlq_url, 6)
-    code, out, _ = run(
-        capsys,
-        "redrive",
-        "--dlq-url",
-        dlq_url,
-        "--queue-url",
-        queue_url,
-        "--endpoint-url",
-        moto_server,
-        "--max-messages",
-        "4",
-    )
+    dlq_url, queue_url, _ = _queues(sqs, 6)
+    code, out, _ = _redrive(capsys, dlq_url, queue_url, "--endpoint-url", moto_server, "--max-messages", "4")
     assert code == 0
     assert "moved 4 message(s)" in out
     assert _counts(sqs, dlq_url)[0] == 2

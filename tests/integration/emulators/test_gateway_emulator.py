@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,10 @@ from local_stack.gateway_emulator import (  # noqa: E402
     App,
     FaultPlan,
     GatewayEmulator,
+    SchemaTarget,
     htmlentities,
 )
+from local_stack.gateway_emulator.traser_node import AjvError, TraserReport  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -52,30 +53,19 @@ TIMEOUT = 5.0
 EmulatorFactory = Callable[..., GatewayEmulator]
 
 
-@dataclass(frozen=True)
-class FakeError:
-    path: str
-    message: str
-
-
-@dataclass(frozen=True)
-class FakeReport:
-    valid: bool
-    schema: object | None
-    errors: tuple[FakeError, ...]
-
-
 class FakeValidator:
-    """Rejects documents with ``"reject": true``; records every call."""
+    """Rejects documents with ``"reject": true``; records every call. It answers with the Node validator's own
+    report types, so a change to them reaches this test too."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, Any]] = []
 
-    def validate(self, document: Any, target: Any = None) -> FakeReport:
+    def validate(self, document: Any, target: Any = None) -> TraserReport:
         self.calls.append((document, target))
+        schema = SchemaTarget("Fake", "1.0") if target is None else SchemaTarget(target.name, target.version)
         if isinstance(document, dict) and document.get("reject"):
-            return FakeReport(False, target, (FakeError("$.summary.title", "is required but missing; add it."),))
-        return FakeReport(True, target or "Fake 1.0", ())
+            return TraserReport(False, schema, (AjvError("$.summary.title", "is required but missing; add it."),))
+        return TraserReport(True, schema)
 
 
 @pytest.fixture

@@ -100,6 +100,12 @@ def failed_ids(response: dict[str, Any]) -> list[str]:
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
+def deliver_failing_the_first(stack: Stack, messages: list[dict[str, Any]], receive_count: int = 1) -> None:
+    """Deliver the batch: its first message alone is reported in ``batchItemFailures`` (not acknowledged, so SQS
+    delivers it again); the others are acknowledged."""
+    assert failed_ids(stack.deliver(messages, receive_count=receive_count)) == [messages[0]["MessageId"]]
+
+
 def status(stack: Stack, key: str) -> str | None:
     item = stack.table.get_item(Key={"source": f"s3://{BUCKET}/{key}"}).get("Item") or {}
     return item.get("status")
@@ -128,8 +134,7 @@ def test_ledger_throttled_before_anything_is_done(stack: Stack, monkeypatch: pyt
         monkeypatch, table, "update_item", client_error("ProvisionedThroughputExceededException", "UpdateItem")
     )
     messages = drop(stack, ("incoming/throttled.json", DOC))
-    response = stack.deliver(messages, receive_count=1)
-    assert failed_ids(response) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages)
     assert fault.hits == 1 and status(stack, "incoming/throttled.json") is None
     assert stack.emulator.requests() == [] and stack.dead_letters() == []
 
@@ -147,8 +152,7 @@ def test_ledger_write_failing_after_the_gateway_created_the_dataset(
     table = _table(stack)
     fault = Fault(monkeypatch, table, "put_item", client_error(code, "PutItem"))
     messages = drop(stack, ("incoming/published.json", DOC))
-    response = stack.deliver(messages, receive_count=1)
-    assert failed_ids(response) == [messages[0]["MessageId"]]  # published, but not recorded: not acknowledged
+    deliver_failing_the_first(stack, messages)  # published, but not recorded: not acknowledged
     assert len(stack.gateway_datasets()) == 1 and status(stack, "incoming/published.json") is None
 
     fault.heal()
@@ -210,8 +214,7 @@ def test_source_leased_by_another_invocation_is_held_off(stack: Stack) -> None:
     source = f"s3://{BUCKET}/incoming/leased.json"
     stack.table.put_item(Item={"source": source, "lease_owner": "another", "lease_until": int(time.time()) + 60})
     messages = drop(stack, ("incoming/leased.json", DOC), ("incoming/free.json", DOC))
-    response = stack.deliver(messages, receive_count=1)
-    assert failed_ids(response) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages)
     assert status(stack, "incoming/leased.json") is None and status(stack, "incoming/free.json") == "CREATED"
 
     stack.table.update_item(  # the other invocation ended without releasing (it was killed): the lease runs out
@@ -240,7 +243,7 @@ def test_lease_lost_while_publishing_is_not_recorded_and_not_acknowledged(
 
     monkeypatch.setattr(stack.emulator, "_store_dataset", store_and_lose_the_lease)
     messages = drop(stack, ("incoming/taken-over.json", DOC))
-    assert failed_ids(stack.deliver(messages, receive_count=1)) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages)
     assert status(stack, "incoming/taken-over.json") is None and stack.dead_letters() == []
     assert stack.table.get_item(Key={"source": source})["Item"]["lease_owner"] == "thief"  # not released by us
 
@@ -263,8 +266,7 @@ def test_dead_letter_send_failing_leaves_the_record_unacknowledged(
     sqs = _dlq(stack)
     fault = Fault(monkeypatch, sqs, "send_message", client_error(code, "SendMessage", 503))
     messages = drop(stack, ("incoming/invalid.json", INVALID), ("incoming/fine.json", DOC))
-    response = stack.deliver(messages, receive_count=1)
-    assert failed_ids(response) == [messages[0]["MessageId"]]  # recorded INVALID, but not dead-lettered: not acked
+    deliver_failing_the_first(stack, messages)  # recorded INVALID, but not dead-lettered: not acked
     assert status(stack, "incoming/invalid.json") == "INVALID" and stack.dead_letters() == []
     assert status(stack, "incoming/fine.json") == "CREATED"
 
@@ -281,7 +283,7 @@ def test_dead_letter_send_failing_on_the_last_delivery_of_a_transient_failure(
     fault = Fault(monkeypatch, sqs, "send_message", client_error("ServiceUnavailable", "SendMessage", 503))
     stack.emulator.faults.set_rates(error_rate=1.0)
     messages = drop(stack, ("incoming/down.json", DOC))
-    assert failed_ids(stack.deliver(messages, receive_count=MAX_RECEIVE)) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages, receive_count=MAX_RECEIVE)
     assert status(stack, "incoming/down.json") == "FAILED"
     # Not acknowledged: SQS's redrive policy moves the event itself to the DLQ after maxReceiveCount.
     fault.heal()
@@ -297,7 +299,7 @@ def test_unprocessable_message_is_not_acknowledged_when_the_dlq_refuses_it(
     fault = Fault(monkeypatch, sqs, "send_message", client_error("ServiceUnavailable", "SendMessage", 503))
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody="this is not an S3 event")
     messages = stack.receive()
-    assert failed_ids(stack.deliver(messages, receive_count=1)) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages)
     fault.heal()
     assert stack.deliver(messages, receive_count=2) == {"batchItemFailures": []}
     (letter,) = stack.dead_letters()
@@ -324,8 +326,7 @@ def test_get_object_5xx_is_retried_then_failed_and_dead_lettered(
     s3 = _s3(stack)
     fault = Fault(monkeypatch, s3, "get_object", error, when=about("incoming/s3-down.json"))
     messages = drop(stack, ("incoming/s3-down.json", DOC), ("incoming/s3-fine.json", DOC))
-    response = stack.deliver(messages, receive_count=1)
-    assert failed_ids(response) == [messages[0]["MessageId"]]
+    deliver_failing_the_first(stack, messages)
     item = stack.ledger("incoming/s3-down.json")
     assert item["status"] == "RETRYING" and fragment in item["reason"] and "could not read" in item["reason"]
     assert status(stack, "incoming/s3-fine.json") == "CREATED"

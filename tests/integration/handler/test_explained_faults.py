@@ -17,10 +17,9 @@ from hdr_ingest import destinations
 from hdr_ingest.core.answers import Answer, AnswerKind
 from hdr_ingest.core.outcome import ErrorDetail
 from hdr_ingest.core.ports import Verdict
-from hdr_ingest.entry.runtime import reset_runtime
 from tests.conftest import example
 from tests.fakes import FakeDestination
-from tests.integration.conftest import BUCKET, MAX_RECEIVE, Stack
+from tests.integration.conftest import BUCKET, MAX_RECEIVE, RouteBeside, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +39,12 @@ class Hostile(FakeDestination):
 
 
 @pytest.fixture
-def hostile(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hostile]:
+def hostile(route_beside_gateway: RouteBeside) -> Iterator[Hostile]:
     catalogue = Hostile()
     destinations.register("hostile", lambda spec: [], lambda spec, common: catalogue)
-    routes = [
-        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": "hgi-test/gateway-app"},
-        {"prefix": "incoming/hostile/", "kind": "hostile", "url": catalogue.url, "secret": None},
-    ]
-    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
-    reset_runtime()
+    route_beside_gateway({"prefix": "incoming/hostile/", "kind": "hostile", "url": catalogue.url, "secret": None})
     yield catalogue
     destinations.unregister("hostile")
-    reset_runtime()
 
 
 def deliver_until_final(stack: Stack, key: str, body: Any) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from hdr_ingest.core.routing import RouteSpec
 from hdr_ingest.entry.runtime import reset_runtime
 from tests.conftest import example
 from tests.fakes import FakeDestination
-from tests.integration.conftest import APP, BUCKET, SECRET, Stack
+from tests.integration.conftest import APP, BUCKET, SECRET, RouteBeside, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -45,22 +45,18 @@ class TinyCatalogue(FakeDestination):
 
 
 @pytest.fixture
-def tiny(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TinyCatalogue]:
+def tiny(route_beside_gateway: RouteBeside) -> Iterator[TinyCatalogue]:
+    """A new kind of destination: registered (how its routes are checked, how it is built), routed a prefix in
+    DESTINATIONS beside the Gateway's, and unregistered after the test."""
     catalogue = TinyCatalogue()
 
     def problems(spec: RouteSpec) -> list[str]:
         return [] if spec.url == catalogue.url else [f"route {spec.prefix!r} (tiny): url must be {catalogue.url}"]
 
     destinations.register("tiny", problems, lambda spec, common: catalogue)
-    routes = [
-        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
-        {"prefix": "incoming/tiny/", "kind": "tiny", "url": catalogue.url, "secret": SECRET},
-    ]
-    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
-    reset_runtime()
+    route_beside_gateway({"prefix": "incoming/tiny/", "kind": "tiny", "url": catalogue.url, "secret": SECRET})
     yield catalogue
     destinations.unregister("tiny")
-    reset_runtime()
 
 
 def test_a_prefix_routed_to_a_new_destination_publishes_there_once(stack: Stack, tiny: TinyCatalogue) -> None:

@@ -5,7 +5,6 @@ delivery of the same message finds it settled."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from hdr_ingest.destinations.aep.token import TOKENS
 from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.aep_emulator import DEFAULT_SCHEMA_ID, AepClient, AepEmulator, Fault
-from tests.integration.conftest import SECRET, Emulators, Stack
+from tests.integration.conftest import Emulators, RouteBeside, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -41,20 +40,15 @@ def route(aep: AepEmulator, **options: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aep(stack: Stack, aep_emulators: Emulators[AepEmulator], monkeypatch: pytest.MonkeyPatch) -> Iterator[AepEmulator]:
+def aep(
+    stack: Stack, aep_emulators: Emulators[AepEmulator], route_beside_gateway: RouteBeside, archive_on_delete: None
+) -> AepEmulator:
     running = aep_emulators(clients=[CLIENT])
     TOKENS.clear()
     secret = {"client_id": CLIENT.client_id, "client_secret": CLIENT.client_secret, "scope": "openid,AdobeID"}
     stack.secrets.create_secret(Name=AEP_SECRET, SecretString=json.dumps(secret))
-    routes = [
-        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
-        route(running),
-    ]
-    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
-    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
-    reset_runtime()
-    yield running
-    reset_runtime()
+    route_beside_gateway(route(running))
+    return running
 
 
 def again(stack: Stack) -> dict[str, Any]:
@@ -87,14 +81,19 @@ def test_a_file_is_pending_then_published_on_a_later_delivery(stack: Stack, aep:
     assert dataset_rows(aep) == RECORDS and stack.dead_letters() == [] and stack.gateway_datasets() == []
 
 
-def publish(stack: Stack, key: str, body: Any) -> dict[str, Any]:
-    """Drop and deliver until the object is no longer pending (at most three deliveries)."""
-    stack.drop_and_invoke(key, body)
+def publish_pending(stack: Stack, key: str = KEY) -> dict[str, Any]:
+    """Deliver the message left on the queue again while the object is pending (at most twice); its ledger item."""
     for _ in range(2):
         if stack.ledger(key)["status"] != "PENDING":
             break
         again(stack)
     return stack.ledger(key)
+
+
+def publish(stack: Stack, key: str, body: Any) -> dict[str, Any]:
+    """Drop and deliver until the object is no longer pending (at most three deliveries); its ledger item."""
+    stack.drop_and_invoke(key, body)
+    return publish_pending(stack, key)
 
 
 def test_json_lines_and_a_replay_that_replaces_rather_than_duplicates(stack: Stack, aep: AepEmulator) -> None:
@@ -138,14 +137,6 @@ def test_the_same_content_after_a_failure_is_a_new_batch_with_its_own_external_i
     failed, retried = aep.batches()
     assert item["status"] == "CREATED" and retried.external_id.startswith(failed.external_id + ":")
     assert dataset_rows(aep) == RECORDS
-
-
-def publish_pending(stack: Stack) -> dict[str, Any]:
-    for _ in range(2):
-        if stack.ledger(KEY)["status"] != "PENDING":
-            break
-        again(stack)
-    return stack.ledger(KEY)
 
 
 def test_records_that_break_the_xdm_schema_are_refused_before_any_batch(stack: Stack, aep: AepEmulator) -> None:
@@ -232,8 +223,7 @@ def test_a_lost_ledger_write_finds_the_batch_instead_of_sending_another(stack: S
 
 def test_deleting_the_file_reverts_its_batch(stack: Stack, aep: AepEmulator) -> None:
     publish(stack, KEY, RECORDS)
-    stack.s3.delete_object(Bucket="hgi-test-metadata", Key=KEY)
-    assert stack.deliver(stack.receive()) == {"batchItemFailures": []}
+    assert stack.delete_and_invoke(KEY) == {"batchItemFailures": []}
     item = stack.ledger(KEY)
     (batch,) = aep.batches()
     assert item["status"] == "ARCHIVED" and batch.status == "reverted" and dataset_rows(aep) == []
@@ -246,8 +236,7 @@ def test_deleting_a_file_whose_last_batch_failed_reverts_the_one_loaded_before(s
     aep.fail_next_batch()
     assert publish(stack, KEY, RECORDS[:1])["status"] == "REJECTED"
     loaded, failed = aep.batches()
-    stack.s3.delete_object(Bucket="hgi-test-metadata", Key=KEY)
-    stack.deliver(stack.receive())
+    stack.delete_and_invoke(KEY)
     item = stack.ledger(KEY)
     assert item["status"] == "ARCHIVED" and item["dataset_id"] == failed.id
     assert (loaded.status, dataset_rows(aep)) == ("reverted", [])

@@ -5,8 +5,6 @@ record was created, a duplicate delivery, a lost ledger write), none of which ma
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,9 +14,8 @@ from hdr_ingest.core.answers import AnswerKind
 from hdr_ingest.core.ports import Call
 from hdr_ingest.destinations.unis.answers import classify
 from hdr_ingest.destinations.unis.client import UnisClient
-from hdr_ingest.entry.runtime import reset_runtime
 from local_stack.unis_emulator import PSJSON, UnisEmulator
-from tests.integration.conftest import BUCKET, SECRET, Stack
+from tests.integration.conftest import RouteBeside, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +28,10 @@ METADATA = {
 
 
 @pytest.fixture
-def unis(stack: Stack, unis_server: UnisEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnisEmulator]:
+def unis(unis_server: UnisEmulator, route_beside_gateway: RouteBeside) -> UnisEmulator:
     unis_server.reset()
-    routes = [
-        {"prefix": "incoming/", "kind": "hdruk", "url": stack.emulator.base_url, "secret": SECRET},
-        {"prefix": "incoming/unis/", "kind": "unis", "url": unis_server.base_url, "secret": None},
-    ]
-    monkeypatch.setenv("DESTINATIONS", json.dumps(routes))
-    reset_runtime()
-    yield unis_server
-    reset_runtime()
+    route_beside_gateway({"prefix": "incoming/unis/", "kind": "unis", "url": unis_server.base_url, "secret": None})
+    return unis_server
 
 
 def calls(unis: UnisEmulator) -> list[tuple[str, int | None]]:
@@ -105,15 +96,11 @@ def test_a_list_publishes_each_object_as_its_own_record_and_ledger_item(stack: S
     assert unis.ids() == ["cpu-system", "cpu-user"]
 
 
-def test_deletion_deletes_the_record_and_a_new_upload_brings_it_back(
-    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
-    reset_runtime()
+@pytest.mark.usefixtures("archive_on_delete")
+def test_deletion_deletes_the_record_and_a_new_upload_brings_it_back(stack: Stack, unis: UnisEmulator) -> None:
     stack.drop_and_invoke(KEY, METADATA)
     record_id = stack.ledger(KEY)["dataset_id"]
-    stack.s3.delete_object(Bucket=BUCKET, Key=KEY)
-    assert stack.deliver(stack.receive()) == {"batchItemFailures": []}
+    assert stack.delete_and_invoke(KEY) == {"batchItemFailures": []}
     assert stack.ledger(KEY)["status"] == "ARCHIVED" and calls(unis)[-1] == ("DELETE", 204) and unis.ids() == []
     stack.drop_and_invoke(KEY, METADATA)
     item = stack.ledger(KEY)
@@ -121,16 +108,12 @@ def test_deletion_deletes_the_record_and_a_new_upload_brings_it_back(
     assert [v["deleted"] for v in unis.records()] == [True, False]  # UNIS keeps the deleted version
 
 
-def test_a_refusal_is_dead_lettered_with_unis_s_own_reason(
-    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("archive_on_delete")
+def test_a_refusal_is_dead_lettered_with_unis_s_own_reason(stack: Stack, unis: UnisEmulator) -> None:
     """A document with its own ts, deleted and dropped again: UNIS still holds that (id, ts), so it says 409."""
-    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
-    reset_runtime()
     pinned = {**METADATA, "id": "pinned", "ts": 1337110564767952}
     stack.drop_and_invoke(KEY, pinned)
-    stack.s3.delete_object(Bucket=BUCKET, Key=KEY)
-    stack.deliver(stack.receive())
+    stack.delete_and_invoke(KEY)
     stack.drop_and_invoke(KEY, pinned)
     item = stack.ledger(KEY)
     assert item["status"] == "REJECTED" and int(item["gateway_status"]) == 409 and "Remove ts" in item["reason"]
@@ -281,12 +264,9 @@ def test_two_elements_that_describe_the_same_thing_are_both_invalid(stack: Stack
     assert len(unis.ids()) == 1 and "1 of 3 elements published" in parent["reason"]
 
 
-def test_two_files_whose_documents_carry_the_same_id_keep_a_record_each(
-    stack: Stack, unis: UnisEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("archive_on_delete")
+def test_two_files_whose_documents_carry_the_same_id_keep_a_record_each(stack: Stack, unis: UnisEmulator) -> None:
     """Issue 26 item 6: the second file's document names an id another source's record holds (other content)."""
-    monkeypatch.setenv("ARCHIVE_ON_DELETE", "true")
-    reset_runtime()
     first, second = "incoming/unis/a.json", "incoming/unis/b.json"
     stack.drop_and_invoke(first, {**METADATA, "id": "shared"})
     stack.drop_and_invoke(second, {**METADATA, "id": "shared", "eventType": "cpu:other"})
@@ -296,8 +276,7 @@ def test_two_files_whose_documents_carry_the_same_id_keep_a_record_each(
     stack.drop_and_invoke(second, {**METADATA, "id": "shared", "eventType": "cpu:other:2"})
     assert stack.ledger(second)["status"] == "UPDATED"
     assert unis.store.newest("shared").document["eventType"] == METADATA["eventType"]  # type: ignore[union-attr]
-    stack.s3.delete_object(Bucket=BUCKET, Key=second)
-    stack.deliver(stack.receive())
+    stack.delete_and_invoke(second)
     assert stack.ledger(second)["status"] == "ARCHIVED" and unis.ids() == ["shared"]
     assert stack.ledger(first)["status"] == "CREATED"
 
