@@ -84,7 +84,7 @@ test-infra: setup ## template.yaml assertions
 run: setup schemas ## the whole pipeline locally: moto server, an emulator of each catalogue, sample drops
 	$(PY) -m local_stack $(ARGS)
 
-bench: setup schemas ## performance figures next to their targets (about 10 min, as README "Performance"; ARGS=--quick: about 2 min)
+bench: setup schemas ## performance figures next to their targets (about 4-7 min here, as README "Performance"; ARGS=--quick: about 3 min)
 	$(PY) -m scripts.bench $(ARGS)
 
 build: schemas ## sam build (needs the AWS SAM CLI and python3.12 on PATH)

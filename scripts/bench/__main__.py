@@ -1,7 +1,7 @@
 """Performance figures of the ingest function, each next to its target, all measured in one run, in one table.
 
-    python -m scripts.bench                      # everything (`make bench`), about 10 minutes on 2 CPUs
-    python -m scripts.bench --quick              # every section, fewer runs and a small bulk: about 2 minutes
+    python -m scripts.bench                      # everything (`make bench`), about 4-7 minutes on 2 CPUs
+    python -m scripts.bench --quick              # every section, fewer runs and a small bulk: about 3 minutes
     python -m scripts.bench --only handler,verify
     python -m scripts.bench --only judge --examples 3
 
