@@ -76,10 +76,15 @@ class _Request:
 
 
 def _error(status: int, code: str, message: str) -> Reply:
+    """Platform's gateway header errors, ``{"error_code", "message"}`` (AdobeDocs/experience-platform.en
+    ``help/landing/troubleshooting.md``; ``shared/notes/destinations.md`` §3 "Auth")."""
     return status, {"error_code": code, "message": message}, {}
 
 
 def _problem(status: int, title: str, detail: str) -> Reply:
+    """Every other refusal: a problem-details body (``type``, ``status``, ``title``, ``detail``) of the emulator's
+    own. Which statuses Catalog and Batch Ingestion use is in their specs (``shared/destinations/aep/``); their
+    bodies' words are not, so the type URI, titles and details here are the emulator's."""
     return (
         status,
         {"type": "http://ns.adobe.com/aep/errors/INGEST-0000", "status": status, "title": title, "detail": detail},
@@ -225,7 +230,7 @@ class AepEmulator(ServedEmulator):
                     if fault.status is None:
                         return fault.delay_s, None
                     extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                    body = fault.body or {
+                    body = fault.body or {  # an injected fault's body: the emulator's
                         "title": "Too Many Requests" if fault.status == 429 else "Server error",
                         "status": fault.status,
                     }
@@ -233,6 +238,8 @@ class AepEmulator(ServedEmulator):
         return 0.0, None
 
     def _route(self, request: _Request) -> Reply:
+        """IMS's token path, then Platform's paths under ``/data/foundation`` (notes §3 "The chain"); an unknown
+        path 404 and a known path with another method 405 (the emulator's bodies)."""
         if request.path == TOKEN_PATH and request.method == "POST":
             return self._token(request)
         if not request.path.startswith(PLATFORM + "/"):
@@ -266,6 +273,12 @@ class AepEmulator(ServedEmulator):
 
     # -- IMS and the gateway -----------------------------------------------------------------------------------
     def _token(self, request: _Request) -> Reply:
+        """IMS ``POST /ims/token/v3`` (notes §3 "Auth", from the IMS token reference on developer.adobe.com):
+        form-encoded ``grant_type=client_credentials``, ``client_id``, ``client_secret``, ``scope``; answer
+        ``{"access_token", "token_type": "bearer", "expires_in": 86399}`` (seconds), no refresh token. The error codes
+        are OAuth 2.0's (RFC 6749 §5.2: ``unsupported_grant_type``, ``invalid_client``, ``invalid_scope``); the
+        statuses and descriptions IMS gives with them are not in the notes: the emulator's. The token's format is
+        the emulator's too (a real one is a JWT)."""
         form = {k: v[-1] for k, v in parse_qs(request.body.decode(errors="replace")).items()}
         if form.get("grant_type") != "client_credentials":
             return (
@@ -289,7 +302,14 @@ class AepEmulator(ServedEmulator):
         return 200, {"access_token": token, "token_type": "bearer", "expires_in": self.state.token_ttl_s}, {}
 
     def _gateway(self, request: _Request) -> Reply | None:
-        """Adobe's request header errors, in the order the gateway checks them."""
+        """Adobe's request header errors (troubleshooting page, notes §3): 403 403010 "Oauth token is missing.",
+        401 401013 "Oauth token is not valid" (an expired token too: notes §3 says to get a new token once on a
+        401),
+        403 403000 "Api Key is required", 403 403003 "Api Key is invalid", 400 400003 "Missing header" (the header's
+        name after it is the emulator's), 403 403025 "Profile is not valid" (here: an org id not the token's; when
+        Adobe gives it is inferred). The page lists the errors, not the order they are checked in: this order is
+        the emulator's. An unknown sandbox's 404 is a guess. A POST/PATCH body without a JSON content type is
+        400 "A valid content-type must be specified" (the same page)."""
         headers = request.headers
         authorization = headers.get("authorization", "")
         if not authorization.startswith("Bearer "):
@@ -320,6 +340,8 @@ class AepEmulator(ServedEmulator):
 
     # -- Schema Registry and Catalog ------------------------------------------------------------------------
     def _schema(self, request: _Request, schema_id: str) -> Reply:
+        """Schema Registry (notes §3 step 0): ``GET /schemaregistry/tenant/schemas/{id}`` with an ``xed`` Accept,
+        406 for another; an unknown id's 404 body is the emulator's."""
         accept = request.headers.get("accept", "")
         if not accept.startswith("application/vnd.adobe.xed"):
             return _problem(406, "Not Acceptable", "Accept must be application/vnd.adobe.xed-full+json; version=1")
@@ -329,6 +351,8 @@ class AepEmulator(ServedEmulator):
         return 200, schema, {}
 
     def _list_datasets(self, request: _Request) -> Reply:
+        """``GET /catalog/dataSets?name=…`` or ``?tags=k:v`` (notes §3 step 1; page of 20 by default, ``limit`` up to
+        100 there, not capped here), an object keyed by dataset id as Catalog answers (``catalog.yaml``)."""
         name, tag = request.query.get("name"), request.query.get("tags")
         if self.state.quirks.ignore_tags_filter:
             tag = None
@@ -346,6 +370,10 @@ class AepEmulator(ServedEmulator):
         return 200, hits, {}
 
     def _create_dataset(self, request: _Request) -> Reply:
+        """``POST /catalog/dataSets`` (notes §3 step 1): 201, ``Location``, body ``["@/dataSets/{id}"]``. Whether a
+        duplicate name is refused is not documented (notes §3): it is not refused here. The 400s for a missing
+        name or an unknown schema, the id format and the stored fields beyond ``name``/``schemaRef``/``tags`` are the
+        emulator's."""
         body = request.json if isinstance(request.json, dict) else {}
         ref: dict[str, Any] = body["schemaRef"] if isinstance(body.get("schemaRef"), dict) else {}
         if not isinstance(body.get("name"), str) or not body["name"].strip():
@@ -372,6 +400,8 @@ class AepEmulator(ServedEmulator):
         return 200, {dataset_id: dataset}, {}
 
     def _list_batches(self, request: _Request) -> Reply:
+        """``GET /catalog/batches`` filtered by ``dataSet``, ``externalId``, ``status``, ``tags`` with ``orderBy``
+        and ``limit`` (Catalog's filtering guide, ``help/catalog/api/filter-data.md``; default page 20, notes §3)."""
         q = dict(request.query)
         if self.state.quirks.ignore_tags_filter:
             q.pop("tags", None)
@@ -388,6 +418,9 @@ class AepEmulator(ServedEmulator):
         return self._list({b.id: b.view(self.state.org_id) for b in hits})
 
     def _get_batch(self, request: _Request, batch_id: str) -> Reply:
+        """``GET /catalog/batches/{id}`` (notes §3 step 5): an object keyed by the batch id with ``status``,
+        ``errors[]`` (``{code, description}``) and ``metrics``. Each read moves a completed batch on (see
+        ``State.read``): Adobe suggests polling every two minutes; the emulator counts reads, not minutes."""
         batch = self.state.batches.get(batch_id)
         if batch is None:
             return _problem(404, "Not Found", f"no batch {batch_id}")
@@ -396,6 +429,10 @@ class AepEmulator(ServedEmulator):
 
     # -- Batch Ingestion ------------------------------------------------------------------------------------
     def _create_batch(self, request: _Request) -> Reply:
+        """``POST /import/batches`` (notes §3 step 2): ``{"datasetId", "inputFormat": {"format"}, "externalId"?,
+        "replay"?: {"predecessors", "reason"}}`` → 201, the batch with ``status: "loading"``. Emulator's own: the
+        400s (unknown dataset, a format other than json/parquet/csv, a predecessor of another dataset, an
+        ``externalId`` already used: whether Adobe refuses that is unknown) and the id format."""
         body = request.json if isinstance(request.json, dict) else {}
         dataset_id = body.get("datasetId")
         fmt = (body.get("inputFormat") or {}).get("format") if isinstance(body.get("inputFormat"), dict) else None
@@ -427,6 +464,9 @@ class AepEmulator(ServedEmulator):
         return 201, batch.view(self.state.org_id), {}
 
     def _put_file(self, request: _Request, batch_id: str, dataset_id: str, name: str) -> Reply:
+        """``PUT /import/batches/{b}/datasets/{d}/files/{name}`` (notes §3 step 3): ``application/octet-stream`` (415
+        for another type), 200, idempotent (the same PUT replaces the file). Only the small-file upload: the
+        large-file upload above 256 MB is not emulated. The 400 for a file added after COMPLETE is a guess."""
         if request.headers.get("content-type") != "application/octet-stream":
             return _problem(415, "Unsupported Media Type", "Content-Type must be application/octet-stream")
         batch = self.state.batches.get(batch_id)
@@ -438,6 +478,9 @@ class AepEmulator(ServedEmulator):
         return 200, None, {}
 
     def _batch_action(self, request: _Request, batch_id: str) -> Reply:
+        """``POST /import/batches/{id}?action=COMPLETE|ABORT|FAIL|REVERT`` (notes §3 step 4): COMPLETE's 200 means
+        accepted, not done, and COMPLETE again is safe (troubleshooting guide). Which statuses each action is
+        refused in, and the ``aborted``/``failed``/``reverted`` statuses it leaves, are the emulator's reading."""
         batch = self.state.batches.get(batch_id)
         if batch is None:
             return _problem(404, "Not Found", f"no batch {batch_id}")

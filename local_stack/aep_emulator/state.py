@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SETTLE_STEPS = ("staging",)  # statuses a completed batch shows before its terminal one
+# Statuses a completed batch shows before its terminal one: ``staging`` is one of the "not done yet" statuses (notes
+# ``shared/notes/destinations.md`` §3 step 5; ``catalog.yaml``'s batch status enum); that exactly one read shows it is
+# the emulator's (a real batch takes minutes).
+SETTLE_STEPS = ("staging",)
 # "Active and Success are used interchangeably"; "archived" and "retained" follow success (AdobeDocs/
 # experience-platform.en help/ingestion/batch-ingestion/troubleshooting.md): a batch in any of them is loaded.
 LOADED = ("success", "active", "archived", "retained")
@@ -70,6 +73,9 @@ class Batch:
         return rows
 
     def view(self, org_id: str) -> dict[str, Any]:
+        """The batch as Catalog shows it: the fields of ``catalog.yaml``'s Batch (``imsOrg``, ``created``, ``status``,
+        ``externalId``, ``relatedObjects``, ``errors``, ``recordCount``/``failedRecordCount``, ``replay``) and
+        ``metrics.inputRecordCount`` (``batch-ingestion.yaml``); ``created`` an integer (ms), as the schema types it."""
         shown: dict[str, Any] = {
             "id": self.id,
             "imsOrg": org_id,
@@ -107,6 +113,7 @@ class State:
         self._clock = itertools.count(int(time.time() * 1000))
 
     def new_id(self, prefix: str) -> str:
+        """An id of the emulator's own form (``DS``/``B``, a counter, random hex); Catalog's real ids differ."""
         return f"{prefix}{next(self._ids):06d}{secrets.token_hex(4).upper()}"
 
     def now_ms(self) -> int:
@@ -139,6 +146,7 @@ class State:
             return
         status, errors = batch.outcome
         if status == "success" and not batch.records():
+            # A completed batch without data fails: the code and words are the emulator's (not in the notes).
             status, errors = "failed", [{"code": "INGEST-1204-400", "description": "The batch has no files."}]
         if status == "success":
             batch.rows, errors = converted(batch.records(), self.schema_of(batch.dataset_id))
@@ -149,7 +157,8 @@ class State:
                 # either form names the predecessor here: its bare id or "$" + id (see Quirks)
                 replaced = self.batches.get(old.removeprefix("$"))
                 if replaced is not None:
-                    # what status a replaced batch shows is not documented: "inactive" is an assumption
+                    # what status a replaced batch shows is not documented: "inactive" (a value of catalog.yaml's batch
+                    # status enum) is an assumption
                     replaced.replaced_by, replaced.status = batch.id, "inactive"
 
     def schema_of(self, dataset_id: str) -> Any:
@@ -170,7 +179,7 @@ def converted(records: list[Any], schema: Any) -> tuple[list[Any], list[dict[str
     string where a number is wanted, a Unix-ms long where a date-time is) and fails only what it cannot convert
     (AdobeDocs/experience-platform.en help/ingestion/batch-ingestion/api-overview.md, "Types"). Only the schema's
     top-level properties, ``type`` and ``required`` are modelled; how AEP reports a row error beyond the code
-    and description is not known here."""
+    and description is not known here: the ``INGEST-1212-400`` code, the words and ``rows`` are the emulator's."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return records, []

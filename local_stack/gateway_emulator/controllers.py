@@ -29,7 +29,8 @@ from .sanitize import Preprocessing, php_arrays
 from .store import DatasetRow, DatasetStore
 from .validation import TargetFactory, Validator, run_traser
 
-# The columns a POST stores from its body, with their lengths (database/migrations of gateway-api).
+# The columns a POST stores from its body, with their lengths (gateway-api database/migrations; notes §(a) "Request
+# body for POST and PUT": pid is a uuid column, char(36), datasetid char 255; the mongo_* lengths are taken as 255).
 _COLUMNS = (("datasetid", 255), ("pid", 36), ("mongo_pid", 255), ("mongo_id", 255), ("mongo_object_id", 255))
 
 
@@ -55,7 +56,13 @@ class Controllers:
     def _index(
         self, team_id: int | None, query: Mapping[str, str | None], path_url: str, versions: str | None = "versions"
     ) -> _Reply:
-        """``index()`` of either controller: the team's datasets filtered, sorted and paginated. ``versions``: the
+        """``index()`` of either controller (notes §(a) "List query parameters": ``status``, ``withTrashed``,
+        ``dataset_id`` exact on ``datasetid``, ``mongo_pid``, ``title``, ``sort=field:asc|desc`` with a ``metadata.``
+        prefix allowed, ``per_page`` default 25, ``page``; the documented ``pid`` filter is not implemented there,
+        nor here; ``team_id`` always the app's own): the team's datasets filtered, sorted and paginated. The
+        default order (``created:desc``, ties by id) and the SQL error for a bad field when no live dataset exists
+        are the emulator's reading of ``index()``, not in the notes and not run; notes §(a) gives only the 400
+        message. ``versions``: the
         key under which each item carries its versions (``"versions"``: all of them, the integrations route;
         ``"latest_metadata"``: the latest alone, ``DatasetController``; None: none)."""
         store = self._require_store()
@@ -88,6 +95,7 @@ class Controllers:
 
     def _filtered(self, team_id: int | None, query: Mapping[str, str | None]) -> list[DatasetRow]:
         status = query.get("status")
+        # notes §(a): ARCHIVED also includes soft-deleted rows; withTrashed is a presence flag.
         with_trashed = "withTrashed" in query or status == "ARCHIVED"
         dataset_id, mongo_pid, title = query.get("dataset_id"), query.get("mongo_pid"), query.get("title")
         # ?dataset_id= is filtered in SQL (an indexed column), not by listing every dataset of the team.
@@ -138,10 +146,15 @@ class Controllers:
         return value
 
     def _check_team(self, app: App, row: DatasetRow, status: int = 500) -> _Reply | None:
+        """Another team's dataset: 500 on the integrations route, 401 on ``/api/v1/datasets`` (notes §(a) error
+        table: DatasetIntegrationDeprecatedTest:412,426 against DatasetIntegrationTest:417)."""
         return _error(status, _OTHER_TEAM) if row.team_id != app.team_id else None
 
     def _extract(self, data: Mapping[str, Any]) -> Any:
-        """``extractMetadata()``: accept ``{"metadata": doc}`` and ``{"metadata": {"metadata": doc}}``."""
+        """``extractMetadata()``: accept ``{"metadata": doc}`` and ``{"metadata": {"metadata": doc}}`` (notes §(a)
+        "Request body for POST and PUT"); metadata sent as a JSON string is decoded (GAT-5745, 4dbe5d601, notes
+        §(g)), so under ``sanitize.input`` a string whose quotes became ``&quot;`` stays a string and TRASER refuses
+        it (notes §(c))."""
         outer = data.get("metadata")
         wrapper: Mapping[str, Any] = data
         if isinstance(outer, dict) and outer.get("metadata") is not None:
@@ -157,6 +170,10 @@ class Controllers:
         return document
 
     def _translate(self, document: Any, query: Mapping[str, str | None]) -> _Reply | None:
+        """``MMC::translateDataModelType()`` (``MetadataManagementController.php``; notes §(c)): only TRASER's 200
+        passes; otherwise the controller's 400 "metadata is in an unknown format and cannot be processed" with
+        ``details`` {traser_message, wasTranslated: false, metadata: null, statusCode} (notes §(a) error table), or
+        500 "Translation Service error…" when TRASER cannot be reached (see :func:`.validation.run_traser`)."""
         if self.preprocessing.php_arrays:
             document = php_arrays(document)  # MMC json_encodes the PHP array it decoded: {} arrives as []
         outcome = run_traser(
@@ -179,7 +196,9 @@ class Controllers:
         )
 
     def _columns(self, data: Mapping[str, Any]) -> dict[str, str | None] | _Reply:
-        """The ``datasets`` columns a POST body sets; a value too long for its column fails as MySQL does."""
+        """The ``datasets`` columns a POST body sets (notes §(a): ``pid`` defaults to a random UUID; ``datasetid``,
+        ``mongo_pid``, ``mongo_id``, ``mongo_object_id`` stored as sent, after ``sanitize.input``); a value too long
+        for its column fails as MySQL's strict mode does (error 1406), rendered 500 by the handler (inferred)."""
         columns: dict[str, str | None] = {}
         for name, limit in _COLUMNS:
             value = data.get(name)
@@ -197,6 +216,10 @@ class Controllers:
         return columns
 
     def _create(self, app: App, data: Mapping[str, Any], columns: Mapping[str, str | None], document: Any) -> _Reply:
+        """The dataset row with ``team_id``, ``user_id``, ``status=ACTIVE`` and ``create_origin=API`` forced from the
+        app (``IntegrationOverride::injectApplicationDatasetDefaults``, notes §(a)) and version 1; the answer is 201
+        ``{"message":"created","data":<dataset id>,"version":<dataset_version row id>}`` (notes §(a) table). Ids
+        are consecutive integers from 1, as MySQL's auto-increment gives them."""
         dataset_id, version_id = self._require_store().create(
             team_id=app.team_id,
             user_id=app.user_id,
@@ -212,8 +235,10 @@ class Controllers:
 
 
 def output_schema(query: Mapping[str, str | None]) -> _Reply | None:
-    """``show()``'s ``schema_model``/``schema_version``: both translate the stored GWDM through TRASER (not
-    emulated: 400 "failed to translate"), one alone is an Exception (500)."""
+    """``show()``'s ``schema_model``/``schema_version`` (notes §(a) "GET one"): one alone is a 500 (its message
+    words are not in the notes: unchecked); both translate the stored GWDM through TRASER, which the
+    emulator does not do: it answers 400 "failed to translate" with ``statusCode`` 501, its own, so that no client
+    takes an untranslated document for a translation."""
     model, version = query.get("schema_model"), query.get("schema_version")
     if model and version:
         details = {

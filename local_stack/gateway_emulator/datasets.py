@@ -41,7 +41,8 @@ class DatasetRoutes(Controllers):
         return self._index(team_id, query, path_url, versions="latest_metadata" if with_metadata else None)
 
     def _v1_show(self, dataset_id: int, query: Mapping[str, str | None]) -> _Reply:
-        """``DatasetController::show`` (public): ``Dataset::find`` misses an archived (soft-deleted) dataset,
+        """``DatasetController::show`` (public; notes §(a) "GET one" and §(i): 200, 401 or 404 in the SDK's
+        ``DatasetsApi.md``): ``Dataset::find`` misses an archived (soft-deleted) dataset,
         answered 404 ``{"message":"Dataset not found"}``; otherwise the dataset with ``versions`` set to its latest
         version alone (``setAttribute('versions', [$withLinks])``), the version's relations and ``linkages``."""
         store = self._require_store()
@@ -64,8 +65,8 @@ class DatasetRoutes(Controllers):
     def _v1_store(self, app: App, data: Mapping[str, Any], query: Mapping[str, str | None]) -> _Reply:
         """``DatasetController::store``: ``extractMetadata()``, then 400 ``Title is required to save a dataset``
         when ``metadata.metadata.summary.title`` is empty (PHP ``empty()``), then TRASER and the same 201 answer as
-        the integrations route. The ``CreateDataset`` form request's rules were not read: ``metadata`` is taken to
-        be required as on the integrations route."""
+        the integrations route (notes §(a) "Equivalent non-integration routes"). The ``CreateDataset`` form
+        request's rules were not read: ``metadata`` is taken to be required as on the integrations route."""
         if _blank(data.get("metadata")):
             return _form_error("metadata", "REQUIRED", "The metadata field is required.")
         document = self._extract(data)
@@ -122,7 +123,9 @@ class DatasetRoutes(Controllers):
         return _Reply(200, {"message": "success"})
 
     def _v1_patch(self, app: App, dataset_id: int, data: Mapping[str, Any], query: Mapping[str, str | None]) -> _Reply:
-        """``PATCH /api/v1/datasets/{id}`` (``DatasetController::edit``): status change or ``?unarchive``."""
+        """``PATCH /api/v1/datasets/{id}`` (``DatasetController::edit``; notes §(b) "To un-archive"): ``?unarchive``
+        with ``{"status": "ACTIVE"|"DRAFT"}`` restores an archived dataset; a plain PATCH changes only the status of a
+        non-archived one. The words of its 400 (archived) and 500 (unknown status) are not in the notes: unchecked."""
         store = self._require_store()
         status = data.get("status")
         if "unarchive" in query:

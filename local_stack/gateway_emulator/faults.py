@@ -1,5 +1,12 @@
 """Fault injection for the Gateway emulator: latency, random 500s/timeouts, scripted faults and throttling.
 
+These are test aids, not behaviours read from the Gateway: they stage what a client must survive. Where a fault
+imitates an answer of the real service, its source is: ``throttle`` and ``throttle_per_minute``, Laravel's
+``throttle:api`` per client IP rendered as 500 "Too Many Attempts." by the Gateway's handler
+(``shared/notes/hdruk-gateway.md`` §(f), inferred from code, not measured); ``timeout``, a request the Gateway does
+not finish (Octane's ``max_execution_time`` is 30 s, §(f); what it answers then is unknown, "Server Error" is the
+emulator's choice); ``integrations_removed``, unknown (the route is still registered at gateway-api 57e1406).
+
 A :class:`FaultPlan` is shared by all request threads; every method is thread-safe.
 
 Per API request (never for ``/_emulator/`` admin requests) the server:

@@ -10,26 +10,31 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+# The permissions the dataset routes' check.access entries name (config/routes.php; notes §(a) table).
 ALL_DATASET_PERMISSIONS: frozenset[str] = frozenset(
     {"datasets.create", "datasets.read", "datasets.update", "datasets.delete"}
 )
 API_PREFIX = "/api/v1"
 INTEGRATIONS_PATH = "/api/v1/integrations/datasets"
+# app/Http/Middleware/SunsetHeader.php (383c7a1cb, 2025-07-23; notes §(a)), the weekday spelt "Thurs" as there.
 DEPRECATION_HEADERS: Mapping[str, str] = {
     "Deprecation": "true",
     "Sunset": "Thurs, 22 Jan 2026 23:59:59 GMT",
 }
-GWDM_VERSION = "2.0"
-DEFAULT_PER_PAGE = 25
+GWDM_VERSION = "2.0"  # config/metadata.php GWDM_CURRENT_VERSION, env default "2.0" (notes §(c))
+DEFAULT_PER_PAGE = 25  # config/constants.php (notes §(a) "List query parameters")
 REQUEST_LOG_LIMIT = 10_000
 
 DATASETS_PATH = "/api/v1/datasets"
 
-_DATASET_MODEL = "App\\Models\\Dataset"
+_DATASET_MODEL = "App\\Models\\Dataset"  # findOrFail's ModelNotFoundException names the model (notes §(a), inferred)
+# DatasetIntegrationDeprecatedTest:412,426 and DatasetIntegrationTest:417 (notes §(a) error table)
 _OTHER_TEAM = "This Application is not allowed to interact with datasets from another team!"
-_SERVER_ERROR = "Server Error"
-_TOO_MANY = "Too Many Attempts."
+_SERVER_ERROR = "Server Error"  # the emulator's text for an injected fault (Laravel's generic 500 wording)
+_TOO_MANY = "Too Many Attempts."  # ThrottleRequestsException's message, rendered as a 500 (notes §(f), inferred)
 _SENSITIVE_QUERY = re.compile(r"(app[-_]?id|client[-_]?id|application[-_]?id|secret|token|password|auth|key)", re.I)
+# What index() accepts in ``sort=field:dir`` besides ``metadata.*``: the ``datasets`` columns (the controller checks
+# the field against a dataset's attributes; read from the code, not run; notes §(a) gives the 400 message).
 _SORTABLE_FIELDS = (
     "id",
     "mongo_object_id",
@@ -127,14 +132,18 @@ class _Route:
 
 
 def _error(status: int, message: str) -> _Reply:
+    """The body app/Exceptions/Handler.php::render gives with APP_DEBUG off (notes §(a) "Error responses")."""
     return _Reply(status, {"code": status, "message": message})
 
 
 def _no_model(dataset_id: int) -> _Reply:
+    """``findOrFail`` on a missing or archived id: 500 with Eloquent's message (notes §(a) error table and §(b),
+    inferred from the code; the 2024 docs show "Dataset with id=N cannot be found" instead)."""
     return _error(500, f"No query results for model [{_DATASET_MODEL}] {dataset_id}")
 
 
 def _form_error(field_name: str, reason: str, message: str) -> _Reply:
+    """A failed form request: ``app/Http/Requests/BaseFormRequest.php`` (notes §(a) error table; test:479)."""
     return _Reply(
         400,
         {
@@ -155,11 +164,14 @@ def _blank(value: Any) -> bool:
 
 
 def _reason(status: int) -> str:
+    """The HTTP reason phrase: the emulator's message for an injected status (no Gateway source)."""
     phrase = BaseHTTPRequestHandler.responses.get(status)
     return phrase[0] if phrase else "Error"
 
 
 def _column_text(value: Any) -> str | _Reply | None:
+    """A body value as MySQL stores it in a string column: booleans as 1/0; an array is PHP's "Array to string
+    conversion" error, rendered 500 (inferred from PHP's behaviour, not run against the Gateway)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -205,7 +217,7 @@ def _per_page(value: str | None) -> int:
     if value is None:
         return DEFAULT_PER_PAGE
     if value.strip() == "0":
-        return 15  # paginate(0) falls back to the model's default of 15
+        return 15  # paginate(0) falls back to the model's default of 15 (Eloquent Model::$perPage)
     return _positive_int(value) or DEFAULT_PER_PAGE
 
 

@@ -1,8 +1,11 @@
-"""Laravel's route matching for the emulated dataset routes (HDRUK/gateway-api ``config/routes.php`` at 9307af2, the
-``datasets`` and ``datasets.integrations`` entries): which controller method, which ``check.access`` permission,
-whether ``sanitize.input`` runs, and whether the route is public (no ``jwt.verify``). Every one of these routes
-carries the ``sunset`` middleware (``app/Http/Middleware/SunsetHeader.php``): the integrations routes and the
-``/datasets`` routes alike."""
+"""Laravel's route matching for the emulated dataset routes (HDRUK/gateway-api 57e1406 ``config/routes.php``, the
+``datasets`` entries and the ``datasets.integrations`` ones at lines 2589-2672, registered under ``api/v1`` by
+``routes/api.v1.php``; ``shared/notes/hdruk-gateway.md`` §(a)): which controller method, which ``check.access``
+permission, whether ``sanitize.input`` runs, and whether the route is public (no ``jwt.verify``). The ``{id}``
+constraint is ``[0-9]+`` (the same entries), so ``/datasets/abc`` is an unknown route. Every one of these routes
+carries the ``sunset`` middleware (``app/Http/Middleware/SunsetHeader.php``, added in 383c7a1cb): the integrations
+routes and the ``/datasets`` routes alike. No PATCH is registered for the integrations route (notes §(a): the
+controller's ``edit()`` has no route), so a PATCH there is the 500 of an unsupported method."""
 
 from __future__ import annotations
 
@@ -45,7 +48,11 @@ _TABLE: tuple[tuple[re.Pattern[str], dict[str, _Entry]], ...] = (
 
 def match_route(method: str, path: str) -> _Route | _Reply:
     """The route for ``method path``; an unknown route or method is a 500, as the Gateway's exception handler
-    renders Laravel's NotFound/MethodNotAllowed exceptions (``app/Exceptions/Handler.php``)."""
+    renders Laravel's NotFound/MethodNotAllowed exceptions (``app/Exceptions/Handler.php::render`` takes the status
+    from ``getCode()``, 0 for these, and falls back to 500: notes §(a) "Error responses"; the PATCH case is marked
+    inferred there). The messages are Symfony's/Laravel's own wording for these two exceptions (``The route … could
+    not be found.``, ``The … method is not supported for route …``); HEAD is answered by every GET route, as
+    Laravel's router registers GET routes for HEAD too."""
     for pattern, methods in _TABLE:
         match = pattern.match(path)
         if match is None:

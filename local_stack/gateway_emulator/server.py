@@ -269,6 +269,8 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
             return self._admin(method, path, raw_query, body)
         if path == "/api" or path.startswith("/api/"):
             return self._api(method, path, raw_query, headers, body, client_ip)
+        # Outside /api the real host serves other things (the Gateway's web front end is a separate service); what
+        # it answers there is unknown and no client of ours calls it: a plain 404 is the emulator's own choice.
         return _Reply(404, {"message": "Not Found"})
 
     # -- the API -------------------------------------------------------------------------------------------
@@ -292,6 +294,8 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         try:
             reply = self._api_inner(method, path, raw_query, headers, body, client_ip)
         except Exception as exc:  # noqa: BLE001 - the Gateway's handler turns anything into a JSON 500
+            # app/Exceptions/Handler.php::render: {"code": 500, "message": <the exception's message>} (notes §(a)
+            # "Error responses"); the class name in front is the emulator's, so that its own bugs are recognisable.
             reply = _error(500, f"{type(exc).__name__}: {exc}")
             if carries_sunset(path):
                 reply.headers.update(DEPRECATION_HEADERS)
@@ -333,6 +337,11 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         if isinstance(route, _Reply):
             return route
 
+        # ``throttle:api`` is route middleware (the ``api`` group), so it runs only once a route matched, keyed per
+        # client IP for app-header callers (``Limit::perMinute(config('gateway.rate_limit'))``, default 2000 a
+        # minute; notes §(f)); it is off unless a test sets ``throttle_per_minute``. The answer, 500 "Too Many
+        # Attempts." without Retry-After or Deprecation headers, is inferred from Handler::render (notes §(f)), not
+        # measured. X-RateLimit-Limit/-Remaining on the requests let through are what Laravel's ThrottleRequests adds.
         throttled, limit, remaining = self.faults.throttle_hit(client_ip)
         if throttled:
             reply = _error(500, _TOO_MANY)
@@ -347,6 +356,11 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         return reply
 
     def _fault_reply(self, decision: FaultDecision, sunset: bool) -> _Reply | None:
+        """A fault's answer, before routing (see :mod:`.faults`; the faults are the emulator's test aids, not
+        behaviours read from the Gateway). The shapes follow the Gateway's handler where it is known: ``{"code",
+        "message"}`` (notes §(a)); "Server Error" is Laravel's generic text for a 500, and the real Gateway's words
+        for a timed-out request (Octane's ``max_execution_time`` 30 s, notes §(f)) are unknown. A scripted status
+        carries the Deprecation/Sunset headers, as a controller error would; throttle and timeout do not."""
         if decision.kind == "drop":
             return None
         if decision.kind == "throttle":
@@ -363,6 +377,14 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         return reply
 
     def _authenticate(self, headers: Mapping[str, str]) -> App | _Reply:
+        """``JwtMiddleware`` with the app headers (gateway-api 57e1406 ``app/Http/Middleware/JwtMiddleware.php``;
+        notes §(a) "Headers the current code accepts" and its error table): both ``x-application-id`` and
+        ``x-client-id`` needed (else 401 "Unauthorized"), an unknown app id 401 "No known integration matches the
+        credentials provided", a client id that does not match 401 "The credentials provided are invalid"
+        (``tests/Feature/DatasetIntegrationDeprecatedTest.php`` :468 and :455). Header names are case-insensitive
+        (Symfony). ``legacy_headers`` reads ``app_id``/``client_id`` headers instead, the names of 2023-10 to
+        2024-02 (notes §(a), history; back then they were input fields, so this switch is a test aid, not a model
+        of any one release). The ``token`` cookie and ``Authorization: Bearer`` paths are not emulated."""
         app_header, client_header = self._credential_names()
         app_id, client_id = headers.get(app_header), headers.get(client_header)
         if not app_id or not client_id:
@@ -384,6 +406,9 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         # A public route (no jwt.verify) answers whatever the headers: with valid app headers the app's team is
         # known to getAccessorUserAndTeam; how it treats invalid ones was not read, so they count as none.
         app = auth if isinstance(auth, App) else None
+        # CheckAccessMiddleware (notes §(a) error table): a disabled app 400 "Application has not been enabled!"
+        # (DatasetIntegrationDeprecatedTest:499), a missing permission 400 "Application permissions do not allow
+        # this request". The test route has no check.access, so neither applies there.
         if route.permission is not None and app is not None:
             if not app.enabled:
                 return _error(400, "Application has not been enabled!")
@@ -412,7 +437,9 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         return controllers[route.name]()
 
     def _clean_query(self, raw_query: Mapping[str, list[str]]) -> dict[str, str | None]:
-        """Last value wins (PHP); TrimStrings/ConvertEmptyStringsToNull apply to the query too."""
+        """Last value wins (PHP's query-string parsing of a repeated plain key); TrimStrings/ConvertEmptyStringsToNull
+        apply to the query too (Laravel's ``TransformsRequest::clean`` cleans ``$request->query`` as well as the
+        input; the two middlewares are global in ``app/Http/Kernel.php``, notes §(c))."""
         cleaned: dict[str, str | None] = {}
         for key, values in raw_query.items():
             value: str | None = values[-1] if values else ""
@@ -424,6 +451,9 @@ class GatewayEmulator(IntegrationRoutes, DatasetRoutes, ServedEmulator):
         return cleaned
 
     def _decode_body(self, body: bytes, sanitize_route: bool) -> dict[str, Any]:
+        """The JSON input as Laravel reads it: a body that is not a JSON object gives no input (``Request::json()``
+        decodes to an empty bag), so the form request then answers "The metadata field is required."; then the
+        global middlewares and, on a ``sanitize.input`` route, the HTML encoding (:mod:`.sanitize`)."""
         if not body:
             return {}
         try:

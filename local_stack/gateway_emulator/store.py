@@ -3,7 +3,8 @@
 One connection (``check_same_thread=False``) guarded by a lock; ``":memory:"`` when no file is given.  The
 tables follow the Gateway's ``datasets`` / ``dataset_versions`` columns that the integrations API exposes.
 Soft deletion sets ``deleted_at`` (and ``status='ARCHIVED'`` on the dataset), as Eloquent's ``SoftDeletes``
-does.
+does and ``MMC::deleteDataset($id, true)`` asks (``shared/notes/hdruk-gateway.md`` §(b)). Ids are SQLite's
+autoincrement integers, as MySQL's auto-increment ids are on the Gateway.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ CREATE INDEX IF NOT EXISTS dataset_versions_dataset_id ON dataset_versions (data
 
 
 def now_stamps() -> tuple[str, str]:
-    """``(laravel_timestamp, mysql_datetime)``: ``2026-11-22T05:15:00.000000Z``, ``2026-11-22 05:15:00``."""
+    """``(laravel_timestamp, mysql_datetime)``: ``2026-11-22T05:15:00.000000Z``, ``2026-11-22 05:15:00``: Laravel's
+    default date serialisation of ``created_at``/``updated_at``/``deleted_at`` (ISO 8601 with microseconds, UTC), and
+    the ``created``/``updated``/``submitted`` columns, which the emulator takes to be plain MySQL datetimes (their
+    model casts were not read)."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), now.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -240,9 +244,13 @@ class DatasetStore:
     def overwrite_latest_version(
         self, dataset_id: int, metadata: dict[str, Any], *, user_id: int | None, is_cohort_discovery: bool
     ) -> int:
-        """PUT semantics since GAT-7444: overwrite the latest version row in place and bump its number.
+        """PUT semantics since GAT-7444 (notes §(b); ``MetadataVersioning::updateMetadataVersion`` for
+        ``/api/v1/datasets``): overwrite the latest version row in place and bump its number.
 
-        Also forces the dataset back to ``ACTIVE`` / ``API`` and touches ``updated``.  Returns the new number.
+        Also forces the dataset back to ``ACTIVE`` / ``API`` (``IntegrationOverride``, notes §(a)) and touches
+        ``updated``. Should no live version exist (the routes do not reach that: PUT on an archived dataset fails
+        first, and ``restore`` un-deletes the latest version), a new row is added: the emulator's choice.
+        Returns the new number.
         """
         stamp, mysql = now_stamps()
         with self._lock, self._db as db:

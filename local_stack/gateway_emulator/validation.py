@@ -150,13 +150,24 @@ def _supports(validator: object, target: object) -> bool:
         return True
 
 
-def _unsupported(input_schema: str, input_version: str, reason: str) -> TraserOutcome:
-    return _failure(
-        {
-            "message": "Cannot support the input model",
-            "details": {"input_schema": input_schema, "input_version": input_version, "error": reason},
-        }
-    )
+def _unsupported(input_schema: str, input_version: str) -> TraserOutcome:
+    """TRASER's 400 for an input model that is not a node of its translation graph: ``{"message": "Cannot support
+    the input model (<name>:<version>)"}`` and nothing else (HDRUK/traser ``src/routes/translate.js``, read at
+    01fa343; notes §(c) step 2 quote its start). The emulator asks the schema pack rather than the mapping graph:
+    the same answer for a name or version TRASER has never heard of; a pack schema without a map (notes §(c): CRUK,
+    GWDM 2.1, SchemaOrg GoogleRecommended) is validated here rather than refused."""
+    return _failure({"message": f"Cannot support the input model ({input_schema}:{input_version})"})
+
+
+def _not_an_object(document: Any) -> TraserOutcome:
+    """TRASER's express-validator check ``body("metadata").isObject().notEmpty().bail()`` failing: 400
+    ``{"message": "Translation has failed.", "errors": [<express-validator 7 field error>]}`` (HDRUK/traser
+    ``src/routes/translate.js``, read at 01fa343; express-validator ``^7.0.1`` in its ``package.json``, whose
+    default message is "Invalid value"). Notes §(a) "Test endpoint" and §(c): TRASER requires ``body.metadata`` to
+    be an object, which is why metadata sent as a string breaks under ``sanitize.input``."""
+    error = {"type": "field", "value": _jsonable(document), "msg": "Invalid value", "path": "metadata"}
+    error["location"] = "body"
+    return _failure({"message": "Translation has failed.", "errors": [error]})
 
 
 def _available_schemas(validator: object) -> dict[str, Any]:
@@ -205,33 +216,37 @@ def run_traser(
     57e1406 ``MetadataManagementController.php`` (only 200 counts; "Translation Service error" when TRASER fails
     or the 30 s HTTP default runs out) and ``IntegrationDatasetController`` store/update (the 400 body).
 
-    * ``document`` must be a JSON object (TRASER requires ``body.metadata`` to be an object).
+    * ``document`` must be a JSON object (TRASER requires ``body.metadata`` to be an object): else TRASER's
+      "Translation has failed." with express-validator's error.
     * With both ``input_schema`` and ``input_version``: validate against that schema only; an unknown schema
-      gives "Cannot support the input model"; a failure gives "Input metadata validation failed" with the
-      first error only (Ajv ``allErrors: false``) as ``validationErrors`` plus the document as ``data``.
+      gives "Cannot support the input model (<name>:<version>)"; a failure gives "Input metadata validation
+      failed" with the first error only (Ajv ``allErrors: false``) as ``validationErrors`` plus the document as
+      ``data``.
     * Otherwise: first match in available.json order; no match gives "Input metadata object matched no known
       schemas" (no per-schema errors, like TRASER).
     * A validator that raises anything else is reported as the Gateway's 500 "Translation Service error".
     """
     if not isinstance(document, dict):
-        return _failure({"message": "metadata must be a JSON object", "details": {"data": _jsonable(document)}})
+        return _not_an_object(document)
     if validator is None:
         return TraserOutcome(ok=True)
     target: object | None = None
     if input_schema and input_version:
         target = target_factory(input_schema, input_version)
         if not _supports(validator, target):
-            return _unsupported(input_schema, input_version, "not in the schema pack")
+            return _unsupported(input_schema, input_version)
     try:
         report = validator.validate(document, target)
-    except (KeyError, LookupError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, LookupError, ValueError, FileNotFoundError):
         if target is None or input_schema is None or input_version is None:
             return TraserOutcome(ok=False, server_error=_translation_error())
-        return _unsupported(input_schema, input_version, str(exc))
+        return _unsupported(input_schema, input_version)
     except Exception:  # noqa: BLE001 - the Gateway turns any TRASER failure into a 500
         return TraserOutcome(ok=False, server_error=_translation_error())
     if getattr(report, "hang", False):
-        # TRASER is blocked for minutes; the Gateway's HTTP call to it times out after 30 s.
+        # TRASER is blocked for 160-328 s (notes §(h)); the Gateway's HTTP call to it has no timeout of its own, so
+        # Laravel's 30 s default applies (notes §(f)) and the Gateway answers "Translation Service error" (notes §(a)
+        # table). The emulator answers at once instead of after 30 s (see traser_node: a deliberate difference).
         return TraserOutcome(ok=False, server_error=_translation_error())
     if report.valid:
         return TraserOutcome(ok=True, schema=str(report.schema) if report.schema is not None else None)

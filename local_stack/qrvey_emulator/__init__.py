@@ -15,8 +15,13 @@ Behaviour follows ``shared/notes/destinations.md`` §2 (seed 003 and ``qrvey/bac
   ``errorMessage`` when a failure was scripted (:meth:`QrveyEmulator.fail_loads`).
   Counting reads, not time, keeps tests free of timing.
 * Fault injection with the Gateway emulator's :class:`~local_stack.gateway_emulator.faults.FaultPlan` (latency,
-  5xx, timeouts, dropped connections; ``throttle`` and the per-minute limit answer 429 with ``Retry-After``), and admin
-  endpoints under ``/_emulator/`` (faults, reset, requests, datasets, loads, keys, health).
+  5xx, timeouts, dropped connections; ``throttle`` and the per-minute limit answer API Gateway's 429
+  ``{"message": "Too Many Requests"}``, plus a ``Retry-After`` of the emulator's; a timeout API Gateway's 504
+  ``{"message": "Endpoint request timed out"}``), and admin endpoints under ``/_emulator/`` (faults, reset,
+  requests, datasets, loads, keys, health).
+
+Sources: each behaviour names its own in :mod:`.server`; what is unknown about the real service (the Create
+Dataset path, success codes, Qrvey's error words, what a read shows between a load's start and end) is said there.
 """
 
 from .server import API_PREFIX, QrveyEmulator

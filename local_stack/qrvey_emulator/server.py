@@ -40,6 +40,9 @@ class _LoadPlan:
 
 
 def _error(status: int, *messages: str) -> _Reply:
+    """An error in the envelope ``{"status": "error", "errors": [{"message": ...}]}``: seen in a third-party
+    client's fixtures, unconfirmed for Qrvey itself (``shared/notes/destinations.md`` §2). Qrvey's own status codes
+    and words for its errors are not public: every message passed here is the emulator's."""
     return _Reply(status, {"status": "error", "errors": [{"message": m} for m in messages]})
 
 
@@ -49,6 +52,13 @@ def _gateway(message: str) -> _Reply:
     (MISSING_AUTHENTICATION_TOKEN and INVALID_API_KEY both answer 403), as cited in notes/destinations.md §5
     (inferred for Qrvey: qrvey/backend_sample ``lib/helpers/axios.js`` sends only ``x-api-key``)."""
     return _Reply(403, {"message": message})
+
+
+def _throttled() -> _Reply:
+    """API Gateway's THROTTLED gateway response: 429 ``{"message": "Too Many Requests"}`` (AWS API Gateway developer
+    guide, "Gateway response types"; a usage plan's or stage's throttle, inferred for Qrvey as for the 403s above).
+    ``Retry-After`` is the emulator's addition: API Gateway sends none by default."""
+    return _Reply(429, {"message": "Too Many Requests"}, {"Retry-After": "1"})
 
 
 class _Handler(EmulatorHandler["QrveyEmulator"]):
@@ -197,14 +207,13 @@ class QrveyEmulator(ServedEmulator):
             return _gateway("Forbidden")
         throttled, _, _ = self.faults.throttle_hit(client_ip)
         if throttled:
-            reply = _error(429, "Too Many Requests")
-            reply.headers["Retry-After"] = "1"
+            reply = _throttled()
             reply.fault = "throttle"
             return reply
         try:
             data = json.loads(body.decode("utf-8")) if body else None
         except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(400, "The request body is not valid JSON")
+            return _error(400, "The request body is not valid JSON")  # what Qrvey answers is unknown
         user, app, rest = unquote(match["user"]), unquote(match["app"]), match["rest"] or ""
         return self._route(method, user, app, rest, data)
 
@@ -212,12 +221,14 @@ class QrveyEmulator(ServedEmulator):
         if decision.kind == "drop":
             return None
         if decision.kind == "throttle":
-            reply = _error(429, "Too Many Requests")
-            reply.headers["Retry-After"] = "1"
+            reply = _throttled()
         elif decision.kind == "timeout":
             self._http.stopping.wait(self.faults.timeout_after)
-            reply = _error(504, "Endpoint request timed out")
+            # API Gateway's INTEGRATION_TIMEOUT gateway response (29 s by default): 504 with its bare message
+            # (AWS API Gateway developer guide, "Gateway response types"; inferred for Qrvey, see _gateway).
+            reply = _Reply(504, {"message": "Endpoint request timed out"})
         else:
+            # A scripted status in Qrvey's envelope, with the emulator's words (see _error).
             reply = _error(decision.status, "Internal server error" if decision.status >= 500 else "Request refused")
         reply.fault = decision.label
         return reply
@@ -264,6 +275,10 @@ class QrveyEmulator(ServedEmulator):
         return self._store(user, app, {"name": data["name"], "datasources": [source], "columns": []})
 
     def _store(self, user: str, app: str, data: dict[str, Any]) -> _Reply:
+        """The dataset object ``{datasetId, appId, userId, status: "DRAFT", datasources[], columns[]}`` that the
+        sample's create returns (qrvey/backend_sample ``lib/dataset.js``, ``test/unit/020_dataset_crud.js``; notes
+        §2). Unknown, so the emulator's own: the success status (200 here; the sample accepts any 2xx), the format
+        of a server-made ``datasetId`` (12 hex characters) and the ``createDate`` field."""
         chosen = data.get("datasetId")
         dataset_id = chosen if isinstance(chosen, str) and chosen.strip() else uuid.uuid4().hex[:12]
         dataset = {
@@ -279,6 +294,8 @@ class QrveyEmulator(ServedEmulator):
             return _Reply(200, json.loads(json.dumps(dataset)))
 
     def _owned(self, user: str, app: str, dataset_id: str) -> dict[str, Any] | _Reply:
+        """The dataset, if this user's app holds it; else 404, the emulator's guess (Qrvey's answer to an unknown
+        or another app's ``datasetId`` is not public)."""
         dataset = self._datasets.get(dataset_id)
         if dataset is None or dataset["appId"] != app or dataset["userId"] != user:
             return _error(404, f"Dataset {dataset_id} not found")
@@ -301,6 +318,9 @@ class QrveyEmulator(ServedEmulator):
             return _Reply(200, json.loads(json.dumps(dataset)))
 
     def _advance(self, dataset: dict[str, Any]) -> None:
+        """One read of a loading dataset: ``LOADING`` until its reads run out, then ``LOADED`` or ``FAILED`` (the
+        statuses the sample polls for, notes §2). Reads stand for time (the sample polls every second for 30 s);
+        the ``errorMessage`` field of a failed load is the emulator's name: where Qrvey says why is unknown."""
         left = self._reads_left.get(dataset["datasetId"], 0)
         if left > 0:
             self._reads_left[dataset["datasetId"]] = left - 1
@@ -313,6 +333,8 @@ class QrveyEmulator(ServedEmulator):
             dataset.pop("errorMessage", None)
 
     def _load(self, user: str, app: str, dataset_id: str) -> _Reply:
+        """``POST …/{datasetId}/load`` (notes §2): asynchronous, the status becomes ``LOADING``. The answer's body
+        and the 409 for a load already running are the emulator's guesses."""
         with self._lock:
             dataset = self._owned(user, app, dataset_id)
             if isinstance(dataset, _Reply):
@@ -332,6 +354,7 @@ class QrveyEmulator(ServedEmulator):
             return _Reply(200, {"datasetId": dataset_id, "status": "LOADING"})
 
     def _delete(self, user: str, app: str, dataset_id: str) -> _Reply:
+        """``DELETE …/{datasetId}`` answers ``{datasetId, ...}`` (notes §2); 200 is the emulator's choice of 2xx."""
         with self._lock:
             dataset = self._owned(user, app, dataset_id)
             if isinstance(dataset, _Reply):
@@ -342,6 +365,10 @@ class QrveyEmulator(ServedEmulator):
             return _Reply(200, {"datasetId": dataset_id, "appId": app, "userId": user})
 
     def _all(self, user: str, app: str, data: Any) -> _Reply:
+        """Find by name (notes §2): ``{"limit", "filters": [{"filterType": "CONTAINS", "column": "search", "value"}]}``
+        answers ``{"Count", "Items"}``. Taken from the sample's one query: the ``search`` column matched against the
+        name, case-insensitively, is inferred; other filters are refused (400, the emulator's) rather than guessed;
+        the default ``limit`` of 100 is the emulator's."""
         query = data if isinstance(data, dict) else {}
         raw_limit = query.get("limit")
         limit = raw_limit if isinstance(raw_limit, int) else 100

@@ -26,6 +26,19 @@ and ``late_answers``: the next N writes (POST, PUT, DELETE) are carried out, the
 GETs of one id answer 404 as a failed MongoDB find does; ``failed_inserts``: the next N POSTs answer 409 with a
 database error that is not E11000 (MongoDB unreachable). Sources for these: periscope-ps/unis 7c9a9d2,
 ``periscope/handlers/networkresourcehandler.py`` and ``periscope/db.py`` (``shared/notes/destinations.md`` §5).
+
+Where each answer's words come from (``NetworkResourceHandler`` of ``networkresourcehandler.py``; the wording below
+was checked against an earlier stored copy of that file, 0095799, as the notes name only behaviours, not words):
+``send_error`` messages "Could not find resource - <exc>" (GET, 404), "Not valid body - <exc>" (POST, 400),
+"Could not process the POST request - <exc>" (409), "Could not process the PUT request - <exc>" (404),
+``_get_documents``'s "malformatted json request - <exc>." and "No Post method is implemented for this content
+type"; ``_add_response_headers``'s ``X-Count`` and ``Content-Type: <accept> ;profile=<schema URI>``; an exception
+the handler does not catch reaches ``write_error`` as ``{"exc_info": "<the exc_info tuple>"}``. The text after
+each prefix (the validator's or MongoDB's message) is representative, not UNIS's own. The 404 for a path outside
+``/metadata`` and the 405 for a method the handler lacks are Tornado's defaults in the emulator's rendering; the
+``Server: TornadoServer/6.4`` header names a Tornado release the real deployment may not run. Not emulated: the
+``?fields``/``skip``/``sort`` and operator (``lt=``, ``reg=``, ``a|b``) query syntax, and the 403 an unparsable
+query gets.
 """
 
 from __future__ import annotations
@@ -243,6 +256,9 @@ class UnisEmulator(ServedEmulator):
             return _message(400, f"malformatted json request - {exc}.")
 
     def _fill(self, document: dict[str, Any], record_id: str | None = None) -> dict[str, Any]:
+        """What UNIS adds before it validates (notes §1 "Body"): ``id`` when missing (UNIS's model makes one; its
+        format was not read: 24 hex characters here), ``ts`` in microseconds since the epoch, ``selfRef``
+        ``{base}/metadata/{id}`` (``_add_post_metadata``) and ``$schema`` when absent."""
         filled = dict(document)
         filled["id"] = str(filled.get("id") or record_id or uuid.uuid4().hex[:24])
         filled["ts"] = filled["ts"] if "ts" in filled else self.store.now_ts()
@@ -254,6 +270,8 @@ class UnisEmulator(ServedEmulator):
         self, record_id: str | None, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
     ) -> _Reply:
         if record_id is not None:
+            # One id: the newest live version (limit 1, sorted by ts descending; ``\$status`` != DELETED), or 200
+            # ``[]`` for an unknown or deleted id (notes §1 answers table).
             if self._take("failed_lookups"):
                 # The handler answers 404 when the database find raises (not for an unknown id: that is 200 []).
                 return _message(404, "Could not find resource - ServerSelectionTimeoutError: localhost:27017")
@@ -279,6 +297,7 @@ class UnisEmulator(ServedEmulator):
         filled: list[dict[str, Any]] = []
         for item in items:
             if not isinstance(item, dict):
+                # UNIS fails such an item in its model; these words after "Not valid body - " are the emulator's.
                 return _message(400, f"Not valid body - {type(item).__name__} is not a resource")
             document = self._fill(item)
             problem = self.schema.first_error(document) if validate else None
@@ -305,15 +324,22 @@ class UnisEmulator(ServedEmulator):
         if isinstance(decoded, _Reply):
             return decoded
         if not isinstance(decoded, dict):
+            # What UNIS's model makes of a list in a PUT was not read: a 400 in the emulator's words.
             return _message(400, "Not valid body - a PUT takes one resource")
         if str(decoded.get("id", record_id)) != record_id:
-            # The handler means to answer 400 here, but its message names an undefined variable: a 500.
-            return _message(500, "NameError: global name 'res_id' is not defined")
+            # The handler means to answer 400 "Different ids in the URL … and in the body …", but builds the message
+            # from ``body[self.Id]`` and ``body`` is not defined in ``put()``: the NameError reaches Tornado, which
+            # answers 500 through UNIS's write_error with the exc_info pasted in (notes §5 "a body id different from
+            # the URL id → 500 (undefined variable)").
+            error = "NameError(\"name 'body' is not defined\")"
+            text = f"(<class 'NameError'>, {error}, <traceback object at 0x7f3a2c1e4b80>)"
+            return _Reply(500, '{"exc_info": "' + text + '"}\n', {"Content-Type": PSJSON})
         document = self._fill(decoded, record_id)  # no validation: the PUT handler never calls the schema
         try:
             replaced = self.store.replace(record_id, document)
         except Conflict as exc:
-            return _message(409, f"Could not process the PUT request - {exc}")
+            # put() answers 404 for any exception of the update, a duplicate (id, ts) included (the same handler)
+            return _message(404, f"Could not process the PUT request - {exc}")
         if not replaced:
             return _message(404, f"Could not process the PUT request - no resource with id {record_id}")
         return _Reply(204, None, self._profile())
@@ -363,7 +389,7 @@ class UnisEmulator(ServedEmulator):
             return {**self.faults.snapshot(), "late_answers": self._late, **self._counters}
 
 
-_SERVER_ERROR = '{"message": "Internal Server Error"}\n'
+_SERVER_ERROR = '{"message": "Internal Server Error"}\n'  # an injected fault's body: the emulator's words
 _DROP = _Reply(0, fault="script:drop")
 
 

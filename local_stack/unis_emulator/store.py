@@ -67,7 +67,8 @@ class MetadataStore:
             target = max(live or versions, key=_order)
             ts = _hashable(document["ts"])
             if any(v.id == record_id and v.ts == ts and v is not target for v in self._versions):
-                raise Conflict(f"the same ts {ts} exists before for id {record_id!r}")
+                pair = (record_id, ts)
+                raise Conflict(f"E11000 duplicate key error collection: unis.metadata index: id_ts dup key: {pair}")
             target.ts, target.document = ts, copy.deepcopy(document)
             return True
 

@@ -1,5 +1,12 @@
 """UNIS's own schema files, used as UNIS uses them: ``jsonschema`` on the collection's metadata schema, which
-refers to the link schema for ``subject``; only the best error's message is reported, as UNIS's model does."""
+refers to the link schema for ``subject``; only the best error's message is reported, as UNIS's model does (its
+``_validate`` in ``periscope/models.py`` raises the first error ``jsonschema`` gives, which the POST handler pastes
+after "Not valid body - "; ``shared/notes/destinations.md`` §1, §5).
+
+The files are periscope-ps/unis's ``periscope/schemas/metadata`` and ``links`` (2015: 7c9a9d2, draft-04; 2012:
+44e7750, draft-03, the version seed 002 names; ``shared/destinations/SOURCES.md``). The real server validates against
+``…/schema/20160630/metadata#``, which it fetches at start-up and which is not in its repository (notes §5): the
+20151104 file stands in for it, so what 20160630 changed is unknown here."""
 
 from __future__ import annotations
 

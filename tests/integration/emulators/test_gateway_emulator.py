@@ -300,7 +300,8 @@ def test_real_pack_accepts_the_example_and_gets_real_schema_refs(
     assert explicit.status_code == 201, explicit.text
     assert detected.status_code == 201, detected.text
     assert unknown.status_code == 400
-    assert unknown.json()["details"]["traser_message"]["message"] == "Cannot support the input model"
+    # TRASER's words, with the model it cannot support and no details (traser src/routes/translate.js)
+    assert unknown.json()["details"]["traser_message"] == {"message": "Cannot support the input model (HDRUK:9.9.9)"}
     assert nothing.status_code == 400
     no_match = nothing.json()["details"]["traser_message"]
     assert no_match["message"] == "Input metadata object matched no known schemas"
@@ -350,7 +351,10 @@ def test_metadata_sent_as_json_string_breaks_under_sanitize(make_emulator: Emula
     decoded = post(make_emulator(sanitize=False), as_string)
 
     assert broken.status_code == 400  # quotes became &quot;, so the string is no longer JSON
-    assert broken.json()["details"]["traser_message"]["message"] == "metadata must be a JSON object"
+    traser = broken.json()["details"]["traser_message"]  # TRASER's express-validator check of body.metadata
+    assert traser["message"] == "Translation has failed."
+    assert [(e["path"], e["location"], e["msg"]) for e in traser["errors"]] == [("metadata", "body", "Invalid value")]
+    assert traser["errors"][0]["value"].startswith("{&quot;summary&quot;")
     assert decoded.status_code == 201
 
 

@@ -107,6 +107,7 @@ def test_faults_and_throttling(qrvey: QrveyEmulator) -> None:
     assert call(qrvey, "POST", "/all", {}).status_code == 503
     throttled = call(qrvey, "POST", "/all", {})
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
+    assert throttled.json() == {"message": "Too Many Requests"}  # API Gateway's THROTTLED answer, not Qrvey's envelope
     requests.post(f"{admin}/faults", json={"throttle_per_minute": 1}, timeout=5)
     assert [call(qrvey, "POST", "/all", {}).status_code for _ in range(2)] == [200, 429]
     requests.post(f"{admin}/reset", timeout=5)

@@ -42,6 +42,14 @@ def test_versions_are_kept_per_id_and_ts_and_a_repeated_pair_is_409(unis: UnisEm
     assert conflict.status_code == 409 and len(unis.records()) == 2
 
 
+def test_a_put_that_repeats_another_versions_ts_is_404_as_put_answers_any_update_error(unis: UnisEmulator) -> None:
+    first = call(unis, "POST", "/metadata", {**DOC, "id": "m3"}).json()
+    call(unis, "POST", "/metadata", {**DOC, "id": "m3", "eventType": "j"})
+    clash = call(unis, "PUT", "/metadata/m3", {**DOC, "ts": first["ts"]})
+    assert clash.status_code == 404 and "Could not process the PUT request - E11000" in clash.text
+    assert [r["document"]["eventType"] for r in unis.records()] == [DOC["eventType"], "j"]  # nothing changed
+
+
 def test_an_unknown_id_is_200_empty_and_a_list_post_has_no_location(unis: UnisEmulator) -> None:
     unknown = call(unis, "GET", "/metadata/nothing")
     assert (unknown.status_code, unknown.text) == (200, "[]")
@@ -57,7 +65,8 @@ def test_put_is_204_without_a_body_and_delete_is_soft(unis: UnisEmulator) -> Non
     call(unis, "POST", "/metadata", {**DOC, "id": "m2"})
     put = call(unis, "PUT", "/metadata/m2", {**DOC, "eventType": "h"})
     assert (put.status_code, put.text) == (204, "")
-    assert call(unis, "PUT", "/metadata/m2", {**DOC, "id": "other"}).status_code == 500  # an undefined name
+    mismatch = call(unis, "PUT", "/metadata/m2", {**DOC, "id": "other"})  # put() names an undefined `body`
+    assert mismatch.status_code == 500 and mismatch.text.startswith('{"exc_info": "(<class \'NameError\'>')
     assert call(unis, "PUT", "/metadata/none", DOC).status_code == 404
     assert call(unis, "DELETE", "/metadata/m2").status_code == 204
     assert call(unis, "GET", "/metadata/m2").text == "[]" and [r["deleted"] for r in unis.records()] == [True]
