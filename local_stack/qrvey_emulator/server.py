@@ -68,7 +68,7 @@ class _Handler(EmulatorHandler["QrveyEmulator"]):
         body = self.read_body()
         try:
             reply = self.emulator.handle(self.command, self.path, self.lower_headers(), body, self.client_address[0])
-        except Exception as exc:  # noqa: BLE001 - a server error, as Qrvey's API would answer it
+        except Exception as exc:  # noqa: BLE001 - the emulator's own failure as a 500 in Qrvey's envelope (see _error)
             reply = _error(500, f"Internal server error: {type(exc).__name__}")
         if reply is None:
             self.drop_connection()
