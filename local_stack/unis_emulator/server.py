@@ -91,6 +91,13 @@ def _message(status: int, text: str) -> _Reply:
     return _Reply(status, '{"message": "' + text + '"}\n', {"Content-Type": PSJSON})
 
 
+def _uncaught(exc_class: str, exc: str) -> _Reply:
+    """An exception the handler does not catch: Tornado calls UNIS's ``write_error``, which pastes the exc_info
+    tuple, as Python prints it, into its JSON (never encoded): ``{"exc_info": "(<class '…'>, …, <traceback …>)"}``."""
+    text = f"(<class '{exc_class}'>, {exc}, <traceback object at 0x7f3a2c1e4b80>)"
+    return _Reply(500, '{"exc_info": "' + text + '"}\n', {"Content-Type": PSJSON})
+
+
 class _Handler(EmulatorHandler["UnisEmulator"]):
     server_version = "TornadoServer/6.4"
 
@@ -243,11 +250,8 @@ class UnisEmulator(ServedEmulator):
         types = [m.group(0) for m in re.finditer(r"\w+/\w+(\+\w+)?", raw)]
         kind = next((t for t in CONTENT_TYPES if t in types), None)
         if kind is None:
-            text = (
-                "(<class 'tornado.httpclient.HTTPClientError'>, HTTPClientError(\"HTTP 415: Unsupported content type "
-                f"'{raw}'\"), <traceback object at 0x7f3a2c1e4b80>)"
-            )
-            return _Reply(500, '{"exc_info": "' + text + '"}\n', {"Content-Type": PSJSON})
+            error = f"HTTPClientError(\"HTTP 415: Unsupported content type '{raw}'\")"
+            return _uncaught("tornado.httpclient.HTTPClientError", error)
         if kind != PSJSON:
             return _message(400, "No Post method is implemented for this content type")
         try:
@@ -331,9 +335,7 @@ class UnisEmulator(ServedEmulator):
             # from ``body[self.Id]`` and ``body`` is not defined in ``put()``: the NameError reaches Tornado, which
             # answers 500 through UNIS's write_error with the exc_info pasted in (notes §5 "a body id different from
             # the URL id → 500 (undefined variable)").
-            error = "NameError(\"name 'body' is not defined\")"
-            text = f"(<class 'NameError'>, {error}, <traceback object at 0x7f3a2c1e4b80>)"
-            return _Reply(500, '{"exc_info": "' + text + '"}\n', {"Content-Type": PSJSON})
+            return _uncaught("NameError", "NameError(\"name 'body' is not defined\")")
         document = self._fill(decoded, record_id)  # no validation: the PUT handler never calls the schema
         try:
             replaced = self.store.replace(record_id, document)
